@@ -1,0 +1,1 @@
+include examples/hello/local.mk

@@ -1,0 +1,407 @@
+/*
+ * kbus: typed microservices over Apache Kafka, on one libevent loop.
+ *
+ * This is the whole public API of libkbus.  Users normally call the typed
+ * stubs that protoc-gen-kbus generates from their .proto files; those stubs
+ * call the generic functions below with static descriptors (the
+ * kbus_*_desc structs), in the same way protobuf-c's generated code uses
+ * ProtobufCMessageDescriptor.
+ *
+ * Threading: a kbus_runtime and everything made from it belong to the one
+ * thread that runs its event_base.  Every callback runs on that thread.
+ *
+ * Errors: fallible functions return an int, 0 on success, otherwise one of
+ * the kbus_status codes (the gRPC canonical codes).  kbus_strerror() gives
+ * the text.
+ */
+#ifndef KBUS_KBUS_H
+#define KBUS_KBUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+struct rd_kafka_mock_cluster_s;
+
+/** @brief Version of this library, "MAJOR.MINOR.PATCH". */
+const char *kbus_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Status codes                                                        */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Status of a call, a handler outcome or a library function.
+ *
+ * The values are the gRPC canonical codes, so they travel unchanged in the
+ * `kbus-status` reply header and mean the same in every language.
+ */
+typedef enum kbus_status {
+        KBUS_OK = 0,
+        KBUS_CANCELLED = 1,
+        KBUS_UNKNOWN = 2,
+        KBUS_INVALID_ARGUMENT = 3,
+        KBUS_DEADLINE_EXCEEDED = 4,
+        KBUS_NOT_FOUND = 5,
+        KBUS_ALREADY_EXISTS = 6,
+        KBUS_PERMISSION_DENIED = 7,
+        KBUS_RESOURCE_EXHAUSTED = 8,
+        KBUS_FAILED_PRECONDITION = 9,
+        KBUS_ABORTED = 10,
+        KBUS_OUT_OF_RANGE = 11,
+        KBUS_UNIMPLEMENTED = 12,
+        KBUS_INTERNAL = 13,
+        KBUS_UNAVAILABLE = 14,
+        KBUS_DATA_LOSS = 15,
+        KBUS_UNAUTHENTICATED = 16,
+} kbus_status;
+
+/** @brief The code's name, e.g. "DEADLINE_EXCEEDED"; "?" if out of range. */
+const char *kbus_status_name(int code);
+
+/** @brief A short English description of \p code. */
+const char *kbus_strerror(int code);
+
+/**
+ * @brief Whether a failure with \p code is worth retrying unchanged
+ *        (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED...).
+ */
+int kbus_status_is_retriable(int code);
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Runtime configuration: kbus settings plus librdkafka properties.
+ *
+ * Keys (file and kbus_config_set() alike):
+ *   bootstrap           "host:port,..." or "embedded" (default "embedded")
+ *   name                application name: client.id, default group, ce_source
+ *   group               consumer group for servers and subscriptions
+ *   low_latency         true: tune fetch waits for the embedded broker
+ *                       (default: true when bootstrap is "embedded")
+ *   reply_topic         reply topic of this instance (default: generated)
+ *   timeout_ms          default call deadline (5000)
+ *   shutdown_grace_ms   time to finish in-flight work on shutdown (10000)
+ *   max_in_flight       records handled at once per partition (64)
+ *   client_max_in_flight  calls pending at once per runtime (10000)
+ *   log_level           "debug", "info", "warn" or "error" ("info")
+ *   kafka, producer, consumer
+ *                       arrays of "name=value" librdkafka properties for all
+ *                       clients, the producer only, consumers only
+ * Environment overrides, applied by kbus_runtime_new(): KBUS_BOOTSTRAP,
+ * KBUS_GROUP, KBUS_LOG_LEVEL, KBUS_LOW_LATENCY.
+ */
+typedef struct kbus_config kbus_config;
+
+/** @brief A configuration with every default.  Free with kbus_config_free(). */
+int kbus_config_new(kbus_config **confp);
+
+/** @brief Frees \p conf; NULL is fine. */
+void kbus_config_free(kbus_config *conf);
+
+/**
+ * @brief Reads a libconfig file into \p conf.
+ *
+ * Every key is validated; on error \p errstr receives "FILE:LINE: message"
+ * naming the key, and \p conf is left unchanged.
+ */
+int kbus_config_load(kbus_config *conf, const char *path, char *errstr,
+                     size_t errlen);
+
+/**
+ * @brief Sets one key.  \p name is a kbus key from the list above, or
+ *        "kafka.NAME", "producer.NAME", "consumer.NAME" for a librdkafka
+ *        property.  Values are text, as in a file.
+ */
+int kbus_config_set(kbus_config *conf, const char *name, const char *value,
+                    char *errstr, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* Runtime                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct kbus_runtime kbus_runtime;
+
+/**
+ * @brief Creates a runtime: producer, reply consumer, embedded broker if
+ *        configured.  Nothing is fetched before kbus_runtime_start().
+ *
+ * @param confp  consumed on success (*confp set to NULL); left to the caller
+ *               on failure.
+ * @param base   the event_base to run on, or NULL for one of its own.
+ * @remark Call and use from one thread only.
+ */
+int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
+                     struct event_base *base, char *errstr, size_t errlen);
+
+/** @brief The runtime's event_base (its own or the one passed in). */
+struct event_base *kbus_runtime_event_base(kbus_runtime *rt);
+
+/** @brief The bootstrap list in use (the embedded broker's when embedded). */
+const char *kbus_runtime_bootstrap(const kbus_runtime *rt);
+
+/** @brief The embedded broker, for fault injection; NULL when external. */
+struct rd_kafka_mock_cluster_s *kbus_runtime_mock(kbus_runtime *rt);
+
+/** @brief This instance's reply topic. */
+const char *kbus_runtime_reply_topic(const kbus_runtime *rt);
+
+/**
+ * @brief Starts fetching: assigns the reply consumer and subscribes the
+ *        consumer groups.  kbus_runtime_run() calls it; call it yourself
+ *        when you dispatch the event_base on your own.  Servers and
+ *        subscriptions added later are subscribed at once.
+ */
+int kbus_runtime_start(kbus_runtime *rt);
+
+/**
+ * @brief Starts, then dispatches the event_base until the runtime has shut
+ *        down.  SIGINT and SIGTERM begin a graceful shutdown.
+ * @returns 0 after a clean shutdown.
+ */
+int kbus_runtime_run(kbus_runtime *rt);
+
+/**
+ * @brief Begins a graceful shutdown: stop fetching, let in-flight handlers
+ *        and calls finish within shutdown_grace_ms, then leave the loop.
+ *        Safe to call from any callback; idempotent.
+ */
+void kbus_runtime_shutdown(kbus_runtime *rt);
+
+/**
+ * @brief Stores and commits offsets, flushes the producer, closes the
+ *        consumers and frees everything.  Calls still pending complete
+ *        with CANCELLED first.  Must be called outside event dispatch.
+ *        NULL is fine.
+ */
+void kbus_runtime_free(kbus_runtime *rt);
+
+/** @brief Counters a runtime keeps, for metrics and tests. */
+typedef enum kbus_stat {
+        KBUS_STAT_CALLS_STARTED,       /**< client calls sent */
+        KBUS_STAT_CALLS_OK,            /**< client calls answered OK */
+        KBUS_STAT_CALLS_FAILED,        /**< answered with an error status */
+        KBUS_STAT_CALLS_TIMED_OUT,     /**< ended in DEADLINE_EXCEEDED */
+        KBUS_STAT_REPLIES_LATE,        /**< reply after its deadline: dropped */
+        KBUS_STAT_REPLIES_UNKNOWN,     /**< reply to no call of ours: dropped */
+        KBUS_STAT_REPLIES_DUPLICATE,   /**< second reply to a call: dropped */
+        KBUS_STAT_REQUESTS_HANDLED,    /**< requests given to a handler */
+        KBUS_STAT_REQUESTS_EXPIRED,    /**< requests past deadline, skipped */
+        KBUS_STAT_REQUESTS_UNIMPLEMENTED, /**< unknown kbus-method */
+        KBUS_STAT_EVENTS_PUBLISHED,    /**< events handed to the producer */
+        KBUS_STAT_EVENTS_HANDLED,      /**< events given to a handler */
+        KBUS_STAT_DEAD_LETTERED,       /**< records sent to a .DLT topic */
+        KBUS_STAT_RETRIES,             /**< handler attempts after the first */
+        KBUS_STAT_DECODE_ERRORS,       /**< undecodable values or headers */
+        KBUS_STAT__COUNT
+} kbus_stat;
+
+/** @brief The current value of a counter. */
+uint64_t kbus_runtime_stat(const kbus_runtime *rt, kbus_stat which);
+
+/** @brief The counter's name, e.g. "replies_late". */
+const char *kbus_stat_name(kbus_stat which);
+
+/* ------------------------------------------------------------------ */
+/* Descriptors, as generated by protoc-gen-kbus                        */
+/* ------------------------------------------------------------------ */
+
+/** @brief Any function pointer, as stored by the runtime. */
+typedef void (*kbus_fn)(void);
+
+typedef struct kbus_call kbus_call;
+
+/** @brief Retry policy for handlers that fail with a retriable status. */
+typedef struct kbus_retry_policy {
+        uint32_t max_attempts;       /**< 0 = runtime default; 1 = no retry */
+        uint32_t initial_backoff_ms; /**< 0 = runtime default */
+        uint32_t max_backoff_ms;     /**< 0 = runtime default */
+        double multiplier;           /**< 0 = runtime default (2.0) */
+} kbus_retry_policy;
+
+/** Method flags. */
+#define KBUS_METHOD_ONE_WAY 0x1    /**< no reply; the caller learns delivery */
+#define KBUS_METHOD_IDEMPOTENT 0x2 /**< safe to run twice for one call */
+#define KBUS_NO_DEAD_LETTER 0x4    /**< log and skip instead of dead-letter */
+
+/**
+ * @brief One RPC method.  Generated; the runtime never changes it.
+ *
+ * dispatch() calls the handler for this method found in the handler table
+ * the server registered; complete() calls a typed client callback.  Both
+ * exist so that typed function pointers are never called through a cast.
+ */
+typedef struct kbus_method_desc {
+        const char *name; /**< "SayHello" */
+        const char *path; /**< "/hello.v1.Greeter/SayHello" */
+        const ProtobufCMessageDescriptor *input;
+        const ProtobufCMessageDescriptor *output;
+        uint32_t flags;         /**< KBUS_METHOD_* */
+        int64_t timeout_ms;     /**< 0 = runtime default */
+        const char *key_field;  /**< input field used as record key, or NULL */
+        kbus_retry_policy retry;
+        /** Calls the handler for this method, or returns -1 if the table
+         *  has none. */
+        int (*dispatch)(const void *handlers, kbus_call *call,
+                        const ProtobufCMessage *req, void *arg);
+        /** Calls a client callback of this method's typed signature. */
+        void (*complete)(kbus_fn cb, kbus_status status, const char *message,
+                         const ProtobufCMessage *reply, void *arg);
+} kbus_method_desc;
+
+/** @brief One service: its request topic and methods.  Generated. */
+typedef struct kbus_service_desc {
+        const char *name;  /**< "hello.v1.Greeter" */
+        const char *topic; /**< request topic */
+        size_t n_methods;
+        const kbus_method_desc *methods;
+} kbus_service_desc;
+
+/** @brief One event message type.  Generated. */
+typedef struct kbus_event_desc {
+        const char *type;  /**< full message name, "hello.v1.Greeted" */
+        const char *topic; /**< topic events of this type go to */
+        const char *key_field; /**< field used as record key, or NULL */
+        const ProtobufCMessageDescriptor *message;
+        uint32_t flags; /**< KBUS_NO_DEAD_LETTER */
+        kbus_retry_policy retry;
+        /** Calls a subscriber of this event's typed signature. */
+        void (*deliver)(kbus_fn fn, kbus_call *call,
+                        const ProtobufCMessage *ev, void *arg);
+} kbus_event_desc;
+
+/* ------------------------------------------------------------------ */
+/* Client calls                                                        */
+/* ------------------------------------------------------------------ */
+
+/** @brief Per-call options; NULL everywhere means the defaults. */
+typedef struct kbus_call_opts kbus_call_opts;
+
+int kbus_call_opts_new(kbus_call_opts **optsp);
+void kbus_call_opts_free(kbus_call_opts *opts);
+/** @brief Deadline relative to now; 0 = the method's or runtime's default. */
+void kbus_call_opts_set_timeout(kbus_call_opts *opts, int64_t timeout_ms);
+/** @brief Send to this request topic instead of the service's. */
+int kbus_call_opts_set_topic(kbus_call_opts *opts, const char *topic);
+
+/**
+ * @brief Sends a request.  Generated stubs wrap this.
+ *
+ * @param cb   a callback of the method's typed signature (see complete());
+ *             may be NULL for one-way methods.
+ * @returns 0: \p cb will be called exactly once, later, on the loop thread,
+ *          with the reply (valid only during the callback) or an error
+ *          status.  Otherwise \p cb is never called: INVALID_ARGUMENT,
+ *          RESOURCE_EXHAUSTED (too many calls pending, or the producer
+ *          queue is full), FAILED_PRECONDITION (runtime shutting down).
+ * @remark For one-way methods cb learns the delivery report's outcome.
+ */
+int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
+                    const kbus_method_desc *method,
+                    const ProtobufCMessage *req, const kbus_call_opts *opts,
+                    kbus_fn cb, void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Servers and subscriptions                                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Serves \p svc: its request topic joins the runtime's consumer
+ *        group.  \p handlers (a generated handler table of \p handlers_size
+ *        bytes) is copied; \p arg is passed to every handler.
+ */
+int kbus_serve(kbus_runtime *rt, const kbus_service_desc *svc,
+               const void *handlers, size_t handlers_size, void *arg);
+
+/**
+ * @brief Publishes an event.  Keyed by the event's key field if it has one.
+ * @returns 0 once handed to the producer; RESOURCE_EXHAUSTED when its queue
+ *          is full (nothing is queued then).
+ */
+int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
+                 const ProtobufCMessage *msg);
+
+/**
+ * @brief Subscribes \p fn (of the event's typed signature) in consumer
+ *        group \p group (NULL: the configured group).  Each group receives
+ *        every event once; members of one group share the partitions.
+ */
+int kbus_subscribe(kbus_runtime *rt, const kbus_event_desc *ev,
+                   const char *group, kbus_fn fn, void *arg);
+
+/* ------------------------------------------------------------------ */
+/* A record being handled: a request or an event                       */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Each handler receives a kbus_call and must complete it exactly once, now
+ * or later (from any callback on the loop thread): kbus_call_reply() for
+ * methods with a reply, kbus_call_ack() for events and one-way methods, or
+ * kbus_call_fail() for any of them.  The call is freed on completion.  Its
+ * record's offset is stored only after completion, in order per partition.
+ */
+
+/** @brief Replies OK with \p reply (packed at once; keep ownership). */
+int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply);
+
+/** @brief Completes an event or one-way request successfully. */
+int kbus_call_ack(kbus_call *call);
+
+/**
+ * @brief Completes with an error.  A retriable \p code is retried with
+ *        backoff while the method's or event's retry policy allows; after
+ *        that, or for a permanent code, a request is answered with the
+ *        status and an event is dead-lettered.
+ */
+int kbus_call_fail(kbus_call *call, kbus_status code, const char *message);
+
+/** @brief The runtime the call belongs to. */
+kbus_runtime *kbus_call_runtime(const kbus_call *call);
+/** @brief "/pkg.Service/Method" for requests, the event type for events. */
+const char *kbus_call_method(const kbus_call *call);
+/** @brief The caller's absolute deadline, Unix epoch ms; 0 when none. */
+int64_t kbus_call_deadline(const kbus_call *call);
+/** @brief Which attempt this is, starting at 1. */
+uint32_t kbus_call_attempt(const kbus_call *call);
+/** @brief The record's topic, partition and offset. */
+const char *kbus_call_topic(const kbus_call *call);
+int32_t kbus_call_partition(const kbus_call *call);
+int64_t kbus_call_offset(const kbus_call *call);
+/** @brief The W3C traceparent of the request or event ("" if none). */
+const char *kbus_call_traceparent(const kbus_call *call);
+
+/* ------------------------------------------------------------------ */
+/* Embedded broker                                                     */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief A Kafka-protocol broker held in memory, listening on loopback
+ *        (librdkafka's mock cluster).  See docs for its limits.
+ */
+typedef struct kbus_broker kbus_broker;
+
+/** @brief Starts \p n_brokers brokers. */
+int kbus_broker_new(kbus_broker **brp, int n_brokers, char *errstr,
+                    size_t errlen);
+/** @brief "127.0.0.1:PORT,..." */
+const char *kbus_broker_bootstrap(const kbus_broker *br);
+/** @brief Creates \p topic with \p partitions partitions (before first use). */
+int kbus_broker_create_topic(kbus_broker *br, const char *topic,
+                             int partitions);
+/** @brief The mock cluster, for fault injection with rdkafka_mock.h. */
+struct rd_kafka_mock_cluster_s *kbus_broker_mock(kbus_broker *br);
+/** @brief Stops the brokers; NULL is fine. */
+void kbus_broker_free(kbus_broker *br);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KBUS_KBUS_H */

@@ -1,0 +1,97 @@
+/*
+ * Internal declarations shared by libkbus's modules.  Nothing here is
+ * installed; only kbus.h is public.
+ */
+#ifndef KBUS_INT_H
+#define KBUS_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kbus/kbus.h"
+
+/* ---- alloc.c: every allocation goes through here, so tests can make
+ * allocation N fail. ---- */
+void *kbus__malloc(size_t n);
+void *kbus__calloc(size_t n, size_t size);
+void *kbus__realloc(void *p, size_t n);
+char *kbus__strdup(const char *s);
+void kbus__free(void *p);
+/** Makes the allocation after the next \p n succeed-ones fail; -1: never. */
+void kbus__alloc_fail_after(long n);
+/** protobuf-c allocator routed through the hook. */
+extern ProtobufCAllocator kbus__pb_allocator;
+
+/* ---- log.c: JSON-lines logs on stderr ---- */
+enum kbus_log_level {
+        KBUS_LOG_DEBUG = 0,
+        KBUS_LOG_INFO = 1,
+        KBUS_LOG_WARN = 2,
+        KBUS_LOG_ERROR = 3,
+};
+extern int kbus__log_min_level;
+/** Parses "debug", "info", "warn", "error"; -1 if none of them. */
+int kbus__log_level_parse(const char *s);
+/**
+ * Writes one JSON line: {"ts":..,"level":..,"component":..,"msg":..} plus
+ * "trace_id" when \p traceparent is a valid W3C traceparent.
+ */
+void kbus__log(int level, const char *component, const char *traceparent,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define KBUS_LOG(level, comp, ...)                                             \
+        do {                                                                   \
+                if ((level) >= kbus__log_min_level)                            \
+                        kbus__log((level), (comp), NULL, __VA_ARGS__);         \
+        } while (0)
+#define KBUS_LOGT(level, comp, tp, ...)                                        \
+        do {                                                                   \
+                if ((level) >= kbus__log_min_level)                            \
+                        kbus__log((level), (comp), (tp), __VA_ARGS__);         \
+        } while (0)
+
+/* ---- config.c ---- */
+
+/** An ordered list of librdkafka "name=value" properties. */
+typedef struct kbus_props {
+        size_t n, cap;
+        char **names;
+        char **values;
+} kbus_props;
+
+/** Adds or replaces \p name. */
+int kbus__props_set(kbus_props *p, const char *name, const char *value);
+void kbus__props_fini(kbus_props *p);
+
+struct kbus_config {
+        char *bootstrap;          /* "embedded" or host:port list */
+        char *name;               /* application name */
+        char *group;              /* consumer group (default: name) */
+        int low_latency;          /* -1: auto (embedded), 0, 1 */
+        char *reply_topic;        /* NULL: generated per instance */
+        int64_t timeout_ms;       /* default call deadline */
+        int64_t shutdown_grace_ms;
+        int max_in_flight;        /* per partition */
+        int client_max_in_flight; /* pending calls per runtime */
+        int log_level;            /* enum kbus_log_level */
+        kbus_retry_policy retry;  /* defaults for handlers */
+        char *dlt_suffix;         /* ".DLT" */
+        int broker_count;         /* brokers of an embedded cluster */
+        int broker_partitions;    /* partitions of topics it creates */
+        kbus_props kafka;         /* every client */
+        kbus_props producer;      /* the producer only */
+        kbus_props consumer;      /* consumers only */
+};
+
+/** Applies KBUS_BOOTSTRAP, KBUS_GROUP, KBUS_LOG_LEVEL, KBUS_LOW_LATENCY. */
+int kbus__config_apply_env(kbus_config *conf, char *errstr, size_t errlen);
+
+/** Formats into errstr (when errlen > 0) and returns \p code. */
+int kbus__err(char *errstr, size_t errlen, int code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/** Milliseconds since the Unix epoch, wall clock. */
+int64_t kbus__now_ms(void);
+
+#endif /* KBUS_INT_H */
