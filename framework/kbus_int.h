@@ -87,6 +87,10 @@ struct kbus_config {
 /** Applies KBUS_BOOTSTRAP, KBUS_GROUP, KBUS_LOG_LEVEL, KBUS_LOW_LATENCY. */
 int kbus__config_apply_env(kbus_config *conf, char *errstr, size_t errlen);
 
+/** A deep copy of \p src into a new *\p dstp; RESOURCE_EXHAUSTED when out
+ *  of memory (then *dstp is NULL). */
+int kbus__config_copy(const kbus_config *src, kbus_config **dstp);
+
 /** Formats into errstr (when errlen > 0) and returns \p code. */
 int kbus__err(char *errstr, size_t errlen, int code, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
