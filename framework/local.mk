@@ -5,7 +5,7 @@ kbusincludedir = $(includedir)/kbus
 kbusinclude_HEADERS = framework/include/kbus/kbus.h
 
 libkbus_la_SOURCES = \
-	framework/kbus_int.h \
+	framework/kbus_int.h framework/core.h \
 	framework/status.c \
 	framework/alloc.c \
 	framework/log.c \

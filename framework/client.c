@@ -1,0 +1,406 @@
+/*
+ * The RPC client: requests out, replies in.
+ *
+ * Each runtime has its own reply topic (by default "<name>.replies.<random
+ * hex>", partition 0), read by a consumer that uses assign(), not a group:
+ * no rebalance can ever hand our replies to someone else, and the consumer
+ * is assigned in kbus_runtime_start(), before any request can leave.
+ * Pending calls live in a hash table keyed by correlation id, each with a
+ * deadline timer.  A call that ended stays in the table for a while as a
+ * tombstone, so a reply arriving after its deadline is told apart (and
+ * counted) from a duplicate or a reply to somebody else's call.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core.h"
+
+#include <librdkafka/rdkafka_mock.h>
+
+#define TOMBSTONES 8192
+
+/* ---- the table of calls ---- */
+
+static size_t hash_id(const uint8_t *id) {
+        uint64_t h;
+        memcpy(&h, id, sizeof(h)); /* ids are random: any 8 bytes will do */
+        return (size_t)h;
+}
+
+static kbus_pending **slot_of(kbus_runtime *rt, const uint8_t *id) {
+        kbus_pending **pp = &rt->calls[hash_id(id) & rt->calls_mask];
+        while (*pp && memcmp((*pp)->id, id, KBUS_CORRELATION_LEN))
+                pp = &(*pp)->hnext;
+        return pp;
+}
+
+static bool table_grow(kbus_runtime *rt) {
+        size_t ncap = (rt->calls_mask + 1) * 2;
+        kbus_pending **nt = kbus__calloc(ncap, sizeof(*nt));
+        if (!nt)
+                return false;
+        for (size_t i = 0; i <= rt->calls_mask; i++) {
+                kbus_pending *p = rt->calls[i], *next;
+                for (; p; p = next) {
+                        next = p->hnext;
+                        p->hnext = nt[hash_id(p->id) & (ncap - 1)];
+                        nt[hash_id(p->id) & (ncap - 1)] = p;
+                }
+        }
+        kbus__free(rt->calls);
+        rt->calls = nt;
+        rt->calls_mask = ncap - 1;
+        return true;
+}
+
+static void pending_free(kbus_pending *p) {
+        if (p->timer)
+                event_free(p->timer);
+        kbus__free(p);
+}
+
+static void table_remove(kbus_runtime *rt, kbus_pending *p) {
+        kbus_pending **pp = slot_of(rt, p->id);
+        if (*pp == p)
+                *pp = p->hnext;
+}
+
+/* Ends a call: it stays as a tombstone among the last TOMBSTONES ended. */
+static void pending_end(kbus_pending *p, int state) {
+        kbus_runtime *rt = p->rt;
+        p->state = state;
+        rt->n_waiting--;
+        if (p->timer)
+                evtimer_del(p->timer);
+        if (rt->n_finished == rt->finished_cap) {
+                kbus_pending *old = rt->finished[rt->finished_head];
+                table_remove(rt, old);
+                if (old->dr_pending)
+                        old->orphan = true;
+                else
+                        pending_free(old);
+                rt->finished_head = (rt->finished_head + 1) % rt->finished_cap;
+                rt->n_finished--;
+        }
+        rt->finished[(rt->finished_head + rt->n_finished) % rt->finished_cap] =
+            p;
+        rt->n_finished++;
+}
+
+static void complete(kbus_pending *p, kbus_status status, const char *message,
+                     const ProtobufCMessage *reply) {
+        kbus_runtime *rt = p->rt;
+        rt->stats[status == KBUS_OK                   ? KBUS_STAT_CALLS_OK
+                  : status == KBUS_DEADLINE_EXCEEDED ? KBUS_STAT_CALLS_TIMED_OUT
+                                                     : KBUS_STAT_CALLS_FAILED]++;
+        pending_end(p, status == KBUS_DEADLINE_EXCEEDED ? PENDING_EXPIRED
+                                                        : PENDING_DONE);
+        if (p->cb)
+                p->method->complete(p->cb, status, message, reply, p->arg);
+        kbus__maybe_finish_shutdown(rt);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg) {
+        kbus_pending *p = arg;
+        char msg[128];
+        snprintf(msg, sizeof(msg), "no reply to %s before the deadline",
+                 p->method->path);
+        complete(p, KBUS_DEADLINE_EXCEEDED, msg, NULL);
+}
+
+/* The request's delivery report: a request that cannot be written fails
+ * now rather than at its deadline; a one-way call ends here. */
+void kbus__call_delivered(kbus_pending *p, rd_kafka_resp_err_t err) {
+        p->dr_pending = false;
+        if (p->orphan) {
+                pending_free(p);
+                return;
+        }
+        if (p->state != PENDING_WAITING)
+                return; /* already ended */
+        if (err)
+                complete(p, KBUS_UNAVAILABLE, rd_kafka_err2str(err), NULL);
+        else if (p->method->flags & KBUS_METHOD_ONE_WAY)
+                complete(p, KBUS_OK, NULL, NULL);
+}
+
+/* ---- replies ---- */
+
+static void reply_handle(kbus_runtime *rt, const rd_kafka_message_t *m) {
+        kbus_wire_in in;
+        kbus_pending *p;
+        char why[256];
+
+        if (kbus__wire_read(m, &in, why, sizeof(why)) ||
+            in.corr_len != KBUS_CORRELATION_LEN) {
+                rt->stats[KBUS_STAT_REPLIES_UNKNOWN]++;
+                KBUS_LOG(KBUS_LOG_WARN, "client",
+                         "dropping malformed reply at offset %" PRId64 ": %s",
+                         m->offset, in.corr_len ? why : "no correlation id");
+                return;
+        }
+        p = *slot_of(rt, in.corr);
+        if (!p || p->state != PENDING_WAITING) {
+                kbus_stat s = !p                           ? KBUS_STAT_REPLIES_UNKNOWN
+                              : p->state == PENDING_EXPIRED ? KBUS_STAT_REPLIES_LATE
+                                                            : KBUS_STAT_REPLIES_DUPLICATE;
+                rt->stats[s]++;
+                KBUS_LOGT(KBUS_LOG_INFO, "client", in.traceparent,
+                          "dropping reply at offset %" PRId64 ": %s", m->offset,
+                          kbus_stat_name(s));
+                return;
+        }
+        if (in.status < 0) {
+                complete(p, KBUS_INTERNAL, "reply without kbus-status", NULL);
+        } else if (in.status != KBUS_OK) {
+                char msg[512];
+                snprintf(msg, sizeof(msg), "%.*s", (int)in.status_message_len,
+                         in.status_message ? in.status_message : "");
+                complete(p, (kbus_status)in.status, msg, NULL);
+        } else {
+                ProtobufCMessage *reply = protobuf_c_message_unpack(
+                    p->method->output, &kbus__pb_allocator, m->len,
+                    m->payload);
+                if (!reply) {
+                        rt->stats[KBUS_STAT_DECODE_ERRORS]++;
+                        complete(p, KBUS_INTERNAL, "undecodable reply", NULL);
+                        return;
+                }
+                complete(p, KBUS_OK, NULL, reply);
+                protobuf_c_message_free_unpacked(reply, &kbus__pb_allocator);
+        }
+}
+
+static void reply_drain(void *owner) {
+        kbus_runtime *rt = owner;
+        rd_kafka_message_t *m;
+        while ((m = rd_kafka_consumer_poll(rt->reply_rk, 0))) {
+                if (!m->err)
+                        reply_handle(rt, m);
+                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        KBUS_LOG(KBUS_LOG_WARN, "client", "reply consumer: %s",
+                                 rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+        }
+}
+
+int kbus__client_init(kbus_runtime *rt, char *errstr, size_t errlen) {
+        char rkerr[512];
+        rd_kafka_conf_t *conf;
+        int rc;
+
+        rt->calls_mask = 1023;
+        rt->calls = kbus__calloc(rt->calls_mask + 1, sizeof(*rt->calls));
+        rt->finished_cap = TOMBSTONES;
+        rt->finished = kbus__calloc(rt->finished_cap, sizeof(*rt->finished));
+        if (!rt->calls || !rt->finished)
+                return kbus__err(errstr, errlen, KBUS_RESOURCE_EXHAUSTED,
+                                 "out of memory");
+        if (rt->conf->reply_topic) {
+                rt->reply_topic = kbus__strdup(rt->conf->reply_topic);
+        } else {
+                char name[300];
+                snprintf(name, sizeof(name), "%s.replies.%016" PRIx64,
+                         rt->conf->name, kbus__random_u64());
+                rt->reply_topic = kbus__strdup(name);
+        }
+        if (!rt->reply_topic)
+                return kbus__err(errstr, errlen, KBUS_RESOURCE_EXHAUSTED,
+                                 "out of memory");
+        rt->reply_partition = 0;
+
+        rc = kbus__kafka_conf(rt, true, &conf, errstr, errlen);
+        if (rc)
+                return rc;
+        /* Replies are read by assign(): no group is ever joined, and
+         * offsets are never committed. */
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+        rd_kafka_conf_set(conf, "group.id", rt->reply_topic, NULL, 0);
+        rt->reply_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr,
+                                    sizeof(rkerr));
+        if (!rt->reply_rk) {
+                rd_kafka_conf_destroy(conf);
+                return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
+                                 "reply consumer: %s", rkerr);
+        }
+        rd_kafka_poll_set_consumer(rt->reply_rk);
+        rc = kbus__bridge_init(&rt->reply_bridge, rt,
+                               rd_kafka_queue_get_consumer(rt->reply_rk),
+                               reply_drain, rt);
+        if (rc)
+                return kbus__err(errstr, errlen, rc,
+                                 "cannot bridge the reply consumer");
+        if (rt->broker)
+                rd_kafka_mock_topic_create(kbus_broker_mock(rt->broker),
+                                           rt->reply_topic, 1, 1);
+        return 0;
+}
+
+int kbus__client_start(kbus_runtime *rt) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_resp_err_t err;
+        int64_t start = RD_KAFKA_OFFSET_BEGINNING;
+
+        if (rt->conf->reply_topic) {
+                /* A reply topic that outlives us: skip old replies, but
+                 * resolve "the end" now, before any request leaves, so no
+                 * reply can slip in between. */
+                int64_t lo, hi;
+                if (!rd_kafka_query_watermark_offsets(
+                        rt->reply_rk, rt->reply_topic, rt->reply_partition,
+                        &lo, &hi, 10000))
+                        start = hi;
+        }
+        rd_kafka_topic_partition_list_add(l, rt->reply_topic,
+                                          rt->reply_partition)
+            ->offset = start;
+        err = rd_kafka_assign(rt->reply_rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (err) {
+                KBUS_LOG(KBUS_LOG_ERROR, "client", "assign %s: %s",
+                         rt->reply_topic, rd_kafka_err2str(err));
+                return KBUS_INTERNAL;
+        }
+        return 0;
+}
+
+void kbus__client_fini(kbus_runtime *rt) {
+        /* Calls still waiting end now, CANCELLED. */
+        if (rt->calls) {
+                for (size_t i = 0; i <= rt->calls_mask; i++) {
+                        kbus_pending *p = rt->calls[i], *next;
+                        for (; p; p = next) {
+                                next = p->hnext;
+                                if (p->state == PENDING_WAITING && p->cb)
+                                        p->method->complete(
+                                            p->cb, KBUS_CANCELLED,
+                                            "runtime shut down", NULL, p->arg);
+                                if (!p->dr_pending)
+                                        pending_free(p);
+                                else
+                                        p->orphan = true;
+                        }
+                }
+        }
+        kbus__free(rt->calls);
+        kbus__free(rt->finished);
+        rt->calls = NULL;
+        if (rt->reply_rk) {
+                rd_kafka_consumer_close(rt->reply_rk);
+                kbus__bridge_fini(&rt->reply_bridge);
+                rd_kafka_destroy(rt->reply_rk);
+                rt->reply_rk = NULL;
+        } else {
+                kbus__bridge_fini(&rt->reply_bridge);
+        }
+        kbus__free(rt->reply_topic);
+        rt->reply_topic = NULL;
+}
+
+/* ---- calls ---- */
+
+int kbus_call_opts_new(kbus_call_opts **optsp) {
+        *optsp = kbus__calloc(1, sizeof(**optsp));
+        return *optsp ? 0 : KBUS_RESOURCE_EXHAUSTED;
+}
+
+void kbus_call_opts_free(kbus_call_opts *opts) {
+        if (opts) {
+                kbus__free(opts->topic);
+                kbus__free(opts);
+        }
+}
+
+void kbus_call_opts_set_timeout(kbus_call_opts *opts, int64_t timeout_ms) {
+        opts->timeout_ms = timeout_ms;
+}
+
+int kbus_call_opts_set_topic(kbus_call_opts *opts, const char *topic) {
+        char *t = topic ? kbus__strdup(topic) : NULL;
+        if (topic && !t)
+                return KBUS_RESOURCE_EXHAUSTED;
+        kbus__free(opts->topic);
+        opts->topic = t;
+        return 0;
+}
+
+int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
+                    const kbus_method_desc *method,
+                    const ProtobufCMessage *req, const kbus_call_opts *opts,
+                    kbus_fn cb, void *arg) {
+        bool one_way = method->flags & KBUS_METHOD_ONE_WAY;
+        int64_t timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms
+                          : method->timeout_ms > 0     ? method->timeout_ms
+                                                       : rt->conf->timeout_ms;
+        const char *topic = opts && opts->topic ? opts->topic : svc->topic;
+        char keybuf[32], deadline[24], tp[KBUS_TRACEPARENT_LEN + 1];
+        uint8_t part[4];
+        const void *key;
+        size_t key_len = 0, len;
+        rd_kafka_headers_t *h;
+        kbus_pending *p;
+        void *value;
+        int rc;
+
+        if (req->descriptor != method->input)
+                return KBUS_INVALID_ARGUMENT;
+        if (rt->closing)
+                return KBUS_FAILED_PRECONDITION;
+        if (rt->n_waiting >= (size_t)rt->conf->client_max_in_flight)
+                return KBUS_RESOURCE_EXHAUSTED;
+        if (!rt->started && (rc = kbus_runtime_start(rt)))
+                return rc;
+        if (rt->n_waiting + rt->n_finished >= rt->calls_mask + 1 &&
+            !table_grow(rt))
+                return KBUS_RESOURCE_EXHAUSTED;
+        p = kbus__calloc(1, sizeof(*p));
+        if (!p)
+                return KBUS_RESOURCE_EXHAUSTED;
+        p->dr_kind = KBUS_DR_CALL;
+        p->rt = rt;
+        p->method = method;
+        p->cb = cb;
+        p->arg = arg;
+        do
+                kbus__random_bytes(p->id, sizeof(p->id));
+        while (*slot_of(rt, p->id));
+        p->timer = evtimer_new(rt->base, on_deadline, p);
+        value = kbus__pack(req, &len);
+        if (!p->timer || !value) {
+                kbus__free(value);
+                pending_free(p);
+                return KBUS_RESOURCE_EXHAUSTED;
+        }
+        key = kbus__key_of(req, method->key_field, &key_len, keybuf);
+        kbus__outgoing_trace(rt, tp);
+        snprintf(deadline, sizeof(deadline), "%" PRId64,
+                 kbus__now_ms() + timeout);
+
+        h = rd_kafka_headers_new(8);
+        rd_kafka_header_add(h, KBUS_H_METHOD, -1, method->path, -1);
+        rd_kafka_header_add(h, KBUS_H_CORRELATION, -1, p->id, sizeof(p->id));
+        if (!one_way) {
+                kbus__be32(part, (uint32_t)rt->reply_partition);
+                rd_kafka_header_add(h, KBUS_H_REPLY_TOPIC, -1, rt->reply_topic,
+                                    -1);
+                rd_kafka_header_add(h, KBUS_H_REPLY_PARTITION, -1, part, 4);
+        }
+        rd_kafka_header_add(h, KBUS_H_DEADLINE, -1, deadline, -1);
+        rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, tp, -1);
+        rd_kafka_header_add(h, KBUS_H_CONTENT_TYPE, -1, KBUS_CONTENT_TYPE, -1);
+
+        rc = kbus__produce(rt, topic, RD_KAFKA_PARTITION_UA, key, key_len,
+                           value, len, h, p);
+        if (rc) {
+                pending_free(p);
+                return rc;
+        }
+        *slot_of(rt, p->id) = p;
+        p->dr_pending = true;
+        rt->n_waiting++;
+        rt->stats[KBUS_STAT_CALLS_STARTED]++;
+        kbus__timer_ms(p->timer, timeout);
+        return 0;
+}

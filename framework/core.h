@@ -1,0 +1,198 @@
+/*
+ * The runtime's internal objects, shared by runtime.c (lifecycle and the
+ * librdkafka-to-libevent bridge), consumer.c (consumer groups, partitions,
+ * record state machine, offsets, dead letters), client.c (calls and
+ * replies), server.c (requests) and events.c (publish and subscribe).
+ */
+#ifndef KBUS_CORE_H
+#define KBUS_CORE_H
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+
+#include "kbus_int.h"
+#include "offsets.h"
+#include "wire.h"
+
+/* ---- bridge: a librdkafka queue woken through a pipe into libevent ---- */
+typedef struct kbus_bridge {
+        rd_kafka_queue_t *queue;
+        int fds[2];
+        struct event *ev;
+        void (*drain)(void *owner);
+        void *owner;
+} kbus_bridge;
+
+int kbus__bridge_init(kbus_bridge *b, kbus_runtime *rt, rd_kafka_queue_t *q,
+                      void (*drain)(void *owner), void *owner);
+void kbus__bridge_fini(kbus_bridge *b);
+
+/* ---- delivery-report targets: msg_opaque always points at one ---- */
+enum kbus_dr_kind {
+        KBUS_DR_RECORD = 1, /* a reply or dead letter completing a record */
+        KBUS_DR_CALL,       /* a one-way call waiting for its delivery */
+};
+
+/* ---- routes: what a topic of a group carries ---- */
+typedef struct kbus_route {
+        struct kbus_route *next;
+        char *topic;
+        const kbus_service_desc *svc; /* a request topic, or */
+        void *handlers;               /* copy of the handler table */
+        const kbus_event_desc *ev;    /* an event subscription */
+        kbus_fn fn;
+        void *arg;
+} kbus_route;
+
+struct kbus_group;
+
+/* ---- a partition this process owns ---- */
+typedef struct kbus_partition {
+        struct kbus_partition *next;
+        struct kbus_group *g;
+        char *topic;
+        int32_t partition;
+        kbus_offsets offsets;
+        int in_flight;             /* records handed to handlers */
+        rd_kafka_message_t **wait; /* fetched, waiting for a free slot */
+        size_t n_wait, cap_wait, wait_head;
+        bool paused;
+        bool revoked; /* no longer ours: freed when in_flight drops to 0 */
+        bool pumping; /* starting waiting records (guards recursion) */
+} kbus_partition;
+
+typedef struct kbus_group {
+        struct kbus_group *next;
+        kbus_runtime *rt;
+        char *id;
+        rd_kafka_t *rk;
+        kbus_bridge bridge;
+        kbus_route *routes;
+        kbus_partition *parts;
+        bool subscribed; /* the route list is what librdkafka has */
+} kbus_group;
+
+/* ---- a record being handled (public name: kbus_call) ---- */
+struct kbus_call {
+        int dr_kind; /* KBUS_DR_RECORD: first, so msg_opaque can point here */
+        kbus_runtime *rt;
+        kbus_partition *part; /* NULL once the partition was revoked */
+        uint64_t seq;
+        rd_kafka_message_t *msg;
+        const kbus_route *route;
+        const kbus_method_desc *method; /* requests */
+        ProtobufCMessage *input;
+        kbus_wire_in in;
+        uint32_t attempt;
+        bool completed;     /* the handler has answered */
+        bool dead_lettering; /* a dead letter is on its way */
+        const char *error_class; /* why it is dead-lettered, e.g. */
+        char *error_message;     /* "kbus.DecodeError" and the detail */
+        struct event *timer; /* retry or dead-letter backoff */
+        struct kbus_call *lprev, *lnext; /* rt->live: every call alive */
+};
+
+/* ---- a call this process made, waiting for its reply ---- */
+typedef struct kbus_pending {
+        int dr_kind; /* KBUS_DR_CALL */
+        struct kbus_pending *hnext; /* hash chain */
+        uint8_t id[KBUS_CORRELATION_LEN];
+        enum { PENDING_WAITING, PENDING_DONE, PENDING_EXPIRED } state;
+        const kbus_method_desc *method;
+        kbus_fn cb;
+        void *arg;
+        struct event *timer;
+        kbus_runtime *rt;
+        bool dr_pending; /* the request's delivery report is still due */
+        bool orphan;     /* out of the table: free on the delivery report */
+} kbus_pending;
+
+struct kbus_call_opts {
+        int64_t timeout_ms;
+        char *topic;
+};
+
+struct kbus_runtime {
+        kbus_config *conf;
+        struct event_base *base;
+        bool own_base;
+        kbus_broker *broker;
+        char *bootstrap;
+        bool low_latency;
+        bool started;
+        bool closing;
+        bool closed; /* loop left */
+        uint64_t stats[KBUS_STAT__COUNT];
+
+        rd_kafka_t *producer;
+        kbus_bridge producer_bridge;
+
+        /* client */
+        rd_kafka_t *reply_rk;
+        kbus_bridge reply_bridge;
+        char *reply_topic;
+        int32_t reply_partition;
+        kbus_pending **calls; /* hash by correlation id */
+        size_t calls_mask;
+        size_t n_waiting; /* calls waiting for a reply */
+        kbus_pending **finished; /* ring of done/expired, for late replies */
+        size_t finished_cap, finished_head, n_finished;
+
+        /* servers and subscribers */
+        kbus_group *groups;
+        size_t records_in_flight;
+        kbus_call *current; /* record whose handler is running, for traces */
+        kbus_call *live;    /* list of every record being handled */
+
+        struct event *sig_int, *sig_term, *grace_timer, *close_check;
+        char ce_source[256];
+};
+
+/** Arms \p ev to fire once after \p ms milliseconds. */
+static inline void kbus__timer_ms(struct event *ev, int64_t ms) {
+        struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+        evtimer_add(ev, &tv);
+}
+
+/* runtime.c */
+int kbus__kafka_conf(kbus_runtime *rt, bool consumer, rd_kafka_conf_t **confp,
+                     char *errstr, size_t errlen);
+void kbus__maybe_finish_shutdown(kbus_runtime *rt);
+/** Produces with headers; takes ownership of \p value (freed by librdkafka on
+ *  success, by us on failure).  Returns 0 or a kbus status. */
+int kbus__produce(kbus_runtime *rt, const char *topic, int32_t partition,
+                  const void *key, size_t key_len, void *value, size_t len,
+                  rd_kafka_headers_t *hdrs, void *opaque);
+/** Packs \p msg into a new buffer (NULL if out of memory). */
+void *kbus__pack(const ProtobufCMessage *msg, size_t *len);
+/** The bytes of msg's \p field as a record key (NULL if unset/unusable). */
+const void *kbus__key_of(const ProtobufCMessage *msg, const char *field,
+                         size_t *len, char buf[32]);
+/** The traceparent for an outgoing message: a child of the running
+ *  handler's trace, else a new trace. */
+void kbus__outgoing_trace(kbus_runtime *rt, char out[KBUS_TRACEPARENT_LEN + 1]);
+
+/* consumer.c */
+int kbus__group_route(kbus_runtime *rt, const char *group_id, kbus_route *r);
+int kbus__groups_start(kbus_runtime *rt);
+void kbus__groups_stop_fetching(kbus_runtime *rt);
+void kbus__groups_close(kbus_runtime *rt);
+void kbus__record_finish(kbus_call *call);
+void kbus__record_dead_letter(kbus_call *call, const char *error_class,
+                              const char *reason);
+void kbus__producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                       void *opaque);
+
+/* client.c */
+int kbus__client_init(kbus_runtime *rt, char *errstr, size_t errlen);
+int kbus__client_start(kbus_runtime *rt);
+void kbus__client_fini(kbus_runtime *rt);
+void kbus__call_delivered(kbus_pending *p, rd_kafka_resp_err_t err);
+
+/* server.c */
+void kbus__request_dispatch(kbus_call *call);
+
+/* events.c */
+void kbus__event_dispatch(kbus_call *call);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * kbus_tool.c: the `kbus` command-line tool.
+ *
+ * A table of subcommands, each a function given its own argv (argv[0] is
+ * the subcommand's name), so a new one (`kbus dlt replay`, `kbus call`)
+ * is a function, a usage text and a row in the table.  The tool uses only
+ * the public kbus API, as any other program would.
+ *
+ * Exit status: 0 on success, 1 when the work itself failed, 2 for a usage
+ * error (unknown subcommand or option, bad number), as most Unix tools do.
+ *
+ * `kbus broker` runs the embedded broker as a process for scripts and
+ * tests: the bootstrap list is the first line of standard output, flushed
+ * at once, so a reader can `read -r` it and connect; everything else goes
+ * to standard error.  SIGINT or SIGTERM stops it with status 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+
+#include "kbus/kbus.h"
+
+#define EXIT_USAGE 2
+
+/* ------------------------------------------------------------------ */
+/* Helpers shared by subcommands                                       */
+/* ------------------------------------------------------------------ */
+
+/* Reads a decimal integer option value; the whole text must be the number.
+ * On error, names the subcommand and the flag, and returns -1. */
+static int parse_int_opt(const char *cmd, const char *flag, const char *text,
+                         long min, long max, int *out) {
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(text, &end, 10);
+        if (!*text || *end || errno == ERANGE || v < min || v > max) {
+                fprintf(stderr,
+                        "kbus %s: %s: '%s' is not an integer from %ld to "
+                        "%ld\n",
+                        cmd, flag, text, min, max);
+                return -1;
+        }
+        *out = (int)v;
+        return 0;
+}
+
+/* Reports an option getopt_long refused (it is told to stay quiet, so the
+ * message can name the subcommand), then points to --help. */
+static void bad_option(const char *cmd, char **argv, int c) {
+        const char *arg = argv[optind - 1];
+
+        if (c == ':')
+                fprintf(stderr, "kbus %s: option '%s' needs a value\n", cmd,
+                        arg);
+        else if (optopt && !strchr(arg, '-'))
+                fprintf(stderr, "kbus %s: unknown option '-%c'\n", cmd,
+                        optopt);
+        else
+                fprintf(stderr, "kbus %s: unknown option '%s'\n", cmd, arg);
+        fprintf(stderr, "Try 'kbus %s --help'.\n", cmd);
+}
+
+/* ------------------------------------------------------------------ */
+/* kbus broker                                                         */
+/* ------------------------------------------------------------------ */
+
+#define BROKER_DEFAULT_PARTITIONS 4 /* what the mock gives auto-created ones */
+
+static void broker_usage(FILE *fp) {
+        fprintf(fp,
+                "Usage: kbus broker [--brokers N] [--partitions N] "
+                "[--topic NAME]...\n"
+                "\n"
+                "Runs an embedded Kafka broker (librdkafka's mock cluster) "
+                "on loopback until\n"
+                "SIGINT or SIGTERM.  The first line of standard output is "
+                "its bootstrap list,\n"
+                "e.g. 127.0.0.1:40123; logs go to standard error.  Data is "
+                "held in memory only.\n"
+                "\n"
+                "  -b, --brokers N      number of brokers, 1-64 (default 1)\n"
+                "  -p, --partitions N   partitions of each --topic, 1-10000 "
+                "(default %d, as\n"
+                "                       topics created on first use get)\n"
+                "  -t, --topic NAME     create topic NAME at start; "
+                "repeatable\n"
+                "  -h, --help           show this help\n",
+                BROKER_DEFAULT_PARTITIONS);
+}
+
+/* Waits for SIGINT or SIGTERM, which the caller has blocked in every
+ * thread (see cmd_broker), and returns the signal's number. */
+static int wait_for_stop(const sigset_t *set) {
+        int sig = 0;
+
+        while (sigwait(set, &sig) != 0)
+                ;
+        return sig;
+}
+
+static int cmd_broker(int argc, char **argv) {
+        static const struct option longopts[] = {
+                {"brokers", required_argument, NULL, 'b'},
+                {"partitions", required_argument, NULL, 'p'},
+                {"topic", required_argument, NULL, 't'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        int n_brokers = 1, partitions = BROKER_DEFAULT_PARTITIONS;
+        const char **topics = NULL;
+        int n_topics = 0, c, i, r, sig, status = EXIT_FAILURE;
+        kbus_broker *br = NULL;
+        char errstr[512];
+        sigset_t set;
+
+        /* Topics can only be as many as the arguments: size for that. */
+        topics = calloc((size_t)argc, sizeof(*topics));
+        if (!topics) {
+                fprintf(stderr, "kbus broker: out of memory\n");
+                return EXIT_FAILURE;
+        }
+
+        opterr = 0;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, ":b:p:t:h", longopts, NULL)) !=
+               -1) {
+                switch (c) {
+                case 'b':
+                        if (parse_int_opt("broker", "--brokers", optarg, 1, 64,
+                                          &n_brokers))
+                                goto usage_error;
+                        break;
+                case 'p':
+                        if (parse_int_opt("broker", "--partitions", optarg, 1,
+                                          10000, &partitions))
+                                goto usage_error;
+                        break;
+                case 't':
+                        if (!*optarg) {
+                                fprintf(stderr, "kbus broker: --topic: empty "
+                                                "topic name\n");
+                                goto usage_error;
+                        }
+                        topics[n_topics++] = optarg;
+                        break;
+                case 'h':
+                        broker_usage(stdout);
+                        free(topics);
+                        return EXIT_SUCCESS;
+                default:
+                        bad_option("broker", argv, c);
+                        goto usage_error;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "kbus broker: unexpected argument '%s'\n",
+                        argv[optind]);
+                goto usage_error;
+        }
+
+        /* Block the stop signals before the broker starts its threads:
+         * they inherit the mask, so the signals stay pending for sigwait()
+         * here instead of killing the process in a librdkafka thread. */
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        if ((r = pthread_sigmask(SIG_BLOCK, &set, NULL))) {
+                fprintf(stderr, "kbus broker: pthread_sigmask: %s\n",
+                        strerror(r));
+                goto done;
+        }
+        /* A reader that goes away after the first line must not kill us
+         * with SIGPIPE on a later write. */
+        signal(SIGPIPE, SIG_IGN);
+
+        if ((r = kbus_broker_new(&br, n_brokers, errstr, sizeof(errstr)))) {
+                fprintf(stderr, "kbus broker: %s (%s)\n", errstr,
+                        kbus_status_name(r));
+                goto done;
+        }
+        for (i = 0; i < n_topics; i++) {
+                if ((r = kbus_broker_create_topic(br, topics[i],
+                                                  partitions))) {
+                        fprintf(stderr,
+                                "kbus broker: cannot create topic '%s': %s\n",
+                                topics[i], kbus_strerror(r));
+                        goto done;
+                }
+        }
+
+        /* The contract with scripts: this line first, and at once. */
+        if (printf("%s\n", kbus_broker_bootstrap(br)) < 0 ||
+            fflush(stdout) != 0) {
+                fprintf(stderr, "kbus broker: cannot write to stdout: %s\n",
+                        strerror(errno));
+                goto done;
+        }
+
+        fprintf(stderr, "kbus broker: %d broker%s listening on %s\n",
+                n_brokers, n_brokers == 1 ? "" : "s",
+                kbus_broker_bootstrap(br));
+        for (i = 0; i < n_topics; i++)
+                fprintf(stderr, "kbus broker: created topic '%s' with %d "
+                                "partition%s\n",
+                        topics[i], partitions, partitions == 1 ? "" : "s");
+        fprintf(stderr, "kbus broker: running; stop with SIGINT or SIGTERM\n");
+
+        sig = wait_for_stop(&set);
+        fprintf(stderr, "kbus broker: %s received, stopping\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+        status = EXIT_SUCCESS;
+
+done:
+        kbus_broker_free(br);
+        free(topics);
+        return status;
+
+usage_error:
+        free(topics);
+        return EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------------ */
+/* kbus version                                                        */
+/* ------------------------------------------------------------------ */
+
+static void version_usage(FILE *fp) {
+        fprintf(fp, "Usage: kbus version\n"
+                    "\n"
+                    "Prints the versions of kbus and of the libraries it "
+                    "runs on.\n");
+}
+
+static int cmd_version(int argc, char **argv) {
+        if (argc == 2 &&
+            (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+                version_usage(stdout);
+                return EXIT_SUCCESS;
+        }
+        if (argc > 1) {
+                fprintf(stderr, "kbus version: unexpected argument '%s'\n",
+                        argv[1]);
+                return EXIT_USAGE;
+        }
+        printf("kbus %s\nlibrdkafka %s\nlibevent %s\nprotobuf-c %s\n",
+               kbus_version(), rd_kafka_version_str(), event_get_version(),
+               protobuf_c_version());
+        return EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* The table, and main                                                 */
+/* ------------------------------------------------------------------ */
+
+struct subcommand {
+        const char *name;
+        const char *summary; /* one line for `kbus --help` */
+        int (*run)(int argc, char **argv);
+};
+
+static const struct subcommand subcommands[] = {
+        {"broker", "run an embedded Kafka broker on loopback", cmd_broker},
+        {"version", "print versions", cmd_version},
+};
+
+#define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static void usage(FILE *fp) {
+        size_t i;
+
+        fprintf(fp, "Usage: kbus COMMAND [OPTIONS]\n"
+                    "\n"
+                    "Commands:\n");
+        for (i = 0; i < N_SUBCOMMANDS; i++)
+                fprintf(fp, "  %-10s %s\n", subcommands[i].name,
+                        subcommands[i].summary);
+        fprintf(fp, "\n"
+                    "Run 'kbus COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+        size_t i;
+
+        if (argc < 2) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+            !strcmp(argv[1], "help")) {
+                usage(stdout);
+                return EXIT_SUCCESS;
+        }
+        if (!strcmp(argv[1], "--version"))
+                return cmd_version(1, argv + 1);
+
+        for (i = 0; i < N_SUBCOMMANDS; i++)
+                if (!strcmp(argv[1], subcommands[i].name))
+                        return subcommands[i].run(argc - 1, argv + 1);
+
+        fprintf(stderr, "kbus: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+        return EXIT_USAGE;
+}

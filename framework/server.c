@@ -1,0 +1,245 @@
+/*
+ * The RPC server side of a record: dispatch by kbus-method, deadlines,
+ * and the ways a handler completes a kbus_call (reply, ack, fail), which
+ * events share.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core.h"
+
+int kbus_serve(kbus_runtime *rt, const kbus_service_desc *svc,
+               const void *handlers, size_t handlers_size, void *arg) {
+        kbus_route *r = kbus__calloc(1, sizeof(*r));
+        int rc;
+        if (!r)
+                return KBUS_RESOURCE_EXHAUSTED;
+        r->topic = kbus__strdup(svc->topic);
+        r->handlers = kbus__malloc(handlers_size ? handlers_size : 1);
+        if (!r->topic || !r->handlers) {
+                rc = KBUS_RESOURCE_EXHAUSTED;
+                goto fail;
+        }
+        memcpy(r->handlers, handlers, handlers_size);
+        r->svc = svc;
+        r->arg = arg;
+        rc = kbus__group_route(rt, rt->conf->group ? rt->conf->group
+                                                   : rt->conf->name,
+                               r);
+        if (rc)
+                goto fail;
+        KBUS_LOG(KBUS_LOG_INFO, "server", "serving %s on topic %s",
+                 svc->name, svc->topic);
+        return 0;
+fail:
+        kbus__free(r->topic);
+        kbus__free(r->handlers);
+        kbus__free(r);
+        return rc;
+}
+
+/* Sends a reply (status, optional value) for \p call; the record ends when
+ * its delivery report arrives. */
+static int send_reply(kbus_call *call, kbus_status status,
+                      const char *message, void *value, size_t len,
+                      void *opaque) {
+        kbus_runtime *rt = call->rt;
+        char topic[256], st[4], tp[KBUS_TRACEPARENT_LEN + 1];
+        rd_kafka_headers_t *h;
+        int rc;
+
+        snprintf(topic, sizeof(topic), "%.*s", (int)call->in.reply_topic_len,
+                 call->in.reply_topic);
+        snprintf(st, sizeof(st), "%d", (int)status);
+        kbus__trace_child(call->in.traceparent, tp);
+        h = rd_kafka_headers_new(4);
+        rd_kafka_header_add(h, KBUS_H_CORRELATION, -1, call->in.corr,
+                            (ssize_t)call->in.corr_len);
+        rd_kafka_header_add(h, KBUS_H_STATUS, -1, st, -1);
+        if (status != KBUS_OK && message)
+                rd_kafka_header_add(h, KBUS_H_STATUS_MESSAGE, -1, message, -1);
+        rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, tp, -1);
+        rc = kbus__produce(rt, topic, call->in.reply_partition, NULL, 0, value,
+                           len, h, opaque);
+        if (rc)
+                KBUS_LOGT(KBUS_LOG_WARN, "server", call->in.traceparent,
+                          "cannot reply to %s: %s", topic, kbus_strerror(rc));
+        return rc;
+}
+
+static bool wants_reply(const kbus_call *call) {
+        return call->method && !(call->method->flags & KBUS_METHOD_ONE_WAY) &&
+               call->in.reply_topic && call->in.corr &&
+               call->in.reply_partition >= 0;
+}
+
+/* Answers a request that never reached a handler, and ends it. */
+static void answer(kbus_call *call, kbus_status status, const char *message) {
+        call->completed = true;
+        if (!wants_reply(call) || send_reply(call, status, message, NULL, 0, call))
+                kbus__record_finish(call);
+}
+
+void kbus__request_dispatch(kbus_call *call) {
+        kbus_runtime *rt = call->rt;
+        const kbus_service_desc *svc = call->route->svc;
+        const kbus_route *r;
+        char why[300];
+
+        if (!call->in.method) {
+                rt->stats[KBUS_STAT_DECODE_ERRORS]++;
+                kbus__record_dead_letter(call, "kbus.DecodeError",
+                                         "request without kbus-method header");
+                return;
+        }
+        /* Find the method among every service served on this topic. */
+        for (r = call->route; r && !call->method; r = r->next) {
+                if (!r->svc || strcmp(r->topic, call->route->topic))
+                        continue;
+                for (size_t i = 0; i < r->svc->n_methods; i++) {
+                        const kbus_method_desc *md = &r->svc->methods[i];
+                        if (strlen(md->path) == call->in.method_len &&
+                            !memcmp(md->path, call->in.method,
+                                    call->in.method_len)) {
+                                call->method = md;
+                                call->route = r;
+                                svc = r->svc;
+                                break;
+                        }
+                }
+        }
+        if (!call->method) {
+                rt->stats[KBUS_STAT_REQUESTS_UNIMPLEMENTED]++;
+                snprintf(why, sizeof(why), "unknown method %.*s on %s",
+                         (int)call->in.method_len, call->in.method, svc->name);
+                KBUS_LOGT(KBUS_LOG_WARN, "server", call->in.traceparent, "%s",
+                          why);
+                /* A caller who waits gets UNIMPLEMENTED; a record nobody
+                 * waits for is kept for inspection. */
+                if (call->in.reply_topic)
+                        answer(call, KBUS_UNIMPLEMENTED, why);
+                else
+                        kbus__record_dead_letter(call, "kbus.UnknownMethod",
+                                                 why);
+                return;
+        }
+        if (call->in.deadline_ms && call->in.deadline_ms <= kbus__now_ms()) {
+                /* The caller has given up: running it would be wasted. */
+                rt->stats[KBUS_STAT_REQUESTS_EXPIRED]++;
+                KBUS_LOGT(KBUS_LOG_INFO, "server", call->in.traceparent,
+                          "skipping expired request %s", call->method->path);
+                call->completed = true;
+                kbus__record_finish(call);
+                return;
+        }
+        call->input = protobuf_c_message_unpack(
+            call->method->input, &kbus__pb_allocator, call->msg->len,
+            call->msg->payload);
+        if (!call->input) {
+                rt->stats[KBUS_STAT_DECODE_ERRORS]++;
+                snprintf(why, sizeof(why), "value is not a valid %s",
+                         call->method->input->name);
+                /* The caller hears at once; the record's end is the dead
+                 * letter's delivery, so this reply reports to nobody. */
+                if (wants_reply(call))
+                        send_reply(call, KBUS_INVALID_ARGUMENT, why, NULL, 0,
+                                   NULL);
+                kbus__record_dead_letter(call, "kbus.DecodeError", why);
+                return;
+        }
+        rt->stats[KBUS_STAT_REQUESTS_HANDLED]++;
+        rt->current = call;
+        if (call->method->dispatch(call->route->handlers, call, call->input,
+                                   call->route->arg) != 0) {
+                rt->current = NULL;
+                rt->stats[KBUS_STAT_REQUESTS_UNIMPLEMENTED]++;
+                snprintf(why, sizeof(why), "%s has no handler",
+                         call->method->path);
+                answer(call, KBUS_UNIMPLEMENTED, why);
+                return;
+        }
+        rt->current = NULL;
+}
+
+/* ---- completing a call ---- */
+
+int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply) {
+        void *value;
+        size_t len;
+        if (call->completed || !call->method ||
+            reply->descriptor != call->method->output)
+                return KBUS_INVALID_ARGUMENT;
+        call->completed = true;
+        if (!wants_reply(call)) {
+                kbus__record_finish(call);
+                return 0;
+        }
+        value = kbus__pack(reply, &len);
+        if (!value || send_reply(call, KBUS_OK, NULL, value, len, call)) {
+                /* The request was handled; the caller will time out. */
+                kbus__record_finish(call);
+                return KBUS_RESOURCE_EXHAUSTED;
+        }
+        return 0;
+}
+
+int kbus_call_ack(kbus_call *call) {
+        if (call->completed)
+                return KBUS_INVALID_ARGUMENT;
+        if (call->method && !(call->method->flags & KBUS_METHOD_ONE_WAY))
+                return KBUS_INVALID_ARGUMENT; /* must reply */
+        call->completed = true;
+        kbus__record_finish(call);
+        return 0;
+}
+
+int kbus_call_fail(kbus_call *call, kbus_status code, const char *message) {
+        char why[512];
+        if (call->completed || code == KBUS_OK)
+                return KBUS_INVALID_ARGUMENT;
+        if (!message)
+                message = kbus_status_name(code);
+        if (wants_reply(call)) {
+                /* The caller decides what to do with the failure. */
+                call->completed = true;
+                if (send_reply(call, code, message, NULL, 0, call))
+                        kbus__record_finish(call);
+                return 0;
+        }
+        snprintf(why, sizeof(why), "%s: %s", kbus_status_name(code), message);
+        kbus__record_dead_letter(call, "kbus.HandlerError", why);
+        return 0;
+}
+
+kbus_runtime *kbus_call_runtime(const kbus_call *call) {
+        return call->rt;
+}
+
+const char *kbus_call_method(const kbus_call *call) {
+        return call->method ? call->method->path : call->route->ev->type;
+}
+
+int64_t kbus_call_deadline(const kbus_call *call) {
+        return call->in.deadline_ms;
+}
+
+uint32_t kbus_call_attempt(const kbus_call *call) {
+        return call->attempt;
+}
+
+const char *kbus_call_topic(const kbus_call *call) {
+        return rd_kafka_topic_name(call->msg->rkt);
+}
+
+int32_t kbus_call_partition(const kbus_call *call) {
+        return call->msg->partition;
+}
+
+int64_t kbus_call_offset(const kbus_call *call) {
+        return call->msg->offset;
+}
+
+const char *kbus_call_traceparent(const kbus_call *call) {
+        return call->in.traceparent;
+}

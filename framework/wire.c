@@ -1,0 +1,234 @@
+/*
+ * Reading kbus/1 headers.  One pass over the record's headers with a
+ * switch on the first letter keeps the per-record cost to a few compares;
+ * a repeated or malformed kbus header is an error, because guessing which
+ * copy is right would make two readers disagree.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "wire.h"
+
+static bool name_is(const char *name, const char *want) {
+        return !strcmp(name, want);
+}
+
+/* Parses decimal ASCII of exactly \p n bytes into *out (non-negative). */
+static bool parse_decimal(const void *val, size_t n, int64_t *out) {
+        const char *s = val;
+        int64_t v = 0;
+        if (n == 0 || n > 18)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+                v = v * 10 + (s[i] - '0');
+        }
+        *out = v;
+        return true;
+}
+
+static bool valid_traceparent(const char *s, size_t n) {
+        if (n != KBUS_TRACEPARENT_LEN || s[2] != '-' || s[35] != '-' ||
+            s[52] != '-')
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (i == 2 || i == 35 || i == 52)
+                        continue;
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        }
+        return true;
+}
+
+#define SEEN(bit)                                                              \
+        do {                                                                   \
+                if (seen & (bit))                                              \
+                        goto dup;                                              \
+                seen |= (bit);                                                 \
+        } while (0)
+
+int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in,
+                    char *why, size_t whylen) {
+        rd_kafka_headers_t *hdrs = NULL;
+        const char *name = NULL;
+        const void *val;
+        size_t size;
+        unsigned seen = 0;
+        int64_t num;
+
+        memset(in, 0, sizeof(*in));
+        in->reply_partition = -1;
+        in->status = -1;
+        if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return 0;
+        for (size_t i = 0;
+             !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {
+                if (!val)
+                        val = "";
+                switch (name[0]) {
+                case 'k':
+                        if (name_is(name, KBUS_H_METHOD)) {
+                                SEEN(1u << 0);
+                                in->method = val;
+                                in->method_len = size;
+                        } else if (name_is(name, KBUS_H_CORRELATION)) {
+                                SEEN(1u << 1);
+                                if (size == 0)
+                                        return kbus__err(why, whylen,
+                                                         KBUS_INVALID_ARGUMENT,
+                                                         "empty %s",
+                                                         KBUS_H_CORRELATION);
+                                in->corr = val;
+                                in->corr_len = size;
+                        } else if (name_is(name, KBUS_H_REPLY_TOPIC)) {
+                                SEEN(1u << 2);
+                                if (size == 0 || size > 249)
+                                        return kbus__err(why, whylen,
+                                                         KBUS_INVALID_ARGUMENT,
+                                                         "bad %s length %zu",
+                                                         KBUS_H_REPLY_TOPIC,
+                                                         size);
+                                in->reply_topic = val;
+                                in->reply_topic_len = size;
+                        } else if (name_is(name, KBUS_H_REPLY_PARTITION)) {
+                                const uint8_t *b = val;
+                                SEEN(1u << 3);
+                                if (size != 4 || (b[0] & 0x80))
+                                        return kbus__err(
+                                            why, whylen, KBUS_INVALID_ARGUMENT,
+                                            "%s must be a 4-byte big-endian "
+                                            "non-negative int32, got %zu bytes",
+                                            KBUS_H_REPLY_PARTITION, size);
+                                in->reply_partition =
+                                    (int32_t)((uint32_t)b[0] << 24 |
+                                              (uint32_t)b[1] << 16 |
+                                              (uint32_t)b[2] << 8 | b[3]);
+                        } else if (name_is(name, KBUS_H_DEADLINE)) {
+                                SEEN(1u << 4);
+                                if (!parse_decimal(val, size, &num))
+                                        return kbus__err(
+                                            why, whylen, KBUS_INVALID_ARGUMENT,
+                                            "%s is not decimal epoch "
+                                            "milliseconds",
+                                            KBUS_H_DEADLINE);
+                                in->deadline_ms = num;
+                        } else if (name_is(name, KBUS_H_STATUS)) {
+                                SEEN(1u << 5);
+                                if (!parse_decimal(val, size, &num) ||
+                                    num > 16)
+                                        return kbus__err(
+                                            why, whylen, KBUS_INVALID_ARGUMENT,
+                                            "%s is not a status code 0-16",
+                                            KBUS_H_STATUS);
+                                in->status = (int)num;
+                        } else if (name_is(name, KBUS_H_STATUS_MESSAGE)) {
+                                in->status_message = val;
+                                in->status_message_len = size;
+                        } else if (name_is(name, KBUS_H_ATTEMPTS)) {
+                                /* Several attempts headers are normal on a
+                                 * record that was dead-lettered and replayed;
+                                 * the last one counts. */
+                                if (parse_decimal(val, size, &num) &&
+                                    num < UINT32_MAX)
+                                        in->attempts = (uint32_t)num;
+                        }
+                        break;
+                case 't':
+                        if (name_is(name, KBUS_H_TRACEPARENT)) {
+                                SEEN(1u << 6);
+                                if (valid_traceparent(val, size)) {
+                                        memcpy(in->traceparent, val, size);
+                                        in->traceparent[size] = '\0';
+                                }
+                        }
+                        break;
+                case 'c':
+                        if (name_is(name, "ce_type")) {
+                                in->ce_type = val;
+                                in->ce_type_len = size;
+                        }
+                        break;
+                }
+        }
+        return 0;
+dup:
+        return kbus__err(why, whylen, KBUS_INVALID_ARGUMENT,
+                         "header %s appears more than once", name);
+}
+
+/* xoshiro256** : fast, good enough for ids and jitter; not for secrets. */
+static uint64_t rng_state[4];
+static bool rng_seeded;
+
+static uint64_t rotl(uint64_t x, int k) {
+        return (x << k) | (x >> (64 - k));
+}
+
+uint64_t kbus__random_u64(void) {
+        uint64_t *s = rng_state, result, t;
+        if (!rng_seeded) {
+                if (getrandom(rng_state, sizeof(rng_state), 0) !=
+                    (ssize_t)sizeof(rng_state))
+                        rng_state[0] = (uint64_t)kbus__now_ms() | 1;
+                rng_seeded = true;
+        }
+        result = rotl(s[1] * 5, 7) * 9;
+        t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = rotl(s[3], 45);
+        return result;
+}
+
+void kbus__random_bytes(void *buf, size_t n) {
+        uint8_t *b = buf;
+        while (n > 0) {
+                uint64_t r = kbus__random_u64();
+                size_t k = n < 8 ? n : 8;
+                memcpy(b, &r, k);
+                b += k;
+                n -= k;
+        }
+}
+
+static void hex(char *out, const uint8_t *in, size_t n) {
+        static const char digits[] = "0123456789abcdef";
+        for (size_t i = 0; i < n; i++) {
+                out[2 * i] = digits[in[i] >> 4];
+                out[2 * i + 1] = digits[in[i] & 15];
+        }
+}
+
+void kbus__trace_child(const char *parent, char out[KBUS_TRACEPARENT_LEN + 1]) {
+        uint8_t ids[24];
+        kbus__random_bytes(ids, sizeof(ids));
+        if (parent && parent[0] &&
+            valid_traceparent(parent, strlen(parent))) {
+                /* Same trace, new span id, same flags. */
+                memcpy(out, parent, KBUS_TRACEPARENT_LEN + 1);
+                hex(out + 36, ids, 8);
+                return;
+        }
+        memcpy(out, "00-", 3);
+        hex(out + 3, ids, 16);
+        out[35] = '-';
+        hex(out + 36, ids + 16, 8);
+        memcpy(out + 52, "-01", 4);
+}
+
+void kbus__be32(uint8_t out[4], uint32_t v) {
+        out[0] = (uint8_t)(v >> 24);
+        out[1] = (uint8_t)(v >> 16);
+        out[2] = (uint8_t)(v >> 8);
+        out[3] = (uint8_t)v;
+}
+
+void kbus__be64(uint8_t out[8], uint64_t v) {
+        kbus__be32(out, (uint32_t)(v >> 32));
+        kbus__be32(out + 4, (uint32_t)v);
+}

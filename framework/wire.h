@@ -1,0 +1,68 @@
+/*
+ * The kbus/1 wire format (docs/WIRE.md): header names, and reading the
+ * headers of requests and replies in one pass.  Values point into the
+ * librdkafka message and live as long as it does.
+ */
+#ifndef KBUS_WIRE_H
+#define KBUS_WIRE_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "kbus_int.h"
+
+#define KBUS_H_METHOD "kbus-method"
+#define KBUS_H_CORRELATION "kafka_correlationId"
+#define KBUS_H_REPLY_TOPIC "kafka_replyTopic"
+#define KBUS_H_REPLY_PARTITION "kafka_replyPartition"
+#define KBUS_H_DEADLINE "kbus-deadline"
+#define KBUS_H_STATUS "kbus-status"
+#define KBUS_H_STATUS_MESSAGE "kbus-status-message"
+#define KBUS_H_ATTEMPTS "kbus-attempts"
+#define KBUS_H_TRACEPARENT "traceparent"
+#define KBUS_H_TRACESTATE "tracestate"
+#define KBUS_H_CONTENT_TYPE "content-type"
+#define KBUS_CONTENT_TYPE "application/protobuf"
+
+#define KBUS_CORRELATION_LEN 16
+#define KBUS_TRACEPARENT_LEN 55 /* "00-" 32 hex "-" 16 hex "-" 2 hex */
+
+/** What a request or event record says about itself. */
+typedef struct kbus_wire_in {
+        const char *method; /* not NUL-terminated */
+        size_t method_len;
+        const uint8_t *corr;
+        size_t corr_len;
+        const char *reply_topic; /* not NUL-terminated */
+        size_t reply_topic_len;
+        int32_t reply_partition; /* -1: none */
+        int64_t deadline_ms;     /* 0: none */
+        uint32_t attempts;       /* from kbus-attempts; 0 if absent */
+        int status;              /* replies: kbus-status, -1 if absent */
+        const char *status_message; /* not NUL-terminated */
+        size_t status_message_len;
+        const char *ce_type; /* events */
+        size_t ce_type_len;
+        char traceparent[KBUS_TRACEPARENT_LEN + 1]; /* "" if none/invalid */
+} kbus_wire_in;
+
+/**
+ * Reads the kbus headers of \p msg.  Returns 0, or KBUS_INVALID_ARGUMENT
+ * with the reason in \p why for a malformed header (a duplicated one, a
+ * non-numeric deadline, a kafka_replyPartition not 4 bytes long...).
+ */
+int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in,
+                    char *why, size_t whylen);
+
+/** Fills \p out with a new W3C traceparent: a child of \p parent if it is
+ * valid, else a new trace. */
+void kbus__trace_child(const char *parent, char out[KBUS_TRACEPARENT_LEN + 1]);
+
+/** Fast non-cryptographic random bytes (ids, jitter), seeded from the OS. */
+void kbus__random_bytes(void *buf, size_t n);
+uint64_t kbus__random_u64(void);
+
+/** Writes \p v as 4 big-endian bytes. */
+void kbus__be32(uint8_t out[4], uint32_t v);
+void kbus__be64(uint8_t out[8], uint64_t v);
+
+#endif
