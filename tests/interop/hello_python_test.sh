@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# A client written only from docs/WIRE.md, in Python with kafka-python,
+# calls the C hello-server: SayHello answers "Hello, world!" and an unknown
+# method answers UNIMPLEMENTED.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+need_python_kafka
+need_built "$kbus_prog" "$hello_server"
+
+start_broker
+start_hello_server
+
+timeout 90 "$python" "$interop_srcdir/hello_call.py" "$BOOTSTRAP" world ||
+        fail "the Python client did not get the expected replies"
+note "ok"
