@@ -61,7 +61,7 @@ static void bad_option(const char *cmd, char **argv, int c) {
         if (c == ':')
                 fprintf(stderr, "kbus %s: option '%s' needs a value\n", cmd,
                         arg);
-        else if (optopt && !strchr(arg, '-'))
+        else if (optopt)
                 fprintf(stderr, "kbus %s: unknown option '-%c'\n", cmd,
                         optopt);
         else
@@ -251,9 +251,8 @@ static int cmd_version(int argc, char **argv) {
                         argv[1]);
                 return EXIT_USAGE;
         }
-        printf("kbus %s\nlibrdkafka %s\nlibevent %s\nprotobuf-c %s\n",
-               kbus_version(), rd_kafka_version_str(), event_get_version(),
-               protobuf_c_version());
+        printf("kbus %s\nlibrdkafka %s\nlibevent %s\n", kbus_version(),
+               rd_kafka_version_str(), event_get_version());
         return EXIT_SUCCESS;
 }
 
