@@ -277,7 +277,8 @@ static void config_replace(kbus_config *conf, kbus_config **newp) {
 enum key_kind {
         K_STRING,    /* char *, not empty */
         K_TOPIC,     /* char *, a legal Kafka topic name */
-        K_SUFFIX,    /* char *, legal topic characters (appended to one) */
+        K_TOPIC_PART, /* char *, legal topic characters: becomes part of
+                       * topic names (the reply topic, dead-letter topics) */
         K_TRISTATE,  /* int: -1 auto, 0, 1; a boolean or "auto" */
         K_INT,       /* int within [min, max] */
         K_INT64,     /* int64_t within [min, max] */
@@ -301,7 +302,8 @@ struct key {
  * express hard limits of the runtime: 2^31-1 ms is 24 days. */
 static const struct key keys[] = {
         {"bootstrap", K_STRING, FIELD(bootstrap)},
-        {"name", K_STRING, FIELD(name)},
+        /* The name goes into the generated reply topic's name. */
+        {"name", K_TOPIC_PART, FIELD(name)},
         {"group", K_STRING, FIELD(group)},
         {"low_latency", K_TRISTATE, FIELD(low_latency)},
         {"reply_topic", K_TOPIC, FIELD(reply_topic)},
@@ -312,7 +314,7 @@ static const struct key keys[] = {
         {"client_max_in_flight", K_INT, FIELD(client_max_in_flight), 1,
          10000000},
         {"log_level", K_LOG_LEVEL, FIELD(log_level)},
-        {"dlt_suffix", K_SUFFIX, FIELD(dlt_suffix)},
+        {"dlt_suffix", K_TOPIC_PART, FIELD(dlt_suffix)},
         {"broker_count", K_INT, FIELD(broker_count), 1, 64},
         {"broker_partitions", K_INT, FIELD(broker_partitions), 1, 10000},
         {"retry.max_attempts", K_UINT32, FIELD(retry.max_attempts), 1,
@@ -487,17 +489,18 @@ static int val_store(kbus_config *conf, const struct key *k,
                                 label, v->s);
                 /* fall through */
         case K_STRING:
-        case K_SUFFIX:
+        case K_TOPIC_PART:
                 if (!*v->s)
                         return kbus__err(errstr, errlen,
                                          KBUS_INVALID_ARGUMENT,
                                          "%s: must not be empty", label);
-                if (k->kind == K_SUFFIX &&
+                if (k->kind == K_TOPIC_PART &&
                     (!topic_chars_ok(v->s) || strlen(v->s) > 200))
                         return kbus__err(
                                 errstr, errlen, KBUS_INVALID_ARGUMENT,
-                                "%s: \"%s\" is not a valid topic suffix (at "
-                                "most 200 characters of a-z A-Z 0-9 . _ -)",
+                                "%s: \"%s\" cannot be part of a topic name "
+                                "(at most 200 characters of a-z A-Z 0-9 . _ "
+                                "-)",
                                 label, v->s);
                 if (!(s = kbus__strdup(v->s)))
                         return oom(errstr, errlen);
@@ -596,7 +599,7 @@ static int val_from_text(const struct key *k, const char *text,
         switch (k->kind) {
         case K_STRING:
         case K_TOPIC:
-        case K_SUFFIX:
+        case K_TOPIC_PART:
                 return KBUS_OK;
 
         case K_TRISTATE:
@@ -700,7 +703,7 @@ static int val_from_setting(const struct key *k, const config_setting_t *s,
         switch (k->kind) {
         case K_STRING:
         case K_TOPIC:
-        case K_SUFFIX:
+        case K_TOPIC_PART:
                 if (type != CONFIG_TYPE_STRING)
                         return wrong_type(label, "a string", s, errstr,
                                           errlen);

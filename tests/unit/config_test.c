@@ -389,8 +389,13 @@ static void test_load_bad_values(void **state) {
                              "valid topic name");
 
         load_fails(conf, "dlt_suffix = \"/dlt\";\n", 1);
-        assert_contains(err, "key 'dlt_suffix': \"/dlt\" is not a valid topic "
-                             "suffix");
+        assert_contains(err, "key 'dlt_suffix': \"/dlt\" cannot be part of a "
+                             "topic name");
+
+        /* The name becomes part of the reply topic's name. */
+        load_fails(conf, "name = \"order service\";\n", 1);
+        assert_contains(err, "key 'name': \"order service\" cannot be part of "
+                             "a topic name");
 }
 
 /* libconfig 1.5 wraps integers beyond 32 bits into a plausible value; the
