@@ -69,8 +69,8 @@ static int send_reply(kbus_call *call, kbus_status status,
 }
 
 static bool wants_reply(const kbus_call *call) {
-        return call->method && !(call->method->flags & KBUS_METHOD_ONE_WAY) &&
-               call->in.reply_topic && call->in.corr &&
+        return !(call->method && (call->method->flags & KBUS_METHOD_ONE_WAY)) &&
+               call->route->svc && call->in.reply_topic && call->in.corr &&
                call->in.reply_partition >= 0;
 }
 

@@ -1,1 +1,28 @@
-# (filled in by its owner)
+# examples/hello: the smallest kbus service and client.
+
+HELLO_GEN = examples/hello/hello.pb-c.c examples/hello/hello.pb-c.h \
+	examples/hello/hello.kbus.c examples/hello/hello.kbus.h
+examples/hello/hello.stamp: examples/hello/hello.proto $(KBUS_PROTOC_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) examples/hello && \
+	$(KBUS_PROTOC) -I$(srcdir)/examples/hello \
+		--c_out=examples/hello --kbus_out=examples/hello \
+		$(srcdir)/examples/hello/hello.proto && touch $@
+$(HELLO_GEN): examples/hello/hello.stamp
+	@test -f $@ || { rm -f examples/hello/hello.stamp; \
+		$(MAKE) $(AM_MAKEFLAGS) examples/hello/hello.stamp; }
+BUILT_SOURCES += $(HELLO_GEN)
+CLEANFILES += $(HELLO_GEN) examples/hello/hello.stamp
+EXTRA_DIST += examples/hello/hello.proto
+
+hello_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) -I$(top_builddir)/examples/hello
+hello_ldadd = libkbus.la $(PROTOBUF_C_LIBS)
+
+noinst_PROGRAMS += examples/hello/hello-server examples/hello/hello-client
+examples_hello_hello_server_SOURCES = examples/hello/hello-server.c
+nodist_examples_hello_hello_server_SOURCES = $(HELLO_GEN)
+examples_hello_hello_server_CPPFLAGS = $(hello_cppflags)
+examples_hello_hello_server_LDADD = $(hello_ldadd)
+examples_hello_hello_client_SOURCES = examples/hello/hello-client.c
+nodist_examples_hello_hello_client_SOURCES = $(HELLO_GEN)
+examples_hello_hello_client_CPPFLAGS = $(hello_cppflags)
+examples_hello_hello_client_LDADD = $(hello_ldadd)

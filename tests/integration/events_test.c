@@ -1,0 +1,141 @@
+/*
+ * Events on the embedded broker: every subscribing group gets each event
+ * once, with the CloudEvents type it was published as; a subscriber that
+ * stops and restarts resumes after its last acknowledged record, losing
+ * nothing and redoing nothing it had acknowledged.
+ */
+#include "harness.h"
+#include "hello.kbus.h"
+
+#define N_EVENTS 200
+
+/* Each test publishes to a topic of its own. */
+static kbus_event_desc *event_on(const char *topic) {
+        static kbus_event_desc descs[4];
+        static int n;
+        kbus_event_desc *d = &descs[n++];
+        *d = hello_v1_greeted__event;
+        d->topic = topic;
+        return d;
+}
+
+struct seen {
+        int count[N_EVENTS];
+        int total;
+        int hold_from; /* events numbered >= this are held, not acked */
+        kbus_call *held[N_EVENTS];
+        int n_held;
+};
+
+static int number_of(const Hello__V1__Greeted *ev) {
+        int i = atoi(ev->name + 1); /* names are "e<number>" */
+        assert_true(i >= 0 && i < N_EVENTS);
+        return i;
+}
+
+static void on_greeted(kbus_call *call, const Hello__V1__Greeted *ev,
+                       void *arg) {
+        struct seen *s = arg;
+        int i = number_of(ev);
+        s->count[i]++;
+        s->total++;
+        assert_string_equal(kbus_call_method(call), "hello.v1.Greeted");
+        if (s->hold_from && i >= s->hold_from) {
+                s->held[s->n_held++] = call;
+                return;
+        }
+        assert_int_equal(kbus_call_ack(call), 0);
+}
+
+static void publish_range(kbus_runtime *pub, const kbus_event_desc *d,
+                          int from, int to) {
+        for (int i = from; i < to; i++) {
+                Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
+                char name[16], msg[32];
+                snprintf(name, sizeof(name), "e%d", i);
+                snprintf(msg, sizeof(msg), "Hello, %s!", name);
+                ev.name = name;
+                ev.message = msg;
+                assert_int_equal(kbus_publish(pub, d, &ev.base), 0);
+        }
+}
+
+static bool wait_total(struct seen *s, int want, double seconds) {
+        double end = now_s() + seconds;
+        while (s->total < want && now_s() < end)
+                run_for(0.05);
+        return s->total >= want;
+}
+
+static void test_each_group_once(void **state) {
+        kbus_event_desc *d = event_on("groups.greeted");
+        kbus_runtime *pub = test_runtime("groups-pub", NULL);
+        kbus_runtime *a = test_runtime("groups-a", "group-a");
+        kbus_runtime *b = test_runtime("groups-b", "group-b");
+        static struct seen sa, sb;
+
+        assert_int_equal(kbus_subscribe(a, d, NULL, (kbus_fn)on_greeted, &sa),
+                         0);
+        assert_int_equal(kbus_subscribe(b, d, NULL, (kbus_fn)on_greeted, &sb),
+                         0);
+        assert_int_equal(kbus_runtime_start(a), 0);
+        assert_int_equal(kbus_runtime_start(b), 0);
+        publish_range(pub, d, 0, N_EVENTS);
+        assert_true(wait_total(&sa, N_EVENTS, 30));
+        assert_true(wait_total(&sb, N_EVENTS, 30));
+        run_for(0.5);
+        for (int i = 0; i < N_EVENTS; i++) {
+                assert_int_equal(sa.count[i], 1);
+                assert_int_equal(sb.count[i], 1);
+        }
+        assert_int_equal(kbus_runtime_stat(pub, KBUS_STAT_EVENTS_PUBLISHED),
+                         N_EVENTS);
+        kbus_runtime_free(a);
+        kbus_runtime_free(b);
+        kbus_runtime_free(pub);
+}
+
+static void test_resume_after_restart(void **state) {
+        kbus_event_desc *d = event_on("resume.greeted");
+        kbus_runtime *pub = test_runtime("resume-pub", NULL);
+        kbus_runtime *sub = test_runtime("resume-sub", "resume");
+        static struct seen first, second;
+
+        /* The first life acknowledges e0..e29 and is still working on
+         * e30..e49 when it stops. */
+        first.hold_from = 30;
+        assert_int_equal(
+            kbus_subscribe(sub, d, NULL, (kbus_fn)on_greeted, &first), 0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        publish_range(pub, d, 0, 50);
+        assert_true(wait_total(&first, 50, 30));
+        assert_int_equal(first.n_held, 20);
+        kbus_runtime_free(sub);
+
+        publish_range(pub, d, 50, 100);
+        sub = test_runtime("resume-sub", "resume");
+        assert_int_equal(
+            kbus_subscribe(sub, d, NULL, (kbus_fn)on_greeted, &second), 0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        assert_true(wait_total(&second, 70, 30));
+        run_for(1);
+        for (int i = 0; i < 30; i++)
+                assert_int_equal(second.count[i], 0); /* acked: not redone */
+        for (int i = 30; i < 100; i++)
+                assert_int_equal(second.count[i], 1); /* nothing lost */
+        assert_int_equal(second.total, 70);
+        kbus_runtime_free(sub);
+        kbus_runtime_free(pub);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_each_group_once),
+            cmocka_unit_test(test_resume_after_restart),
+        };
+        int rc;
+        harness_up();
+        rc = cmocka_run_group_tests_name("events", tests, NULL, NULL);
+        harness_down();
+        return rc;
+}

@@ -1,0 +1,258 @@
+/*
+ * Request/reply on the embedded broker: a round trip, 1,000 concurrent
+ * calls answered exactly once each, deadlines (late replies dropped and
+ * counted, expired requests not executed), and UNIMPLEMENTED.
+ */
+#include "harness.h"
+#include "hello.kbus.h"
+
+/* ---- a server whose handler can hold calls ---- */
+
+static kbus_call *held[16];
+static int n_held;
+static bool hold_calls;
+static int handled;
+
+static void say_hello(kbus_call *call, const Hello__V1__HelloRequest *req,
+                      void *arg) {
+        Hello__V1__HelloReply reply = HELLO__V1__HELLO_REPLY__INIT;
+        char text[128];
+        handled++;
+        if (hold_calls) {
+                held[n_held++] = call;
+                return;
+        }
+        snprintf(text, sizeof(text), "Hello, %s!", req->name);
+        reply.message = text;
+        assert_int_equal(hello_v1_greeter_say_hello_reply(call, &reply), 0);
+}
+
+static const hello_v1_greeter_handlers handlers = {.say_hello = say_hello};
+
+/* Each test serves Greeter on a topic of its own, so no test reads the
+ * requests another left behind. */
+static kbus_service_desc services[8];
+static int n_services;
+
+static void serve_on(kbus_runtime *srv, const char *topic) {
+        kbus_service_desc *svc = &services[n_services++];
+        *svc = hello_v1_greeter__service;
+        svc->topic = topic;
+        assert_int_equal(kbus_serve(srv, svc, &handlers, sizeof(handlers),
+                                    NULL), 0);
+        assert_int_equal(kbus_runtime_start(srv), 0);
+}
+
+static kbus_call_opts *opts_for(const char *topic, int64_t timeout_ms) {
+        kbus_call_opts *opts;
+        assert_int_equal(kbus_call_opts_new(&opts), 0);
+        assert_int_equal(kbus_call_opts_set_topic(opts, topic), 0);
+        kbus_call_opts_set_timeout(opts, timeout_ms);
+        return opts;
+}
+
+/* ---- client side bookkeeping ---- */
+
+struct result {
+        int calls;
+        kbus_status status;
+        char message[256];
+        bool done;
+};
+
+static void on_reply(kbus_status status, const char *message,
+                     const Hello__V1__HelloReply *reply, void *arg) {
+        struct result *r = arg;
+        r->calls++;
+        r->status = status;
+        snprintf(r->message, sizeof(r->message), "%s",
+                 status == KBUS_OK ? reply->message : message);
+        r->done = true;
+}
+
+static void test_round_trip(void **state) {
+        kbus_runtime *srv = test_runtime("rt-server", "rt-server");
+        kbus_runtime *cli = test_runtime("rt-client", NULL);
+        Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+        kbus_call_opts *opts = opts_for("rt.requests", 20000);
+        struct result r = {0};
+
+        serve_on(srv, "rt.requests");
+        assert_int_equal(kbus_runtime_start(cli), 0);
+        req.name = "world";
+        assert_int_equal(
+            hello_v1_greeter_say_hello(cli, &req, opts, on_reply, &r), 0);
+        kbus_call_opts_free(opts);
+        assert_false(r.done); /* never completes synchronously */
+        assert_true(run_until(&r.done, 20));
+        assert_int_equal(r.status, KBUS_OK);
+        assert_string_equal(r.message, "Hello, world!");
+        run_for(0.3);
+        assert_int_equal(r.calls, 1);
+        assert_int_equal(kbus_runtime_stat(cli, KBUS_STAT_CALLS_OK), 1);
+        kbus_runtime_free(cli);
+        kbus_runtime_free(srv);
+}
+
+/* 1,000 calls in flight at once, each answered exactly once. */
+struct many {
+        int answered[1000];
+        int n_done, n_ok;
+        bool done;
+};
+struct many_arg {
+        struct many *m;
+        int i;
+};
+
+static void on_many(kbus_status status, const char *message,
+                    const Hello__V1__HelloReply *reply, void *arg) {
+        struct many_arg *a = arg;
+        char want[64];
+        a->m->answered[a->i]++;
+        if (status == KBUS_OK) {
+                snprintf(want, sizeof(want), "Hello, n%d!", a->i);
+                if (!strcmp(reply->message, want))
+                        a->m->n_ok++;
+        }
+        if (++a->m->n_done == 1000)
+                a->m->done = true;
+}
+
+static void test_thousand_concurrent(void **state) {
+        kbus_runtime *srv = test_runtime("many-server", "many-server");
+        kbus_runtime *cli = test_runtime("many-client", NULL);
+        static struct many m;
+        static struct many_arg args[1000];
+        char names[1000][16];
+        kbus_call_opts *opts;
+
+        handled = 0;
+        serve_on(srv, "many.requests");
+        opts = opts_for("many.requests", 30000);
+        for (int i = 0; i < 1000; i++) {
+                Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+                snprintf(names[i], sizeof(names[i]), "n%d", i);
+                req.name = names[i];
+                args[i].m = &m;
+                args[i].i = i;
+                assert_int_equal(hello_v1_greeter_say_hello(cli, &req, opts,
+                                                            on_many, &args[i]),
+                                 0);
+        }
+        kbus_call_opts_free(opts);
+        assert_true(run_until(&m.done, 60));
+        run_for(0.5); /* any duplicate would show up now */
+        for (int i = 0; i < 1000; i++)
+                assert_int_equal(m.answered[i], 1);
+        assert_int_equal(m.n_ok, 1000);
+        assert_int_equal(handled, 1000);
+        assert_int_equal(kbus_runtime_stat(cli, KBUS_STAT_REPLIES_DUPLICATE),
+                         0);
+        kbus_runtime_free(cli);
+        kbus_runtime_free(srv);
+}
+
+/* The server holds the call past its deadline (as if stopped), then
+ * replies: the caller got DEADLINE_EXCEEDED and the late reply is dropped
+ * and counted. */
+static void test_deadline_then_late_reply(void **state) {
+        kbus_runtime *srv = test_runtime("late-server", "late-server");
+        kbus_runtime *cli = test_runtime("late-client", NULL);
+        Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+        Hello__V1__HelloReply reply = HELLO__V1__HELLO_REPLY__INIT;
+        struct result r = {0};
+        kbus_call_opts *opts;
+
+        hold_calls = true;
+        n_held = 0;
+        serve_on(srv, "late.requests");
+        run_for(4); /* let the server join its group */
+        opts = opts_for("late.requests", 1500);
+        req.name = "late";
+        assert_int_equal(
+            hello_v1_greeter_say_hello(cli, &req, opts, on_reply, &r), 0);
+        kbus_call_opts_free(opts);
+        assert_true(run_until(&r.done, 10));
+        assert_int_equal(r.status, KBUS_DEADLINE_EXCEEDED);
+        assert_int_equal(n_held, 1);
+        reply.message = "too late";
+        assert_int_equal(hello_v1_greeter_say_hello_reply(held[0], &reply), 0);
+        hold_calls = false;
+        for (int i = 0; i < 100 && !kbus_runtime_stat(cli, KBUS_STAT_REPLIES_LATE); i++)
+                run_for(0.1);
+        assert_int_equal(kbus_runtime_stat(cli, KBUS_STAT_REPLIES_LATE), 1);
+        assert_int_equal(kbus_runtime_stat(cli, KBUS_STAT_CALLS_TIMED_OUT), 1);
+        assert_int_equal(r.calls, 1);
+        kbus_runtime_free(cli);
+        kbus_runtime_free(srv);
+}
+
+/* No server runs until after the deadline: the request then is not
+ * executed at all. */
+static void test_expired_request_not_executed(void **state) {
+        kbus_runtime *cli = test_runtime("exp-client", NULL);
+        Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+        struct result r = {0};
+        kbus_call_opts *opts;
+        kbus_runtime *srv;
+
+        handled = 0;
+        opts = opts_for("exp.requests", 500);
+        req.name = "nobody";
+        assert_int_equal(
+            hello_v1_greeter_say_hello(cli, &req, opts, on_reply, &r), 0);
+        kbus_call_opts_free(opts);
+        assert_true(run_until(&r.done, 10));
+        assert_int_equal(r.status, KBUS_DEADLINE_EXCEEDED);
+
+        /* Now a server for that topic starts and reads the old request. */
+        srv = test_runtime("exp-server", "exp-server");
+        serve_on(srv, "exp.requests");
+        for (int i = 0; i < 150 && !kbus_runtime_stat(srv, KBUS_STAT_REQUESTS_EXPIRED); i++)
+                run_for(0.1);
+        assert_int_equal(kbus_runtime_stat(srv, KBUS_STAT_REQUESTS_EXPIRED), 1);
+        assert_int_equal(handled, 0);
+        kbus_runtime_free(srv);
+        kbus_runtime_free(cli);
+}
+
+static void test_unknown_method(void **state) {
+        kbus_runtime *srv = test_runtime("unimpl-server", "unimpl-server");
+        kbus_runtime *cli = test_runtime("unimpl-client", NULL);
+        Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+        kbus_method_desc nope = hello_v1_greeter__service.methods[0];
+        kbus_call_opts *opts = opts_for("unimpl.requests", 20000);
+        struct result r = {0};
+
+        nope.path = "/hello.v1.Greeter/NoSuchMethod";
+        serve_on(srv, "unimpl.requests");
+        req.name = "x";
+        assert_int_equal(kbus_call_start(cli, &hello_v1_greeter__service,
+                                         &nope, &req.base, opts,
+                                         (kbus_fn)on_reply, &r),
+                         0);
+        kbus_call_opts_free(opts);
+        assert_true(run_until(&r.done, 20));
+        assert_int_equal(r.status, KBUS_UNIMPLEMENTED);
+        assert_non_null(strstr(r.message, "NoSuchMethod"));
+        assert_int_equal(
+            kbus_runtime_stat(srv, KBUS_STAT_REQUESTS_UNIMPLEMENTED), 1);
+        kbus_runtime_free(cli);
+        kbus_runtime_free(srv);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_round_trip),
+            cmocka_unit_test(test_thousand_concurrent),
+            cmocka_unit_test(test_deadline_then_late_reply),
+            cmocka_unit_test(test_expired_request_not_executed),
+            cmocka_unit_test(test_unknown_method),
+        };
+        int rc;
+        harness_up();
+        rc = cmocka_run_group_tests_name("rpc", tests, NULL, NULL);
+        harness_down();
+        return rc;
+}
