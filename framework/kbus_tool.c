@@ -14,6 +14,7 @@
  * at once, so a reader can `read -r` it and connect; everything else goes
  * to standard error.  SIGINT or SIGTERM stops it with status 0.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -51,6 +52,20 @@ static int parse_int_opt(const char *cmd, const char *flag, const char *text,
         }
         *out = (int)v;
         return 0;
+}
+
+/* Kafka's rule for topic names.  The embedded broker would take any
+ * name, but real clients refuse these, so catch them here. */
+static int topic_name_ok(const char *s) {
+        size_t n = strlen(s), i;
+
+        if (n == 0 || n > 249 || !strcmp(s, ".") || !strcmp(s, ".."))
+                return 0;
+        for (i = 0; i < n; i++)
+                if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+                    s[i] != '_' && s[i] != '-')
+                        return 0;
+        return 1;
 }
 
 /* Reports an option getopt_long refused (it is told to stay quiet, so the
@@ -145,12 +160,21 @@ static int cmd_broker(int argc, char **argv) {
                                 goto usage_error;
                         break;
                 case 't':
-                        if (!*optarg) {
-                                fprintf(stderr, "kbus broker: --topic: empty "
-                                                "topic name\n");
+                        if (!topic_name_ok(optarg)) {
+                                fprintf(stderr,
+                                        "kbus broker: --topic: '%s' is not a "
+                                        "valid topic name (1-249 characters "
+                                        "of a-z A-Z 0-9 . _ -)\n",
+                                        optarg);
                                 goto usage_error;
                         }
-                        topics[n_topics++] = optarg;
+                        /* Naming a topic twice is harmless; creating it
+                         * twice is an error in the mock, so skip repeats. */
+                        for (i = 0; i < n_topics; i++)
+                                if (!strcmp(topics[i], optarg))
+                                        break;
+                        if (i == n_topics)
+                                topics[n_topics++] = optarg;
                         break;
                 case 'h':
                         broker_usage(stdout);

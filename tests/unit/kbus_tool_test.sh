@@ -67,6 +67,8 @@ expect_status 2 "bad --partitions" -- "$KBUS" broker --partitions 0 &&
         { grep -q -- --partitions "$tmp/err" ||
                 fail "error does not name --partitions: $(cat "$tmp/err")"; }
 expect_status 2 "--topic without a name" -- "$KBUS" broker --topic
+expect_status 2 "bad topic name" -- "$KBUS" broker --topic "a b" &&
+        { grep -q -- --topic "$tmp/err" || fail "error does not name --topic"; }
 
 # ---- a running broker ----
 "$KBUS" broker --brokers 2 --partitions 3 --topic orders --topic payments \
