@@ -21,7 +21,7 @@ libkbus_la_SOURCES = \
 libkbus_la_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(PROTOBUF_C_CFLAGS) $(LIBCONFIG_CFLAGS) -DKBUS_VERSION='"$(PACKAGE_VERSION)"'
 libkbus_la_LIBADD = $(RDKAFKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) $(LIBCONFIG_LIBS)
-libkbus_la_LDFLAGS = -version-info $(KBUS_LT_VERSION) -export-symbols-regex '^kbus_'
+libkbus_la_LDFLAGS = -version-info $(KBUS_LT_VERSION) -export-symbols-regex '^kbus_[^_]'
 
 # The options for .proto files, installed where `pkg-config --variable=protodir kbus` says.
 kbusprotodir = $(datadir)/kbus/proto/kbus

@@ -91,6 +91,7 @@ int kbus_status_is_retriable(int code);
  *   timeout_ms          default call deadline (5000)
  *   shutdown_grace_ms   time to finish in-flight work on shutdown (10000)
  *   max_in_flight       records handled at once per partition (64)
+ *   ordering            "key" (default) or "partition"; see kbus_ordering
  *   client_max_in_flight  calls pending at once per runtime (10000)
  *   log_level           "debug", "info", "warn" or "error" ("info")
  *   kafka, producer, consumer
@@ -183,6 +184,25 @@ void kbus_runtime_shutdown(kbus_runtime *rt);
  *        NULL is fine.
  */
 void kbus_runtime_free(kbus_runtime *rt);
+
+/** @brief How records of one partition are handed to handlers. */
+typedef enum kbus_ordering {
+        /** Records with the same key strictly in order, one at a time;
+         *  records with other keys (or none) concurrently.  The default. */
+        KBUS_ORDER_KEY = 0,
+        /** One record at a time per partition. */
+        KBUS_ORDER_PARTITION = 1,
+} kbus_ordering;
+
+/**
+ * @brief Sets ordering and the bound on records in handlers at once per
+ *        partition (max_in_flight; 0 = the configured default) for records
+ *        of \p topic, in every consumer group of this runtime.  Applies to
+ *        partitions assigned afterwards: call it before kbus_runtime_start().
+ *        Offsets are stored in order whatever the ordering.
+ */
+int kbus_runtime_set_ordering(kbus_runtime *rt, const char *topic,
+                              kbus_ordering ordering, int max_in_flight);
 
 /** @brief Counters a runtime keeps, for metrics and tests. */
 typedef enum kbus_stat {
