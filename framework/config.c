@@ -285,6 +285,7 @@ enum key_kind {
         K_UINT32,    /* uint32_t within [min, max] */
         K_DOUBLE,    /* double within [dmin, dmax] */
         K_LOG_LEVEL, /* int, enum kbus_log_level, from its name */
+        K_ORDERING,  /* int, kbus_ordering, from "key" or "partition" */
         K_PROPS,     /* kbus_props, from "name=value" strings */
 };
 
@@ -314,6 +315,7 @@ static const struct key keys[] = {
         {"client_max_in_flight", K_INT, FIELD(client_max_in_flight), 1,
          10000000},
         {"log_level", K_LOG_LEVEL, FIELD(log_level)},
+        {"ordering", K_ORDERING, FIELD(ordering)},
         {"dlt_suffix", K_TOPIC_PART, FIELD(dlt_suffix)},
         {"broker_count", K_INT, FIELD(broker_count), 1, 64},
         {"broker_partitions", K_INT, FIELD(broker_partitions), 1, 10000},
@@ -510,6 +512,7 @@ static int val_store(kbus_config *conf, const struct key *k,
 
         case K_TRISTATE:
         case K_LOG_LEVEL:
+        case K_ORDERING:
                 /* Already mapped to its value when read. */
                 *(int *)field = (int)v->i;
                 return KBUS_OK;
@@ -578,6 +581,20 @@ static int log_level_parse(const char *s) {
         return kbus__log_level_parse(low);
 }
 
+static int ordering_parse(const char *label, const char *s, int64_t *out,
+                          char *errstr, size_t errlen) {
+        if (!strcmp(s, "key"))
+                *out = KBUS_ORDER_KEY;
+        else if (!strcmp(s, "partition"))
+                *out = KBUS_ORDER_PARTITION;
+        else
+                return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
+                                 "%s: \"%s\" is not an ordering (key, "
+                                 "partition)",
+                                 label, s);
+        return KBUS_OK;
+}
+
 static int bad_log_level(const char *label, const char *s, char *errstr,
                          size_t errlen) {
         return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
@@ -619,6 +636,9 @@ static int val_from_text(const struct key *k, const char *text,
                 if ((v->i = log_level_parse(text)) == -1)
                         return bad_log_level(label, text, errstr, errlen);
                 return KBUS_OK;
+
+        case K_ORDERING:
+                return ordering_parse(label, text, &v->i, errstr, errlen);
 
         case K_INT:
         case K_INT64:
@@ -731,6 +751,13 @@ static int val_from_setting(const struct key *k, const config_setting_t *s,
                 if ((v->i = log_level_parse(v->s)) == -1)
                         return bad_log_level(label, v->s, errstr, errlen);
                 return KBUS_OK;
+
+        case K_ORDERING:
+                if (type != CONFIG_TYPE_STRING)
+                        return wrong_type(label, "a string", s, errstr,
+                                          errlen);
+                v->s = config_setting_get_string(s);
+                return ordering_parse(label, v->s, &v->i, errstr, errlen);
 
         case K_INT:
         case K_INT64:

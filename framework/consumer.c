@@ -41,6 +41,17 @@ static kbus_partition *part_add(kbus_group *g, const char *topic,
         }
         p->g = g;
         p->partition = partition;
+        p->ordering = (kbus_ordering)g->rt->conf->ordering;
+        p->max_in_flight = g->rt->conf->max_in_flight;
+        for (struct kbus_ordering_rule *r = g->rt->ordering_rules; r;
+             r = r->next)
+                if (!strcmp(r->topic, topic)) {
+                        p->ordering = r->ordering;
+                        if (r->max_in_flight > 0)
+                                p->max_in_flight = r->max_in_flight;
+                }
+        if (p->ordering == KBUS_ORDER_PARTITION)
+                p->max_in_flight = 1;
         kbus__offsets_init(&p->offsets);
         p->next = g->parts;
         g->parts = p;
@@ -48,17 +59,20 @@ static kbus_partition *part_add(kbus_group *g, const char *topic,
 }
 
 static void part_free(kbus_partition *p) {
+        kbus__keys_fini(&p->keys);
         kbus__offsets_fini(&p->offsets);
         kbus__free(p->wait);
         kbus__free(p->topic);
         kbus__free(p);
 }
 
+
 /* The partition is no longer ours: waiting records are let go (they will
  * be fetched again by whoever owns it next), and it is freed as soon as no
  * handler holds one of its records. */
 static void part_revoke(kbus_partition *p) {
         kbus_group *g = p->g;
+        kbus_call *c = kbus__keys_take_waiting(&p->keys);
         for (kbus_partition **pp = &g->parts; *pp; pp = &(*pp)->next)
                 if (*pp == p) {
                         *pp = p->next;
@@ -70,7 +84,13 @@ static void part_revoke(kbus_partition *p) {
                 p->n_wait--;
         }
         p->revoked = true;
-        if (p->in_flight == 0)
+        p->in_flight++; /* keep p while its key waiters are let go */
+        while (c) {
+                kbus_call *next = c->qnext;
+                kbus__record_abandon(c);
+                c = next;
+        }
+        if (--p->in_flight == 0)
                 part_free(p);
 }
 
@@ -115,53 +135,6 @@ static const kbus_route *route_find(const kbus_group *g, const char *topic) {
         return NULL;
 }
 
-static void record_start(kbus_partition *p, rd_kafka_message_t *m) {
-        kbus_group *g = p->g;
-        kbus_runtime *rt = g->rt;
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        char why[256];
-        kbus_call *call = kbus__calloc(1, sizeof(*call));
-
-        if (!call || !kbus__offsets_add(&p->offsets, m->offset, &call->seq)) {
-                /* Out of memory: let the record go unstored; pausing and
-                 * seeking back would be nicer, but a process out of memory
-                 * is better restarted, and the record is then redelivered. */
-                KBUS_LOG(KBUS_LOG_ERROR, "consumer",
-                         "out of memory at %s [%" PRId32 "] offset %" PRId64,
-                         topic, m->partition, m->offset);
-                kbus__free(call);
-                rd_kafka_message_destroy(m);
-                return;
-        }
-        call->dr_kind = KBUS_DR_RECORD;
-        call->rt = rt;
-        call->part = p;
-        call->msg = m;
-        call->route = route_find(g, topic);
-        call->lnext = rt->live;
-        if (rt->live)
-                rt->live->lprev = call;
-        rt->live = call;
-        p->in_flight++;
-        rt->records_in_flight++;
-
-        if (kbus__wire_read(m, &call->in, why, sizeof(why))) {
-                rt->stats[KBUS_STAT_DECODE_ERRORS]++;
-                kbus__record_dead_letter(call, "kbus.DecodeError", why);
-                return;
-        }
-        call->attempt = 1;
-        if (!call->route) {
-                kbus__record_dead_letter(call, "kbus.NoRoute",
-                                         "no server or subscriber for topic");
-                return;
-        }
-        if (call->route->svc)
-                kbus__request_dispatch(call);
-        else
-                kbus__event_dispatch(call);
-}
-
 static void call_free(kbus_call *call) {
         kbus_runtime *rt = call->rt;
         if (call->lprev)
@@ -181,35 +154,126 @@ static void call_free(kbus_call *call) {
 }
 
 /* Lets a record go without storing its offset: it is redelivered. */
-static void record_abandon(kbus_call *call) {
+void kbus__record_abandon(kbus_call *call) {
+        kbus_runtime *rt = call->rt;
         kbus_partition *p = call->part;
-        call->rt->records_in_flight--;
+        rt->records_in_flight--;
         p->in_flight--;
         call_free(call);
         if (p->revoked && p->in_flight == 0)
                 part_free(p);
+        kbus__maybe_finish_shutdown(rt);
 }
 
-/* Starts waiting records while there is room; resumes fetching when none
+/* Reads the record's headers and hands it to the server or subscriber. */
+static void record_dispatch(kbus_call *call) {
+        char why[256];
+        if (kbus__wire_read(call->msg, &call->in, why, sizeof(why))) {
+                call->rt->stats[KBUS_STAT_DECODE_ERRORS]++;
+                kbus__record_dead_letter(call, "kbus.DecodeError", why);
+                return;
+        }
+        if (!call->route) {
+                kbus__record_dead_letter(call, "kbus.NoRoute",
+                                         "no server or subscriber for topic");
+                return;
+        }
+        if (call->route->svc)
+                kbus__request_dispatch(call);
+        else
+                kbus__event_dispatch(call);
+}
+
+/* Queues a record to be dispatched from the loop, never from inside the
+ * user's code that completed another record. */
+static void ready_push(kbus_call *call) {
+        kbus_runtime *rt = call->rt;
+        call->qnext = NULL;
+        if (rt->ready_tail)
+                rt->ready_tail->qnext = call;
+        else
+                rt->ready = call;
+        rt->ready_tail = call;
+        event_active(rt->ready_ev, EV_TIMEOUT, 0);
+}
+
+/* Admits a fetched record: it enters the offset tracker, and runs now or
+ * waits behind an earlier record with the same key. */
+static void record_admit(kbus_partition *p, rd_kafka_message_t *m) {
+        kbus_runtime *rt = p->g->rt;
+        kbus_call *call = kbus__calloc(1, sizeof(*call));
+        int claim = 1;
+
+        if (!call || !kbus__offsets_add(&p->offsets, m->offset, &call->seq)) {
+                /* Out of memory: the record is left unstored, so it comes
+                 * back after a restart, which is what such a process needs. */
+                KBUS_LOG(KBUS_LOG_ERROR, "consumer",
+                         "out of memory at %s [%" PRId32 "] offset %" PRId64,
+                         p->topic, m->partition, m->offset);
+                kbus__free(call);
+                rd_kafka_message_destroy(m);
+                return;
+        }
+        call->dr_kind = KBUS_DR_RECORD;
+        call->rt = rt;
+        call->part = p;
+        call->msg = m;
+        call->attempt = 1;
+        call->route = route_find(p->g, p->topic);
+        call->lnext = rt->live;
+        if (rt->live)
+                rt->live->lprev = call;
+        rt->live = call;
+        p->in_flight++;
+        rt->records_in_flight++;
+        if (p->ordering == KBUS_ORDER_KEY && m->key)
+                claim = kbus__keys_claim(&p->keys, m->key, m->key_len, call,
+                                         &call->keyq);
+        if (claim == 1)
+                record_dispatch(call);
+        else if (claim < 0) /* cannot track the key: keep order anyway */
+                kbus__record_dead_letter(call, "kbus.OutOfMemory",
+                                         "cannot track the record's key");
+}
+
+/* Admits waiting records while there is room; resumes fetching when none
  * wait any more. */
 static void part_pump(kbus_partition *p) {
-        int max = p->g->rt->conf->max_in_flight;
-        if (p->pumping || p->g->rt->closing)
-                return;
-        p->pumping = true;
-        while (p->n_wait > 0 && p->in_flight < max && !p->revoked) {
+        while (p->n_wait > 0 && p->in_flight < p->max_in_flight &&
+               !p->revoked && !p->g->rt->closing) {
                 rd_kafka_message_t *m = p->wait[p->wait_head];
                 p->wait_head = (p->wait_head + 1) % p->cap_wait;
                 p->n_wait--;
-                record_start(p, m);
+                record_admit(p, m);
         }
-        p->pumping = false;
-        if (p->revoked && p->in_flight == 0) {
-                part_free(p);
-                return;
-        }
-        if (!p->revoked && p->n_wait == 0)
+        if (!p->revoked && p->n_wait == 0 && !p->g->rt->closing)
                 part_pause(p, false);
+}
+
+/* Runs what record completions made ready: the next record of a key, and
+ * waiting records of partitions that have room again. */
+static void on_ready(evutil_socket_t fd, short what, void *arg) {
+        kbus_runtime *rt = arg;
+        kbus_call *call;
+        while ((call = rt->ready)) {
+                rt->ready = call->qnext;
+                if (!rt->ready)
+                        rt->ready_tail = NULL;
+                call->qnext = NULL;
+                if (call->part->revoked)
+                        kbus__record_abandon(call);
+                else
+                        record_dispatch(call);
+        }
+        for (kbus_group *g = rt->groups; g; g = g->next)
+                for (kbus_partition *p = g->parts; p; p = p->next)
+                        if (p->n_wait > 0 && p->in_flight < p->max_in_flight)
+                                part_pump(p);
+}
+
+int kbus__groups_init(kbus_runtime *rt) {
+        rt->ready_ev = event_new(rt->base, -1, 0, on_ready, rt);
+        return rt->ready_ev ? 0 : KBUS_RESOURCE_EXHAUSTED;
 }
 
 void kbus__record_finish(kbus_call *call) {
@@ -228,9 +292,19 @@ void kbus__record_finish(kbus_call *call) {
                                  store, p->topic, p->partition,
                                  rd_kafka_err2str(err));
         }
+        if (call->keyq) {
+                kbus_call *next = kbus__keys_release(&p->keys, call->keyq);
+                if (next) {
+                        next->keyq = call->keyq;
+                        ready_push(next);
+                }
+        }
         p->in_flight--;
         call_free(call);
-        part_pump(p);
+        if (p->revoked && p->in_flight == 0)
+                part_free(p);
+        else if (p->n_wait > 0)
+                event_active(rt->ready_ev, EV_TIMEOUT, 0);
         kbus__maybe_finish_shutdown(rt);
 }
 
@@ -377,7 +451,7 @@ void kbus__producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 if (m->err) {
                         /* Shutting down: leave the record unstored so it is
                          * redelivered and dead-lettered next time. */
-                        record_abandon(call);
+                        kbus__record_abandon(call);
                         return;
                 }
                 rt->stats[KBUS_STAT_DEAD_LETTERED]++;
@@ -462,7 +536,7 @@ static void group_handle(kbus_group *g, rd_kafka_message_t *m) {
                 rd_kafka_message_destroy(m);
                 return;
         }
-        if (p->n_wait > 0 || p->in_flight >= g->rt->conf->max_in_flight ||
+        if (p->n_wait > 0 || p->in_flight >= p->max_in_flight ||
             g->rt->closing) {
                 if (!wait_push(p, m)) {
                         KBUS_LOG(KBUS_LOG_ERROR, "consumer",
@@ -472,7 +546,7 @@ static void group_handle(kbus_group *g, rd_kafka_message_t *m) {
                 part_pause(p, true);
                 return;
         }
-        record_start(p, m);
+        record_admit(p, m);
 }
 
 static void group_drain(void *owner) {
@@ -592,9 +666,18 @@ void kbus__groups_stop_fetching(kbus_runtime *rt) {
 
 void kbus__groups_close(kbus_runtime *rt) {
         kbus_group *g;
-        /* Records still in handlers end unstored: redelivered later. */
+        /* Records not yet in a handler, then those still in one, end
+         * unstored: they are redelivered later. */
+        for (g = rt->groups; g; g = g->next)
+                while (g->parts)
+                        part_revoke(g->parts);
+        rt->ready = rt->ready_tail = NULL;
         while (rt->live)
-                record_abandon(rt->live);
+                kbus__record_abandon(rt->live);
+        if (rt->ready_ev) {
+                event_free(rt->ready_ev);
+                rt->ready_ev = NULL;
+        }
         while ((g = rt->groups)) {
                 rt->groups = g->next;
                 if (g->rk) {
@@ -606,8 +689,6 @@ void kbus__groups_close(kbus_runtime *rt) {
                                          "group %s: close: %s", g->id,
                                          rd_kafka_err2str(err));
                 }
-                while (g->parts)
-                        part_revoke(g->parts);
                 kbus__bridge_fini(&g->bridge);
                 if (g->rk)
                         rd_kafka_destroy(g->rk);
@@ -621,4 +702,22 @@ void kbus__groups_close(kbus_runtime *rt) {
                 kbus__free(g->id);
                 kbus__free(g);
         }
+}
+
+int kbus_runtime_set_ordering(kbus_runtime *rt, const char *topic,
+                              kbus_ordering ordering, int max_in_flight) {
+        struct kbus_ordering_rule *r;
+        if (!topic || max_in_flight < 0 ||
+            (ordering != KBUS_ORDER_KEY && ordering != KBUS_ORDER_PARTITION))
+                return KBUS_INVALID_ARGUMENT;
+        r = kbus__calloc(1, sizeof(*r));
+        if (!r || !(r->topic = kbus__strdup(topic))) {
+                kbus__free(r);
+                return KBUS_RESOURCE_EXHAUSTED;
+        }
+        r->ordering = ordering;
+        r->max_in_flight = max_in_flight;
+        r->next = rt->ordering_rules;
+        rt->ordering_rules = r;
+        return 0;
 }

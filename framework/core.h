@@ -11,6 +11,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kbus_int.h"
+#include "keys.h"
 #include "offsets.h"
 #include "wire.h"
 
@@ -53,12 +54,14 @@ typedef struct kbus_partition {
         char *topic;
         int32_t partition;
         kbus_offsets offsets;
-        int in_flight;             /* records handed to handlers */
+        int in_flight;    /* records admitted: in handlers or behind a key */
+        int max_in_flight;
+        kbus_ordering ordering;
+        kbus_keys keys;   /* KBUS_ORDER_KEY: keys in use */
         rd_kafka_message_t **wait; /* fetched, waiting for a free slot */
         size_t n_wait, cap_wait, wait_head;
         bool paused;
         bool revoked; /* no longer ours: freed when in_flight drops to 0 */
-        bool pumping; /* starting waiting records (guards recursion) */
 } kbus_partition;
 
 typedef struct kbus_group {
@@ -90,6 +93,8 @@ struct kbus_call {
         char *error_message;     /* "kbus.DecodeError" and the detail */
         struct event *timer; /* retry or dead-letter backoff */
         struct kbus_call *lprev, *lnext; /* rt->live: every call alive */
+        kbus_keyq *keyq;         /* the key this record holds, if any */
+        struct kbus_call *qnext; /* in a key's queue or the ready list */
 };
 
 /* ---- a call this process made, waiting for its reply ---- */
@@ -143,6 +148,14 @@ struct kbus_runtime {
         size_t records_in_flight;
         kbus_call *current; /* record whose handler is running, for traces */
         kbus_call *live;    /* list of every record being handled */
+        kbus_call *ready, *ready_tail; /* records to hand to handlers */
+        struct event *ready_ev;        /* runs them, outside user code */
+        struct kbus_ordering_rule {
+                struct kbus_ordering_rule *next;
+                char *topic;
+                kbus_ordering ordering;
+                int max_in_flight;
+        } *ordering_rules;
 
         struct event *sig_int, *sig_term, *grace_timer, *close_check;
         char ce_source[256];
@@ -177,7 +190,9 @@ int kbus__group_route(kbus_runtime *rt, const char *group_id, kbus_route *r);
 int kbus__groups_start(kbus_runtime *rt);
 void kbus__groups_stop_fetching(kbus_runtime *rt);
 void kbus__groups_close(kbus_runtime *rt);
+int kbus__groups_init(kbus_runtime *rt);
 void kbus__record_finish(kbus_call *call);
+void kbus__record_abandon(kbus_call *call);
 void kbus__record_dead_letter(kbus_call *call, const char *error_class,
                               const char *reason);
 void kbus__producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
@@ -191,6 +206,8 @@ void kbus__call_delivered(kbus_pending *p, rd_kafka_resp_err_t err);
 
 /* server.c */
 void kbus__request_dispatch(kbus_call *call);
+/** Runs the record's handler (again, for a retry). */
+void kbus__handler_invoke(kbus_call *call);
 
 /* events.c */
 void kbus__event_dispatch(kbus_call *call);

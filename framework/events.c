@@ -119,7 +119,5 @@ void kbus__event_dispatch(kbus_call *call) {
                 return;
         }
         rt->stats[KBUS_STAT_EVENTS_HANDLED]++;
-        rt->current = call;
-        ev->deliver(call->route->fn, call, call->input, call->route->arg);
-        rt->current = NULL;
+        kbus__handler_invoke(call);
 }

@@ -12,6 +12,7 @@ libkbus_la_SOURCES = \
 	framework/config.c \
 	framework/wire.c framework/wire.h \
 	framework/offsets.c framework/offsets.h \
+	framework/keys.c framework/keys.h \
 	framework/broker.c \
 	framework/runtime.c \
 	framework/consumer.c \

@@ -316,6 +316,12 @@ int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
                 }
         }
 
+        rc = kbus__groups_init(rt);
+        if (rc) {
+                kbus__err(errstr, errlen, rc, "out of memory");
+                goto fail;
+        }
+
         if (!strcmp(conf->bootstrap, "embedded")) {
                 rc = kbus_broker_new(&rt->broker, conf->broker_count, errstr,
                                      errlen);
@@ -508,6 +514,12 @@ void kbus_runtime_free(kbus_runtime *rt) {
                 event_free(rt->sig_term);
         if (rt->grace_timer)
                 event_free(rt->grace_timer);
+        while (rt->ordering_rules) {
+                struct kbus_ordering_rule *r = rt->ordering_rules;
+                rt->ordering_rules = r->next;
+                kbus__free(r->topic);
+                kbus__free(r);
+        }
         kbus_broker_free(rt->broker);
         if (rt->own_base && rt->base)
                 event_base_free(rt->base);

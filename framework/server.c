@@ -149,17 +149,29 @@ void kbus__request_dispatch(kbus_call *call) {
                 return;
         }
         rt->stats[KBUS_STAT_REQUESTS_HANDLED]++;
+        kbus__handler_invoke(call);
+}
+
+void kbus__handler_invoke(kbus_call *call) {
+        kbus_runtime *rt = call->rt;
+        const kbus_route *r = call->route;
+        char why[300];
+        int rc = 0;
+
+        call->completed = false;
         rt->current = call;
-        if (call->method->dispatch(call->route->handlers, call, call->input,
-                                   call->route->arg) != 0) {
-                rt->current = NULL;
+        if (r->svc)
+                rc = call->method->dispatch(r->handlers, call, call->input,
+                                            r->arg);
+        else
+                r->ev->deliver(r->fn, call, call->input, r->arg);
+        rt->current = NULL;
+        if (rc != 0) {
                 rt->stats[KBUS_STAT_REQUESTS_UNIMPLEMENTED]++;
                 snprintf(why, sizeof(why), "%s has no handler",
                          call->method->path);
                 answer(call, KBUS_UNIMPLEMENTED, why);
-                return;
         }
-        rt->current = NULL;
 }
 
 /* ---- completing a call ---- */
@@ -194,12 +206,79 @@ int kbus_call_ack(kbus_call *call) {
         return 0;
 }
 
+/* The retry policy in force: the method's or event's, each unset field
+ * taken from the configuration. */
+static kbus_retry_policy policy_of(const kbus_call *call) {
+        const kbus_retry_policy *own = call->method ? &call->method->retry
+                                                    : &call->route->ev->retry;
+        kbus_retry_policy p = call->rt->conf->retry;
+        if (own->max_attempts)
+                p.max_attempts = own->max_attempts;
+        if (own->initial_backoff_ms)
+                p.initial_backoff_ms = own->initial_backoff_ms;
+        if (own->max_backoff_ms)
+                p.max_backoff_ms = own->max_backoff_ms;
+        if (own->multiplier > 0)
+                p.multiplier = own->multiplier;
+        return p;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) {
+        kbus_call *call = arg;
+        if (call->rt->closing) {
+                /* Not finished: it stays unstored and comes back later. */
+                kbus__record_abandon(call);
+                return;
+        }
+        kbus__handler_invoke(call);
+}
+
+/* Schedules another attempt if the policy and the caller's deadline allow;
+ * later records with the same key (or of the partition, with partition
+ * ordering) wait meanwhile, so order holds. */
+static bool retry_later(kbus_call *call, kbus_status code,
+                        const char *message) {
+        kbus_runtime *rt = call->rt;
+        kbus_retry_policy pol = policy_of(call);
+        double backoff = pol.initial_backoff_ms;
+
+        if (!kbus_status_is_retriable(code) || code == KBUS_DEADLINE_EXCEEDED ||
+            call->attempt >= pol.max_attempts || rt->closing)
+                return false;
+        for (uint32_t i = 1; i < call->attempt && backoff < pol.max_backoff_ms;
+             i++)
+                backoff *= pol.multiplier;
+        if (backoff > pol.max_backoff_ms)
+                backoff = pol.max_backoff_ms;
+        /* Jitter spreads retries of many records so they do not hit a
+         * recovering dependency all at once. */
+        backoff *= 0.5 + 0.5 * (double)(kbus__random_u64() >> 11) /
+                             (double)(1ULL << 53);
+        if (call->in.deadline_ms &&
+            kbus__now_ms() + (int64_t)backoff >= call->in.deadline_ms)
+                return false;
+        if (!call->timer &&
+            !(call->timer = evtimer_new(rt->base, on_retry, call)))
+                return false;
+        KBUS_LOGT(KBUS_LOG_INFO, "retry", call->in.traceparent,
+                  "%s attempt %u failed (%s: %s); retrying in %.0f ms",
+                  kbus_call_method(call), call->attempt,
+                  kbus_status_name(code), message, backoff);
+        call->attempt++;
+        call->completed = true;
+        rt->stats[KBUS_STAT_RETRIES]++;
+        kbus__timer_ms(call->timer, (int64_t)backoff);
+        return true;
+}
+
 int kbus_call_fail(kbus_call *call, kbus_status code, const char *message) {
         char why[512];
         if (call->completed || code == KBUS_OK)
                 return KBUS_INVALID_ARGUMENT;
         if (!message)
                 message = kbus_status_name(code);
+        if (retry_later(call, code, message))
+                return 0;
         if (wants_reply(call)) {
                 /* The caller decides what to do with the failure. */
                 call->completed = true;
@@ -207,7 +286,8 @@ int kbus_call_fail(kbus_call *call, kbus_status code, const char *message) {
                         kbus__record_finish(call);
                 return 0;
         }
-        snprintf(why, sizeof(why), "%s: %s", kbus_status_name(code), message);
+        snprintf(why, sizeof(why), "%s: %s (attempt %u)",
+                 kbus_status_name(code), message, call->attempt);
         kbus__record_dead_letter(call, "kbus.HandlerError", why);
         return 0;
 }
