@@ -1,0 +1,782 @@
+/*
+ * Printing generated code (see emit.h).
+ *
+ * The generated code follows kbus's own style (8-space indents, return
+ * type on its own line in definitions, 80 columns where names allow) so
+ * that users reading it see the same code as in the library.  Requests
+ * and replies are passed to libkbus as `(const ProtobufCMessage *)msg`:
+ * the base is the first member of every protobuf-c message, and the cast,
+ * unlike `&msg->base`, also works when (pb_c_msg).base_field_name renames
+ * it.
+ */
+#include "emit.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WIDTH 80
+#define INDENT "        "
+
+/* ------------------------------------------------------------------ */
+/* Text helpers                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Appends \p s as a C string literal.  Topics and field names are plain
+ * ASCII after validation, but escape anyway; '?' is escaped because
+ * -std=c11 turns on trigraphs. */
+static void
+put_cstring(buf *b, const char *s)
+{
+        if (s == NULL) {
+                buf_puts(b, "NULL");
+                return;
+        }
+        buf_putc(b, '"');
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if (*p == '"' || *p == '\\' || *p == '?')
+                        buf_printf(b, "\\%c", *p);
+                else if (*p < 0x20 || *p >= 0x7f)
+                        buf_printf(b, "\\%03o", *p);
+                else
+                        buf_putc(b, (char)*p);
+        }
+        buf_putc(b, '"');
+}
+
+/* The shortest decimal form of \p d that reads back as \p d, always with
+ * a '.' or exponent so that C reads a double. */
+static void
+put_double(buf *b, double d)
+{
+        char s[64];
+
+        for (int prec = 1; prec <= 17; prec++) {
+                snprintf(s, sizeof s, "%.*g", prec, d);
+                if (strtod(s, NULL) == d)
+                        break;
+        }
+        buf_puts(b, s);
+        if (strpbrk(s, ".e") == NULL)
+                buf_puts(b, ".0");
+}
+
+/* Appends comment text \p p[0..n), trimmed of trailing blanks and one
+ * leading space, so that no comment terminator or trigraph survives. */
+static void
+put_sanitized(buf *b, const char *p, size_t n)
+{
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' ||
+                         p[n - 1] == '\r'))
+                n--;
+        if (n > 0 && p[0] == ' ') {
+                p++;
+                n--;
+        }
+        for (size_t i = 0; i < n; i++) {
+                char next = i + 1 < n ? p[i + 1] : '\0';
+
+                buf_putc(b, p[i]);
+                if ((p[i] == '*' && next == '/') ||
+                    (p[i] == '/' && next == '*') ||
+                    (p[i] == '?' && next == '?'))
+                        buf_putc(b, ' ');
+        }
+}
+
+/* One line of a block comment. */
+static void
+put_comment_line(buf *b, const char *indent, const char *p, size_t n)
+{
+        size_t before;
+
+        buf_printf(b, "%s * ", indent);
+        before = b->len;
+        put_sanitized(b, p, n);
+        if (b->len == before) /* blank line: no trailing space */
+                b->data[--b->len] = '\0';
+        buf_putc(b, '\n');
+}
+
+static void
+put_comment_text(buf *b, const char *indent, const char *text)
+{
+        while (*text) {
+                size_t n = strcspn(text, "\n");
+
+                put_comment_line(b, indent, text, n);
+                text += n;
+                if (*text == '\n')
+                        text++;
+        }
+}
+
+/*
+ * A doxygen comment: \p brief, then the .proto's own comment \p user (may
+ * be NULL), then \p details (may be NULL), separated by blank lines.
+ * \p brief and \p details are ours: already wrapped, '\n'-separated.
+ */
+static void
+put_doc(buf *b, const char *indent, const char *brief, const char *user,
+        const char *details)
+{
+        buf_printf(b, "%s/**\n", indent);
+        buf_printf(b, "%s * @brief ", indent);
+        /* brief may continue over lines. */
+        for (const char *p = brief; *p; p++) {
+                buf_putc(b, *p);
+                if (*p == '\n')
+                        buf_printf(b, "%s *        ", indent);
+        }
+        buf_putc(b, '\n');
+        if (user != NULL) {
+                buf_printf(b, "%s *\n", indent);
+                put_comment_text(b, indent, user);
+        }
+        if (details != NULL) {
+                buf_printf(b, "%s *\n", indent);
+                put_comment_text(b, indent, details);
+        }
+        buf_printf(b, "%s */\n", indent);
+}
+
+/* A one-line comment for a struct member: the first line of \p user, or
+ * \p fallback. */
+static void
+put_member_doc(buf *b, const char *user, const char *fallback)
+{
+        const char *src = user != NULL ? user : fallback;
+
+        while (*src == ' ')
+                src++;
+        buf_puts(b, INDENT "/** ");
+        put_sanitized(b, src, strcspn(src, "\n"));
+        buf_puts(b, " */\n");
+}
+
+/*
+ * Prints \p lead (which ends with '('), the parameters separated by ", "
+ * and wrapped under the parenthesis, then \p end.
+ */
+static void
+put_params(buf *b, const char *indent, const char *lead,
+           const char *const *params, size_t n, const char *end)
+{
+        size_t col = strlen(indent) + strlen(lead);
+        size_t align = col <= 40 ? col : strlen(indent) + 16;
+
+        buf_puts(b, indent);
+        buf_puts(b, lead);
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(params[i]);
+                size_t tail = i + 1 < n ? 1 : strlen(end);
+
+                if (i > 0) {
+                        buf_putc(b, ',');
+                        col++;
+                        if (col + 1 + len + tail > WIDTH) {
+                                buf_putc(b, '\n');
+                                for (col = 0; col < align; col++)
+                                        buf_putc(b, ' ');
+                        } else {
+                                buf_putc(b, ' ');
+                                col++;
+                        }
+                }
+                buf_puts(b, params[i]);
+                col += len;
+        }
+        buf_puts(b, end);
+}
+
+static void
+put_flags(buf *b, unsigned flags)
+{
+        static const struct {
+                unsigned bit;
+                const char *name;
+        } names[] = {
+                { MODEL_ONE_WAY, "KBUS_METHOD_ONE_WAY" },
+                { MODEL_IDEMPOTENT, "KBUS_METHOD_IDEMPOTENT" },
+                { MODEL_NO_DEAD_LETTER, "KBUS_NO_DEAD_LETTER" },
+        };
+        const char *sep = "";
+
+        if (flags == 0) {
+                buf_puts(b, "0");
+                return;
+        }
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+                if (flags & names[i].bit) {
+                        buf_printf(b, "%s%s", sep, names[i].name);
+                        sep = " | ";
+                }
+        }
+}
+
+/* ".retry = {...}," when any member is set; zero means "default", which
+ * the designated initializer gives for free. */
+static void
+put_retry(buf *b, const char *indent, const mretry *r)
+{
+        if (!r->max_attempts && !r->initial_backoff_ms &&
+            !r->max_backoff_ms && r->multiplier == 0.0)
+                return;
+        buf_printf(b, "%s.retry = {\n", indent);
+        if (r->max_attempts)
+                buf_printf(b, "%s" INDENT ".max_attempts = %u,\n", indent,
+                           (unsigned)r->max_attempts);
+        if (r->initial_backoff_ms)
+                buf_printf(b, "%s" INDENT ".initial_backoff_ms = %u,\n",
+                           indent, (unsigned)r->initial_backoff_ms);
+        if (r->max_backoff_ms)
+                buf_printf(b, "%s" INDENT ".max_backoff_ms = %u,\n", indent,
+                           (unsigned)r->max_backoff_ms);
+        if (r->multiplier != 0.0) {
+                buf_printf(b, "%s" INDENT ".multiplier = ", indent);
+                put_double(b, r->multiplier);
+                buf_puts(b, ",\n");
+        }
+        buf_printf(b, "%s},\n", indent);
+}
+
+static void
+put_banner(buf *b, const mfile *mf)
+{
+        buf_printf(b, "/* Generated from %s by protoc-gen-kbus. "
+                   "DO NOT EDIT. */\n", mf->name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Header                                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+header_method(buf *b, const mservice *s, const mmethod *m)
+{
+        const bool one_way = (m->flags & MODEL_ONE_WAY) != 0;
+        char *brief, *details, *lead, *reply_param, *req_param, *cb_param;
+
+        /* Client callback. */
+        brief = xasprintf("Result of %s().", m->fn);
+        if (one_way)
+                details = xstrdup(
+                        "Called exactly once, on the runtime's loop thread, "
+                        "with the\n"
+                        "outcome of delivering the request: the method is "
+                        "one-way, so\n"
+                        "@p reply is always NULL.  @p message is the error "
+                        "text or NULL.");
+        else
+                details = xstrdup(
+                        "Called exactly once, on the runtime's loop thread. "
+                        " @p reply is\n"
+                        "NULL unless @p status is KBUS_OK, and valid only "
+                        "during the call;\n"
+                        "@p message is the error text or NULL.");
+        put_doc(b, "", brief, NULL, details);
+        free(brief);
+        free(details);
+        lead = xasprintf("typedef void (*%s)(", m->cb_type);
+        reply_param = xasprintf("const %s *reply", m->out->c_type);
+        {
+                const char *params[] = { "kbus_status status",
+                                         "const char *message", reply_param,
+                                         "void *arg" };
+
+                put_params(b, "", lead, params, 4, ");\n\n");
+        }
+        free(lead);
+
+        /* Client stub. */
+        brief = xasprintf("Calls %s.%s%s.", s->full_name, m->name,
+                          one_way ? " (one-way)" : "");
+        {
+                buf d;
+
+                buf_init(&d);
+                buf_printf(&d, "Sends @p req to topic \"%s\"", s->topic);
+                if (m->key_field != NULL)
+                        buf_printf(&d, ", keyed by its field\n%s",
+                                   m->key_field);
+                buf_puts(&d, ".\n");
+                if (m->timeout_ms > 0)
+                        buf_printf(&d, "@param opts  NULL for the defaults "
+                                   "(deadline %lld ms).\n",
+                                   (long long)m->timeout_ms);
+                else
+                        buf_puts(&d, "@param opts  NULL for the defaults.\n");
+                buf_puts(&d, "@param cb    called once with the outcome");
+                buf_puts(&d, one_way ? " (may be NULL).\n" : ".\n");
+                buf_puts(&d, "@returns 0 if @p cb will be called; otherwise "
+                             "a kbus_status, and\n"
+                             "         @p cb is never called.");
+                details = buf_steal(&d);
+        }
+        put_doc(b, "", brief, m->comment, details);
+        free(brief);
+        free(details);
+        lead = xasprintf("int %s(", m->fn);
+        req_param = xasprintf("const %s *req", m->in->c_type);
+        cb_param = xasprintf("%s cb", m->cb_type);
+        {
+                const char *params[] = { "kbus_runtime *rt", req_param,
+                                         "const kbus_call_opts *opts",
+                                         cb_param, "void *arg" };
+
+                put_params(b, "", lead, params, 5, ");\n\n");
+        }
+        free(lead);
+        free(cb_param);
+
+        if (m->reply_fn != NULL) {
+                brief = xasprintf("Completes a %s call with @p reply.",
+                                  m->name);
+                put_doc(b, "", brief, NULL,
+                        "Typed kbus_call_reply(), so that a handler cannot "
+                        "answer with the\n"
+                        "wrong message type.  @p reply is packed at once; "
+                        "the caller keeps it.");
+                free(brief);
+                lead = xasprintf("int %s(", m->reply_fn);
+                {
+                        const char *params[] = { "kbus_call *call",
+                                                 reply_param };
+
+                        put_params(b, "", lead, params, 2, ");\n\n");
+                }
+                free(lead);
+        }
+        free(reply_param);
+        free(req_param);
+}
+
+static void
+header_service(buf *b, const mservice *s)
+{
+        char *brief, *details, *lead;
+
+        buf_printf(b, "/* %s */\n\n", s->full_name);
+        brief = xasprintf("The service %s.", s->full_name);
+        details = xasprintf("Requests go to topic \"%s\".", s->topic);
+        put_doc(b, "", brief, s->comment, details);
+        free(brief);
+        free(details);
+        buf_printf(b, "extern const kbus_service_desc %s;\n\n", s->desc_var);
+
+        for (size_t i = 0; i < s->n_methods; i++)
+                header_method(b, s, &s->methods[i]);
+
+        /* C has no empty structs: a service without methods gets its
+         * descriptor only. */
+        if (s->n_methods == 0)
+                return;
+
+        brief = xasprintf("Handlers of %s, one per method, for %s().",
+                          s->full_name, s->serve_fn);
+        put_doc(b, "", brief, NULL,
+                "Each runs on the runtime's loop thread and must complete "
+                "@p call exactly\n"
+                "once, now or later: with the method's typed reply "
+                "function, kbus_call_ack()\n"
+                "for one-way methods, or kbus_call_fail().  A NULL member "
+                "leaves the method\n"
+                "unimplemented.");
+        free(brief);
+        buf_printf(b, "typedef struct %s {\n", s->handlers_type);
+        for (size_t i = 0; i < s->n_methods; i++) {
+                const mmethod *m = &s->methods[i];
+                char *fallback = xasprintf("%s.%s", s->full_name, m->name);
+                char *req_param = xasprintf("const %s *req", m->in->c_type);
+                const char *params[] = { "kbus_call *call", req_param,
+                                         "void *arg" };
+
+                put_member_doc(b, m->comment, fallback);
+                lead = xasprintf("void (*%s)(", m->member);
+                put_params(b, INDENT, lead, params, 3, ");\n");
+                free(lead);
+                free(req_param);
+                free(fallback);
+        }
+        buf_printf(b, "} %s;\n\n", s->handlers_type);
+
+        brief = xasprintf("Serves %s with the handlers in @p h.",
+                          s->full_name);
+        details = xasprintf(
+                "Its request topic \"%s\" joins the runtime's consumer "
+                "group.\n"
+                "@p h is copied; @p arg is passed to every handler.",
+                s->topic);
+        put_doc(b, "", brief, NULL, details);
+        free(brief);
+        free(details);
+        lead = xasprintf("int %s(", s->serve_fn);
+        {
+                char *hp = xasprintf("const %s *h", s->handlers_type);
+                const char *params[] = { "kbus_runtime *rt", hp,
+                                         "void *arg" };
+
+                put_params(b, "", lead, params, 3, ");\n\n");
+                free(hp);
+        }
+        free(lead);
+}
+
+static void
+header_event(buf *b, const mevent *ev)
+{
+        const char *full = ev->msg->full_name;
+        char *brief, *details, *lead, *evp;
+
+        buf_printf(b, "/* event %s */\n\n", full);
+        brief = xasprintf("The event %s.", full);
+        details = ev->key_field != NULL
+                ? xasprintf("Published to topic \"%s\", keyed by its field "
+                            "%s.", ev->topic, ev->key_field)
+                : xasprintf("Published to topic \"%s\".", ev->topic);
+        put_doc(b, "", brief, ev->comment, details);
+        free(brief);
+        free(details);
+        buf_printf(b, "extern const kbus_event_desc %s;\n\n", ev->desc_var);
+
+        evp = xasprintf("const %s *ev", ev->msg->c_type);
+        brief = xasprintf("A subscriber of %s events.", full);
+        put_doc(b, "", brief, NULL,
+                "Runs on the runtime's loop thread and must complete @p "
+                "call exactly once,\n"
+                "now or later: kbus_call_ack(), or kbus_call_fail() to "
+                "retry or dead-letter.");
+        free(brief);
+        lead = xasprintf("typedef void (*%s)(", ev->handler_type);
+        {
+                const char *params[] = { "kbus_call *call", evp,
+                                         "void *arg" };
+
+                put_params(b, "", lead, params, 3, ");\n\n");
+        }
+        free(lead);
+
+        brief = xasprintf("Publishes @p ev to topic \"%s\".", ev->topic);
+        put_doc(b, "", brief, NULL,
+                "@returns 0 once handed to the producer; "
+                "KBUS_RESOURCE_EXHAUSTED when its\n"
+                "         queue is full (nothing is queued then).");
+        free(brief);
+        lead = xasprintf("int %s(", ev->publish_fn);
+        {
+                const char *params[] = { "kbus_runtime *rt", evp };
+
+                put_params(b, "", lead, params, 2, ");\n\n");
+        }
+        free(lead);
+
+        brief = xasprintf("Subscribes @p fn to %s events.", full);
+        put_doc(b, "", brief, NULL,
+                "@param group  consumer group; NULL for the configured one. "
+                " Each group\n"
+                "              receives every event once.");
+        free(brief);
+        lead = xasprintf("int %s(", ev->subscribe_fn);
+        {
+                char *fnp = xasprintf("%s fn", ev->handler_type);
+                const char *params[] = { "kbus_runtime *rt",
+                                         "const char *group", fnp,
+                                         "void *arg" };
+
+                put_params(b, "", lead, params, 4, ");\n\n");
+                free(fnp);
+        }
+        free(lead);
+        free(evp);
+}
+
+void
+emit_header(buf *b, const mfile *mf)
+{
+        put_banner(b, mf);
+        buf_printf(b, "#ifndef %s\n#define %s\n\n", mf->guard, mf->guard);
+        buf_puts(b, "#include <kbus/kbus.h>\n\n");
+        if (mf->n_shim > 0) {
+                buf_puts(b, "/* protoc-c names a struct member after each "
+                         "method, even a C keyword:\n"
+                         " * hide those while its headers are read. */\n");
+                for (size_t i = 0; i < mf->n_shim; i++)
+                        buf_printf(b, "#define %s %s_\n", mf->shim[i],
+                                   mf->shim[i]);
+        }
+        for (size_t i = 0; i < mf->n_includes; i++)
+                buf_printf(b, "#include \"%s\"\n", mf->includes[i]);
+        for (size_t i = 0; i < mf->n_shim; i++)
+                buf_printf(b, "#undef %s\n", mf->shim[i]);
+        buf_puts(b, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+        if (mf->n_services == 0 && mf->n_events == 0)
+                buf_printf(b, "/* %s has no services and no (kbus.event) "
+                           "messages. */\n\n", mf->name);
+        for (size_t i = 0; i < mf->n_services; i++)
+                header_service(b, &mf->services[i]);
+        for (size_t i = 0; i < mf->n_events; i++)
+                header_event(b, &mf->events[i]);
+        buf_printf(b, "#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s */\n",
+                   mf->guard);
+}
+
+/* ------------------------------------------------------------------ */
+/* Source                                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+source_trampolines(buf *b, const mservice *s, const mmethod *m)
+{
+        const char *params_d[] = { "const void *handlers", "kbus_call *call",
+                                   "const ProtobufCMessage *req",
+                                   "void *arg" };
+        const char *params_c[] = { "kbus_fn cb", "kbus_status status",
+                                   "const char *message",
+                                   "const ProtobufCMessage *reply",
+                                   "void *arg" };
+        char *lead, *cast;
+
+        buf_puts(b, "static int\n");
+        lead = xasprintf("%s(", m->dispatch_fn);
+        put_params(b, "", lead, params_d, 4, ")\n");
+        free(lead);
+        buf_printf(b, "{\n"
+                   INDENT "const %s *h = handlers;\n\n"
+                   INDENT "if (h->%s == NULL)\n"
+                   INDENT INDENT "return -1;\n"
+                   INDENT "h->%s(call, (const %s *)req, arg);\n"
+                   INDENT "return 0;\n"
+                   "}\n\n",
+                   s->handlers_type, m->member, m->member, m->in->c_type);
+
+        buf_puts(b, "static void\n");
+        lead = xasprintf("%s(", m->complete_fn);
+        put_params(b, "", lead, params_c, 5, ")\n");
+        free(lead);
+        lead = xasprintf("((%s)cb)(", m->cb_type);
+        cast = xasprintf("(const %s *)reply", m->out->c_type);
+        {
+                const char *args[] = { "status", "message", cast, "arg" };
+
+                buf_puts(b, "{\n");
+                put_params(b, INDENT, lead, args, 4, ");\n}\n\n");
+        }
+        free(lead);
+        free(cast);
+}
+
+static void
+source_service(buf *b, const mservice *s)
+{
+        char *lead;
+
+        buf_printf(b, "/* %s */\n\n", s->full_name);
+        for (size_t i = 0; i < s->n_methods; i++)
+                source_trampolines(b, s, &s->methods[i]);
+
+        if (s->n_methods > 0) {
+                buf_printf(b, "static const kbus_method_desc %s[%zu] = {\n",
+                           s->methods_var, s->n_methods);
+                for (size_t i = 0; i < s->n_methods; i++) {
+                        const mmethod *m = &s->methods[i];
+
+                        buf_puts(b, INDENT "{\n" INDENT INDENT ".name = ");
+                        put_cstring(b, m->name);
+                        buf_puts(b, ",\n" INDENT INDENT ".path = ");
+                        put_cstring(b, m->path);
+                        buf_printf(b, ",\n"
+                                   INDENT INDENT ".input = &%s,\n"
+                                   INDENT INDENT ".output = &%s,\n"
+                                   INDENT INDENT ".flags = ",
+                                   m->in->c_desc, m->out->c_desc);
+                        put_flags(b, m->flags);
+                        buf_printf(b, ",\n" INDENT INDENT
+                                   ".timeout_ms = %lld,\n"
+                                   INDENT INDENT ".key_field = ",
+                                   (long long)m->timeout_ms);
+                        put_cstring(b, m->key_field);
+                        buf_puts(b, ",\n");
+                        put_retry(b, INDENT INDENT, &m->retry);
+                        buf_printf(b, INDENT INDENT ".dispatch = %s,\n"
+                                   INDENT INDENT ".complete = %s,\n"
+                                   INDENT "},\n",
+                                   m->dispatch_fn, m->complete_fn);
+                }
+                buf_puts(b, "};\n\n");
+        }
+
+        buf_printf(b, "const kbus_service_desc %s = {\n"
+                   INDENT ".name = ", s->desc_var);
+        put_cstring(b, s->full_name);
+        buf_puts(b, ",\n" INDENT ".topic = ");
+        put_cstring(b, s->topic);
+        buf_printf(b, ",\n" INDENT ".n_methods = %zu,\n"
+                   INDENT ".methods = %s,\n};\n\n", s->n_methods,
+                   s->n_methods > 0 ? s->methods_var : "NULL");
+
+        for (size_t i = 0; i < s->n_methods; i++) {
+                const mmethod *m = &s->methods[i];
+                char *req_param = xasprintf("const %s *req", m->in->c_type);
+                char *cb_param = xasprintf("%s cb", m->cb_type);
+                const char *params[] = { "kbus_runtime *rt", req_param,
+                                         "const kbus_call_opts *opts",
+                                         cb_param, "void *arg" };
+
+                buf_puts(b, "int\n");
+                lead = xasprintf("%s(", m->fn);
+                put_params(b, "", lead, params, 5, ")\n");
+                free(lead);
+                {
+                        char *a_svc = xasprintf("&%s", s->desc_var);
+                        char *a_m = xasprintf("&%s[%zu]", s->methods_var, i);
+                        const char *args[] = {
+                                "rt", a_svc, a_m,
+                                "(const ProtobufCMessage *)req", "opts",
+                                "(kbus_fn)cb", "arg"
+                        };
+
+                        buf_puts(b, "{\n");
+                        put_params(b, INDENT, "return kbus_call_start(",
+                                   args, 7, ");\n}\n\n");
+                        free(a_svc);
+                        free(a_m);
+                }
+                free(req_param);
+                free(cb_param);
+
+                if (m->reply_fn != NULL) {
+                        char *rp = xasprintf("const %s *reply",
+                                             m->out->c_type);
+                        const char *rparams[] = { "kbus_call *call", rp };
+
+                        buf_puts(b, "int\n");
+                        lead = xasprintf("%s(", m->reply_fn);
+                        put_params(b, "", lead, rparams, 2, ")\n");
+                        free(lead);
+                        free(rp);
+                        buf_puts(b, "{\n"
+                                 INDENT "return kbus_call_reply(call, "
+                                 "(const ProtobufCMessage *)reply);\n"
+                                 "}\n\n");
+                }
+        }
+
+        if (s->n_methods > 0) {
+                char *hp = xasprintf("const %s *h", s->handlers_type);
+                const char *params[] = { "kbus_runtime *rt", hp,
+                                         "void *arg" };
+
+                buf_puts(b, "int\n");
+                lead = xasprintf("%s(", s->serve_fn);
+                put_params(b, "", lead, params, 3, ")\n");
+                free(lead);
+                free(hp);
+                {
+                        char *a_svc = xasprintf("&%s", s->desc_var);
+                        const char *args[] = { "rt", a_svc, "h",
+                                               "sizeof *h", "arg" };
+
+                        buf_puts(b, "{\n");
+                        put_params(b, INDENT, "return kbus_serve(", args, 5,
+                                   ");\n}\n\n");
+                        free(a_svc);
+                }
+        }
+}
+
+static void
+source_event(buf *b, const mevent *ev)
+{
+        const char *params_d[] = { "kbus_fn fn", "kbus_call *call",
+                                   "const ProtobufCMessage *ev",
+                                   "void *arg" };
+        char *lead, *evp, *ev_ref;
+
+        buf_printf(b, "/* event %s */\n\n", ev->msg->full_name);
+        buf_puts(b, "static void\n");
+        lead = xasprintf("%s(", ev->deliver_fn);
+        put_params(b, "", lead, params_d, 4, ")\n");
+        free(lead);
+        lead = xasprintf("((%s)fn)(", ev->handler_type);
+        evp = xasprintf("(const %s *)ev", ev->msg->c_type);
+        {
+                const char *args[] = { "call", evp, "arg" };
+
+                buf_puts(b, "{\n");
+                put_params(b, INDENT, lead, args, 3, ");\n}\n\n");
+        }
+        free(lead);
+        free(evp);
+        ev_ref = xasprintf("&%s", ev->desc_var);
+
+        buf_printf(b, "const kbus_event_desc %s = {\n" INDENT ".type = ",
+                   ev->desc_var);
+        put_cstring(b, ev->msg->full_name);
+        buf_puts(b, ",\n" INDENT ".topic = ");
+        put_cstring(b, ev->topic);
+        buf_puts(b, ",\n" INDENT ".key_field = ");
+        put_cstring(b, ev->key_field);
+        buf_printf(b, ",\n" INDENT ".message = &%s,\n" INDENT ".flags = ",
+                   ev->msg->c_desc);
+        put_flags(b, ev->flags);
+        buf_puts(b, ",\n");
+        put_retry(b, INDENT, &ev->retry);
+        buf_printf(b, INDENT ".deliver = %s,\n};\n\n", ev->deliver_fn);
+
+        evp = xasprintf("const %s *ev", ev->msg->c_type);
+        buf_puts(b, "int\n");
+        lead = xasprintf("%s(", ev->publish_fn);
+        {
+                const char *params[] = { "kbus_runtime *rt", evp };
+
+                put_params(b, "", lead, params, 2, ")\n");
+        }
+        free(lead);
+        {
+                const char *args[] = { "rt", ev_ref,
+                                       "(const ProtobufCMessage *)ev" };
+
+                buf_puts(b, "{\n");
+                put_params(b, INDENT, "return kbus_publish(", args, 3,
+                           ");\n}\n\n");
+        }
+
+        buf_puts(b, "int\n");
+        lead = xasprintf("%s(", ev->subscribe_fn);
+        {
+                char *fnp = xasprintf("%s fn", ev->handler_type);
+                const char *params[] = { "kbus_runtime *rt",
+                                         "const char *group", fnp,
+                                         "void *arg" };
+
+                put_params(b, "", lead, params, 4, ")\n");
+                free(fnp);
+        }
+        free(lead);
+        {
+                const char *args[] = { "rt", ev_ref, "group", "(kbus_fn)fn",
+                                       "arg" };
+
+                buf_puts(b, "{\n");
+                put_params(b, INDENT, "return kbus_subscribe(", args, 5,
+                           ");\n}\n\n");
+        }
+        free(evp);
+        free(ev_ref);
+}
+
+void
+emit_source(buf *b, const mfile *mf)
+{
+        put_banner(b, mf);
+        buf_printf(b, "#include \"%s.kbus.h\"\n\n", mf->base);
+        for (size_t i = 0; i < mf->n_services; i++)
+                source_service(b, &mf->services[i]);
+        for (size_t i = 0; i < mf->n_events; i++)
+                source_event(b, &mf->events[i]);
+        /* No trailing blank line. */
+        while (b->len >= 2 && b->data[b->len - 1] == '\n' &&
+               b->data[b->len - 2] == '\n')
+                b->data[--b->len] = '\0';
+}
