@@ -5,8 +5,10 @@ integration_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) $(CMOCKA_CFLAGS) \
 	$(LIBEVENT_CFLAGS) -I$(top_builddir)/examples/hello
 integration_ldadd = libkbus.la $(CMOCKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS)
 
-check_PROGRAMS += tests/integration/rpc_test tests/integration/events_test
-TESTS += tests/integration/rpc_test tests/integration/events_test
+integration_tests = tests/integration/rpc_test tests/integration/events_test \
+	tests/integration/reliability_test
+check_PROGRAMS += $(integration_tests)
+TESTS += $(integration_tests)
 EXTRA_DIST += tests/integration/harness.h
 
 tests_integration_rpc_test_SOURCES = tests/integration/rpc_test.c
@@ -18,3 +20,8 @@ tests_integration_events_test_SOURCES = tests/integration/events_test.c
 nodist_tests_integration_events_test_SOURCES = $(HELLO_GEN)
 tests_integration_events_test_CPPFLAGS = $(integration_cppflags)
 tests_integration_events_test_LDADD = $(integration_ldadd)
+
+tests_integration_reliability_test_SOURCES = tests/integration/reliability_test.c
+nodist_tests_integration_reliability_test_SOURCES = $(HELLO_GEN)
+tests_integration_reliability_test_CPPFLAGS = $(integration_cppflags) $(RDKAFKA_CFLAGS)
+tests_integration_reliability_test_LDADD = $(integration_ldadd) $(RDKAFKA_LIBS)

@@ -1,0 +1,330 @@
+/*
+ * Handler outcomes on the embedded broker: retriable failures are retried
+ * with backoff while later records of the same key wait; permanent
+ * failures and undecodable values are dead-lettered with Spring's
+ * kafka_dlt-* headers and the original value; records with different keys
+ * run concurrently while each key stays in order.
+ */
+#include <librdkafka/rdkafka.h>
+
+#include "harness.h"
+#include "hello.kbus.h"
+
+static kbus_event_desc *event_on(const char *topic) {
+        static kbus_event_desc descs[8];
+        static int n;
+        kbus_event_desc *d = &descs[n++];
+        *d = hello_v1_greeted__event;
+        d->topic = topic;
+        d->retry.initial_backoff_ms = 20;
+        d->retry.max_backoff_ms = 100;
+        d->retry.max_attempts = 4;
+        return d;
+}
+
+static void publish(kbus_runtime *pub, const kbus_event_desc *d,
+                    const char *name, const char *message) {
+        Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
+        ev.name = (char *)name;
+        ev.message = (char *)message;
+        assert_int_equal(kbus_publish(pub, d, &ev.base), 0);
+}
+
+/* ---- retries keep per-key order ---- */
+
+struct log {
+        char seen[64][32];
+        int n;
+        int fail_first; /* fail this many attempts of message "flaky" */
+        int attempts_of_flaky;
+};
+
+static void on_retry_event(kbus_call *call, const Hello__V1__Greeted *ev,
+                           void *arg) {
+        struct log *l = arg;
+        if (!strcmp(ev->message, "flaky") &&
+            l->attempts_of_flaky++ < l->fail_first) {
+                assert_int_equal(kbus_call_attempt(call),
+                                 (uint32_t)l->attempts_of_flaky);
+                kbus_call_fail(call, KBUS_UNAVAILABLE, "dependency down");
+                return;
+        }
+        snprintf(l->seen[l->n++], 32, "%s/%s", ev->name, ev->message);
+        kbus_call_ack(call);
+}
+
+static void test_retry_keeps_key_order(void **state) {
+        kbus_event_desc *d = event_on("retry.greeted");
+        kbus_runtime *pub = test_runtime("retry-pub", NULL);
+        kbus_runtime *sub = test_runtime("retry-sub", "retry");
+        static struct log l = {.fail_first = 2};
+        bool done = false;
+
+        assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_retry_event,
+                                        &l), 0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        publish(pub, d, "A", "flaky");
+        publish(pub, d, "A", "second");
+        publish(pub, d, "A", "third");
+        for (int i = 0; i < 300 && l.n < 3; i++)
+                run_for(0.05);
+        done = l.n == 3;
+        assert_true(done);
+        assert_string_equal(l.seen[0], "A/flaky");
+        assert_string_equal(l.seen[1], "A/second");
+        assert_string_equal(l.seen[2], "A/third");
+        assert_int_equal(l.attempts_of_flaky, 3);
+        assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_RETRIES), 2);
+        assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 0);
+        kbus_runtime_free(sub);
+        kbus_runtime_free(pub);
+}
+
+/* ---- dead letters ---- */
+
+static void on_reject(kbus_call *call, const Hello__V1__Greeted *ev,
+                      void *arg) {
+        int *n = arg;
+        (*n)++;
+        if (!strcmp(ev->message, "poison"))
+                kbus_call_fail(call, KBUS_FAILED_PRECONDITION, "no such customer");
+        else if (!strcmp(ev->message, "always-down"))
+                kbus_call_fail(call, KBUS_UNAVAILABLE, "still down");
+        else
+                kbus_call_ack(call);
+}
+
+/* Reads \p n records of \p topic with a plain librdkafka consumer. */
+static int read_topic(const char *topic, rd_kafka_message_t **out, int n,
+                      rd_kafka_t **rkp) {
+        char err[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+        rd_kafka_topic_partition_list_t *l;
+        int got = 0;
+        double end = now_s() + 20;
+
+        rd_kafka_conf_set(conf, "bootstrap.servers",
+                          kbus_broker_bootstrap(test_broker), err, sizeof(err));
+        rd_kafka_conf_set(conf, "group.id", "dlt-reader", err, sizeof(err));
+        rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", err, sizeof(err));
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+        assert_non_null(rk);
+        l = rd_kafka_topic_partition_list_new(4);
+        for (int p = 0; p < 4; p++)
+                rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+                    RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        while (got < n && now_s() < end) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                if (!m)
+                        continue;
+                if (m->err) {
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                out[got++] = m;
+        }
+        /* The messages must be destroyed before the handle: the caller
+         * does both. */
+        rd_kafka_consumer_close(rk);
+        *rkp = rk;
+        return got;
+}
+
+static const char *header(rd_kafka_message_t *m, const char *name,
+                          size_t *size) {
+        rd_kafka_headers_t *h;
+        const void *v = NULL;
+        assert_int_equal(rd_kafka_message_headers(m, &h), 0);
+        if (rd_kafka_header_get_last(h, name, &v, size))
+                return NULL;
+        return v;
+}
+
+static uint64_t be(const char *v, size_t n) {
+        uint64_t x = 0;
+        for (size_t i = 0; i < n; i++)
+                x = x << 8 | (uint8_t)v[i];
+        return x;
+}
+
+static void test_dead_letters(void **state) {
+        kbus_event_desc *d = event_on("dlt.greeted");
+        kbus_runtime *pub = test_runtime("dlt-pub", NULL);
+        kbus_runtime *sub = test_runtime("dlt-sub", "dlt-group");
+        rd_kafka_message_t *dl[3];
+        rd_kafka_t *reader;
+        int handled = 0, n_dlt;
+        size_t sz;
+        const char *v;
+        bool seen_poison = false, seen_garbage = false, seen_down = false;
+
+        assert_int_equal(
+            kbus_subscribe(sub, d, NULL, (kbus_fn)on_reject, &handled), 0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        publish(pub, d, "P", "poison");
+        publish(pub, d, "D", "always-down");
+        publish(pub, d, "ok", "fine");
+        {
+                /* Bytes that are no Greeted at all, from a plain producer. */
+                char err[256];
+                rd_kafka_conf_t *conf = rd_kafka_conf_new();
+                rd_kafka_t *rk;
+                rd_kafka_conf_set(conf, "bootstrap.servers",
+                                  kbus_broker_bootstrap(test_broker), err,
+                                  sizeof(err));
+                rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+                assert_int_equal(
+                    rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("dlt.greeted"),
+                                      RD_KAFKA_V_KEY("G", 1),
+                                      RD_KAFKA_V_VALUE("\xff\xff\xff", 3),
+                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                      RD_KAFKA_V_END),
+                    0);
+                rd_kafka_flush(rk, 5000);
+                rd_kafka_destroy(rk);
+        }
+        for (int i = 0; i < 300 &&
+                        kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED) < 3;
+             i++)
+                run_for(0.05);
+        assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 3);
+        assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DECODE_ERRORS), 1);
+
+        n_dlt = read_topic("dlt.greeted.DLT", dl, 3, &reader);
+        assert_int_equal(n_dlt, 3);
+        for (int i = 0; i < n_dlt; i++) {
+                rd_kafka_message_t *m = dl[i];
+                char fqcn[64], msg[256];
+                v = header(m, "kafka_dlt-original-topic", &sz);
+                assert_non_null(v);
+                assert_memory_equal(v, "dlt.greeted", sz);
+                v = header(m, "kafka_dlt-original-partition", &sz);
+                assert_int_equal(sz, 4);
+                assert_true(be(v, 4) < 4);
+                v = header(m, "kafka_dlt-original-offset", &sz);
+                assert_int_equal(sz, 8);
+                v = header(m, "kafka_dlt-original-timestamp", &sz);
+                assert_int_equal(sz, 8);
+                v = header(m, "kafka_dlt-original-consumer-group", &sz);
+                assert_memory_equal(v, "dlt-group", sz);
+                v = header(m, "kafka_dlt-exception-fqcn", &sz);
+                snprintf(fqcn, sizeof(fqcn), "%.*s", (int)sz, v);
+                v = header(m, "kafka_dlt-exception-message", &sz);
+                snprintf(msg, sizeof(msg), "%.*s", (int)sz, v);
+                assert_non_null(header(m, "kbus-attempts", &sz));
+                if (m->key_len == 1 && !memcmp(m->key, "P", 1)) {
+                        seen_poison = true;
+                        assert_string_equal(fqcn, "kbus.HandlerError");
+                        assert_non_null(strstr(msg, "FAILED_PRECONDITION"));
+                        /* the original CloudEvents headers are kept */
+                        assert_non_null(header(m, "ce_type", &sz));
+                } else if (m->key_len == 1 && !memcmp(m->key, "D", 1)) {
+                        seen_down = true;
+                        assert_string_equal(fqcn, "kbus.HandlerError");
+                        assert_non_null(strstr(msg, "attempt 4"));
+                        v = header(m, "kbus-attempts", &sz);
+                        assert_memory_equal(v, "4", sz);
+                } else if (m->key_len == 1 && !memcmp(m->key, "G", 1)) {
+                        seen_garbage = true;
+                        assert_string_equal(fqcn, "kbus.DecodeError");
+                        assert_int_equal(m->len, 3);
+                        assert_memory_equal(m->payload, "\xff\xff\xff", 3);
+                }
+        }
+        for (int i = 0; i < n_dlt; i++)
+                rd_kafka_message_destroy(dl[i]);
+        rd_kafka_destroy(reader);
+        assert_true(seen_poison && seen_down && seen_garbage);
+        kbus_runtime_free(sub);
+        kbus_runtime_free(pub);
+}
+
+/* ---- keys run concurrently, each in order ---- */
+
+struct slow {
+        kbus_runtime *rt;
+        int last[20];   /* last sequence number seen per key */
+        int in_order;
+        int done;
+        int in_handler, max_in_handler;
+};
+struct pending_ack {
+        kbus_call *call;
+        struct slow *s;
+        struct event *ev;
+};
+
+static void ack_later(evutil_socket_t fd, short what, void *arg) {
+        struct pending_ack *p = arg;
+        p->s->in_handler--;
+        p->s->done++;
+        kbus_call_ack(p->call);
+        event_free(p->ev);
+        free(p);
+}
+
+static void on_slow(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
+        struct slow *s = arg;
+        int key = atoi(ev->name + 1), seq = atoi(ev->message);
+        struct pending_ack *p = calloc(1, sizeof(*p));
+        struct timeval tv = {0, 50000};
+        if (seq == s->last[key] + 1)
+                s->in_order++;
+        s->last[key] = seq;
+        if (++s->in_handler > s->max_in_handler)
+                s->max_in_handler = s->in_handler;
+        p->call = call;
+        p->s = s;
+        p->ev = evtimer_new(test_base, ack_later, p);
+        evtimer_add(p->ev, &tv);
+}
+
+static void test_keys_concurrent_and_ordered(void **state) {
+        kbus_event_desc *d = event_on("keys.greeted");
+        kbus_runtime *pub = test_runtime("keys-pub", NULL);
+        kbus_runtime *sub = test_runtime("keys-sub", "keys");
+        static struct slow s;
+        double start;
+
+        for (int k = 0; k < 20; k++)
+                s.last[k] = 0;
+        assert_int_equal(kbus_runtime_set_ordering(sub, "keys.greeted",
+                                                   KBUS_ORDER_KEY, 100), 0);
+        assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_slow, &s),
+                         0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        run_for(4); /* join the group first: time only the handling */
+        start = now_s();
+        for (int seq = 1; seq <= 5; seq++)
+                for (int k = 0; k < 20; k++) {
+                        char name[8], msg[8];
+                        snprintf(name, sizeof(name), "k%d", k);
+                        snprintf(msg, sizeof(msg), "%d", seq);
+                        publish(pub, d, name, msg);
+                }
+        for (int i = 0; i < 400 && s.done < 100; i++)
+                run_for(0.02);
+        assert_int_equal(s.done, 100);
+        assert_int_equal(s.in_order, 100);
+        /* One at a time would take 100 x 50 ms = 5 s; by key, 5 rounds. */
+        assert_true(now_s() - start < 3.0);
+        assert_true(s.max_in_handler > 4);
+        kbus_runtime_free(sub);
+        kbus_runtime_free(pub);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_retry_keeps_key_order),
+            cmocka_unit_test(test_dead_letters),
+            cmocka_unit_test(test_keys_concurrent_and_ordered),
+        };
+        int rc;
+        harness_up();
+        rc = cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
+        harness_down();
+        return rc;
+}
