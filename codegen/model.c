@@ -264,13 +264,37 @@ valid_topic(const char *t)
                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-/* Checks that \p name is a field of \p t usable as a record key; appends
- * an error after \p what ("service S, method M: key_field") if not. */
+/* The .proto spelling of a field type, for messages. */
+static const char *
+type_name(Google__Protobuf__FieldDescriptorProto__Type type)
+{
+        static const char *const names[] = {
+                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_DOUBLE] = "double",
+                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_FLOAT] = "float",
+                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_BOOL] = "bool",
+                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_GROUP] = "group",
+                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_MESSAGE] = "message",
+                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_ENUM] = "enum",
+        };
+
+        if ((size_t)type < sizeof names / sizeof names[0] && names[type])
+                return names[type];
+        return "?";
+}
+
+/*
+ * Checks that \p name is a field of \p t usable as a record key; appends
+ * an error after \p what ("service S, method M: key_field") if not.
+ * libkbus turns strings, bytes and integers into keys (keys.c); it reads
+ * the field at its offset, so a member of a oneof, which shares its
+ * storage with the others, cannot be one.
+ */
 static void
 check_key_field(builder *b, const char *what, const char *name,
                 const mtype *t)
 {
         const field_proto *f = NULL;
+        const char *why = NULL;
 
         if (*name == '\0') {
                 report(b, "%s is empty", what);
@@ -281,20 +305,40 @@ check_key_field(builder *b, const char *what, const char *name,
                         f = t->msg->field[i];
         if (f == NULL) {
                 report(b, "%s \"%s\" is not a field of %s", what, name,
-                      t->full_name);
-        } else if (f->label ==
-                   GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED) {
-                report(b, "%s \"%s\" is a repeated field of %s; a key must be "
-                      "a single scalar, string or bytes field", what, name,
-                      t->full_name);
-        } else if (f->type ==
-                           GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_MESSAGE ||
-                   f->type ==
-                           GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_GROUP) {
-                report(b, "%s \"%s\" is a message field of %s; a key must be "
-                      "a single scalar, string or bytes field", what, name,
-                      t->full_name);
+                       t->full_name);
+                return;
         }
+        if (f->label ==
+            GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED)
+                why = "is a repeated field";
+        else if (f->has_oneof_index && !f->proto3_optional)
+                why = "is a member of a oneof";
+        switch (f->type) {
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_STRING:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_BYTES:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_INT32:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_SINT32:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_SFIXED32:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_UINT32:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_FIXED32:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_INT64:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_SINT64:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_SFIXED64:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_UINT64:
+        case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_FIXED64:
+                break;
+        default:
+                if (why == NULL) {
+                        report(b, "%s \"%s\" is a %s field of %s; a key must "
+                               "be a single string, bytes or integer field",
+                               what, name, type_name(f->type), t->full_name);
+                        return;
+                }
+        }
+        if (why != NULL)
+                report(b, "%s \"%s\" %s of %s; a key must be a single "
+                       "string, bytes or integer field", what, name, why,
+                       t->full_name);
 }
 
 static void

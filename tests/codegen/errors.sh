@@ -49,6 +49,10 @@ keyfield.proto: service err.v1.Store, method Missing: (kbus.method).key_field "n
 keyfield.proto: service err.v1.Store, method Repeated: (kbus.method).key_field "tags" is a repeated field of err.v1.Req
 keyfield.proto: service err.v1.Store, method Message: (kbus.method).key_field "parent" is a message field of err.v1.Req
 keyfield.proto: service err.v1.Store, method Map: (kbus.method).key_field "labels" is a repeated field of err.v1.Req
+keyfield.proto: service err.v1.Store, method Bool: (kbus.method).key_field "flag" is a bool field of err.v1.Req; a key must be a single string, bytes or integer field
+keyfield.proto: service err.v1.Store, method Double: (kbus.method).key_field "weight" is a double field of err.v1.Req
+keyfield.proto: service err.v1.Store, method Oneof: (kbus.method).key_field "b" is a member of a oneof of err.v1.Req
+keyfield.proto: service err.v1.Store, method Empty: (kbus.method).key_field is empty
 keyfield.proto: message err.v1.Changed: (kbus.event).key_field "ID" is not a field of err.v1.Changed
 E
 if grep -q "method Fine" "$work/log"; then
