@@ -52,6 +52,13 @@ static bool valid_traceparent(const char *s, size_t n) {
 int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in,
                     char *why, size_t whylen) {
         rd_kafka_headers_t *hdrs = NULL;
+        if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                hdrs = NULL;
+        return kbus__wire_read_headers(hdrs, in, why, whylen);
+}
+
+int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
+                            char *why, size_t whylen) {
         const char *name = NULL;
         const void *val;
         size_t size;
@@ -61,7 +68,7 @@ int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in,
         memset(in, 0, sizeof(*in));
         in->reply_partition = -1;
         in->status = -1;
-        if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (!hdrs)
                 return 0;
         for (size_t i = 0;
              !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {

@@ -53,6 +53,10 @@ typedef struct kbus_wire_in {
 int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in,
                     char *why, size_t whylen);
 
+/** The same, from a header list (NULL: none), for tests and fuzzing. */
+int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
+                            char *why, size_t whylen);
+
 /** Fills \p out with a new W3C traceparent: a child of \p parent if it is
  * valid, else a new trace. */
 void kbus__trace_child(const char *parent, char out[KBUS_TRACEPARENT_LEN + 1]);

@@ -3,3 +3,5 @@ include tests/unit/local.mk
 include tests/codegen/local.mk
 include tests/integration/local.mk
 include tests/interop/local.mk
+include tests/fuzz/local.mk
+include tests/bench/local.mk

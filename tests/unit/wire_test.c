@@ -1,0 +1,142 @@
+/*
+ * kbus/1 header reading (framework/wire.c): what is accepted, and that
+ * each malformed header is refused with a reason naming it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wire.h"
+
+static rd_kafka_headers_t *hdrs;
+
+static int setup(void **state) {
+        hdrs = rd_kafka_headers_new(8);
+        return 0;
+}
+
+static int teardown(void **state) {
+        rd_kafka_headers_destroy(hdrs);
+        return 0;
+}
+
+static void add(const char *name, const void *v, size_t n) {
+        rd_kafka_header_add(hdrs, name, -1, v, (ssize_t)n);
+}
+
+static int read_in(kbus_wire_in *in, char *why) {
+        return kbus__wire_read_headers(hdrs, in, why, 256);
+}
+
+static void test_full_request(void **state) {
+        kbus_wire_in in;
+        char why[256];
+        const char *tp =
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        add("kbus-method", "/a.B/C", 6);
+        add("kafka_correlationId", "0123456789abcdef", 16);
+        add("kafka_replyTopic", "r", 1);
+        add("kafka_replyPartition", "\0\0\0\x07", 4);
+        add("kbus-deadline", "1790000000123", 13);
+        add("traceparent", tp, strlen(tp));
+        add("kbus-attempts", "2", 1);
+        assert_int_equal(read_in(&in, why), 0);
+        assert_int_equal(in.method_len, 6);
+        assert_memory_equal(in.method, "/a.B/C", 6);
+        assert_int_equal(in.corr_len, 16);
+        assert_int_equal(in.reply_partition, 7);
+        assert_int_equal(in.deadline_ms, 1790000000123LL);
+        assert_string_equal(in.traceparent, tp);
+        assert_int_equal(in.attempts, 2);
+        assert_int_equal(in.status, -1);
+}
+
+static void test_no_headers(void **state) {
+        kbus_wire_in in;
+        char why[256];
+        assert_int_equal(kbus__wire_read_headers(NULL, &in, why, 256), 0);
+        assert_null(in.method);
+        assert_int_equal(in.reply_partition, -1);
+        assert_int_equal(in.deadline_ms, 0);
+}
+
+static void expect_refused(const char *name, const void *v, size_t n,
+                           const char *reason) {
+        kbus_wire_in in;
+        char why[256] = "";
+        add(name, v, n);
+        assert_int_equal(read_in(&in, why), KBUS_INVALID_ARGUMENT);
+        assert_non_null(strstr(why, reason));
+}
+
+static void test_non_numeric_deadline(void **state) {
+        expect_refused("kbus-deadline", "soon", 4, "kbus-deadline");
+}
+
+static void test_three_byte_partition(void **state) {
+        expect_refused("kafka_replyPartition", "\0\0\0", 3,
+                       "kafka_replyPartition");
+}
+
+static void test_negative_partition(void **state) {
+        expect_refused("kafka_replyPartition", "\xff\xff\xff\xff", 4,
+                       "non-negative");
+}
+
+static void test_empty_correlation_id(void **state) {
+        expect_refused("kafka_correlationId", "", 0, "kafka_correlationId");
+}
+
+static void test_duplicate_method(void **state) {
+        add("kbus-method", "/a.B/C", 6);
+        expect_refused("kbus-method", "/a.B/D", 6, "more than once");
+}
+
+static void test_bad_status(void **state) {
+        expect_refused("kbus-status", "17", 2, "kbus-status");
+}
+
+static void test_invalid_traceparent_ignored(void **state) {
+        kbus_wire_in in;
+        char why[256];
+        add("traceparent", "00-zz", 5);
+        assert_int_equal(read_in(&in, why), 0);
+        assert_string_equal(in.traceparent, "");
+}
+
+static void test_trace_child_keeps_trace_id(void **state) {
+        const char *tp =
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        char out[KBUS_TRACEPARENT_LEN + 1], fresh[KBUS_TRACEPARENT_LEN + 1];
+        kbus__trace_child(tp, out);
+        assert_memory_equal(out, tp, 36);          /* same trace */
+        assert_memory_not_equal(out + 36, tp + 36, 16); /* new span */
+        kbus__trace_child(NULL, fresh);
+        assert_int_equal(strlen(fresh), KBUS_TRACEPARENT_LEN);
+        assert_memory_equal(fresh, "00-", 3);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_full_request, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_no_headers, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_non_numeric_deadline, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_three_byte_partition, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_negative_partition, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_empty_correlation_id, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_duplicate_method, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_bad_status, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_invalid_traceparent_ignored,
+                                            setup, teardown),
+            cmocka_unit_test(test_trace_child_keeps_trace_id),
+        };
+        return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
+}
