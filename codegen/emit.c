@@ -491,24 +491,34 @@ header_event(buf *b, const mevent *ev)
         free(evp);
 }
 
+/* The keyword #defines (or #undefs) around protoc-c's headers. */
+static void
+put_shim(buf *b, const mfile *mf, const char *fmt)
+{
+        for (size_t i = 0; i < mf->n_shim; i++)
+                buf_printf(b, fmt, mf->shim[i], mf->shim[i]);
+        if (mf->n_shim_cxx == 0)
+                return;
+        buf_puts(b, "#ifdef __cplusplus\n");
+        for (size_t i = 0; i < mf->n_shim_cxx; i++)
+                buf_printf(b, fmt, mf->shim_cxx[i], mf->shim_cxx[i]);
+        buf_puts(b, "#endif\n");
+}
+
 void
 emit_header(buf *b, const mfile *mf)
 {
         put_banner(b, mf);
         buf_printf(b, "#ifndef %s\n#define %s\n\n", mf->guard, mf->guard);
         buf_puts(b, "#include <kbus/kbus.h>\n\n");
-        if (mf->n_shim > 0) {
+        if (mf->n_shim > 0 || mf->n_shim_cxx > 0)
                 buf_puts(b, "/* protoc-c names a struct member after each "
                          "method, even a C keyword:\n"
                          " * hide those while its headers are read. */\n");
-                for (size_t i = 0; i < mf->n_shim; i++)
-                        buf_printf(b, "#define %s %s_\n", mf->shim[i],
-                                   mf->shim[i]);
-        }
+        put_shim(b, mf, "#define %s %s_\n");
         for (size_t i = 0; i < mf->n_includes; i++)
                 buf_printf(b, "#include \"%s\"\n", mf->includes[i]);
-        for (size_t i = 0; i < mf->n_shim; i++)
-                buf_printf(b, "#undef %s\n", mf->shim[i]);
+        put_shim(b, mf, "#undef %s\n");
         buf_puts(b, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
         if (mf->n_services == 0 && mf->n_events == 0)
                 buf_printf(b, "/* %s has no services and no (kbus.event) "

@@ -703,6 +703,18 @@ static const char *const statement_keywords[] = {
         "goto", "if", "inline", "register", "restrict", "return", "sizeof",
         "static", "switch", "volatile", "while",
 };
+/* C++ keywords that are not C's: a C++ file including the .kbus.h needs
+ * them hidden too.  Alternative tokens (and, or, not...) cannot be macro
+ * names in C++ and are left out. */
+static const char *const cxx_keywords[] = {
+        "alignas", "alignof", "asm", "bool", "catch", "char16_t", "char32_t",
+        "class", "constexpr", "const_cast", "decltype", "delete",
+        "dynamic_cast", "explicit", "export", "false", "friend", "mutable",
+        "namespace", "new", "noexcept", "nullptr", "operator", "private",
+        "protected", "public", "reinterpret_cast", "static_assert",
+        "static_cast", "template", "this", "thread_local", "throw", "true",
+        "try", "typeid", "typename", "using", "virtual", "wchar_t",
+};
 static const char *const type_keywords[] = {
         "char", "const", "double", "enum", "extern", "float", "int", "long",
         "short", "signed", "struct", "typedef", "union", "unsigned", "void",
@@ -720,13 +732,13 @@ in_list(const char *s, const char *const *list, size_t n)
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static void
-add_shim(mfile *mf, const char *kw)
+add_shim(char ***list, size_t *n, const char *kw)
 {
-        for (size_t i = 0; i < mf->n_shim; i++)
-                if (strcmp(mf->shim[i], kw) == 0)
+        for (size_t i = 0; i < *n; i++)
+                if (strcmp((*list)[i], kw) == 0)
                         return;
-        mf->shim = xrealloc(mf->shim, (mf->n_shim + 1) * sizeof *mf->shim);
-        mf->shim[mf->n_shim++] = xstrdup(kw);
+        *list = xrealloc(*list, (*n + 1) * sizeof **list);
+        (*list)[(*n)++] = xstrdup(kw);
 }
 
 /* Checks one method of a service of \p fd for a protoc-c member name
@@ -743,7 +755,7 @@ protoc_c_member(builder *b, const file_proto *fd, const service_proto *sp,
                 : xasprintf("service %s, method %s", sp->name, method);
 
         if (in_list(member, statement_keywords, N_OF(statement_keywords))) {
-                add_shim(b->mf, member);
+                add_shim(&b->mf->shim, &b->mf->n_shim, member);
                 if (own)
                         buf_printf(b->warnings,
                                    "protoc-gen-kbus: warning: %s: %s: "
@@ -752,6 +764,8 @@ protoc_c_member(builder *b, const file_proto *fd, const service_proto *sp,
                                    "works around it, but compile %s.pb-c.c "
                                    "with -D%s=%s_\n", fd->name, where,
                                    member, b->mf->base, member, member);
+        } else if (in_list(member, cxx_keywords, N_OF(cxx_keywords))) {
+                add_shim(&b->mf->shim_cxx, &b->mf->n_shim_cxx, member);
         } else if (own && in_list(member, type_keywords,
                                   N_OF(type_keywords))) {
                 report(b, "%s: protoc-c names a struct member \"%s\" after "
@@ -762,22 +776,44 @@ protoc_c_member(builder *b, const file_proto *fd, const service_proto *sp,
         free(member);
 }
 
-/* Every protoc-c header the .kbus.h pulls in belongs to a file of the
- * request, so scanning them all covers the transitive includes. */
+/* Visits \p fd and, depth first, every file it imports, once each: the
+ * protoc-c headers a .kbus.h pulls in are those of exactly these files.
+ * Looking at other files of the request would make one file's output
+ * depend on what else is on the command line. */
+static void
+visit_imports(builder *b, const file_proto *fd, const file_proto **seen,
+              size_t *n_seen)
+{
+        for (size_t i = 0; i < *n_seen; i++)
+                if (seen[i] == fd)
+                        return;
+        seen[(*n_seen)++] = fd;
+        for (size_t i = 0; i < fd->n_service; i++)
+                for (size_t j = 0; j < fd->service[i]->n_method; j++)
+                        protoc_c_member(b, fd, fd->service[i],
+                                        fd->service[i]->method[j]->name);
+        for (size_t d = 0; d < fd->n_dependency; d++)
+                for (size_t f = 0; f < b->reg->n_files; f++)
+                        if (strcmp(b->reg->files[f]->name,
+                                   fd->dependency[d]) == 0)
+                                visit_imports(b, b->reg->files[f], seen,
+                                              n_seen);
+}
+
 static void
 protoc_c_member_clash(builder *b)
 {
-        for (size_t f = 0; f < b->reg->n_files; f++) {
-                const file_proto *fd = b->reg->files[f];
+        const file_proto **seen = xcalloc(b->reg->n_files + 1, sizeof *seen);
+        size_t n_seen = 0;
 
-                for (size_t i = 0; i < fd->n_service; i++)
-                        for (size_t j = 0; j < fd->service[i]->n_method; j++)
-                                protoc_c_member(b, fd, fd->service[i],
-                                                fd->service[i]->method[j]->name);
-        }
+        visit_imports(b, b->fd, seen, &n_seen);
+        free(seen);
         if (b->mf->n_shim > 1)
                 qsort(b->mf->shim, b->mf->n_shim, sizeof *b->mf->shim,
                       cmp_strp);
+        if (b->mf->n_shim_cxx > 1)
+                qsort(b->mf->shim_cxx, b->mf->n_shim_cxx,
+                      sizeof *b->mf->shim_cxx, cmp_strp);
 }
 
 /* ------------------------------------------------------------------ */
@@ -876,6 +912,9 @@ model_fini(mfile *mf)
         for (size_t i = 0; i < mf->n_shim; i++)
                 free(mf->shim[i]);
         free(mf->shim);
+        for (size_t i = 0; i < mf->n_shim_cxx; i++)
+                free(mf->shim_cxx[i]);
+        free(mf->shim_cxx);
         free(mf->base);
         free(mf->guard);
         memset(mf, 0, sizeof *mf);

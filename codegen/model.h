@@ -103,6 +103,8 @@ typedef struct mfile {
          *  (see model.c, protoc_c_member_clash), sorted. */
         char **shim;
         size_t n_shim;
+        char **shim_cxx; /**< the same for C++-only keywords */
+        size_t n_shim_cxx;
         mservice *services;
         size_t n_services;
         mevent *events;

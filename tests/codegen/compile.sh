@@ -50,6 +50,20 @@ if ! $CC $STRICT $INCLUDES -c "$work/all.c" -o "$work/all.o"; then
 fi
 echo "ok: all generated headers compile together"
 
+# The headers also serve C++ (extern "C", keyword-safe member names), when
+# a C++ compiler is around; configure does not look for one.
+cxx=$(command -v c++ || command -v g++ || true)
+if [ -n "$cxx" ]; then
+        cp "$work/all.c" "$work/all.cc"
+        # shellcheck disable=SC2086
+        if ! "$cxx" -std=c++11 -Wall -Wextra -Werror $INCLUDES \
+                -fsyntax-only "$work/all.cc"; then
+                echo "FAIL: the generated headers do not compile as C++"
+                exit 1
+        fi
+        echo "ok: all generated headers compile as C++11"
+fi
+
 # shellcheck disable=SC2086
 $CC $STRICT $INCLUDES -c "$abs_top_srcdir/tests/codegen/api_test.c" \
         -o "$work/api_test.o" || { echo "FAIL: api_test.c"; exit 1; }

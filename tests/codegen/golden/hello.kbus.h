@@ -4,15 +4,7 @@
 
 #include <kbus/kbus.h>
 
-/* protoc-c names a struct member after each method, even a C keyword:
- * hide those while its headers are read. */
-#define default default_
-#define register register_
-#define switch switch_
 #include "hello.pb-c.h"
-#undef default
-#undef register
-#undef switch
 
 #ifdef __cplusplus
 extern "C" {

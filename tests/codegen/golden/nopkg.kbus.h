@@ -6,13 +6,17 @@
 
 /* protoc-c names a struct member after each method, even a C keyword:
  * hide those while its headers are read. */
-#define default default_
 #define register register_
 #define switch switch_
+#ifdef __cplusplus
+#define bool bool_
+#endif
 #include "nopkg.pb-c.h"
-#undef default
 #undef register
 #undef switch
+#ifdef __cplusplus
+#undef bool
+#endif
 
 #ifdef __cplusplus
 extern "C" {

@@ -8,14 +8,12 @@
  * hide those while its headers are read. */
 #define default default_
 #define register register_
-#define switch switch_
 #include "shop/v1/orders.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "shop/v1/common.pb-c.h"
 #undef default
 #undef register
-#undef switch
 
 #ifdef __cplusplus
 extern "C" {
