@@ -57,6 +57,11 @@ static bool table_grow(kbus_runtime *rt) {
 static void pending_free(kbus_pending *p) {
         if (p->timer)
                 event_free(p->timer);
+        if (p->saved) {
+                if (p->saved->resend_timer)
+                        event_free(p->saved->resend_timer);
+                kbus__free(p->saved);
+        }
         kbus__free(p);
 }
 
@@ -73,6 +78,8 @@ static void pending_end(kbus_pending *p, int state) {
         rt->n_waiting--;
         if (p->timer)
                 evtimer_del(p->timer);
+        if (p->saved)
+                evtimer_del(p->saved->resend_timer);
         if (rt->n_finished == rt->finished_cap) {
                 kbus_pending *old = rt->finished[rt->finished_head];
                 table_remove(rt, old);
@@ -109,6 +116,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
         complete(p, KBUS_DEADLINE_EXCEEDED, msg, NULL);
 }
 
+static bool resend_later(kbus_pending *p);
+
 /* The request's delivery report: a request that cannot be written fails
  * now rather than at its deadline; a one-way call ends here. */
 void kbus__call_delivered(kbus_pending *p, rd_kafka_resp_err_t err) {
@@ -119,7 +128,7 @@ void kbus__call_delivered(kbus_pending *p, rd_kafka_resp_err_t err) {
         }
         if (p->state != PENDING_WAITING)
                 return; /* already ended */
-        if (err)
+        if (err && !resend_later(p))
                 complete(p, KBUS_UNAVAILABLE, rd_kafka_err2str(err), NULL);
         else if (p->method->flags & KBUS_METHOD_ONE_WAY)
                 complete(p, KBUS_OK, NULL, NULL);
@@ -155,6 +164,9 @@ static void reply_handle(kbus_runtime *rt, const rd_kafka_message_t *m) {
                 complete(p, KBUS_INTERNAL, "reply without kbus-status", NULL);
         } else if (in.status != KBUS_OK) {
                 char msg[512];
+                if (kbus_status_is_retriable(in.status) &&
+                    in.status != KBUS_DEADLINE_EXCEEDED && resend_later(p))
+                        return;
                 snprintf(msg, sizeof(msg), "%.*s", (int)in.status_message_len,
                          in.status_message ? in.status_message : "");
                 complete(p, (kbus_status)in.status, msg, NULL);
@@ -326,20 +338,81 @@ int kbus_call_opts_set_topic(kbus_call_opts *opts, const char *topic) {
         return 0;
 }
 
+/* Sends (or, for an idempotent call, sends again) the request of \p p.
+ * Takes ownership of \p value. */
+static int send_request(kbus_pending *p, const char *topic, const void *key,
+                        size_t key_len, void *value, size_t len) {
+        kbus_runtime *rt = p->rt;
+        char deadline[24], tp[KBUS_TRACEPARENT_LEN + 1];
+        rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+        uint8_t part[4];
+        int rc;
+
+        snprintf(deadline, sizeof(deadline), "%" PRId64, p->deadline_ms);
+        kbus__outgoing_trace(rt, tp);
+        rd_kafka_header_add(h, KBUS_H_METHOD, -1, p->method->path, -1);
+        rd_kafka_header_add(h, KBUS_H_CORRELATION, -1, p->id, sizeof(p->id));
+        if (!(p->method->flags & KBUS_METHOD_ONE_WAY)) {
+                kbus__be32(part, (uint32_t)rt->reply_partition);
+                rd_kafka_header_add(h, KBUS_H_REPLY_TOPIC, -1, rt->reply_topic,
+                                    -1);
+                rd_kafka_header_add(h, KBUS_H_REPLY_PARTITION, -1, part, 4);
+        }
+        rd_kafka_header_add(h, KBUS_H_DEADLINE, -1, deadline, -1);
+        rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, tp, -1);
+        rd_kafka_header_add(h, KBUS_H_CONTENT_TYPE, -1, KBUS_CONTENT_TYPE, -1);
+        rc = kbus__produce(rt, topic, RD_KAFKA_PARTITION_UA, key, key_len,
+                           value, len, h, p);
+        if (!rc)
+                p->dr_pending = true;
+        return rc;
+}
+
+static void on_resend(evutil_socket_t fd, short what, void *arg) {
+        kbus_pending *p = arg;
+        void *copy;
+        if (p->state != PENDING_WAITING)
+                return;
+        copy = kbus__malloc(p->saved->len ? p->saved->len : 1);
+        if (copy) {
+                memcpy(copy, p->saved->value, p->saved->len);
+                if (!send_request(p, p->saved->topic, p->saved->key,
+                                  p->saved->key_len, copy, p->saved->len)) {
+                        p->rt->stats[KBUS_STAT_CALLS_RESENT]++;
+                        return;
+                }
+        }
+        /* Could not even queue it: try again later, the deadline bounds it. */
+        kbus__timer_ms(p->saved->resend_timer, 500);
+}
+
+/* An idempotent call that failed in a way worth retrying is sent again,
+ * with the same correlation id, after a backoff that fits its deadline. */
+static bool resend_later(kbus_pending *p) {
+        int64_t backoff, left;
+        if (!p->saved || p->rt->closing)
+                return false;
+        backoff = 100 << (p->saved->resends < 5 ? p->saved->resends : 5);
+        backoff = backoff / 2 + (int64_t)(kbus__random_u64() % (uint64_t)(backoff / 2 + 1));
+        left = p->deadline_ms - kbus__now_ms();
+        if (backoff >= left)
+                return false;
+        p->saved->resends++;
+        kbus__timer_ms(p->saved->resend_timer, backoff);
+        return true;
+}
+
 int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
                     const kbus_method_desc *method,
                     const ProtobufCMessage *req, const kbus_call_opts *opts,
                     kbus_fn cb, void *arg) {
-        bool one_way = method->flags & KBUS_METHOD_ONE_WAY;
         int64_t timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms
                           : method->timeout_ms > 0     ? method->timeout_ms
                                                        : rt->conf->timeout_ms;
         const char *topic = opts && opts->topic ? opts->topic : svc->topic;
-        char keybuf[32], deadline[24], tp[KBUS_TRACEPARENT_LEN + 1];
-        uint8_t part[4];
+        char keybuf[32];
         const void *key;
         size_t key_len = 0, len;
-        rd_kafka_headers_t *h;
         kbus_pending *p;
         void *value;
         int rc;
@@ -363,44 +436,46 @@ int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
         p->method = method;
         p->cb = cb;
         p->arg = arg;
+        p->deadline_ms = kbus__now_ms() + timeout;
         do
                 kbus__random_bytes(p->id, sizeof(p->id));
         while (*slot_of(rt, p->id));
         p->timer = evtimer_new(rt->base, on_deadline, p);
         value = kbus__pack(req, &len);
-        if (!p->timer || !value) {
-                kbus__free(value);
-                pending_free(p);
-                return KBUS_RESOURCE_EXHAUSTED;
-        }
+        if (!p->timer || !value)
+                goto oom;
         key = kbus__key_of(req, method->key_field, &key_len, keybuf);
-        kbus__outgoing_trace(rt, tp);
-        snprintf(deadline, sizeof(deadline), "%" PRId64,
-                 kbus__now_ms() + timeout);
-
-        h = rd_kafka_headers_new(8);
-        rd_kafka_header_add(h, KBUS_H_METHOD, -1, method->path, -1);
-        rd_kafka_header_add(h, KBUS_H_CORRELATION, -1, p->id, sizeof(p->id));
-        if (!one_way) {
-                kbus__be32(part, (uint32_t)rt->reply_partition);
-                rd_kafka_header_add(h, KBUS_H_REPLY_TOPIC, -1, rt->reply_topic,
-                                    -1);
-                rd_kafka_header_add(h, KBUS_H_REPLY_PARTITION, -1, part, 4);
+        if (method->flags & KBUS_METHOD_IDEMPOTENT) {
+                /* Keep what a resend needs. */
+                p->saved = kbus__calloc(1, sizeof(*p->saved) + len + key_len +
+                                               strlen(topic) + 1);
+                if (!p->saved)
+                        goto oom;
+                p->saved->resend_timer = evtimer_new(rt->base, on_resend, p);
+                if (!p->saved->resend_timer)
+                        goto oom;
+                p->saved->value = p->saved->bytes;
+                memcpy(p->saved->value, value, len);
+                p->saved->len = len;
+                p->saved->key = key ? p->saved->bytes + len : NULL;
+                if (key)
+                        memcpy(p->saved->bytes + len, key, key_len);
+                p->saved->key_len = key_len;
+                p->saved->topic = (char *)p->saved->bytes + len + key_len;
+                strcpy(p->saved->topic, topic);
         }
-        rd_kafka_header_add(h, KBUS_H_DEADLINE, -1, deadline, -1);
-        rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, tp, -1);
-        rd_kafka_header_add(h, KBUS_H_CONTENT_TYPE, -1, KBUS_CONTENT_TYPE, -1);
-
-        rc = kbus__produce(rt, topic, RD_KAFKA_PARTITION_UA, key, key_len,
-                           value, len, h, p);
+        rc = send_request(p, topic, key, key_len, value, len);
         if (rc) {
                 pending_free(p);
                 return rc;
         }
         *slot_of(rt, p->id) = p;
-        p->dr_pending = true;
         rt->n_waiting++;
         rt->stats[KBUS_STAT_CALLS_STARTED]++;
         kbus__timer_ms(p->timer, timeout);
         return 0;
+oom:
+        kbus__free(value);
+        pending_free(p);
+        return KBUS_RESOURCE_EXHAUSTED;
 }

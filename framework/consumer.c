@@ -157,6 +157,9 @@ static void call_free(kbus_call *call) {
 void kbus__record_abandon(kbus_call *call) {
         kbus_runtime *rt = call->rt;
         kbus_partition *p = call->part;
+        if (call->cached) /* unfinished: a redelivery must run it */
+                kbus__replies_forget(&rt->replies, call->in.corr,
+                                     call->in.corr_len);
         rt->records_in_flight--;
         p->in_flight--;
         call_free(call);

@@ -13,6 +13,7 @@
 #include "kbus_int.h"
 #include "keys.h"
 #include "offsets.h"
+#include "replies.h"
 #include "wire.h"
 
 /* ---- bridge: a librdkafka queue woken through a pipe into libevent ---- */
@@ -89,6 +90,7 @@ struct kbus_call {
         uint32_t attempt;
         bool completed;     /* the handler has answered */
         bool dead_lettering; /* a dead letter is on its way */
+        bool cached;         /* its outcome goes to the reply cache */
         const char *error_class; /* why it is dead-lettered, e.g. */
         char *error_message;     /* "kbus.DecodeError" and the detail */
         struct event *timer; /* retry or dead-letter backoff */
@@ -108,6 +110,15 @@ typedef struct kbus_pending {
         void *arg;
         struct event *timer;
         kbus_runtime *rt;
+        int64_t deadline_ms;
+        struct kbus_resend {      /* idempotent calls: what a resend needs */
+                struct event *resend_timer;
+                int resends;
+                void *value, *key;
+                size_t len, key_len;
+                char *topic;
+                uint8_t bytes[]; /* value, key, topic */
+        } *saved;
         bool dr_pending; /* the request's delivery report is still due */
         bool orphan;     /* out of the table: free on the delivery report */
 } kbus_pending;
@@ -147,6 +158,7 @@ struct kbus_runtime {
         kbus_group *groups;
         size_t records_in_flight;
         kbus_call *current; /* record whose handler is running, for traces */
+        kbus_reply_cache replies; /* idempotent methods' recent outcomes */
         kbus_call *live;    /* list of every record being handled */
         kbus_call *ready, *ready_tail; /* records to hand to handlers */
         struct event *ready_ev;        /* runs them, outside user code */

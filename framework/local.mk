@@ -13,6 +13,7 @@ libkbus_la_SOURCES = \
 	framework/wire.c framework/wire.h \
 	framework/offsets.c framework/offsets.h \
 	framework/keys.c framework/keys.h \
+	framework/replies.c framework/replies.h \
 	framework/broker.c \
 	framework/runtime.c \
 	framework/consumer.c \

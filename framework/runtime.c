@@ -406,7 +406,8 @@ const char *kbus_stat_name(kbus_stat which) {
             "requests_expired",    "requests_unimplemented",
             "events_published",    "events_handled",
             "dead_lettered",       "retries",
-            "decode_errors",
+            "decode_errors",       "calls_resent",
+            "replies_cached",
         };
         return which < KBUS_STAT__COUNT ? names[which] : "?";
 }
@@ -505,6 +506,7 @@ void kbus_runtime_free(kbus_runtime *rt) {
         }
         kbus__groups_close(rt);
         kbus__client_fini(rt);
+        kbus__replies_fini(&rt->replies);
         kbus__bridge_fini(&rt->producer_bridge);
         if (rt->producer)
                 rd_kafka_destroy(rt->producer);

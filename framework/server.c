@@ -22,6 +22,11 @@ int kbus_serve(kbus_runtime *rt, const kbus_service_desc *svc,
                 goto fail;
         }
         memcpy(r->handlers, handlers, handlers_size);
+        for (size_t i = 0; i < svc->n_methods; i++)
+                if ((svc->methods[i].flags & KBUS_METHOD_IDEMPOTENT) &&
+                    !rt->replies.buckets &&
+                    (rc = kbus__replies_init(&rt->replies, 10000)))
+                        goto fail;
         r->svc = svc;
         r->arg = arg;
         rc = kbus__group_route(rt, rt->conf->group ? rt->conf->group
@@ -52,6 +57,17 @@ static int send_reply(kbus_call *call, kbus_status status,
         snprintf(topic, sizeof(topic), "%.*s", (int)call->in.reply_topic_len,
                  call->in.reply_topic);
         snprintf(st, sizeof(st), "%d", (int)status);
+        if (opaque && call->cached) {
+                /* A retriable failure is not an outcome: a resend must run
+                 * the handler again. */
+                if (kbus_status_is_retriable(status))
+                        kbus__replies_forget(&rt->replies, call->in.corr,
+                                             call->in.corr_len);
+                else
+                        kbus__replies_done(&rt->replies, call->in.corr,
+                                           call->in.corr_len, status, message,
+                                           value, len);
+        }
         kbus__trace_child(call->in.traceparent, tp);
         h = rd_kafka_headers_new(4);
         rd_kafka_header_add(h, KBUS_H_CORRELATION, -1, call->in.corr,
@@ -79,6 +95,37 @@ static void answer(kbus_call *call, kbus_status status, const char *message) {
         call->completed = true;
         if (!wants_reply(call) || send_reply(call, status, message, NULL, 0, call))
                 kbus__record_finish(call);
+}
+
+/* A duplicate of an idempotent request is answered with the outcome the
+ * first one had, or dropped while the first is still being handled.
+ * Returns true when \p call was dealt with. */
+static bool answer_from_cache(kbus_call *call) {
+        kbus_runtime *rt = call->rt;
+        kbus_cached_reply *e = kbus__replies_find(&rt->replies, call->in.corr,
+                                                  call->in.corr_len);
+        void *copy = NULL;
+        if (!e) {
+                call->cached = kbus__replies_begin(
+                    &rt->replies, call->in.corr, call->in.corr_len);
+                return false;
+        }
+        rt->stats[KBUS_STAT_REPLIES_CACHED]++;
+        KBUS_LOGT(KBUS_LOG_INFO, "server", call->in.traceparent,
+                  "duplicate %s request %s", call->method->path,
+                  e->done ? "answered from the reply cache"
+                          : "dropped: the first is still running");
+        call->completed = true;
+        if (e->done && wants_reply(call) &&
+            (!e->len || (copy = kbus__malloc(e->len)))) {
+                if (e->len)
+                        memcpy(copy, e->value, e->len);
+                if (!send_reply(call, (kbus_status)e->status, e->message,
+                                copy, e->len, call))
+                        return true;
+        }
+        kbus__record_finish(call);
+        return true;
 }
 
 void kbus__request_dispatch(kbus_call *call) {
@@ -133,6 +180,9 @@ void kbus__request_dispatch(kbus_call *call) {
                 kbus__record_finish(call);
                 return;
         }
+        if ((call->method->flags & KBUS_METHOD_IDEMPOTENT) && call->in.corr &&
+            rt->replies.buckets && answer_from_cache(call))
+                return;
         call->input = protobuf_c_message_unpack(
             call->method->input, &kbus__pb_allocator, call->msg->len,
             call->msg->payload);

@@ -316,11 +316,148 @@ static void test_keys_concurrent_and_ordered(void **state) {
         kbus_runtime_free(pub);
 }
 
+/* ---- idempotent methods ---- */
+
+static int greet_calls;
+static int fail_first_greets;
+
+static void greet(kbus_call *call, const Hello__V1__HelloRequest *req,
+                  void *arg) {
+        Hello__V1__HelloReply reply = HELLO__V1__HELLO_REPLY__INIT;
+        if (greet_calls++ < fail_first_greets) {
+                kbus_call_fail(call, KBUS_UNAVAILABLE, "warming up");
+                return;
+        }
+        reply.message = "hi";
+        hello_v1_greeter_say_hello_reply(call, &reply);
+}
+
+static const hello_v1_greeter_handlers greet_handlers = {.say_hello = greet};
+
+/* Greeter with SayHello marked idempotent, served on its own topic; the
+ * server does not retry by itself, so the client's resend is what runs. */
+static kbus_method_desc idem_method;
+static kbus_service_desc idem_svc;
+
+static void idem_setup(const char *topic) {
+        idem_method = hello_v1_greeter__service.methods[0];
+        idem_method.flags |= KBUS_METHOD_IDEMPOTENT;
+        idem_method.retry.max_attempts = 1;
+        idem_svc = hello_v1_greeter__service;
+        idem_svc.methods = &idem_method;
+        idem_svc.topic = topic;
+}
+
+static void produce_request(rd_kafka_t *rk, const char *topic,
+                            const char *reply_topic) {
+        char deadline[24];
+        snprintf(deadline, sizeof(deadline), "%lld",
+                 (long long)time(NULL) * 1000 + 30000);
+        assert_int_equal(
+            rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic),
+                RD_KAFKA_V_VALUE("\x0a\x03" "bob", 5),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADER("kbus-method", "/hello.v1.Greeter/SayHello",
+                                  -1),
+                RD_KAFKA_V_HEADER("kafka_correlationId", "same-id-16-bytes",
+                                  16),
+                RD_KAFKA_V_HEADER("kafka_replyTopic", reply_topic, -1),
+                RD_KAFKA_V_HEADER("kafka_replyPartition", "\0\0\0\0", 4),
+                RD_KAFKA_V_HEADER("kbus-deadline", deadline, -1),
+                RD_KAFKA_V_END),
+            0);
+}
+
+/* The same request delivered twice runs the handler once; both get the
+ * same reply. */
+static void test_idempotent_duplicate_from_cache(void **state) {
+        kbus_runtime *srv = test_runtime("idem-server", "idem-server");
+        rd_kafka_message_t *replies[2];
+        rd_kafka_t *rk, *reader;
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char err[256];
+
+        greet_calls = 0;
+        fail_first_greets = 0;
+        idem_setup("idem.requests");
+        assert_int_equal(kbus_serve(srv, &idem_svc, &greet_handlers,
+                                    sizeof(greet_handlers), NULL), 0);
+        assert_int_equal(kbus_runtime_start(srv), 0);
+        rd_kafka_conf_set(conf, "bootstrap.servers",
+                          kbus_broker_bootstrap(test_broker), err, sizeof(err));
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        produce_request(rk, "idem.requests", "idem.replies");
+        produce_request(rk, "idem.requests", "idem.replies");
+        rd_kafka_flush(rk, 5000);
+        rd_kafka_destroy(rk);
+        for (int i = 0; i < 300 &&
+                        kbus_runtime_stat(srv, KBUS_STAT_REPLIES_CACHED) < 1;
+             i++)
+                run_for(0.05);
+        run_for(0.3);
+        assert_int_equal(greet_calls, 1);
+        assert_int_equal(kbus_runtime_stat(srv, KBUS_STAT_REPLIES_CACHED), 1);
+        kbus_runtime_free(srv);
+        /* Both replies are there, with the same value. */
+        assert_int_equal(read_topic("idem.replies", replies, 2, &reader), 2);
+        assert_int_equal(replies[0]->len, replies[1]->len);
+        assert_memory_equal(replies[0]->payload, replies[1]->payload,
+                            replies[0]->len);
+        rd_kafka_message_destroy(replies[0]);
+        rd_kafka_message_destroy(replies[1]);
+        rd_kafka_destroy(reader);
+}
+
+struct idem_result {
+        kbus_status status;
+        bool done;
+};
+
+static void on_idem(kbus_status status, const char *message,
+                    const Hello__V1__HelloReply *reply, void *arg) {
+        struct idem_result *r = arg;
+        r->status = status;
+        r->done = true;
+}
+
+/* A retriable failure of an idempotent call is resent by the client with
+ * the same correlation id, and the server runs the handler again. */
+static void test_idempotent_client_resend(void **state) {
+        kbus_runtime *srv = test_runtime("resend-server", "resend-server");
+        kbus_runtime *cli = test_runtime("resend-client", NULL);
+        Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+        struct idem_result r = {0};
+        kbus_call_opts *opts;
+
+        greet_calls = 0;
+        fail_first_greets = 2;
+        idem_setup("resend.requests");
+        assert_int_equal(kbus_serve(srv, &idem_svc, &greet_handlers,
+                                    sizeof(greet_handlers), NULL), 0);
+        assert_int_equal(kbus_runtime_start(srv), 0);
+        assert_int_equal(kbus_call_opts_new(&opts), 0);
+        kbus_call_opts_set_timeout(opts, 20000);
+        req.name = "again";
+        assert_int_equal(kbus_call_start(cli, &idem_svc, &idem_method,
+                                         &req.base, opts, (kbus_fn)on_idem,
+                                         &r), 0);
+        kbus_call_opts_free(opts);
+        assert_true(run_until(&r.done, 25));
+        assert_int_equal(r.status, KBUS_OK);
+        assert_int_equal(greet_calls, 3);
+        assert_int_equal(kbus_runtime_stat(cli, KBUS_STAT_CALLS_RESENT), 2);
+        kbus_runtime_free(cli);
+        kbus_runtime_free(srv);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_retry_keeps_key_order),
             cmocka_unit_test(test_dead_letters),
             cmocka_unit_test(test_keys_concurrent_and_ordered),
+            cmocka_unit_test(test_idempotent_duplicate_from_cache),
+            cmocka_unit_test(test_idempotent_client_resend),
         };
         int rc;
         harness_up();

@@ -221,6 +221,8 @@ typedef enum kbus_stat {
         KBUS_STAT_DEAD_LETTERED,       /**< records sent to a .DLT topic */
         KBUS_STAT_RETRIES,             /**< handler attempts after the first */
         KBUS_STAT_DECODE_ERRORS,       /**< undecodable values or headers */
+        KBUS_STAT_CALLS_RESENT,        /**< idempotent requests sent again */
+        KBUS_STAT_REPLIES_CACHED,      /**< duplicates answered from cache */
         KBUS_STAT__COUNT
 } kbus_stat;
 
@@ -249,7 +251,11 @@ typedef struct kbus_retry_policy {
 
 /** Method flags. */
 #define KBUS_METHOD_ONE_WAY 0x1    /**< no reply; the caller learns delivery */
-#define KBUS_METHOD_IDEMPOTENT 0x2 /**< safe to run twice for one call */
+/** Safe to run twice for one call: the client resends it (same
+ *  correlation id) when it could not be delivered or was answered with a
+ *  retriable status, and the server answers a duplicate from a cache of
+ *  recent replies instead of running the handler again. */
+#define KBUS_METHOD_IDEMPOTENT 0x2
 #define KBUS_NO_DEAD_LETTER 0x4    /**< log and skip instead of dead-letter */
 
 /**
