@@ -210,6 +210,7 @@ void kbus_config_free(kbus_config *conf) {
         kbus__free(conf->group);
         kbus__free(conf->reply_topic);
         kbus__free(conf->dlt_suffix);
+        kbus__free(conf->http);
         kbus__props_fini(&conf->kafka);
         kbus__props_fini(&conf->producer);
         kbus__props_fini(&conf->consumer);
@@ -247,6 +248,7 @@ int kbus__config_copy(const kbus_config *src, kbus_config **dstp) {
         dst->group = dup_or_null(src->group, &ok);
         dst->reply_topic = dup_or_null(src->reply_topic, &ok);
         dst->dlt_suffix = dup_or_null(src->dlt_suffix, &ok);
+        dst->http = dup_or_null(src->http, &ok);
         if (!ok || props_copy(&dst->kafka, &src->kafka) ||
             props_copy(&dst->producer, &src->producer) ||
             props_copy(&dst->consumer, &src->consumer)) {
@@ -317,6 +319,8 @@ static const struct key keys[] = {
         {"log_level", K_LOG_LEVEL, FIELD(log_level)},
         {"ordering", K_ORDERING, FIELD(ordering)},
         {"dlt_suffix", K_TOPIC_PART, FIELD(dlt_suffix)},
+        /* "host:port" of /healthz, /readyz and /metrics; unset: off. */
+        {"http", K_STRING, FIELD(http)},
         {"broker_count", K_INT, FIELD(broker_count), 1, 64},
         {"broker_partitions", K_INT, FIELD(broker_partitions), 1, 10000},
         {"retry.max_attempts", K_UINT32, FIELD(retry.max_attempts), 1,

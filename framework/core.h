@@ -169,7 +169,9 @@ struct kbus_runtime {
                 int max_in_flight;
         } *ordering_rules;
 
-        struct event *sig_int, *sig_term, *grace_timer, *close_check;
+        struct event *sig_int, *sig_term, *grace_timer;
+        struct evhttp *http; /* operations endpoint, if configured */
+        int http_port;
         char ce_source[256];
 };
 
@@ -196,6 +198,10 @@ const void *kbus__key_of(const ProtobufCMessage *msg, const char *field,
 /** The traceparent for an outgoing message: a child of the running
  *  handler's trace, else a new trace. */
 void kbus__outgoing_trace(kbus_runtime *rt, char out[KBUS_TRACEPARENT_LEN + 1]);
+
+/* ops.c */
+int kbus__ops_start(kbus_runtime *rt, char *errstr, size_t errlen);
+void kbus__ops_stop(kbus_runtime *rt);
 
 /* consumer.c */
 int kbus__group_route(kbus_runtime *rt, const char *group_id, kbus_route *r);

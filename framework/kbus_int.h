@@ -78,6 +78,7 @@ struct kbus_config {
         int log_level;            /* enum kbus_log_level */
         kbus_retry_policy retry;  /* defaults for handlers */
         char *dlt_suffix;         /* ".DLT" */
+        char *http;               /* operations endpoint "host:port", or NULL */
         int broker_count;         /* brokers of an embedded cluster */
         int broker_partitions;    /* partitions of topics it creates */
         kbus_props kafka;         /* every client */

@@ -19,7 +19,8 @@ libkbus_la_SOURCES = \
 	framework/consumer.c \
 	framework/client.c \
 	framework/server.c \
-	framework/events.c
+	framework/events.c \
+	framework/ops.c
 libkbus_la_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(PROTOBUF_C_CFLAGS) $(LIBCONFIG_CFLAGS) -DKBUS_VERSION='"$(PACKAGE_VERSION)"'
 libkbus_la_LIBADD = $(RDKAFKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) $(LIBCONFIG_LIBS)

@@ -117,6 +117,9 @@ int kbus__kafka_conf(kbus_runtime *rt, bool consumer, rd_kafka_conf_t **confp,
             {"auto.offset.reset", "earliest"},
             {"allow.auto.create.topics", "true"},
             {"enable.partition.eof", "false"},
+            /* Commit what was stored every second (Kafka's default is 5 s):
+             * after a crash, at most that much finished work comes back. */
+            {"auto.commit.interval.ms", "1000"},
         };
         /* The embedded broker answers an idle fetch only after
          * fetch.wait.max.ms, so every hop would wait that long. */
@@ -363,6 +366,8 @@ int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
         rc = kbus__client_init(rt, errstr, errlen);
         if (rc)
                 goto fail;
+        if (conf->http && (rc = kbus__ops_start(rt, errstr, errlen)))
+                goto fail;
 
         KBUS_LOG(KBUS_LOG_INFO, "runtime",
                  "%s started: bootstrap %s%s, reply topic %s", conf->name,
@@ -491,6 +496,7 @@ void kbus_runtime_free(kbus_runtime *rt) {
         if (!rt)
                 return;
         rt->closing = rt->closed = true;
+        kbus__ops_stop(rt);
         if (rt->producer) {
                 /* Deliver what is queued (replies, dead letters: their
                  * reports store offsets), then give up on the rest. */

@@ -94,6 +94,9 @@ int kbus_status_is_retriable(int code);
  *   ordering            "key" (default) or "partition"; see kbus_ordering
  *   client_max_in_flight  calls pending at once per runtime (10000)
  *   log_level           "debug", "info", "warn" or "error" ("info")
+ *   http                "host:port" serving /healthz, /readyz and /metrics
+ *                       (Prometheus text); port 0 picks a free port; unset:
+ *                       no listener (the default)
  *   kafka, producer, consumer
  *                       arrays of "name=value" librdkafka properties for all
  *                       clients, the producer only, consumers only
@@ -151,6 +154,9 @@ const char *kbus_runtime_bootstrap(const kbus_runtime *rt);
 
 /** @brief The embedded broker, for fault injection; NULL when external. */
 struct rd_kafka_mock_cluster_s *kbus_runtime_mock(kbus_runtime *rt);
+
+/** @brief The port of the operations endpoint (config `http`), or -1. */
+int kbus_runtime_http_port(const kbus_runtime *rt);
 
 /** @brief This instance's reply topic. */
 const char *kbus_runtime_reply_topic(const kbus_runtime *rt);

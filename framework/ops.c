@@ -1,0 +1,191 @@
+/*
+ * The operations endpoint: a small evhttp listener on the runtime's loop
+ * serving /healthz (the loop runs), /readyz (started, every consumer group
+ * has its partitions, not shutting down) and /metrics (the runtime's
+ * counters, in-flight gauges and consumer lag, in Prometheus text format).
+ * Lag comes from librdkafka's cached high watermarks and our positions, so
+ * a scrape never waits for the broker.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "core.h"
+
+static const char *const stat_help[KBUS_STAT__COUNT] = {
+    "Client calls sent.",
+    "Client calls answered OK.",
+    "Client calls answered with an error status.",
+    "Client calls that ended in DEADLINE_EXCEEDED.",
+    "Replies dropped because they came after the call's deadline.",
+    "Replies dropped because they matched no call of this instance.",
+    "Replies dropped because the call was already answered.",
+    "Requests given to a handler.",
+    "Requests skipped because their deadline had passed.",
+    "Requests for a method this server does not have.",
+    "Events handed to the producer.",
+    "Events given to a handler.",
+    "Records written to a dead-letter topic.",
+    "Handler attempts after the first.",
+    "Records whose value or headers could not be decoded.",
+    "Idempotent requests sent again.",
+    "Duplicate idempotent requests answered from the reply cache.",
+};
+
+static void reply_text(struct evhttp_request *req, int code,
+                       const char *reason, struct evbuffer *body) {
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Content-Type", "text/plain; version=0.0.4");
+        evhttp_send_reply(req, code, reason, body);
+}
+
+static bool ready(const kbus_runtime *rt) {
+        if (!rt->started || rt->closing)
+                return false;
+        for (const kbus_group *g = rt->groups; g; g = g->next)
+                if (!g->parts)
+                        return false;
+        return true;
+}
+
+static void metrics(kbus_runtime *rt, struct evbuffer *b) {
+        const char *app = rt->conf->name;
+        for (int i = 0; i < KBUS_STAT__COUNT; i++) {
+                const char *name = kbus_stat_name((kbus_stat)i);
+                evbuffer_add_printf(b,
+                                    "# HELP kbus_%s_total %s\n"
+                                    "# TYPE kbus_%s_total counter\n"
+                                    "kbus_%s_total{app=\"%s\"} %" PRIu64 "\n",
+                                    name, stat_help[i], name, name, app,
+                                    rt->stats[i]);
+        }
+        evbuffer_add_printf(b,
+                            "# HELP kbus_records_in_flight Records being "
+                            "handled.\n"
+                            "# TYPE kbus_records_in_flight gauge\n"
+                            "kbus_records_in_flight{app=\"%s\"} %zu\n"
+                            "# HELP kbus_calls_waiting Client calls waiting "
+                            "for a reply.\n"
+                            "# TYPE kbus_calls_waiting gauge\n"
+                            "kbus_calls_waiting{app=\"%s\"} %zu\n"
+                            "# HELP kbus_producer_queue Messages queued in "
+                            "the producer.\n"
+                            "# TYPE kbus_producer_queue gauge\n"
+                            "kbus_producer_queue{app=\"%s\"} %d\n",
+                            app, rt->records_in_flight, app, rt->n_waiting,
+                            app, rd_kafka_outq_len(rt->producer));
+        evbuffer_add_printf(b, "# HELP kbus_consumer_lag Records behind the "
+                               "partition's end.\n"
+                               "# TYPE kbus_consumer_lag gauge\n");
+        for (kbus_group *g = rt->groups; g; g = g->next) {
+                rd_kafka_topic_partition_list_t *l =
+                    rd_kafka_topic_partition_list_new(4);
+                for (kbus_partition *p = g->parts; p; p = p->next)
+                        rd_kafka_topic_partition_list_add(l, p->topic,
+                                                          p->partition);
+                rd_kafka_position(g->rk, l);
+                for (int i = 0; i < l->cnt; i++) {
+                        rd_kafka_topic_partition_t *tp = &l->elems[i];
+                        int64_t lo, hi;
+                        if (rd_kafka_get_watermark_offsets(
+                                g->rk, tp->topic, tp->partition, &lo, &hi) ||
+                            hi < 0)
+                                continue;
+                        evbuffer_add_printf(
+                            b,
+                            "kbus_consumer_lag{app=\"%s\",group=\"%s\","
+                            "topic=\"%s\",partition=\"%" PRId32 "\"} %" PRId64
+                            "\n",
+                            app, g->id, tp->topic, tp->partition,
+                            tp->offset >= 0 ? hi - tp->offset
+                                            : (lo >= 0 ? hi - lo : hi));
+                }
+                rd_kafka_topic_partition_list_destroy(l);
+        }
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+        kbus_runtime *rt = arg;
+        const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+        struct evbuffer *b = evbuffer_new();
+        if (!b) {
+                evhttp_send_error(req, 500, NULL);
+                return;
+        }
+        if (!path || !strcmp(path, "/healthz")) {
+                evbuffer_add_printf(b, "ok\n");
+                reply_text(req, 200, "OK", b);
+        } else if (!strcmp(path, "/readyz")) {
+                bool ok = ready(rt);
+                evbuffer_add_printf(b, ok ? "ready\n" : "not ready\n");
+                reply_text(req, ok ? 200 : 503,
+                           ok ? "OK" : "Service Unavailable", b);
+        } else if (!strcmp(path, "/metrics")) {
+                metrics(rt, b);
+                reply_text(req, 200, "OK", b);
+        } else {
+                evbuffer_add_printf(b, "not found: try /healthz, /readyz, "
+                                       "/metrics\n");
+                reply_text(req, 404, "Not Found", b);
+        }
+        evbuffer_free(b);
+}
+
+int kbus__ops_start(kbus_runtime *rt, char *errstr, size_t errlen) {
+        char host[256];
+        const char *colon = strrchr(rt->conf->http, ':');
+        struct evhttp_bound_socket *sock;
+        long port;
+        char *end;
+
+        if (!colon || colon == rt->conf->http ||
+            (size_t)(colon - rt->conf->http) >= sizeof(host))
+                return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
+                                 "http: \"%s\" is not host:port",
+                                 rt->conf->http);
+        port = strtol(colon + 1, &end, 10);
+        if (*end || port < 0 || port > 65535)
+                return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
+                                 "http: bad port in \"%s\"", rt->conf->http);
+        memcpy(host, rt->conf->http, (size_t)(colon - rt->conf->http));
+        host[colon - rt->conf->http] = '\0';
+        rt->http = evhttp_new(rt->base);
+        if (!rt->http)
+                return kbus__err(errstr, errlen, KBUS_RESOURCE_EXHAUSTED,
+                                 "http: out of memory");
+        evhttp_set_gencb(rt->http, on_request, rt);
+        evhttp_set_allowed_methods(rt->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+        sock = evhttp_bind_socket_with_handle(rt->http, host, (uint16_t)port);
+        if (!sock)
+                return kbus__err(errstr, errlen, KBUS_UNAVAILABLE,
+                                 "http: cannot listen on %s", rt->conf->http);
+        {
+                struct sockaddr_storage ss;
+                socklen_t len = sizeof(ss);
+                if (!getsockname(evhttp_bound_socket_get_fd(sock),
+                                 (struct sockaddr *)&ss, &len))
+                        rt->http_port =
+                            ntohs(ss.ss_family == AF_INET6
+                                      ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                      : ((struct sockaddr_in *)&ss)->sin_port);
+        }
+        KBUS_LOG(KBUS_LOG_INFO, "ops",
+                 "serving /healthz, /readyz, /metrics on %s port %d", host,
+                 rt->http_port);
+        return 0;
+}
+
+void kbus__ops_stop(kbus_runtime *rt) {
+        if (rt->http) {
+                evhttp_free(rt->http);
+                rt->http = NULL;
+        }
+}
+
+int kbus_runtime_http_port(const kbus_runtime *rt) {
+        return rt->http ? rt->http_port : -1;
+}
