@@ -3,6 +3,9 @@
  * calls answered exactly once each, deadlines (late replies dropped and
  * counted, expired requests not executed), and UNIMPLEMENTED.
  */
+#include <event2/buffer.h>
+#include <event2/http.h>
+
 #include "harness.h"
 #include "hello.kbus.h"
 
@@ -242,6 +245,86 @@ static void test_unknown_method(void **state) {
         kbus_runtime_free(srv);
 }
 
+/* ---- the operations endpoint ---- */
+
+struct http_result {
+        int code;
+        char body[16384];
+        bool done;
+};
+
+static void on_http(struct evhttp_request *req, void *arg) {
+        struct http_result *r = arg;
+        struct evbuffer *b;
+        size_t n;
+        r->done = true;
+        if (!req)
+                return;
+        r->code = evhttp_request_get_response_code(req);
+        b = evhttp_request_get_input_buffer(req);
+        n = evbuffer_remove(b, r->body, sizeof(r->body) - 1);
+        r->body[n > 0 ? n : 0] = '\0';
+}
+
+static void http_get(int port, const char *path, struct http_result *r) {
+        struct evhttp_connection *c =
+            evhttp_connection_base_new(test_base, NULL, "127.0.0.1",
+                                       (uint16_t)port);
+        struct evhttp_request *req = evhttp_request_new(on_http, r);
+        memset(r, 0, sizeof(*r));
+        assert_int_equal(evhttp_make_request(c, req, EVHTTP_REQ_GET, path), 0);
+        assert_true(run_until(&r->done, 10));
+        evhttp_connection_free(c);
+}
+
+static void test_ops_endpoint(void **state) {
+        kbus_config *conf;
+        kbus_runtime *srv;
+        struct http_result r;
+        char err[256];
+        int port;
+
+        assert_int_equal(kbus_config_new(&conf), 0);
+        assert_int_equal(kbus_config_set(conf, "bootstrap",
+                                         kbus_broker_bootstrap(test_broker),
+                                         err, sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
+                                         sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "name", "ops-server", err,
+                                         sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "http", "127.0.0.1:0", err,
+                                         sizeof(err)), 0);
+        assert_int_equal(kbus_runtime_new(&srv, &conf, test_base, err,
+                                          sizeof(err)), 0);
+        port = kbus_runtime_http_port(srv);
+        assert_true(port > 0);
+        serve_on(srv, "ops.requests");
+
+        http_get(port, "/healthz", &r);
+        assert_int_equal(r.code, 200);
+        /* Ready once the group has its partitions. */
+        for (int i = 0; i < 100; i++) {
+                http_get(port, "/readyz", &r);
+                if (r.code == 200)
+                        break;
+                assert_int_equal(r.code, 503);
+                run_for(0.1);
+        }
+        assert_int_equal(r.code, 200);
+        http_get(port, "/metrics", &r);
+        assert_int_equal(r.code, 200);
+        assert_non_null(strstr(r.body, "# TYPE kbus_requests_handled_total "
+                                       "counter"));
+        assert_non_null(strstr(r.body, "kbus_requests_handled_total{app=\"ops-"
+                                       "server\"} 0"));
+        assert_non_null(strstr(r.body, "kbus_consumer_lag{app=\"ops-server\","
+                                       "group=\"ops-server\",topic=\"ops."
+                                       "requests\""));
+        http_get(port, "/nope", &r);
+        assert_int_equal(r.code, 404);
+        kbus_runtime_free(srv);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_round_trip),
@@ -249,6 +332,7 @@ int main(void) {
             cmocka_unit_test(test_deadline_then_late_reply),
             cmocka_unit_test(test_expired_request_not_executed),
             cmocka_unit_test(test_unknown_method),
+            cmocka_unit_test(test_ops_endpoint),
         };
         int rc;
         harness_up();
