@@ -1,1 +1,2 @@
 include examples/hello/local.mk
+include examples/order-pipeline/local.mk

@@ -1,0 +1,76 @@
+/*
+ * What the programs of the order pipeline share: starting a kbus runtime
+ * from a configuration file, logging in the runtime's JSON-lines format,
+ * clocks, random ids, and checking command-line values and the ids that
+ * travel in events.
+ *
+ * Example code: an allocation failure ends the program with a message
+ * (pipeline_xmalloc and friends) rather than being threaded through every
+ * handler.
+ */
+#ifndef ORDER_PIPELINE_PIPELINE_H
+#define ORDER_PIPELINE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kbus/kbus.h>
+
+struct event_base;
+
+/* The program's name, for messages; set by pipeline_init(). */
+extern const char *pipeline_prog;
+
+/* Sets the program name and seeds the random generator. */
+void pipeline_init(const char *prog);
+
+/*
+ * A runtime configured from \p file (may be NULL), with \p name as its
+ * default name (the file can change it), then the KBUS_* environment,
+ * on \p base (NULL: an event_base of the runtime's own).  Prints what is
+ * wrong and returns NULL on failure.
+ */
+kbus_runtime *pipeline_runtime(const char *name, const char *file,
+                               struct event_base *base);
+
+enum { PIPELINE_DEBUG, PIPELINE_INFO, PIPELINE_WARN, PIPELINE_ERROR };
+
+/* A JSON line on stderr, as the runtime writes its own. */
+void pipeline_log(int level, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* Wall-clock time, Unix epoch milliseconds (what events carry). */
+int64_t pipeline_now_ms(void);
+
+/* Monotonic time in milliseconds, for measuring. */
+double pipeline_mono_ms(void);
+
+/* \p prefix followed by 16 random hex digits, e.g. "o-3f9c...". */
+void pipeline_random_id(char *out, size_t size, const char *prefix);
+
+/* A uniform random number in [0, 1). */
+double pipeline_random(void);
+
+/*
+ * Ids and tokens that the services write into their journals and events:
+ * 1 to 64 characters of A-Z a-z 0-9 . _ : @ -, so that a journal line can
+ * be split on blanks.
+ */
+bool pipeline_token_ok(const char *s);
+
+/* Parses a whole decimal integer within [min, max], or exits with status 2
+ * naming \p flag. */
+long pipeline_parse_long(const char *flag, const char *s, long min, long max);
+
+/* Parses a whole decimal number within [min, max], or exits with status 2. */
+double pipeline_parse_double(const char *flag, const char *s, double min,
+                             double max);
+
+/* Allocation that ends the program when memory runs out. */
+void *pipeline_xmalloc(size_t size);
+void *pipeline_xcalloc(size_t n, size_t size);
+void *pipeline_xrealloc(void *p, size_t size);
+char *pipeline_xstrdup(const char *s);
+
+#endif
