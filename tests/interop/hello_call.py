@@ -4,9 +4,11 @@ kbus/1 request headers written by hand, the reply matched by correlation id.
 
 Usage: /usr/bin/python3 hello_call.py BOOTSTRAP [NAME]
 
-Checks that SayHello answers status 0 with "Hello, NAME!", and that an
-unknown method answers status 12 (UNIMPLEMENTED).  Exits 0 on success, 1
-with a message on any mismatch or when no answer comes within 60 s.
+Checks that SayHello answers status 0 with "Hello, NAME!", that an
+unknown method answers status 12 (UNIMPLEMENTED), and that a request with a
+malformed header lands, untouched, on the dead-letter topic with the
+kafka_dlt-* headers.  Exits 0 on success, 1 with a message on any mismatch
+or when no answer comes within 60 s.
 """
 
 import logging
@@ -18,6 +20,8 @@ import time
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 SERVICE_TOPIC = "hello.v1.Greeter"
+DEAD_LETTER_TOPIC = SERVICE_TOPIC + ".DLT"
+SERVER_GROUP = "hello-server"   # the server's consumer group: its name
 SAY_HELLO = "/hello.v1.Greeter/SayHello"
 NO_SUCH_METHOD = "/hello.v1.Greeter/NoSuchMethod"
 STATUS_OK = 0
@@ -109,6 +113,7 @@ def new_traceparent():
 
 class Caller:
     def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
                                       linger_ms=0)
         self.reply = TopicPartition("interop.reply." + os.urandom(6).hex(), 0)
@@ -187,6 +192,82 @@ class Caller:
             log("no reply yet to %s; resending" % method)
 
 
+def check_dead_letter(caller, give_up_at):
+    """Sends a SayHello request whose kbus-deadline is not decimal and
+    finds it on the dead-letter topic, as docs/WIRE.md section 6 says."""
+    corr = os.urandom(16)
+    value = string_field(1, "poison")
+    headers = [
+        ("kbus-method", SAY_HELLO.encode()),
+        ("kafka_correlationId", corr),
+        ("kafka_replyTopic", caller.reply.topic.encode()),
+        ("kafka_replyPartition", struct.pack(">i", caller.reply.partition)),
+        ("kbus-deadline", b"soon"),
+        ("content-type", b"application/protobuf"),
+    ]
+    meta = caller.producer.send(SERVICE_TOPIC, value=value, headers=headers).get(timeout=20)
+    log("sent a request with kbus-deadline 'soon' to partition %d offset %d"
+        % (meta.partition, meta.offset))
+
+    # Asking for the dead-letter topic's partitions waits until it exists
+    # (brokers that create topics on first use create it for us).
+    while not caller.producer.partitions_for(DEAD_LETTER_TOPIC):
+        if time.time() > give_up_at:
+            raise Failure("no dead-letter topic %s within %.0f s"
+                          % (DEAD_LETTER_TOPIC, TOTAL_TIMEOUT_S))
+        time.sleep(0.2)
+    parts = [TopicPartition(DEAD_LETTER_TOPIC, p)
+             for p in sorted(caller.producer.partitions_for(DEAD_LETTER_TOPIC))]
+    dlt = KafkaConsumer(bootstrap_servers=caller.bootstrap, group_id=None,
+                        enable_auto_commit=False, auto_offset_reset="earliest",
+                        fetch_max_wait_ms=10)
+    try:
+        dlt.assign(parts)
+        dlt.seek_to_beginning(*parts)
+        while time.time() < give_up_at:
+            for records in dlt.poll(timeout_ms=200).values():
+                for rec in records:
+                    h = {}
+                    for name, val in rec.headers:
+                        h[name] = val          # the last occurrence counts
+                    if h.get("kafka_correlationId") != corr:
+                        continue
+                    check_dead_letter_record(rec, h, value, headers, meta)
+                    return
+        raise Failure("the malformed request did not reach %s within %.0f s"
+                      % (DEAD_LETTER_TOPIC, TOTAL_TIMEOUT_S))
+    finally:
+        dlt.close()
+
+
+def check_dead_letter_record(rec, h, value, sent_headers, meta):
+    def want(name, expected):
+        if h.get(name) != expected:
+            raise Failure("dead letter header %s is %r, want %r" % (name, h.get(name), expected))
+
+    if (rec.value or b"") != value:
+        raise Failure("dead letter value %r is not the original %r" % (rec.value, value))
+    if rec.key is not None:
+        raise Failure("dead letter key %r, want none (the original had none)" % rec.key)
+    for name, val in sent_headers:
+        want(name, val)                       # original headers kept
+    want("kafka_dlt-original-topic", SERVICE_TOPIC.encode())
+    want("kafka_dlt-original-partition", struct.pack(">i", meta.partition))
+    want("kafka_dlt-original-offset", struct.pack(">q", meta.offset))
+    ts = h.get("kafka_dlt-original-timestamp", b"")
+    if len(ts) != 8 or abs(struct.unpack(">q", ts)[0] - now_ms()) > 3600 * 1000:
+        raise Failure("kafka_dlt-original-timestamp %r is not 8-byte big-endian "
+                      "epoch milliseconds of about now" % ts)
+    want("kafka_dlt-original-consumer-group", SERVER_GROUP.encode())
+    want("kafka_dlt-exception-fqcn", b"kbus.DecodeError")
+    if not h.get("kafka_dlt-exception-message"):
+        raise Failure("dead letter has no kafka_dlt-exception-message")
+    if not h.get("kbus-attempts", b"").isdigit():
+        raise Failure("kbus-attempts %r is not decimal" % h.get("kbus-attempts"))
+    log("dead letter on %s: kbus.DecodeError, %r"
+        % (DEAD_LETTER_TOPIC, h["kafka_dlt-exception-message"].decode("utf-8", "replace")))
+
+
 def check_trace(headers, sent):
     tp = headers.get("traceparent")
     if tp is None:
@@ -241,6 +322,9 @@ def main():
                           % (status, STATUS_UNIMPLEMENTED))
         log("NoSuchMethod -> status 12, %r"
             % headers.get("kbus-status-message", b"").decode("utf-8", "replace"))
+
+        # A malformed header: dead-lettered, never handled.
+        check_dead_letter(caller, give_up_at)
     finally:
         caller.close()
     log("ok")

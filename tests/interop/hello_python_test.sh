@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A client written only from docs/WIRE.md, in Python with kafka-python,
-# calls the C hello-server: SayHello answers "Hello, world!" and an unknown
-# method answers UNIMPLEMENTED.
+# calls the C hello-server: SayHello answers "Hello, world!", an unknown
+# method answers UNIMPLEMENTED, and a request with a malformed header is
+# dead-lettered with Spring's kafka_dlt-* headers.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
