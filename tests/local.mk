@@ -5,3 +5,4 @@ include tests/integration/local.mk
 include tests/interop/local.mk
 include tests/fuzz/local.mk
 include tests/bench/local.mk
+include tests/bench/local.mk

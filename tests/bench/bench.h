@@ -1,0 +1,152 @@
+/*
+ * The kbus benchmark's shared parts: options, the environment every case
+ * runs in (one event_base, one embedded broker), the interface both sides
+ * of a comparison implement, and small helpers for time, statistics and
+ * resident memory.
+ *
+ * Each case is measured for two sides that do the same work on the same
+ * broker with the same librdkafka settings: "kbus" (side_kbus.c, the typed
+ * stubs and libkbus) and "raw" (side_raw.c, librdkafka by hand, written
+ * the way a careful C programmer would).  Both run their librdkafka queues
+ * on the one event_base, bridged the same way, so the comparison measures
+ * what kbus adds and nothing else.
+ */
+#ifndef KBUS_BENCH_H
+#define KBUS_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+
+#include <kbus/kbus.h>
+
+#include "bench.pb-c.h"
+
+/* Bytes of the body field: with the other fields, a packed Tick, Ping or
+ * Pong comes to about 100 bytes. */
+#define BENCH_BODY_LEN 88
+/* Distinct keys of the events; case (f) needs 1,000. */
+#define BENCH_KEYS 1000
+/* Deadline of every call: long enough that none expires in a run. */
+#define BENCH_TIMEOUT_MS 30000
+/* Partitions of every request and event topic: the embedded broker's
+ * default, which kbus also uses. */
+#define BENCH_PARTITIONS 4
+
+typedef struct bench_opts {
+        int rounds;          /* kbus/raw alternations per case */
+        int order_rounds;    /* rounds of case (f) */
+        long pub_count;      /* (a) events per round */
+        long sub_count;      /* (b) records per round */
+        double lat_secs;     /* (c) seconds of one-at-a-time calls */
+        double tput_secs;    /* (d) seconds per depth */
+        long mem_calls;      /* (e) calls in flight at once */
+        double soak_secs;    /* (e) soak duration */
+        double soak_rate;    /* (e) calls per second during the soak */
+        long order_key_count;  /* (f) records with per-key ordering */
+        long order_part_count; /* (f) records one at a time */
+        double order_secs;   /* (f) longest measurement of either ordering */
+        int order_max;       /* (f) max_in_flight with per-key ordering */
+        const char *cases;   /* letters of the cases to run */
+        bool quick;
+} bench_opts;
+
+typedef struct bench_env {
+        struct event_base *base;
+        kbus_broker *broker; /* NULL in a child: the parent's runs */
+        const char *bootstrap;
+        bench_opts opts;
+        unsigned long seq; /* for fresh topic and group names */
+        char run_id[16];   /* distinguishes runs on a shared broker */
+} bench_env;
+
+/* Called by an RPC side once per completed call; ok is false for any
+ * status but OK. */
+typedef void (*bench_rpc_done_fn)(void *arg, bool ok);
+
+/* What each side implements.  Every function runs the shared loop itself
+ * as long as it needs to; none leaves anything running when it returns,
+ * except an RPC pair between rpc_open() and rpc_close(). */
+typedef struct bench_side {
+        const char *name;
+        /* (a) Publishes n events to topic; returns events per second, from
+         * the first publish until every event was acknowledged. */
+        double (*publish)(bench_env *env, const char *topic, long n);
+        /* (b) Consumes n events already in topic in a new consumer group;
+         * returns records per second from the first record to the n-th. */
+        double (*subscribe)(bench_env *env, const char *topic,
+                            const char *group, long n);
+        /* (c, d, e) A server of bench.v1.Echo on request topic
+         * req_topic and a client calling it with replies on partition 0
+         * of reply_topic (both topics exist already); returns once a
+         * first call has been answered, or NULL on failure.  done(arg, ok) is called
+         * once for each call started with rpc_call(). */
+        void *(*rpc_open)(bench_env *env, const char *tag,
+                          const char *req_topic, const char *reply_topic,
+                          bench_rpc_done_fn done, void *arg);
+        /* Starts one call; 0 on success. */
+        int (*rpc_call)(void *h, int64_t seq);
+        void (*rpc_close)(void *h);
+} bench_side;
+
+extern const bench_side bench_side_kbus;
+extern const bench_side bench_side_raw;
+
+/* ---- bench.c ---- */
+
+/** Seconds on the monotonic clock. */
+double bench_now(void);
+/** Wall-clock Unix epoch milliseconds, as kbus-deadline uses. */
+int64_t bench_epoch_ms(void);
+
+/** Runs the loop until *done is true or \p seconds pass; returns *done. */
+bool bench_run_until(bench_env *env, volatile bool *done, double seconds);
+/** Runs the loop for \p seconds. */
+void bench_run_for(bench_env *env, double seconds);
+
+/** A fresh name "bench.<what>.<run>.<n>" in \p buf. */
+const char *bench_name(bench_env *env, char *buf, size_t len,
+                       const char *what);
+/** Creates \p topic on the embedded broker with \p partitions
+ *  partitions (the parent's broker only; a child's topics are created by
+ *  the parent before it starts). */
+void bench_topic(bench_env *env, const char *topic, int partitions);
+
+/** Fills \p t as event number \p seq: key "k<seq mod 1000>", the body. */
+void bench_tick(Bench__V1__Tick *t, int64_t seq, char keybuf[16]);
+/** Fills \p p as call number \p seq. */
+void bench_ping(Bench__V1__Ping *p, int64_t seq, char keybuf[16]);
+/** The body bytes every message carries. */
+extern uint8_t bench_body[BENCH_BODY_LEN];
+
+/** A value of /proc/self/status in kB ("VmHWM", "VmRSS"); -1 if absent. */
+long bench_status_kb(const char *field);
+
+/** Sorts \p v and returns its median (0 for n == 0). */
+double bench_median(double *v, size_t n);
+/** The \p p-th percentile (0-100) of sorted \p v, nearest rank. */
+double bench_percentile(const double *v, size_t n, double p);
+
+/** Progress on stderr, prefixed "bench: ". */
+void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- side_raw.c: also used to fill topics for both sides ---- */
+
+/** Produces \p n events numbered from \p first, with the headers kbus
+ *  puts on events, to \p topic, and waits until all are acknowledged.
+ *  Returns 0 or -1. */
+int bench_raw_fill(bench_env *env, const char *topic, long first, long n);
+
+/* ---- side_kbus.c: case (f), kbus on both sides of the ratio ---- */
+
+/** Consumes up to \p n events already in \p topic, for at most \p secs
+ *  seconds after the first, with handlers that complete 5 ms later, under
+ *  \p ordering; returns records completed per second. */
+double bench_kbus_ordered(bench_env *env, const char *topic,
+                          const char *group, long n, double secs,
+                          kbus_ordering ordering, int max_in_flight);
+
+#endif /* KBUS_BENCH_H */
