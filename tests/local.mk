@@ -4,5 +4,5 @@ include tests/codegen/local.mk
 include tests/integration/local.mk
 include tests/interop/local.mk
 include tests/fuzz/local.mk
-include tests/bench/local.mk
+include tests/faults/local.mk
 include tests/bench/local.mk

@@ -1,0 +1,230 @@
+/*
+ * A broker goes down and comes back while calls and events flow.
+ *
+ * rd_kafka_mock_broker_set_down closes the broker's connections and
+ * refuses new ones, but does not move its partitions' leadership: the
+ * partitions it leads (and the group it coordinates, if any) are
+ * unreachable until it is up again.  The promises checked:
+ *   - RPC: every call ends exactly once, with OK or, for calls caught by
+ *     the outage, DEADLINE_EXCEEDED or UNAVAILABLE; none hangs past its
+ *     deadline; calls made after recovery succeed;
+ *   - events: every published event is handled at least once and each
+ *     key's events are handled in order.
+ */
+#include "faults.h"
+
+/* ---- RPC ---- */
+
+#define MAX_CALLS 4096
+
+struct rpc_run {
+        kbus_runtime *cli;
+        kbus_service_desc svc;
+        kbus_call_opts *opts;
+        struct event *pump;
+        int started;
+        int ended;
+        int ok, deadline, unavailable, other;
+        int completions[MAX_CALLS];
+        kbus_status status[MAX_CALLS];
+        double started_at[MAX_CALLS];
+        double timeout_s; /* of calls started now */
+        double deadline_at[MAX_CALLS];
+        double late; /* worst completion after the deadline, seconds */
+        double broker_up_at;
+        int ok_after_up; /* OK replies to calls started after broker_up_at */
+        bool stop;
+        int handled; /* handler runs, redeliveries included */
+};
+
+static struct rpc_run rpc;
+
+static void greet(kbus_call *call, const Hello__V1__HelloRequest *req,
+                  void *arg) {
+        Hello__V1__HelloReply reply = HELLO__V1__HELLO_REPLY__INIT;
+        rpc.handled++;
+        reply.message = req->name;
+        assert_int_equal(hello_v1_greeter_say_hello_reply(call, &reply), 0);
+}
+
+static void on_reply(kbus_status status, const char *message,
+                     const Hello__V1__HelloReply *reply, void *arg) {
+        int i = (int)(intptr_t)arg;
+        double took = now_s() - rpc.started_at[i];
+        double over = now_s() - rpc.deadline_at[i];
+        /* Exactly once: a second completion is the bug this test hunts. */
+        assert_int_equal(rpc.completions[i], 0);
+        rpc.completions[i]++;
+        rpc.status[i] = status;
+        rpc.ended++;
+        if (over > rpc.late) {
+                rpc.late = over;
+                note("call %d: %s after %.2f s (loop stalled %.2f s)", i,
+                     kbus_status_name(status), took, loop_stall());
+        }
+        switch (status) {
+        case KBUS_OK:
+                rpc.ok++;
+                assert_non_null(reply);
+                assert_int_equal(atoi(reply->message), i);
+                if (rpc.broker_up_at > 0 &&
+                    rpc.started_at[i] > rpc.broker_up_at)
+                        rpc.ok_after_up++;
+                break;
+        case KBUS_DEADLINE_EXCEEDED:
+                rpc.deadline++;
+                break;
+        case KBUS_UNAVAILABLE:
+                rpc.unavailable++;
+                break;
+        default:
+                rpc.other++;
+                note("call %d: unexpected %s: %s", i,
+                     kbus_status_name(status), message);
+        }
+}
+
+static void start_call(void) {
+        Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+        char name[16];
+        int i = rpc.started;
+        assert_true(i < MAX_CALLS);
+        snprintf(name, sizeof(name), "%d", i);
+        req.name = name;
+        rpc.started_at[i] = now_s();
+        rpc.deadline_at[i] = rpc.started_at[i] + rpc.timeout_s;
+        assert_int_equal(kbus_call_start(rpc.cli, &rpc.svc,
+                                         &rpc.svc.methods[0], &req.base,
+                                         rpc.opts, (kbus_fn)on_reply,
+                                         (void *)(intptr_t)i),
+                         0);
+        rpc.started++;
+}
+
+static void rpc_pump_cb(evutil_socket_t fd, short what, void *arg) {
+        struct timeval tv = {0, 20000};
+        if (rpc.stop)
+                return;
+        start_call();
+        evtimer_add(rpc.pump, &tv);
+}
+
+static bool all_ended(void *arg) {
+        return rpc.ended == rpc.started;
+}
+
+static bool recovered(void *arg) {
+        return rpc.ok_after_up >= 25;
+}
+
+static void test_broker_down_during_rpc(void **state) {
+        kbus_runtime *srv, *cli;
+        static const hello_v1_greeter_handlers handlers = {.say_hello = greet};
+        double t0;
+
+        memset(&rpc, 0, sizeof(rpc));
+        make_topic("bd.requests", 4, 0);
+        /* The reply topic's only partition is on the broker that goes
+         * down, so replies are cut off too. */
+        make_topic("bd.replies", 1, 2);
+        rpc.svc = hello_v1_greeter__service;
+        rpc.svc.topic = "bd.requests";
+        srv = fault_runtime("bd-server", "bd-server", NULL);
+        cli = rpc.cli = fault_runtime("bd-client", NULL, "reply_topic",
+                                      "bd.replies", NULL);
+        assert_int_equal(kbus_serve(srv, &rpc.svc, &handlers,
+                                    sizeof(handlers), NULL), 0);
+        assert_int_equal(kbus_runtime_start(srv), 0);
+        assert_int_equal(kbus_call_opts_new(&rpc.opts), 0);
+
+        /* One call with a long deadline: once it is answered the server
+         * has joined its group and the client reads its replies. */
+        kbus_call_opts_set_timeout(rpc.opts, 20000);
+        rpc.timeout_s = 20;
+        start_call();
+        assert_true(run_until(all_ended, NULL, 25));
+        assert_int_equal(rpc.status[0], KBUS_OK);
+
+        kbus_call_opts_set_timeout(rpc.opts, 2500);
+        rpc.timeout_s = 2.5;
+        rpc.pump = evtimer_new(test_base, rpc_pump_cb, NULL);
+        rpc_pump_cb(-1, 0, NULL);
+        run_for(1.5);
+        note("broker 2 down after %d calls", rpc.started);
+        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 2), 0);
+        run_for(3);
+        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 2), 0);
+        rpc.broker_up_at = now_s();
+        note("broker 2 up after %d calls", rpc.started);
+        /* librdkafka reconnects with backoff (up to
+         * reconnect.backoff.max.ms, 10 s): give it that long. */
+        t0 = now_s();
+        assert_true(run_until(recovered, NULL, 20));
+        note("recovered %.1f s after the broker came back", now_s() - t0);
+        rpc.stop = true;
+        assert_true(run_until(all_ended, NULL, 10));
+        note("calls %d: ok %d, deadline %d, unavailable %d, other %d; "
+             "handler runs %d; worst overrun of a deadline %.2f s",
+             rpc.started, rpc.ok, rpc.deadline, rpc.unavailable, rpc.other,
+             rpc.handled, rpc.late);
+        assert_int_equal(rpc.other, 0);
+        assert_int_equal(rpc.ok + rpc.deadline + rpc.unavailable,
+                         rpc.started);
+        /* The outage must have been felt, or the test showed nothing. */
+        assert_true(rpc.deadline + rpc.unavailable > 0);
+        /* A deadline timer fires on time, outage or not. */
+        assert_true(rpc.late < 1.0);
+        assert_int_equal(kbus_runtime_stat(cli, KBUS_STAT_CALLS_STARTED),
+                         (uint64_t)rpc.started);
+        assert_int_equal(kbus_runtime_stat(cli, KBUS_STAT_CALLS_OK) +
+                             kbus_runtime_stat(cli, KBUS_STAT_CALLS_FAILED) +
+                             kbus_runtime_stat(cli, KBUS_STAT_CALLS_TIMED_OUT),
+                         (uint64_t)rpc.started);
+        for (int i = 0; i < rpc.started; i++)
+                assert_int_equal(rpc.completions[i], 1);
+        event_free(rpc.pump);
+        kbus_call_opts_free(rpc.opts);
+        kbus_runtime_free(cli);
+        kbus_runtime_free(srv);
+}
+
+/* ---- events ---- */
+
+static void test_broker_down_during_events(void **state) {
+        static struct stream s;
+        kbus_runtime *pub, *sub;
+
+        stream_init(&s, "bd.events", 8, 150);
+        make_topic("bd.events", 4, 0);
+        pub = fault_runtime("bd-pub", NULL, NULL);
+        sub = fault_runtime("bd-sub", "bd-events", NULL);
+        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
+                                        (kbus_fn)stream_on_event, &s), 0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        run_for(3.5); /* the first join */
+        stream_pump_start(&s, pub, 2);
+        run_for(1);
+        note("broker 1 down: published %d, handled %d", s.published,
+             s.handled);
+        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 1), 0);
+        run_for(3);
+        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 1), 0);
+        note("broker 1 up: published %d, handled %d", s.published,
+             s.handled);
+        stream_check(&s, 30, true);
+        stream_fini(&s);
+        kbus_runtime_free(sub);
+        kbus_runtime_free(pub);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_broker_down_during_rpc),
+            cmocka_unit_test(test_broker_down_during_events),
+        };
+        int rc;
+        harness_up();
+        rc = cmocka_run_group_tests_name("broker_down", tests, NULL, NULL);
+        harness_down();
+        return rc;
+}

@@ -1,0 +1,343 @@
+/*
+ * Shared helpers of the fault-injection tests: one embedded cluster of
+ * three brokers per test binary (so leaders and the group coordinator can
+ * move or go down while the others stay up), runtimes that talk to it, a
+ * keyed event stream whose handling is checked for loss and per-key order,
+ * and loops that run until a condition holds or a time limit passes.
+ *
+ * Faults are injected through rdkafka_mock.h on the cluster that
+ * kbus_broker_mock() returns.  The mock's broker ids are 1..3.
+ */
+#ifndef KBUS_TEST_FAULTS_H
+#define KBUS_TEST_FAULTS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <kbus/kbus.h>
+
+#include "hello.kbus.h"
+
+/* Kafka protocol API keys the tests inject errors into. */
+#define API_PRODUCE 0
+#define API_FETCH 1
+#define API_OFFSET_COMMIT 8
+#define API_HEARTBEAT 12
+
+#define N_BROKERS 3
+
+static kbus_broker *test_broker;
+static struct event_base *test_base;
+
+static inline rd_kafka_mock_cluster_t *cluster(void) {
+        return kbus_broker_mock(test_broker);
+}
+
+static inline double now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A 10 ms heartbeat on the loop: the longest gap between two beats is
+ * how long something blocked the loop thread. */
+static struct event *heartbeat;
+static double heartbeat_last, heartbeat_worst;
+
+static void heartbeat_cb(evutil_socket_t fd, short what, void *arg) {
+        double t = now_s();
+        if (heartbeat_last > 0 && t - heartbeat_last > heartbeat_worst)
+                heartbeat_worst = t - heartbeat_last;
+        heartbeat_last = t;
+}
+
+/* Resets the heartbeat record; returns the worst gap since the last
+ * call, in seconds. */
+static inline double loop_stall(void) {
+        double w = heartbeat_worst;
+        heartbeat_worst = 0;
+        heartbeat_last = 0;
+        return w;
+}
+
+static inline void harness_up(void) {
+        struct timeval tv = {0, 10000};
+        char err[256];
+        if (kbus_broker_new(&test_broker, N_BROKERS, err, sizeof(err))) {
+                fprintf(stderr, "broker: %s\n", err);
+                abort();
+        }
+        test_base = event_base_new();
+        heartbeat = event_new(test_base, -1, EV_PERSIST, heartbeat_cb, NULL);
+        event_add(heartbeat, &tv);
+}
+
+static inline void harness_down(void) {
+        event_free(heartbeat);
+        event_base_free(test_base);
+        kbus_broker_free(test_broker);
+}
+
+/* Creates \p topic with every partition replicated on all brokers, leader
+ * of partition i on broker 1 + i % 3 unless \p leader names one.  Topics
+ * are made before first use so the test knows where the leaders are. */
+static inline void make_topic(const char *topic, int partitions, int leader) {
+        assert_int_equal(rd_kafka_mock_topic_create(cluster(), topic, partitions,
+                                                    N_BROKERS),
+                         0);
+        for (int p = 0; p < partitions; p++)
+                assert_int_equal(rd_kafka_mock_partition_set_leader(
+                                     cluster(), topic, p,
+                                     leader > 0 ? leader : 1 + p % N_BROKERS),
+                                 0);
+}
+
+/* A runtime on the test cluster and the shared loop.  \p extra is a list
+ * of key, value pairs ending with NULL, set after the defaults. */
+static inline kbus_runtime *fault_runtime(const char *name, const char *group,
+                                          ...) {
+        kbus_config *conf;
+        kbus_runtime *rt;
+        char err[512];
+        const char *k, *v;
+        va_list ap;
+
+        assert_int_equal(kbus_config_new(&conf), 0);
+        assert_int_equal(kbus_config_set(conf, "bootstrap",
+                                         kbus_broker_bootstrap(test_broker),
+                                         err, sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
+                                         sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "name", name, err, sizeof(err)),
+                         0);
+        if (group)
+                assert_int_equal(kbus_config_set(conf, "group", group, err,
+                                                 sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", "2000",
+                                         err, sizeof(err)), 0);
+        va_start(ap, group);
+        while ((k = va_arg(ap, const char *))) {
+                v = va_arg(ap, const char *);
+                if (kbus_config_set(conf, k, v, err, sizeof(err))) {
+                        fprintf(stderr, "config %s: %s\n", k, err);
+                        fail();
+                }
+        }
+        va_end(ap);
+        if (kbus_runtime_new(&rt, &conf, test_base, err, sizeof(err))) {
+                fprintf(stderr, "runtime: %s\n", err);
+                fail();
+        }
+        return rt;
+}
+
+/* Runs the loop until \p cond(arg) holds or \p seconds pass; returns
+ * whether it held. */
+static inline bool run_until(bool (*cond)(void *), void *arg,
+                             double seconds) {
+        double end = now_s() + seconds;
+        struct timeval tick = {0, 20000};
+        while (!(cond && cond(arg)) && now_s() < end) {
+                event_base_loopexit(test_base, &tick);
+                event_base_dispatch(test_base);
+        }
+        return cond && cond(arg);
+}
+
+static inline void run_for(double seconds) {
+        run_until(NULL, NULL, seconds);
+}
+
+static inline void note(const char *fmt, ...) {
+        va_list ap;
+        fprintf(stderr, "# ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\n");
+}
+
+/* ---- a keyed event stream ---- */
+
+#define MAX_KEYS 16
+#define MAX_SEQ 2048
+
+/*
+ * Events are Greeted{name: "k<key>", message: "<seq>"}, seq counting from
+ * 1 per key.  A handled event with seq > (highest seen for its key) + 1
+ * means an earlier event of that key was skipped or comes later: an order
+ * violation.  seq <= highest seen is a redelivery, allowed where the test
+ * says so.  Redelivery restarts at an earlier record and moves forward
+ * again, so the check also holds across consumers of one process.
+ */
+struct stream {
+        kbus_event_desc desc;
+        kbus_runtime *pub;
+        int n_keys;
+        int per_key;
+        int published;          /* events handed to kbus_publish */
+        int next_seq[MAX_KEYS]; /* next seq to publish per key */
+        int highest[MAX_KEYS];  /* highest seq handled per key */
+        unsigned char times[MAX_KEYS][MAX_SEQ + 1];
+        int handled;            /* handler calls */
+        int distinct;           /* events handled at least once */
+        int duplicates;         /* handler calls for an event seen before */
+        int violations;         /* order violations */
+        char first_violation[128];
+        int delay_ms;           /* ack this much later (0: at once) */
+        struct event *pump;     /* publishes at a steady rate */
+        int pump_batch;
+};
+
+static inline void stream_init(struct stream *s, const char *topic,
+                               int n_keys, int per_key) {
+        memset(s, 0, sizeof(*s));
+        assert_true(n_keys <= MAX_KEYS && per_key <= MAX_SEQ);
+        s->desc = hello_v1_greeted__event;
+        s->desc.topic = topic;
+        /* A short retry policy: the tests never fail handlers on purpose,
+         * but a long backoff would hide a stall behind the time limit. */
+        s->desc.retry.initial_backoff_ms = 20;
+        s->desc.retry.max_backoff_ms = 200;
+        s->n_keys = n_keys;
+        s->per_key = per_key;
+}
+
+static inline int stream_total(const struct stream *s) {
+        return s->n_keys * s->per_key;
+}
+
+/* Publishes the next event, keys round robin; false when all are out. */
+static inline bool stream_publish_one(struct stream *s) {
+        Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
+        char name[16], msg[16];
+        int k = s->published % s->n_keys;
+        int rc;
+        if (s->published >= stream_total(s))
+                return false;
+        snprintf(name, sizeof(name), "k%d", k);
+        snprintf(msg, sizeof(msg), "%d", s->next_seq[k] + 1);
+        ev.name = name;
+        ev.message = msg;
+        rc = kbus_publish(s->pub, &s->desc, &ev.base);
+        if (rc == KBUS_RESOURCE_EXHAUSTED)
+                return true; /* queue full: try again on the next tick */
+        assert_int_equal(rc, 0);
+        s->next_seq[k]++;
+        s->published++;
+        return true;
+}
+
+static void stream_pump_cb(evutil_socket_t fd, short what, void *arg) {
+        struct stream *s = arg;
+        struct timeval tv = {0, 10000};
+        for (int i = 0; i < s->pump_batch; i++)
+                if (!stream_publish_one(s))
+                        return;
+        evtimer_add(s->pump, &tv);
+}
+
+/* Publishes \p batch events every 10 ms until all are out, so faults hit
+ * a stream in motion. */
+static inline void stream_pump_start(struct stream *s, kbus_runtime *pub,
+                                     int batch) {
+        s->pub = pub;
+        s->pump_batch = batch;
+        s->pump = evtimer_new(test_base, stream_pump_cb, s);
+        stream_pump_cb(-1, 0, s);
+}
+
+static inline void stream_fini(struct stream *s) {
+        if (s->pump)
+                event_free(s->pump);
+        s->pump = NULL;
+}
+
+struct delayed_ack {
+        kbus_call *call;
+        struct event *ev;
+};
+
+static void delayed_ack_cb(evutil_socket_t fd, short what, void *arg) {
+        struct delayed_ack *d = arg;
+        assert_int_equal(kbus_call_ack(d->call), 0);
+        event_free(d->ev);
+        free(d);
+}
+
+/* The subscriber: records the event, then acknowledges it now or after
+ * delay_ms.  Use with kbus_subscribe(..., (kbus_fn)stream_on_event, s). */
+static void stream_on_event(kbus_call *call, const Hello__V1__Greeted *ev,
+                            void *arg) {
+        struct stream *s = arg;
+        int k = atoi(ev->name + 1), seq = atoi(ev->message);
+        assert_true(k >= 0 && k < s->n_keys && seq >= 1 && seq <= s->per_key);
+        s->handled++;
+        if (s->times[k][seq]++)
+                s->duplicates++;
+        else
+                s->distinct++;
+        if (seq > s->highest[k] + 1) {
+                if (!s->violations++)
+                        snprintf(s->first_violation,
+                                 sizeof(s->first_violation),
+                                 "key k%d: seq %d after %d", k, seq,
+                                 s->highest[k]);
+        }
+        if (seq > s->highest[k])
+                s->highest[k] = seq;
+        if (s->delay_ms > 0) {
+                struct delayed_ack *d = calloc(1, sizeof(*d));
+                struct timeval tv = {s->delay_ms / 1000,
+                                     (s->delay_ms % 1000) * 1000};
+                assert_non_null(d);
+                d->call = call;
+                d->ev = evtimer_new(test_base, delayed_ack_cb, d);
+                evtimer_add(d->ev, &tv);
+                return;
+        }
+        assert_int_equal(kbus_call_ack(call), 0);
+}
+
+static inline bool stream_all_handled(void *arg) {
+        struct stream *s = arg;
+        return s->distinct == stream_total(s);
+}
+
+/* Waits for every event to be handled, then checks order; \p dups_ok says
+ * whether redeliveries are expected under this fault. */
+static inline void stream_check(struct stream *s, double seconds,
+                                bool dups_ok) {
+        bool all = run_until(stream_all_handled, s, seconds);
+        note("%s: published %d, handled %d (distinct %d, duplicates %d), "
+             "order violations %d%s%s",
+             s->desc.topic, s->published, s->handled, s->distinct,
+             s->duplicates, s->violations, s->violations ? ": " : "",
+             s->first_violation);
+        assert_int_equal(s->published, stream_total(s));
+        if (!all)
+                for (int k = 0; k < s->n_keys; k++)
+                        for (int q = 1; q <= s->per_key; q++)
+                                if (!s->times[k][q]) {
+                                        note("first missing: k%d/%d", k, q);
+                                        k = s->n_keys;
+                                        break;
+                                }
+        assert_true(all);
+        assert_int_equal(s->violations, 0);
+        if (!dups_ok)
+                assert_int_equal(s->duplicates, 0);
+}
+
+#endif

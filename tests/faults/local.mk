@@ -1,0 +1,19 @@
+# Fault injection: the runtime on a three-broker embedded cluster whose
+# brokers, leaders, coordinator and requests fail on cue (rdkafka_mock.h),
+# one cmocka group per binary; and a subscriber process killed with
+# SIGKILL mid stream, then restarted.
+
+faults_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) $(CMOCKA_CFLAGS) \
+	$(LIBEVENT_CFLAGS) $(RDKAFKA_CFLAGS) -I$(top_builddir)/examples/hello
+faults_ldadd = libkbus.la $(CMOCKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) \
+	$(RDKAFKA_LIBS)
+
+faults_tests = tests/faults/broker_down_test
+check_PROGRAMS += $(faults_tests)
+TESTS += $(faults_tests)
+EXTRA_DIST += tests/faults/faults.h
+
+tests_faults_broker_down_test_SOURCES = tests/faults/broker_down_test.c
+nodist_tests_faults_broker_down_test_SOURCES = $(HELLO_GEN)
+tests_faults_broker_down_test_CPPFLAGS = $(faults_cppflags)
+tests_faults_broker_down_test_LDADD = $(faults_ldadd)
