@@ -85,8 +85,10 @@ KBUS_PLUGIN_PROTO_GEN = \
 	codegen/wkt/google/protobuf/compiler/plugin.pb-c.h
 KBUS_WKT_GEN = $(KBUS_WKT_C) $(KBUS_WKT_H) $(KBUS_OPTIONS_GEN) $(KBUS_PLUGIN_PROTO_GEN)
 
+# (No `rm -rf codegen/wkt` first: configure puts automake's .deps
+# directories for these sources in there.)
 codegen/wkt.stamp: framework/kbus/options.proto
-	$(AM_V_GEN)rm -rf codegen/wkt && $(MKDIR_P) codegen/wkt && \
+	$(AM_V_GEN)$(MKDIR_P) codegen/wkt && \
 	$(PROTOC_C) -I$(PROTO_INCLUDE) --c_out=codegen/wkt \
 		$(KBUS_WKT_PROTOS) google/protobuf/descriptor.proto \
 		google/protobuf/compiler/plugin.proto && \
