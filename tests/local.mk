@@ -6,3 +6,4 @@ include tests/interop/local.mk
 include tests/fuzz/local.mk
 include tests/faults/local.mk
 include tests/bench/local.mk
+include tests/e2e/local.mk

@@ -5,7 +5,8 @@
  *   order-load (--url URL | --rpc) [-n ORDERS] [-C IN_FLIGHT] [options]
  *
  * 1. Waits until the services answer (their Audit methods and, over HTTP,
- *    the gateway's /healthz): a consumer group's first join takes seconds.
+ *    the gateway's GET /orders/{id} for an order that does not exist): a
+ *    consumer group's first join takes seconds.
  * 2. Places ORDERS random orders, IN_FLIGHT at a time, through the gateway
  *    (POST /orders) or straight to OrderService/PlaceOrder (--rpc).  Each
  *    carries an idempotency key, so a placement that times out is resent
@@ -116,6 +117,7 @@ static struct {
         enum phase phase;
         /* settings */
         long n_orders, in_flight_max, poison;
+        double rate; /* new orders per second; 0: as fast as they go */
         double timeout_ms, ready_timeout_ms, audit_timeout_ms;
         bool rpc;
         char host[256];
@@ -405,6 +407,10 @@ static struct lorder *next_placement(double now) {
                 if (ld.orders[i].ps == P_RETRY_WAIT &&
                     ld.orders[i].retry_at_ms <= now)
                         return &ld.orders[i];
+        /* --rate: no more new orders than the clock allows so far. */
+        if (ld.rate > 0 &&
+            (double)ld.next_new >= (now - ld.load_start_ms) / 1000.0 * ld.rate)
+                return NULL;
         if (ld.next_new < ld.n_orders)
                 return &ld.orders[ld.next_new++];
         return NULL;
@@ -475,8 +481,10 @@ static void ready_shipping(kbus_status s, const char *m,
         ready_answer(s);
 }
 
-static void ready_healthz(struct evhttp_request *req, void *arg) {
-        ld.ready_gateway = req && evhttp_request_get_response_code(req) == 200;
+/* A 404 for an order that does not exist comes from the orders service:
+ * the whole path gateway -> orders -> gateway works, replies included. */
+static void ready_gateway(struct evhttp_request *req, void *arg) {
+        ld.ready_gateway = req && evhttp_request_get_response_code(req) == 404;
         ld.conns[0].busy = false;
 }
 
@@ -499,11 +507,11 @@ static void probe_ready(void) {
                 ld.ready_pending--;
         if (!ld.rpc && !ld.ready_gateway && !ld.conns[0].busy) {
                 struct evhttp_request *hr =
-                    evhttp_request_new(ready_healthz, NULL);
+                    evhttp_request_new(ready_gateway, NULL);
                 evhttp_add_header(evhttp_request_get_output_headers(hr), "Host",
                                   ld.host);
                 if (evhttp_make_request(ld.conns[0].evcon, hr, EVHTTP_REQ_GET,
-                                        "/healthz") == 0)
+                                        "/orders/o-ready-probe") == 0)
                         ld.conns[0].busy = true;
         }
 }
@@ -917,7 +925,8 @@ static void usage(FILE *out) {
         fprintf(out,
                 "usage: order-load (--url URL | --rpc) [-n ORDERS] [-C "
                 "IN_FLIGHT] [-c FILE]\n"
-                "                  [--timeout SECONDS] [--poison N]\n"
+                "                  [--rate PER_SECOND] [--timeout SECONDS] "
+                "[--poison N]\n"
                 "Places orders on the order pipeline, waits until each is "
                 "final, checks the\nservices' books, and prints one summary "
                 "line:\n"
@@ -930,6 +939,9 @@ static void usage(FILE *out) {
                 "of the gateway\n"
                 "  -n, --orders N       orders to place (default 1000)\n"
                 "  -C, --in-flight N    requests at once (default 32)\n"
+                "  --rate PER_SECOND    start at most this many new orders a "
+                "second (default:\n"
+                "                       as fast as IN_FLIGHT allows)\n"
                 "  -c, --config FILE    kbus configuration file (libconfig "
                 "format)\n"
                 "  --timeout SECONDS    give up on orders not final this long "
@@ -973,6 +985,7 @@ int main(int argc, char **argv) {
             {"timeout", required_argument, NULL, 'T'},
             {"ready-timeout", required_argument, NULL, 'R'},
             {"poison", required_argument, NULL, 'P'},
+            {"rate", required_argument, NULL, 'Q'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -1020,6 +1033,10 @@ int main(int argc, char **argv) {
                 case 'P':
                         ld.poison = pipeline_parse_long("--poison", optarg, 0,
                                                         1000000);
+                        break;
+                case 'Q':
+                        ld.rate = pipeline_parse_double("--rate", optarg, 0,
+                                                        1e6);
                         break;
                 case 'h':
                         usage(stdout);
