@@ -10,6 +10,7 @@ tests_e2e_e2e_broker_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS)
 tests_e2e_e2e_broker_LDADD = libkbus.la $(RDKAFKA_LIBS) -lpthread
 
 e2e_tests = \
+	tests/e2e/gateway_test.sh \
 	tests/e2e/payments_kill_test.sh \
 	tests/e2e/leader_move_test.sh
 TESTS += $(e2e_tests)
