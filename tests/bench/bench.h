@@ -82,8 +82,9 @@ typedef struct bench_side {
         /* (c, d, e) A server of bench.v1.Echo on request topic
          * req_topic and a client calling it with replies on partition 0
          * of reply_topic (both topics exist already); returns once a
-         * first call has been answered, or NULL on failure.  done(arg, ok) is called
-         * once for each call started with rpc_call(). */
+         * first call has been answered, or NULL on failure.
+         * done(arg, ok) is called once for each call started with
+         * rpc_call(). */
         void *(*rpc_open)(bench_env *env, const char *tag,
                           const char *req_topic, const char *reply_topic,
                           bench_rpc_done_fn done, void *arg);

@@ -267,7 +267,8 @@ static void *kbus_rpc_open(bench_env *env, const char *tag,
         k->done = warm_done;
         k->arg = k;
         if (kbus_rpc_call(k, 0) || !bench_run_until(env, &k->warm_done, 30)) {
-                fprintf(stderr, "bench: kbus: the echo server never answered\n");
+                fprintf(stderr,
+                        "bench: kbus: the echo server never answered\n");
                 goto fail;
         }
         k->done = done;

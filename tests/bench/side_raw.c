@@ -542,7 +542,8 @@ static void cli_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
         s->dr_pending = false;
         if (s->waiting) {
                 if (m->err)
-                        call_end(r, s, false); /* fail now, not at the deadline */
+                        /* Fail now rather than at the deadline. */
+                        call_end(r, s, false);
         } else {
                 slot_release(r, s);
         }
