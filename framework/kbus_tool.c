@@ -28,7 +28,8 @@
 
 #include "kbus/kbus.h"
 
-#define EXIT_USAGE 2
+#include "kbus_tool.h"
+
 
 /* ------------------------------------------------------------------ */
 /* Helpers shared by subcommands                                       */
@@ -292,6 +293,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
         {"broker", "run an embedded Kafka broker on loopback", cmd_broker},
+        {"dlt", "show or replay dead-lettered records", kbus_tool_dlt},
         {"version", "print versions", cmd_version},
 };
 

@@ -27,3 +27,6 @@ offsets_test_SOURCES = tests/unit/offsets_test.c framework/offsets.c \
 	framework/alloc.c framework/log.c framework/status.c
 offsets_test_CPPFLAGS = $(unit_test_cppflags)
 offsets_test_LDADD = $(unit_test_ldadd)
+
+TESTS += tests/unit/kbus_dlt_test.sh
+EXTRA_DIST += tests/unit/kbus_dlt_test.sh
