@@ -78,6 +78,9 @@ static inline void harness_up(void) {
                 fprintf(stderr, "broker: %s\n", err);
                 abort();
         }
+        /* FAULTS_ONLY=test_name runs one test, when working on it. */
+        if (getenv("FAULTS_ONLY"))
+                cmocka_set_test_filter(getenv("FAULTS_ONLY"));
         test_base = event_base_new();
         heartbeat = event_new(test_base, -1, EV_PERSIST, heartbeat_cb, NULL);
         event_add(heartbeat, &tv);
@@ -168,9 +171,23 @@ static inline void note(const char *fmt, ...) {
         fprintf(stderr, "\n");
 }
 
+static int topic_count(const char *topic, int key, int seq);
+
 /* ---- a keyed event stream ---- */
 
 #define MAX_KEYS 16
+
+struct stream;
+
+/* An acknowledgement the subscriber gives later, as a handler that
+ * calls another service would. */
+struct delayed_ack {
+        struct delayed_ack *next;
+        struct stream *s;
+        kbus_call *call;
+        kbus_runtime *rt;
+        struct event *ev;
+};
 #define MAX_SEQ 2048
 
 /*
@@ -195,9 +212,14 @@ struct stream {
         int duplicates;         /* handler calls for an event seen before */
         int violations;         /* order violations */
         char first_violation[128];
+        bool resume;            /* each key may start past seq 1 */
         int delay_ms;           /* ack this much later (0: at once) */
+        struct delayed_ack *acks; /* acks still to come */
+        int n_acks;
         struct event *pump;     /* publishes at a steady rate */
         int pump_batch;
+        kbus_runtime *subs[4];  /* handler calls per subscribing runtime */
+        int handled_by[4];
 };
 
 static inline void stream_init(struct stream *s, const char *topic,
@@ -264,16 +286,35 @@ static inline void stream_fini(struct stream *s) {
         s->pump = NULL;
 }
 
-struct delayed_ack {
-        kbus_call *call;
-        struct event *ev;
-};
+static void delayed_ack_unlink(struct delayed_ack *d) {
+        struct delayed_ack **pp = &d->s->acks;
+        while (*pp != d)
+                pp = &(*pp)->next;
+        *pp = d->next;
+        d->s->n_acks--;
+        event_free(d->ev);
+        free(d);
+}
 
 static void delayed_ack_cb(evutil_socket_t fd, short what, void *arg) {
         struct delayed_ack *d = arg;
         assert_int_equal(kbus_call_ack(d->call), 0);
-        event_free(d->ev);
-        free(d);
+        delayed_ack_unlink(d);
+}
+
+/* Forgets the acks \p rt still owes, before it is freed: its records end
+ * unacknowledged, as if the process had stopped. */
+static inline void stream_drop_acks(struct stream *s, kbus_runtime *rt) {
+        struct delayed_ack *d = s->acks, *next;
+        for (; d; d = next) {
+                next = d->next;
+                if (d->rt == rt)
+                        delayed_ack_unlink(d);
+        }
+}
+
+static inline bool stream_no_acks_due(void *arg) {
+        return ((struct stream *)arg)->n_acks == 0;
 }
 
 /* The subscriber: records the event, then acknowledges it now or after
@@ -284,10 +325,18 @@ static void stream_on_event(kbus_call *call, const Hello__V1__Greeted *ev,
         int k = atoi(ev->name + 1), seq = atoi(ev->message);
         assert_true(k >= 0 && k < s->n_keys && seq >= 1 && seq <= s->per_key);
         s->handled++;
+        for (int i = 0; i < 4; i++)
+                if (!s->subs[i] || s->subs[i] == kbus_call_runtime(call)) {
+                        s->subs[i] = kbus_call_runtime(call);
+                        s->handled_by[i]++;
+                        break;
+                }
         if (s->times[k][seq]++)
                 s->duplicates++;
         else
                 s->distinct++;
+        if (s->resume && !s->highest[k])
+                s->highest[k] = seq - 1; /* the key's first record here */
         if (seq > s->highest[k] + 1) {
                 if (!s->violations++)
                         snprintf(s->first_violation,
@@ -302,8 +351,13 @@ static void stream_on_event(kbus_call *call, const Hello__V1__Greeted *ev,
                 struct timeval tv = {s->delay_ms / 1000,
                                      (s->delay_ms % 1000) * 1000};
                 assert_non_null(d);
+                d->s = s;
                 d->call = call;
+                d->rt = kbus_call_runtime(call);
                 d->ev = evtimer_new(test_base, delayed_ack_cb, d);
+                d->next = s->acks;
+                s->acks = d;
+                s->n_acks++;
                 evtimer_add(d->ev, &tv);
                 return;
         }
@@ -320,6 +374,8 @@ static inline bool stream_all_handled(void *arg) {
 static inline void stream_check(struct stream *s, double seconds,
                                 bool dups_ok) {
         bool all = run_until(stream_all_handled, s, seconds);
+        /* Let the last acks through, so the runtimes close cleanly. */
+        run_until(stream_no_acks_due, s, 5);
         note("%s: published %d, handled %d (distinct %d, duplicates %d), "
              "order violations %d%s%s",
              s->desc.topic, s->published, s->handled, s->distinct,
@@ -330,7 +386,10 @@ static inline void stream_check(struct stream *s, double seconds,
                 for (int k = 0; k < s->n_keys; k++)
                         for (int q = 1; q <= s->per_key; q++)
                                 if (!s->times[k][q]) {
-                                        note("first missing: k%d/%d", k, q);
+                                        note("first missing: k%d/%d, %d "
+                                             "time(s) in the topic",
+                                             k, q, topic_count(s->desc.topic,
+                                                               k, q));
                                         k = s->n_keys;
                                         break;
                                 }
@@ -338,6 +397,114 @@ static inline void stream_check(struct stream *s, double seconds,
         assert_int_equal(s->violations, 0);
         if (!dups_ok)
                 assert_int_equal(s->duplicates, 0);
+}
+
+/* ---- offsets as the cluster sees them ---- */
+
+static inline rd_kafka_t *plain_client(rd_kafka_type_t type,
+                                       const char *group) {
+        char err[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+        rd_kafka_conf_set(conf, "bootstrap.servers",
+                          kbus_broker_bootstrap(test_broker), err,
+                          sizeof(err));
+        rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
+        if (group)
+                rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
+        rk = rd_kafka_new(type, conf, err, sizeof(err));
+        assert_non_null(rk);
+        return rk;
+}
+
+/* The group's committed offset of each partition of \p topic (0 where it
+ * has none) into \p out; returns their sum.  Asks the coordinator
+ * directly, without joining the group. */
+static inline int64_t committed_offsets(const char *group, const char *topic,
+                                        int partitions, int64_t *out) {
+        rd_kafka_t *rk = plain_client(RD_KAFKA_CONSUMER, group);
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(partitions);
+        int64_t sum = 0;
+        for (int p = 0; p < partitions; p++)
+                rd_kafka_topic_partition_list_add(l, topic, p);
+        assert_int_equal(rd_kafka_committed(rk, l, 10000), 0);
+        for (int p = 0; p < partitions; p++) {
+                int64_t o = l->elems[p].offset < 0 ? 0 : l->elems[p].offset;
+                if (out)
+                        out[p] = o;
+                sum += o;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_destroy(rk);
+        return sum;
+}
+
+/* The end offset of each partition of \p topic; returns their sum. */
+static inline int64_t end_offsets(const char *topic, int partitions,
+                                  int64_t *out) {
+        rd_kafka_t *rk = plain_client(RD_KAFKA_PRODUCER, NULL);
+        int64_t sum = 0, lo, hi;
+        for (int p = 0; p < partitions; p++) {
+                assert_int_equal(rd_kafka_query_watermark_offsets(
+                                     rk, topic, p, &lo, &hi, 10000),
+                                 0);
+                if (out)
+                        out[p] = hi;
+                sum += hi;
+        }
+        rd_kafka_destroy(rk);
+        return sum;
+}
+
+/* How many records of \p topic hold Greeted{k<key>, <seq>}: tells a
+ * record the producer lost from one the consumer skipped. */
+static int topic_count(const char *topic, int key, int seq) {
+        rd_kafka_t *rk = plain_client(RD_KAFKA_CONSUMER, "faults-inspector");
+        const struct rd_kafka_metadata *md;
+        rd_kafka_topic_partition_list_t *l;
+        char want_name[16], want_msg[16];
+        int n = 0, parts, idle = 0;
+
+        snprintf(want_name, sizeof(want_name), "k%d", key);
+        snprintf(want_msg, sizeof(want_msg), "%d", seq);
+        {
+                rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+                assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
+                parts = md->topics[0].partition_cnt;
+                rd_kafka_metadata_destroy(md);
+                rd_kafka_topic_destroy(rkt);
+        }
+        l = rd_kafka_topic_partition_list_new(parts);
+        for (int p = 0; p < parts; p++)
+                rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+                    RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        while (idle < 20) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                Hello__V1__Greeted *ev;
+                if (!m) {
+                        idle++;
+                        continue;
+                }
+                idle = 0;
+                if (!m->err &&
+                    (ev = hello__v1__greeted__unpack(NULL, m->len,
+                                                     m->payload))) {
+                        if (!strcmp(ev->name, want_name) &&
+                            !strcmp(ev->message, want_msg)) {
+                                note("  found at [%d] offset %lld",
+                                     (int)m->partition, (long long)m->offset);
+                                n++;
+                        }
+                        hello__v1__greeted__free_unpacked(ev, NULL);
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return n;
 }
 
 #endif

@@ -8,7 +8,8 @@ faults_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) $(CMOCKA_CFLAGS) \
 faults_ldadd = libkbus.la $(CMOCKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) \
 	$(RDKAFKA_LIBS)
 
-faults_tests = tests/faults/broker_down_test
+faults_tests = tests/faults/broker_down_test tests/faults/leader_test \
+	tests/faults/request_errors_test
 check_PROGRAMS += $(faults_tests)
 TESTS += $(faults_tests)
 EXTRA_DIST += tests/faults/faults.h
@@ -17,3 +18,13 @@ tests_faults_broker_down_test_SOURCES = tests/faults/broker_down_test.c
 nodist_tests_faults_broker_down_test_SOURCES = $(HELLO_GEN)
 tests_faults_broker_down_test_CPPFLAGS = $(faults_cppflags)
 tests_faults_broker_down_test_LDADD = $(faults_ldadd)
+
+tests_faults_leader_test_SOURCES = tests/faults/leader_test.c
+nodist_tests_faults_leader_test_SOURCES = $(HELLO_GEN)
+tests_faults_leader_test_CPPFLAGS = $(faults_cppflags)
+tests_faults_leader_test_LDADD = $(faults_ldadd)
+
+tests_faults_request_errors_test_SOURCES = tests/faults/request_errors_test.c
+nodist_tests_faults_request_errors_test_SOURCES = $(HELLO_GEN)
+tests_faults_request_errors_test_CPPFLAGS = $(faults_cppflags)
+tests_faults_request_errors_test_LDADD = $(faults_ldadd)
