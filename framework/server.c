@@ -180,9 +180,6 @@ void kbus__request_dispatch(kbus_call *call) {
                 kbus__record_finish(call);
                 return;
         }
-        if ((call->method->flags & KBUS_METHOD_IDEMPOTENT) && call->in.corr &&
-            rt->replies.buckets && answer_from_cache(call))
-                return;
         call->input = protobuf_c_message_unpack(
             call->method->input, &kbus__pb_allocator, call->msg->len,
             call->msg->payload);
@@ -198,6 +195,9 @@ void kbus__request_dispatch(kbus_call *call) {
                 kbus__record_dead_letter(call, "kbus.DecodeError", why);
                 return;
         }
+        if ((call->method->flags & KBUS_METHOD_IDEMPOTENT) && call->in.corr &&
+            rt->replies.buckets && answer_from_cache(call))
+                return;
         rt->stats[KBUS_STAT_REQUESTS_HANDLED]++;
         kbus__handler_invoke(call);
 }
