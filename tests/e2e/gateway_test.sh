@@ -42,7 +42,7 @@ expect 503 'DEADLINE_EXCEEDED'
 
 start orders "$bin/orders" -c "$conf/orders.conf"
 # The orders service's group join takes seconds: wait for an answer.
-for _ in $(seq 60); do
+for _ in $(seq $((60 * slow))); do
         request GET /orders/o-nobody
         [[ $CODE == 503 ]] || break
 done
@@ -86,4 +86,5 @@ request GET /nowhere
 expect 404 'no such path'
 request GET /healthz
 expect 200 '"ok"'
+stop_checked
 note ok

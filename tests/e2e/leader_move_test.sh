@@ -20,8 +20,7 @@ use_broker broker
 payments_flags=(--transient-rate 0.03 --decline-rate 0.02 --latency-ms 5)
 start_services
 
-start order-load timeout 150 "$bin/order-load" -c "$conf/order-load.conf" \
-        --url "$GATEWAY" -n 400 -C 16 --rate 80 --timeout 100
+start_load
 # leaders TOPIC: "partition:leader ..." as the cluster's metadata says.
 leaders() {
         kcat -L -b "$BOOTSTRAP" -t "$1" 2>/dev/null |
@@ -31,12 +30,15 @@ leaders() {
 have_kcat=
 command -v kcat >/dev/null 2>&1 && have_kcat=yes
 
-wait_progress 80 60
+# Three moves 1.5 s apart, while the orders are being placed.
+move_gap=1.5
+((slow == 1)) || move_gap=$((2 * slow))
+wait_progress $((load_orders / 5)) $((60 * slow))
 for move in 1 2 3; do
         before=${have_kcat:+$(leaders shop.v1.OrderService)}
         note "moving the leaders of ${moved[*]} (move $move)"
         kill -USR1 "${pid_of[broker]}"
-        sleep 1.5
+        sleep "$move_gap"
         if [[ -n $have_kcat ]]; then
                 after=$(leaders shop.v1.OrderService)
                 note "shop.v1.OrderService leaders: $before-> $after"
@@ -49,4 +51,5 @@ finish_load
 note "$SUMMARY"
 ledger_check
 grep -q 'move 3: leaders' "$work/broker.log" || fail "the broker did not move the leaders three times"
+stop_checked
 note ok

@@ -15,6 +15,23 @@ conf=$e2e_srcdir/../../examples/order-pipeline/config
 kbus_prog=$builddir/kbus
 e2e_broker=$builddir/tests/e2e/e2e-broker
 
+# KBUS_TEST_WRAP (set by `make check-valgrind`) is a command every C
+# program runs under, through libtool so that the real binary, not its
+# wrapper script, runs under it.  Everything is slower then: fewer orders,
+# more time.
+wrap=()
+if [[ -n ${KBUS_TEST_WRAP:-} ]]; then
+        read -r -a wrap <<<"$KBUS_TEST_WRAP"
+        if [[ -x $builddir/libtool ]]; then
+                wrap=("$builddir/libtool" --mode=execute "${wrap[@]}")
+        fi
+fi
+stop_grace=10
+load_orders=400 load_rate=80 load_timeout=100 slow=1
+if ((${#wrap[@]})); then
+        stop_grace=60 load_orders=60 load_rate=10 load_timeout=400 slow=5
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/kbus-e2e.XXXXXX")
 state=$work/state
 declare -A pid_of=()
@@ -28,26 +45,45 @@ fail() {
 }
 
 # Stops what the test started, newest first: SIGTERM, then SIGKILL for
-# anything still running 10 s later.
+# anything still running $stop_grace seconds later.  Records each exit
+# status in status_of.
+declare -A status_of=()
 stop_all() {
-        local i name pid
+        local i name pid rc
         for ((i = ${#started[@]} - 1; i >= 0; i--)); do
                 name=${started[i]}
                 pid=${pid_of[$name]:-}
                 [[ -n $pid ]] || continue
                 if kill -TERM "$pid" 2>/dev/null; then
-                        for _ in $(seq 100); do
+                        for _ in $(seq $((stop_grace * 10))); do
                                 kill -0 "$pid" 2>/dev/null || break
                                 sleep 0.1
                         done
                         if kill -0 "$pid" 2>/dev/null; then
-                                note "$name ignored SIGTERM for 10 s; killing it"
+                                note "$name ignored SIGTERM for $stop_grace s; killing it"
                                 kill -KILL "$pid" 2>/dev/null || true
                         fi
                 fi
-                wait "$pid" 2>/dev/null || true
+                rc=0
+                wait "$pid" 2>/dev/null || rc=$?
+                status_of[$name]=$rc
                 pid_of[$name]=
         done
+}
+
+# stop_checked: stops everything and fails unless each program left with
+# status 0 on SIGTERM, as a clean shutdown should (a sanitizer or valgrind
+# finding makes it non-zero).
+stop_checked() {
+        local name bad=
+        stop_all
+        for name in "${!status_of[@]}"; do
+                if [[ ${status_of[$name]} != 0 ]]; then
+                        bad+=" $name(${status_of[$name]})"
+                fi
+        done
+        [[ -z $bad ]] || fail "not stopped cleanly on SIGTERM:$bad"
+        note "every process stopped cleanly"
 }
 
 on_exit() {
@@ -84,7 +120,7 @@ need_built() {
 start() {
         local name=$1
         shift
-        "$@" >>"$work/$name.out" 2>>"$work/$name.log" &
+        "${wrap[@]}" "$@" >>"$work/$name.out" 2>>"$work/$name.log" &
         pid_of[$name]=$!
         started+=("$name")
 }
@@ -157,10 +193,28 @@ wait_progress() {
         fail "order-load did not place $want orders within $seconds s"
 }
 
-# finish_load: waits for order-load, shows its output, and checks its
-# summary: lost=0 and exit status 0 (every order final, books balanced).
+# start_load FLAGS...: starts order-load through the gateway, with
+# $load_orders orders at $load_rate a second.
+start_load() {
+        start order-load "$bin/order-load" -c "$conf/order-load.conf" \
+                --url "$GATEWAY" -n "$load_orders" -C 16 --rate "$load_rate" \
+                --timeout "$load_timeout" --ready-timeout $((60 * slow)) "$@"
+}
+
+# finish_load: waits for order-load (it bounds its own time; this bounds
+# it again), shows its output, and checks its summary: lost=0 and exit
+# status 0 (every order final, books balanced).
 finish_load() {
-        local pid=${pid_of[order-load]} rc=0 summary
+        local pid=${pid_of[order-load]} rc=0 summary limit
+        limit=$((load_timeout + 60 * slow + 60))
+        for _ in $(seq $((limit * 10))); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+                kill -KILL "$pid" 2>/dev/null || true
+                fail "order-load still running after $limit s"
+        fi
         wait "$pid" || rc=$?
         pid_of[order-load]=
         grep -v '^progress' "$work/order-load.out" || true

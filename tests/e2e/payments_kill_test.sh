@@ -16,9 +16,8 @@ start_services
 
 # 400 orders at 80 a second: the run lasts long enough to kill payments
 # while orders are being charged.
-start order-load timeout 150 "$bin/order-load" -c "$conf/order-load.conf" \
-        --url "$GATEWAY" -n 400 -C 16 --rate 80 --timeout 100 --poison 2
-wait_progress 120 60
+start_load --poison 2
+wait_progress $((load_orders * 3 / 10)) $((60 * slow))
 note "killing payments with SIGKILL, $(grep -c '^C ' "$state/payments/payments.journal" || true) charges in its ledger"
 kill -KILL "${pid_of[payments]}"
 wait "${pid_of[payments]}" 2>/dev/null || true
@@ -47,4 +46,5 @@ if command -v kcat >/dev/null 2>&1; then
 else
         note "kcat is not installed: dead-letter topic not read"
 fi
+stop_checked
 note ok
