@@ -12,6 +12,7 @@ tests_e2e_e2e_broker_LDADD = libkbus.la $(RDKAFKA_LIBS) -lpthread
 e2e_tests = \
 	tests/e2e/gateway_test.sh \
 	tests/e2e/payments_kill_test.sh \
+	tests/e2e/payments_outage_test.sh \
 	tests/e2e/leader_move_test.sh
 TESTS += $(e2e_tests)
 EXTRA_DIST += $(e2e_tests) tests/e2e/lib.sh
