@@ -246,9 +246,11 @@ static void post_order(struct evhttp_request *req) {
         }
         rc = shop_v1_order_service_place_order(gw.rt, &pr, gw.opts, placed,
                                                req);
+        /* Not sent (too many calls pending, a full producer queue, or
+         * shutting down): the client should come back later. */
         if (rc)
-                send_backend_error(req, (kbus_status)rc,
-                                   "cannot send the request", 422);
+                send_backend_error(req, KBUS_UNAVAILABLE,
+                                   kbus_strerror(rc), 422);
 out:
         json_decref(body);
 }
@@ -296,8 +298,8 @@ static void get_order(struct evhttp_request *req, const char *id) {
         rc = shop_v1_order_service_get_order(gw.rt, &gr, gw.opts, got_order,
                                              req);
         if (rc)
-                send_backend_error(req, (kbus_status)rc,
-                                   "cannot send the request", 404);
+                send_backend_error(req, KBUS_UNAVAILABLE, kbus_strerror(rc),
+                                   404);
 }
 
 /* ---- routing ---------------------------------------------------------- */
