@@ -491,17 +491,27 @@ header_event(buf *b, const mevent *ev)
         free(evp);
 }
 
+/* One keyword #define, or its #undef. */
+static void
+put_shim_one(buf *b, const char *kw, bool define)
+{
+        if (define)
+                buf_printf(b, "#define %s %s_\n", kw, kw);
+        else
+                buf_printf(b, "#undef %s\n", kw);
+}
+
 /* The keyword #defines (or #undefs) around protoc-c's headers. */
 static void
-put_shim(buf *b, const mfile *mf, const char *fmt)
+put_shim(buf *b, const mfile *mf, bool define)
 {
         for (size_t i = 0; i < mf->n_shim; i++)
-                buf_printf(b, fmt, mf->shim[i], mf->shim[i]);
+                put_shim_one(b, mf->shim[i], define);
         if (mf->n_shim_cxx == 0)
                 return;
         buf_puts(b, "#ifdef __cplusplus\n");
         for (size_t i = 0; i < mf->n_shim_cxx; i++)
-                buf_printf(b, fmt, mf->shim_cxx[i], mf->shim_cxx[i]);
+                put_shim_one(b, mf->shim_cxx[i], define);
         buf_puts(b, "#endif\n");
 }
 
@@ -515,10 +525,10 @@ emit_header(buf *b, const mfile *mf)
                 buf_puts(b, "/* protoc-c names a struct member after each "
                          "method, even a C keyword:\n"
                          " * hide those while its headers are read. */\n");
-        put_shim(b, mf, "#define %s %s_\n");
+        put_shim(b, mf, true);
         for (size_t i = 0; i < mf->n_includes; i++)
                 buf_printf(b, "#include \"%s\"\n", mf->includes[i]);
-        put_shim(b, mf, "#undef %s\n");
+        put_shim(b, mf, false);
         buf_puts(b, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
         if (mf->n_services == 0 && mf->n_events == 0)
                 buf_printf(b, "/* %s has no services and no (kbus.event) "
