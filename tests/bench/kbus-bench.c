@@ -743,6 +743,28 @@ static void summary(void) {
         fflush(stdout);
 }
 
+/* The figures only mean something next to the machine and its load. */
+static void log_machine(void) {
+        char model[256] = "?", load[64] = "?", line[512];
+        FILE *f = fopen("/proc/cpuinfo", "r");
+        while (f && fgets(line, sizeof(line), f))
+                if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+                        snprintf(model, sizeof(model), "%s",
+                                 strchr(line, ':') + 2);
+                        model[strcspn(model, "\n")] = '\0';
+                        break;
+                }
+        if (f)
+                fclose(f);
+        if ((f = fopen("/proc/loadavg", "r"))) {
+                if (fgets(load, sizeof(load), f))
+                        load[strcspn(load, "\n")] = '\0';
+                fclose(f);
+        }
+        bench_log("machine: %ld CPUs, %s, load average %s",
+                  sysconf(_SC_NPROCESSORS_ONLN), model, load);
+}
+
 /* ---- options ---- */
 
 static void usage(FILE *out) {
@@ -966,6 +988,7 @@ int main(int argc, char **argv) {
                 return 1;
         }
         env.bootstrap = kbus_broker_bootstrap(env.broker);
+        log_machine();
         bench_log("embedded broker at %s; cases %s, %d rounds%s", env.bootstrap,
                   o->cases, o->rounds, o->quick ? " (quick)" : "");
 
@@ -999,6 +1022,7 @@ int main(int argc, char **argv) {
 
         kbus_broker_free(env.broker);
         event_base_free(env.base);
+        log_machine();
         bench_log("done in %.0f s", bench_now() - t_start);
         return failed ? 1 : 0;
 }
