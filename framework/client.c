@@ -56,7 +56,7 @@ static bool table_grow(kbus_runtime *rt) {
 
 static void pending_free(kbus_pending *p) {
         if (p->timer)
-                event_free(p->timer);
+                event_del(p->timer);
         if (p->saved) {
                 if (p->saved->resend_timer)
                         event_free(p->saved->resend_timer);
@@ -338,6 +338,24 @@ int kbus_call_opts_set_topic(kbus_call_opts *opts, const char *topic) {
         return 0;
 }
 
+/* Most calls share a handful of timeouts: libevent keeps timers of one
+ * "common timeout" in a plain queue instead of its heap, so adding and
+ * removing a call's deadline costs O(1) however many calls are pending. */
+static const struct timeval *common_timeout(kbus_runtime *rt, int64_t ms) {
+        size_t n = sizeof(rt->common_tv) / sizeof(rt->common_tv[0]), i;
+        for (i = 0; i < n && rt->common_tv[i]; i++)
+                if (rt->common_ms[i] == ms)
+                        return rt->common_tv[i];
+        rt->scratch_tv.tv_sec = (time_t)(ms / 1000);
+        rt->scratch_tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+        if (i == n)
+                return &rt->scratch_tv; /* many distinct timeouts: the heap */
+        rt->common_tv[i] =
+            event_base_init_common_timeout(rt->base, &rt->scratch_tv);
+        rt->common_ms[i] = ms;
+        return rt->common_tv[i] ? rt->common_tv[i] : &rt->scratch_tv;
+}
+
 /* Sends (or, for an idempotent call, sends again) the request of \p p.
  * Takes ownership of \p value. */
 static int send_request(kbus_pending *p, const char *topic, const void *key,
@@ -428,7 +446,8 @@ int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
         if (rt->n_waiting + rt->n_finished >= rt->calls_mask + 1 &&
             !table_grow(rt))
                 return KBUS_RESOURCE_EXHAUSTED;
-        p = kbus__calloc(1, sizeof(*p));
+        /* The deadline timer lives in the same allocation as the call. */
+        p = kbus__calloc(1, sizeof(*p) + event_get_struct_event_size());
         if (!p)
                 return KBUS_RESOURCE_EXHAUSTED;
         p->dr_kind = KBUS_DR_CALL;
@@ -440,9 +459,10 @@ int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
         do
                 kbus__random_bytes(p->id, sizeof(p->id));
         while (*slot_of(rt, p->id));
-        p->timer = evtimer_new(rt->base, on_deadline, p);
+        p->timer = (struct event *)p->timer_storage;
+        evtimer_assign(p->timer, rt->base, on_deadline, p);
         value = kbus__pack(req, &len);
-        if (!p->timer || !value)
+        if (!value)
                 goto oom;
         key = kbus__key_of(req, method->key_field, &key_len, keybuf);
         if (method->flags & KBUS_METHOD_IDEMPOTENT) {
@@ -472,7 +492,7 @@ int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
         *slot_of(rt, p->id) = p;
         rt->n_waiting++;
         rt->stats[KBUS_STAT_CALLS_STARTED]++;
-        kbus__timer_ms(p->timer, timeout);
+        event_add(p->timer, common_timeout(rt, timeout));
         return 0;
 oom:
         kbus__free(value);

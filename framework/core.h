@@ -7,6 +7,8 @@
 #ifndef KBUS_CORE_H
 #define KBUS_CORE_H
 
+#include <stddef.h>
+
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>
 
@@ -121,6 +123,7 @@ typedef struct kbus_pending {
         } *saved;
         bool dr_pending; /* the request's delivery report is still due */
         bool orphan;     /* out of the table: free on the delivery report */
+        _Alignas(max_align_t) unsigned char timer_storage[]; /* the timer */
 } kbus_pending;
 
 struct kbus_call_opts {
@@ -152,6 +155,9 @@ struct kbus_runtime {
         size_t calls_mask;
         size_t n_waiting; /* calls waiting for a reply */
         kbus_pending **finished; /* ring of done/expired, for late replies */
+        const struct timeval *common_tv[8]; /* libevent common timeouts */
+        int64_t common_ms[8];
+        struct timeval scratch_tv;
         size_t finished_cap, finished_head, n_finished;
 
         /* servers and subscribers */

@@ -311,7 +311,13 @@ static void test_ops_endpoint(void **state) {
                 run_for(0.1);
         }
         assert_int_equal(r.code, 200);
-        http_get(port, "/metrics", &r);
+        /* Lag shows once a fetch has told the client where the end is. */
+        for (int i = 0; i < 50; i++) {
+                http_get(port, "/metrics", &r);
+                if (strstr(r.body, "kbus_consumer_lag{"))
+                        break;
+                run_for(0.1);
+        }
         assert_int_equal(r.code, 200);
         assert_non_null(strstr(r.body, "# TYPE kbus_requests_handled_total "
                                        "counter"));
