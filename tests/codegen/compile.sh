@@ -68,8 +68,11 @@ fi
 $CC $STRICT $INCLUDES -c "$abs_top_srcdir/tests/codegen/api_test.c" \
         -o "$work/api_test.o" || { echo "FAIL: api_test.c"; exit 1; }
 # shellcheck disable=SC2086
-"$abs_top_builddir/libtool" --mode=link --quiet $CC -o "$work/api_test" \
-        "$work/api_test.o" $objs "$abs_top_builddir/libkbus-wkt.la" \
+# The build's CFLAGS and LDFLAGS too: under `make check-asan` libkbus-wkt
+# is built with the sanitizers, and so must the program linking it be.
+# shellcheck disable=SC2086
+"$abs_top_builddir/libtool" --mode=link --quiet $CC $CFLAGS $LDFLAGS \
+        -o "$work/api_test" "$work/api_test.o" $objs "$abs_top_builddir/libkbus-wkt.la" \
         $PROTOBUF_C_LIBS || { echo "FAIL: linking api_test"; exit 1; }
 "$abs_top_builddir/libtool" --mode=execute "$work/api_test" ||
         { echo "FAIL: api_test"; exit 1; }

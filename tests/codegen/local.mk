@@ -57,6 +57,8 @@ tests/codegen/env.sh: Makefile
 	echo "PROTOBUF_C_CFLAGS='$(PROTOBUF_C_CFLAGS)'"; \
 	echo "PROTOBUF_C_LIBS='$(PROTOBUF_C_LIBS)'"; \
 	echo "CC='$(CC)'"; \
+	echo "CFLAGS='$(CFLAGS)'"; \
+	echo "LDFLAGS='$(LDFLAGS)'"; \
 	echo "EXEEXT='$(EXEEXT)'"; \
 	echo "abs_top_srcdir='$(abs_top_srcdir)'"; \
 	echo "abs_top_builddir='$(abs_top_builddir)'"; \
