@@ -184,8 +184,8 @@ static void test_broker_down_during_rpc(void **state) {
                 assert_int_equal(rpc.completions[i], 1);
         event_free(rpc.pump);
         kbus_call_opts_free(rpc.opts);
-        kbus_runtime_free(cli);
-        kbus_runtime_free(srv);
+        fault_free(cli);
+        fault_free(srv);
 }
 
 /* ---- events ---- */
@@ -194,7 +194,7 @@ static void test_broker_down_during_events(void **state) {
         static struct stream s;
         kbus_runtime *pub, *sub;
 
-        stream_init(&s, "bd.events", 8, 150);
+        stream_init(&s, "bd.events", 16, 75);
         make_topic("bd.events", 4, 0);
         pub = fault_runtime("bd-pub", NULL, NULL);
         sub = fault_runtime("bd-sub", "bd-events", NULL);
@@ -213,14 +213,14 @@ static void test_broker_down_during_events(void **state) {
              s.handled);
         stream_check(&s, 30, true);
         stream_fini(&s);
-        kbus_runtime_free(sub);
-        kbus_runtime_free(pub);
+        fault_free(sub);
+        fault_free(pub);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_broker_down_during_rpc),
-            cmocka_unit_test(test_broker_down_during_events),
+            fault_test(test_broker_down_during_rpc),
+            fault_test(test_broker_down_during_events),
         };
         int rc;
         harness_up();

@@ -106,6 +106,11 @@ static inline void make_topic(const char *topic, int partitions, int leader) {
                                  0);
 }
 
+/* Every runtime a test made, so a failed test's teardown can free what
+ * the test did not (a runtime left running would keep consuming on the
+ * shared loop during the next tests). */
+static kbus_runtime *live_runtimes[16];
+
 /* A runtime on the test cluster and the shared loop.  \p extra is a list
  * of key, value pairs ending with NULL, set after the defaults. */
 static inline kbus_runtime *fault_runtime(const char *name, const char *group,
@@ -142,7 +147,24 @@ static inline kbus_runtime *fault_runtime(const char *name, const char *group,
                 fprintf(stderr, "runtime: %s\n", err);
                 fail();
         }
+        for (int i = 0; i < 16; i++)
+                if (!live_runtimes[i]) {
+                        live_runtimes[i] = rt;
+                        break;
+                }
         return rt;
+}
+
+static void stream_drop_all(kbus_runtime *rt);
+
+/* Frees a runtime made by fault_runtime(), forgetting the acks test
+ * streams still owed for its records. */
+static inline void fault_free(kbus_runtime *rt) {
+        for (int i = 0; i < 16; i++)
+                if (live_runtimes[i] == rt)
+                        live_runtimes[i] = NULL;
+        stream_drop_all(rt);
+        kbus_runtime_free(rt);
 }
 
 /* Runs the loop until \p cond(arg) holds or \p seconds pass; returns
@@ -192,7 +214,8 @@ struct delayed_ack {
 
 /*
  * Events are Greeted{name: "k<key>", message: "<seq>"}, seq counting from
- * 1 per key.  A handled event with seq > (highest seen for its key) + 1
+ * 1 per key.  Use 16 keys: murmur2 puts "k0".."k15" on all four partitions
+ * of a 4-partition topic (6, 5, 4 and 1 keys), "k0".."k7" only on two.  A handled event with seq > (highest seen for its key) + 1
  * means an earlier event of that key was skipped or comes later: an order
  * violation.  seq <= highest seen is a redelivery, allowed where the test
  * says so.  Redelivery restarts at an earlier record and moves forward
@@ -222,9 +245,20 @@ struct stream {
         int handled_by[4];
 };
 
+static struct stream *live_streams[8];
+
 static inline void stream_init(struct stream *s, const char *topic,
                                int n_keys, int per_key) {
+        int free_slot = -1;
+        for (int i = 0; i < 8; i++)
+                if (live_streams[i] == s)
+                        live_streams[i] = NULL;
         memset(s, 0, sizeof(*s));
+        for (int i = 0; i < 8 && free_slot < 0; i++)
+                if (!live_streams[i])
+                        free_slot = i;
+        assert_true(free_slot >= 0);
+        live_streams[free_slot] = s;
         assert_true(n_keys <= MAX_KEYS && per_key <= MAX_SEQ);
         s->desc = hello_v1_greeted__event;
         s->desc.topic = topic;
@@ -312,6 +346,28 @@ static inline void stream_drop_acks(struct stream *s, kbus_runtime *rt) {
                         delayed_ack_unlink(d);
         }
 }
+
+static void stream_drop_all(kbus_runtime *rt) {
+        for (int i = 0; i < 8; i++)
+                if (live_streams[i])
+                        stream_drop_acks(live_streams[i], rt);
+}
+
+/* cmocka teardown of every test: stops pumps and frees the runtimes a
+ * failed test left behind, newest first. */
+static int faults_teardown(void **state) {
+        for (int i = 0; i < 8; i++)
+                if (live_streams[i]) {
+                        stream_fini(live_streams[i]);
+                        live_streams[i] = NULL;
+                }
+        for (int i = 15; i >= 0; i--)
+                if (live_runtimes[i])
+                        fault_free(live_runtimes[i]);
+        return 0;
+}
+
+#define fault_test(f) cmocka_unit_test_teardown(f, faults_teardown)
 
 static inline bool stream_no_acks_due(void *arg) {
         return ((struct stream *)arg)->n_acks == 0;

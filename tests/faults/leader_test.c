@@ -25,7 +25,7 @@ static void test_leader_moves_during_events(void **state) {
         static struct stream s;
         kbus_runtime *pub, *sub;
 
-        stream_init(&s, "lm.events", 8, 150);
+        stream_init(&s, "lm.events", 16, 75);
         make_topic("lm.events", 4, 0);
         pub = fault_runtime("lm-pub", NULL, NULL);
         sub = fault_runtime("lm-sub", "lm-events", NULL);
@@ -51,8 +51,8 @@ static void test_leader_moves_during_events(void **state) {
              s.published, s.handled);
         stream_check(&s, 30, false);
         stream_fini(&s);
-        kbus_runtime_free(sub);
-        kbus_runtime_free(pub);
+        fault_free(sub);
+        fault_free(pub);
 }
 
 /* ---- RPC ---- */
@@ -142,14 +142,14 @@ static void test_leader_moves_during_rpc(void **state) {
         note("calls %d, ok %d", rpc.started, rpc.ok);
         assert_int_equal(rpc.ok, rpc.started);
         kbus_call_opts_free(rpc.opts);
-        kbus_runtime_free(cli);
-        kbus_runtime_free(srv);
+        fault_free(cli);
+        fault_free(srv);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_leader_moves_during_events),
-            cmocka_unit_test(test_leader_moves_during_rpc),
+            fault_test(test_leader_moves_during_events),
+            fault_test(test_leader_moves_during_rpc),
         };
         int rc;
         harness_up();

@@ -9,7 +9,8 @@ faults_ldadd = libkbus.la $(CMOCKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) \
 	$(RDKAFKA_LIBS)
 
 faults_tests = tests/faults/broker_down_test tests/faults/leader_test \
-	tests/faults/request_errors_test
+	tests/faults/request_errors_test tests/faults/coordinator_test \
+	tests/faults/rebalance_test
 check_PROGRAMS += $(faults_tests)
 TESTS += $(faults_tests)
 EXTRA_DIST += tests/faults/faults.h
@@ -28,3 +29,13 @@ tests_faults_request_errors_test_SOURCES = tests/faults/request_errors_test.c
 nodist_tests_faults_request_errors_test_SOURCES = $(HELLO_GEN)
 tests_faults_request_errors_test_CPPFLAGS = $(faults_cppflags)
 tests_faults_request_errors_test_LDADD = $(faults_ldadd)
+
+tests_faults_coordinator_test_SOURCES = tests/faults/coordinator_test.c
+nodist_tests_faults_coordinator_test_SOURCES = $(HELLO_GEN)
+tests_faults_coordinator_test_CPPFLAGS = $(faults_cppflags)
+tests_faults_coordinator_test_LDADD = $(faults_ldadd)
+
+tests_faults_rebalance_test_SOURCES = tests/faults/rebalance_test.c
+nodist_tests_faults_rebalance_test_SOURCES = $(HELLO_GEN)
+tests_faults_rebalance_test_CPPFLAGS = $(faults_cppflags)
+tests_faults_rebalance_test_LDADD = $(faults_ldadd)

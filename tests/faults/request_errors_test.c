@@ -64,7 +64,7 @@ static void test_produce_errors(void **state) {
         kbus_runtime *pub, *sub, *srv, *cli;
         kbus_call_opts *opts;
 
-        stream_init(&s, "pe.events", 8, 100);
+        stream_init(&s, "pe.events", 16, 50);
         make_topic("pe.events", 4, 0);
         make_topic("pe.requests", 4, 0);
         make_topic("pe.replies", 1, 3);
@@ -131,10 +131,10 @@ static void test_produce_errors(void **state) {
         assert_int_equal(calls_ok, calls_started);
         kbus_call_opts_free(opts);
         stream_fini(&s);
-        kbus_runtime_free(cli);
-        kbus_runtime_free(srv);
-        kbus_runtime_free(sub);
-        kbus_runtime_free(pub);
+        fault_free(cli);
+        fault_free(srv);
+        fault_free(sub);
+        fault_free(pub);
 }
 
 /* ---- Fetch ---- */
@@ -143,7 +143,7 @@ static void test_fetch_errors(void **state) {
         static struct stream s;
         kbus_runtime *pub, *sub;
 
-        stream_init(&s, "fe.events", 8, 100);
+        stream_init(&s, "fe.events", 16, 50);
         make_topic("fe.events", 4, 0);
         pub = fault_runtime("fe-pub", NULL, NULL);
         sub = fault_runtime("fe-sub", "fe-events", NULL);
@@ -164,8 +164,8 @@ static void test_fetch_errors(void **state) {
         }
         stream_check(&s, 30, false);
         stream_fini(&s);
-        kbus_runtime_free(sub);
-        kbus_runtime_free(pub);
+        fault_free(sub);
+        fault_free(pub);
 }
 
 /* ---- OffsetCommit ---- */
@@ -175,7 +175,7 @@ static void test_offset_commit_errors(void **state) {
         kbus_runtime *pub, *sub;
         int64_t committed[4], end[4], c_sum, e_sum;
 
-        stream_init(&s, "ce.events", 8, 100);
+        stream_init(&s, "ce.events", 16, 50);
         make_topic("ce.events", 4, 0);
         pub = fault_runtime("ce-pub", NULL, NULL);
         sub = fault_runtime("ce-sub", "ce-events", NULL);
@@ -198,7 +198,7 @@ static void test_offset_commit_errors(void **state) {
         /* The errors are used up: the next commit, or the one on close,
          * catches up with everything handled. */
         run_for(1.5);
-        kbus_runtime_free(sub);
+        fault_free(sub);
         c_sum = committed_offsets("ce-events", "ce.events", 4, committed);
         e_sum = end_offsets("ce.events", 4, end);
         note("after a clean close: committed %lld of %lld",
@@ -210,8 +210,8 @@ static void test_offset_commit_errors(void **state) {
         /* Now the commits around the close fail too: the next member
          * starts from the last commit that succeeded and redoes the rest,
          * each key in order. */
-        stream_init(&s, "ce.events", 8, 50);
-        stream_init(&again, "ce.events", 8, 50);
+        stream_init(&s, "ce.events", 16, 25);
+        stream_init(&again, "ce.events", 16, 25);
         again.resume = true;
         /* No periodic commit: only the commits on close count. */
         sub = fault_runtime("ce-sub", "ce-events",
@@ -241,7 +241,7 @@ static void test_offset_commit_errors(void **state) {
                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
-        kbus_runtime_free(sub);
+        fault_free(sub);
         rd_kafka_mock_clear_request_errors(cluster(), API_OFFSET_COMMIT);
         c_sum = committed_offsets("ce-events", "ce.events", 4, committed);
         e_sum = end_offsets("ce.events", 4, end);
@@ -269,15 +269,15 @@ static void test_offset_commit_errors(void **state) {
                 assert_int_equal(again.violations, 0);
                 assert_int_equal(again.duplicates, 0);
         }
-        kbus_runtime_free(sub);
-        kbus_runtime_free(pub);
+        fault_free(sub);
+        fault_free(pub);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_produce_errors),
-            cmocka_unit_test(test_fetch_errors),
-            cmocka_unit_test(test_offset_commit_errors),
+            fault_test(test_produce_errors),
+            fault_test(test_fetch_errors),
+            fault_test(test_offset_commit_errors),
         };
         int rc;
         harness_up();
