@@ -11,9 +11,10 @@ faults_ldadd = libkbus.la $(CMOCKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) \
 faults_tests = tests/faults/broker_down_test tests/faults/leader_test \
 	tests/faults/request_errors_test tests/faults/coordinator_test \
 	tests/faults/rebalance_test
-check_PROGRAMS += $(faults_tests)
-TESTS += $(faults_tests)
-EXTRA_DIST += tests/faults/faults.h
+check_PROGRAMS += $(faults_tests) tests/faults/ledger-sub
+TESTS += $(faults_tests) tests/faults/sigkill_test.sh
+EXTRA_DIST += tests/faults/faults.h tests/faults/lib.sh \
+	tests/faults/ledger_check.py tests/faults/sigkill_test.sh
 
 tests_faults_broker_down_test_SOURCES = tests/faults/broker_down_test.c
 nodist_tests_faults_broker_down_test_SOURCES = $(HELLO_GEN)
@@ -39,3 +40,8 @@ tests_faults_rebalance_test_SOURCES = tests/faults/rebalance_test.c
 nodist_tests_faults_rebalance_test_SOURCES = $(HELLO_GEN)
 tests_faults_rebalance_test_CPPFLAGS = $(faults_cppflags)
 tests_faults_rebalance_test_LDADD = $(faults_ldadd)
+
+tests_faults_ledger_sub_SOURCES = tests/faults/ledger-sub.c
+nodist_tests_faults_ledger_sub_SOURCES = $(HELLO_GEN)
+tests_faults_ledger_sub_CPPFLAGS = $(faults_cppflags)
+tests_faults_ledger_sub_LDADD = $(faults_ldadd)
