@@ -221,6 +221,12 @@ static void order_seen(struct lorder *o, Shop__V1__OrderState state,
         }
 }
 
+static const char *state_name(Shop__V1__OrderState s) {
+        const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+            &shop__v1__order_state__descriptor, (int)s);
+        return v ? v->name : "?";
+}
+
 static Shop__V1__OrderState state_from_text(const char *s) {
         char name[64];
         const ProtobufCEnumValue *v;
@@ -825,15 +831,10 @@ static void summary(void) {
                         shown++;
                         printf("lost  %s order %s: %s\n", o->request_id,
                                o->order_id[0] ? o->order_id : "(not placed)",
-                               o->ps == P_PLACED
-                                   ? protobuf_c_enum_descriptor_get_value(
-                                         &shop__v1__order_state__descriptor,
-                                         (int)o->state)
-                                         ? protobuf_c_enum_descriptor_get_value(
-                                               &shop__v1__order_state__descriptor,
-                                               (int)o->state)->name
-                                         : "never seen"
-                                   : "placement failed");
+                               o->ps != P_PLACED ? "placement failed"
+                               : o->state == ST(UNSPECIFIED)
+                                   ? "never seen"
+                                   : state_name(o->state));
                 }
         }
         printf("orders placed=%ld shipped=%ld rejected=%ld payment_failed=%ld "
