@@ -198,10 +198,6 @@ static void reply_drain(void *owner) {
 }
 
 int kbus__client_init(kbus_runtime *rt, char *errstr, size_t errlen) {
-        char rkerr[512];
-        rd_kafka_conf_t *conf;
-        int rc;
-
         rt->calls_mask = 1023;
         rt->calls = kbus__calloc(rt->calls_mask + 1, sizeof(*rt->calls));
         rt->finished_cap = TOMBSTONES;
@@ -222,9 +218,27 @@ int kbus__client_init(kbus_runtime *rt, char *errstr, size_t errlen) {
                                  "out of memory");
         rt->reply_partition = 0;
 
-        rc = kbus__kafka_conf(rt, true, &conf, errstr, errlen);
-        if (rc)
+        return 0;
+}
+
+/* Creates the reply consumer and assigns it.  Done at the first call (or at
+ * start for a configured reply topic), so a runtime that never calls pays
+ * for no consumer, and still before the first request leaves: a reply can
+ * never arrive before its consumer is assigned. */
+static int reply_consumer_open(kbus_runtime *rt) {
+        rd_kafka_topic_partition_list_t *l;
+        rd_kafka_resp_err_t err;
+        int64_t start = RD_KAFKA_OFFSET_BEGINNING;
+        char rkerr[512], errstr[512];
+        rd_kafka_conf_t *conf;
+        int rc;
+
+        rc = kbus__kafka_conf(rt, true, &conf, errstr, sizeof(errstr));
+        if (rc) {
+                KBUS_LOG(KBUS_LOG_ERROR, "client", "reply consumer: %s",
+                         errstr);
                 return rc;
+        }
         /* Replies are read by assign(): no group is ever joined, and
          * offsets are never committed. */
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
@@ -233,28 +247,19 @@ int kbus__client_init(kbus_runtime *rt, char *errstr, size_t errlen) {
                                     sizeof(rkerr));
         if (!rt->reply_rk) {
                 rd_kafka_conf_destroy(conf);
-                return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
-                                 "reply consumer: %s", rkerr);
+                KBUS_LOG(KBUS_LOG_ERROR, "client", "reply consumer: %s",
+                         rkerr);
+                return KBUS_INTERNAL;
         }
         rd_kafka_poll_set_consumer(rt->reply_rk);
         rc = kbus__bridge_init(&rt->reply_bridge, rt,
                                rd_kafka_queue_get_consumer(rt->reply_rk),
                                reply_drain, rt);
         if (rc)
-                return kbus__err(errstr, errlen, rc,
-                                 "cannot bridge the reply consumer");
+                return rc;
         if (rt->broker)
                 rd_kafka_mock_topic_create(kbus_broker_mock(rt->broker),
                                            rt->reply_topic, 1, 1);
-        return 0;
-}
-
-int kbus__client_start(kbus_runtime *rt) {
-        rd_kafka_topic_partition_list_t *l =
-            rd_kafka_topic_partition_list_new(1);
-        rd_kafka_resp_err_t err;
-        int64_t start = RD_KAFKA_OFFSET_BEGINNING;
-
         if (rt->conf->reply_topic) {
                 /* A reply topic that outlives us: skip old replies, but
                  * resolve "the end" now, before any request leaves, so no
@@ -265,6 +270,7 @@ int kbus__client_start(kbus_runtime *rt) {
                         &lo, &hi, 10000))
                         start = hi;
         }
+        l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, rt->reply_topic,
                                           rt->reply_partition)
             ->offset = start;
@@ -276,6 +282,12 @@ int kbus__client_start(kbus_runtime *rt) {
                 return KBUS_INTERNAL;
         }
         return 0;
+}
+
+int kbus__client_start(kbus_runtime *rt) {
+        return rt->conf->reply_topic && !rt->reply_rk
+                   ? reply_consumer_open(rt)
+                   : 0;
 }
 
 void kbus__client_fini(kbus_runtime *rt) {
@@ -300,9 +312,10 @@ void kbus__client_fini(kbus_runtime *rt) {
         kbus__free(rt->finished);
         rt->calls = NULL;
         if (rt->reply_rk) {
-                rd_kafka_consumer_close(rt->reply_rk);
+                bool closed = kbus__consumer_close(rt, rt->reply_rk,
+                                                   "reply consumer");
                 kbus__bridge_fini(&rt->reply_bridge);
-                rd_kafka_destroy(rt->reply_rk);
+                kbus__consumer_destroy(rt->reply_rk, closed);
                 rt->reply_rk = NULL;
         } else {
                 kbus__bridge_fini(&rt->reply_bridge);
@@ -442,6 +455,9 @@ int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
         if (rt->n_waiting >= (size_t)rt->conf->client_max_in_flight)
                 return KBUS_RESOURCE_EXHAUSTED;
         if (!rt->started && (rc = kbus_runtime_start(rt)))
+                return rc;
+        if (!rt->reply_rk && !(method->flags & KBUS_METHOD_ONE_WAY) &&
+            (rc = reply_consumer_open(rt)))
                 return rc;
         if (rt->n_waiting + rt->n_finished >= rt->calls_mask + 1 &&
             !table_grow(rt))

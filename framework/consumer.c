@@ -52,6 +52,8 @@ static kbus_partition *part_add(kbus_group *g, const char *topic,
                 }
         if (p->ordering == KBUS_ORDER_PARTITION)
                 p->max_in_flight = 1;
+        p->wait_high = p->max_in_flight * 2 > 1000 ? (size_t)p->max_in_flight * 2
+                                                   : 1000;
         kbus__offsets_init(&p->offsets);
         p->next = g->parts;
         g->parts = p;
@@ -249,7 +251,8 @@ static void part_pump(kbus_partition *p) {
                 p->n_wait--;
                 record_admit(p, m);
         }
-        if (!p->revoked && p->n_wait == 0 && !p->g->rt->closing)
+        if (!p->revoked && p->n_wait <= p->wait_high / 2 &&
+            !p->g->rt->closing)
                 part_pause(p, false);
 }
 
@@ -495,7 +498,9 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         /* Revoked or lost: store what is complete and commit it now, so the
          * next owner starts right after it, then forget the partitions.
          * Records still in handlers end without storing. */
-        if (!rd_kafka_assignment_lost(rk)) {
+        /* (When the runtime closes, librdkafka's own close commits them,
+         * without waiting forever for a broker that may be gone.) */
+        if (!rd_kafka_assignment_lost(rk) && !g->rt->closed) {
                 rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
                 if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
                         KBUS_LOG(KBUS_LOG_WARN, "consumer",
@@ -546,7 +551,12 @@ static void group_handle(kbus_group *g, rd_kafka_message_t *m) {
                                  "out of memory holding a record");
                         rd_kafka_message_destroy(m);
                 }
-                part_pause(p, true);
+                /* Pausing makes librdkafka drop what it prefetched for
+                 * the partition, so hold a good number of records before
+                 * doing it, rather than pausing and resuming at every
+                 * record when handlers are the bottleneck. */
+                if (p->n_wait >= p->wait_high || g->rt->closing)
+                        part_pause(p, true);
                 return;
         }
         record_admit(p, m);
@@ -683,18 +693,10 @@ void kbus__groups_close(kbus_runtime *rt) {
         }
         while ((g = rt->groups)) {
                 rt->groups = g->next;
-                if (g->rk) {
-                        rd_kafka_resp_err_t err;
-                        /* The revoke callback commits what is stored. */
-                        err = rd_kafka_consumer_close(g->rk);
-                        if (err)
-                                KBUS_LOG(KBUS_LOG_WARN, "consumer",
-                                         "group %s: close: %s", g->id,
-                                         rd_kafka_err2str(err));
-                }
+                bool closed = g->rk && kbus__consumer_close(rt, g->rk, g->id);
                 kbus__bridge_fini(&g->bridge);
                 if (g->rk)
-                        rd_kafka_destroy(g->rk);
+                        kbus__consumer_destroy(g->rk, closed);
                 while (g->routes) {
                         kbus_route *r = g->routes;
                         g->routes = r->next;

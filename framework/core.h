@@ -63,6 +63,7 @@ typedef struct kbus_partition {
         kbus_keys keys;   /* KBUS_ORDER_KEY: keys in use */
         rd_kafka_message_t **wait; /* fetched, waiting for a free slot */
         size_t n_wait, cap_wait, wait_head;
+        size_t wait_high; /* pause fetching when this many wait */
         bool paused;
         bool revoked; /* no longer ours: freed when in_flight drops to 0 */
 } kbus_partition;
@@ -188,6 +189,9 @@ static inline void kbus__timer_ms(struct event *ev, int64_t ms) {
 }
 
 /* runtime.c */
+/** Closes a consumer within shutdown_grace_ms; true if it closed. */
+bool kbus__consumer_close(kbus_runtime *rt, rd_kafka_t *rk, const char *what);
+void kbus__consumer_destroy(rd_kafka_t *rk, bool closed);
 int kbus__kafka_conf(kbus_runtime *rt, bool consumer, rd_kafka_conf_t **confp,
                      char *errstr, size_t errlen);
 void kbus__maybe_finish_shutdown(kbus_runtime *rt);

@@ -10,27 +10,46 @@
 
 #include "core.h"
 
-/* A version 4 UUID as text: unique enough for ce_id across producers. */
+/* A version 4 UUID as text: unique enough for ce_id across producers.
+ * Hex by table: this runs once per event. */
 static void uuid4(char out[37]) {
+        static const char hex[] = "0123456789abcdef";
         uint8_t b[16];
+        char *o = out;
         kbus__random_bytes(b, sizeof(b));
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
-        snprintf(out, 37,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-                 "%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-                 b[10], b[11], b[12], b[13], b[14], b[15]);
+        for (int i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        *o++ = '-';
+                *o++ = hex[b[i] >> 4];
+                *o++ = hex[b[i] & 15];
+        }
+        *o = '\0';
 }
 
+/* RFC 3339 UTC time with milliseconds.  The date and seconds are formatted
+ * once per second; only the milliseconds change between events. */
 static void rfc3339_now(char out[32]) {
+        static _Thread_local time_t cached_sec = -1;
+        static _Thread_local char cached[24]; /* "YYYY-MM-DDTHH:MM:SS" */
         struct timespec ts;
-        struct tm tm;
-        size_t n;
+        long ms;
         clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+        if (ts.tv_sec != cached_sec) {
+                struct tm tm;
+                gmtime_r(&ts.tv_sec, &tm);
+                strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+                cached_sec = ts.tv_sec;
+        }
+        ms = ts.tv_nsec / 1000000;
+        memcpy(out, cached, 19);
+        out[19] = '.';
+        out[20] = (char)('0' + ms / 100);
+        out[21] = (char)('0' + ms / 10 % 10);
+        out[22] = (char)('0' + ms % 10);
+        out[23] = 'Z';
+        out[24] = '\0';
 }
 
 int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,

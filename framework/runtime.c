@@ -175,6 +175,39 @@ int kbus__kafka_conf(kbus_runtime *rt, bool consumer, rd_kafka_conf_t **confp,
         return 0;
 }
 
+/* ---- closing consumers ---- */
+
+bool kbus__consumer_close(kbus_runtime *rt, rd_kafka_t *rk, const char *what) {
+        int64_t end = kbus__now_ms() + rt->conf->shutdown_grace_ms;
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
+        bool closed;
+
+        if (error) {
+                KBUS_LOG(KBUS_LOG_WARN, "consumer", "%s: close: %s", what,
+                         rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else {
+                /* Serves the revoke callback (and its commit) meanwhile. */
+                while (!rd_kafka_consumer_closed(rk) && kbus__now_ms() < end)
+                        rd_kafka_queue_poll_callback(q, 100);
+        }
+        closed = rd_kafka_consumer_closed(rk);
+        if (!closed)
+                KBUS_LOG(KBUS_LOG_WARN, "consumer",
+                         "%s: not closed within %" PRId64
+                         " ms (broker unreachable?); leaving without it",
+                         what, rt->conf->shutdown_grace_ms);
+        rd_kafka_queue_destroy(q);
+        return closed;
+}
+
+void kbus__consumer_destroy(rd_kafka_t *rk, bool closed) {
+        /* An unclosed consumer would try to close again, and could wait
+         * for a broker that is gone. */
+        rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
 /* ---- producing ---- */
 
 void *kbus__pack(const ProtobufCMessage *msg, size_t *len) {

@@ -50,13 +50,16 @@ static int send_reply(kbus_call *call, kbus_status status,
                       const char *message, void *value, size_t len,
                       void *opaque) {
         kbus_runtime *rt = call->rt;
-        char topic[256], st[4], tp[KBUS_TRACEPARENT_LEN + 1];
+        char topic[256], tp[KBUS_TRACEPARENT_LEN + 1];
         rd_kafka_headers_t *h;
         int rc;
 
-        snprintf(topic, sizeof(topic), "%.*s", (int)call->in.reply_topic_len,
-                 call->in.reply_topic);
-        snprintf(st, sizeof(st), "%d", (int)status);
+        static const char *const codes[] = {"0",  "1",  "2",  "3",  "4",  "5",
+                                            "6",  "7",  "8",  "9",  "10", "11",
+                                            "12", "13", "14", "15", "16"};
+        /* kbus__wire_read keeps reply topics under 250 bytes. */
+        memcpy(topic, call->in.reply_topic, call->in.reply_topic_len);
+        topic[call->in.reply_topic_len] = '\0';
         if (opaque && call->cached) {
                 /* A retriable failure is not an outcome: a resend must run
                  * the handler again. */
@@ -72,7 +75,7 @@ static int send_reply(kbus_call *call, kbus_status status,
         h = rd_kafka_headers_new(4);
         rd_kafka_header_add(h, KBUS_H_CORRELATION, -1, call->in.corr,
                             (ssize_t)call->in.corr_len);
-        rd_kafka_header_add(h, KBUS_H_STATUS, -1, st, -1);
+        rd_kafka_header_add(h, KBUS_H_STATUS, -1, codes[status], -1);
         if (status != KBUS_OK && message)
                 rd_kafka_header_add(h, KBUS_H_STATUS_MESSAGE, -1, message, -1);
         rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, tp, -1);
@@ -323,7 +326,7 @@ static bool retry_later(kbus_call *call, kbus_status code,
 
 int kbus_call_fail(kbus_call *call, kbus_status code, const char *message) {
         char why[512];
-        if (call->completed || code == KBUS_OK)
+        if (call->completed || code <= KBUS_OK || code > KBUS_UNAUTHENTICATED)
                 return KBUS_INVALID_ARGUMENT;
         if (!message)
                 message = kbus_status_name(code);

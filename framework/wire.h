@@ -57,8 +57,8 @@ int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in,
 int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
                             char *why, size_t whylen);
 
-/** Fills \p out with a new W3C traceparent: a child of \p parent if it is
- * valid, else a new trace. */
+/** Fills \p out with a new W3C traceparent: a child of \p parent, which is
+ * NULL, "" or one that kbus__wire_read_headers accepted; else a new trace. */
 void kbus__trace_child(const char *parent, char out[KBUS_TRACEPARENT_LEN + 1]);
 
 /** Fast non-cryptographic random bytes (ids, jitter), seeded from the OS. */
