@@ -5,5 +5,6 @@ include tests/integration/local.mk
 include tests/interop/local.mk
 include tests/fuzz/local.mk
 include tests/faults/local.mk
+include tests/badinput/local.mk
 include tests/bench/local.mk
 include tests/e2e/local.mk

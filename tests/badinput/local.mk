@@ -1,0 +1,25 @@
+# Bad input: malformed requests, events and replies sent with kafka-python
+# to real kbus processes (hello-server, ledger-sub, reply-probe) on an
+# embedded broker; each is dead-lettered or dropped and counted with one
+# log line, and the process keeps serving.  The scripts use the process
+# helpers of tests/faults.
+
+badinput_tests = tests/badinput/requests_test.sh \
+	tests/badinput/events_test.sh tests/badinput/replies_test.sh \
+	tests/badinput/oversize_test.sh
+TESTS += $(badinput_tests)
+EXTRA_DIST += $(badinput_tests) tests/badinput/badinput.py
+
+check_PROGRAMS += tests/badinput/reply-probe
+tests_badinput_reply_probe_SOURCES = tests/badinput/reply-probe.c
+nodist_tests_badinput_reply_probe_SOURCES = $(HELLO_GEN)
+tests_badinput_reply_probe_CPPFLAGS = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) \
+	$(LIBEVENT_CFLAGS) -I$(top_builddir)/examples/hello
+tests_badinput_reply_probe_LDADD = libkbus.la $(LIBEVENT_LIBS) \
+	$(PROTOBUF_C_LIBS)
+
+# Expected to fail until the runtime writes a dead letter too large for
+# its producer without the value (see docs/RELIABILITY.md, "not yet"):
+# today it retries forever, holding the partition.  Drop this line when
+# the test passes (make check then reports XPASS as an error).
+XFAIL_TESTS = tests/badinput/oversize_test.sh
