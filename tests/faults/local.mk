@@ -10,7 +10,7 @@ faults_ldadd = libkbus.la $(CMOCKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) \
 
 faults_tests = tests/faults/broker_down_test tests/faults/leader_test \
 	tests/faults/request_errors_test tests/faults/coordinator_test \
-	tests/faults/rebalance_test
+	tests/faults/rebalance_test tests/faults/limits_test
 check_PROGRAMS += $(faults_tests) tests/faults/ledger-sub
 TESTS += $(faults_tests) tests/faults/sigkill_test.sh
 EXTRA_DIST += tests/faults/faults.h tests/faults/lib.sh \
@@ -45,3 +45,8 @@ tests_faults_ledger_sub_SOURCES = tests/faults/ledger-sub.c
 nodist_tests_faults_ledger_sub_SOURCES = $(HELLO_GEN)
 tests_faults_ledger_sub_CPPFLAGS = $(faults_cppflags)
 tests_faults_ledger_sub_LDADD = $(faults_ldadd)
+
+tests_faults_limits_test_SOURCES = tests/faults/limits_test.c
+nodist_tests_faults_limits_test_SOURCES = $(HELLO_GEN)
+tests_faults_limits_test_CPPFLAGS = $(faults_cppflags)
+tests_faults_limits_test_LDADD = $(faults_ldadd)
