@@ -159,6 +159,8 @@ static void call_free(kbus_call *call) {
 void kbus__record_abandon(kbus_call *call) {
         kbus_runtime *rt = call->rt;
         kbus_partition *p = call->part;
+        if (call == rt->dispatching)
+                rt->dispatch_ended = true;
         if (call->cached) /* unfinished: a redelivery must run it */
                 kbus__replies_forget(&rt->replies, call->in.corr,
                                      call->in.corr_len);
@@ -207,7 +209,7 @@ static void ready_push(kbus_call *call) {
 static void record_admit(kbus_partition *p, rd_kafka_message_t *m) {
         kbus_runtime *rt = p->g->rt;
         kbus_call *call = kbus__calloc(1, sizeof(*call));
-        int claim = 1;
+        kbus_keyq *q;
 
         if (!call || !kbus__offsets_add(&p->offsets, m->offset, &call->seq)) {
                 /* Out of memory: the record is left unstored, so it comes
@@ -231,14 +233,29 @@ static void record_admit(kbus_partition *p, rd_kafka_message_t *m) {
         rt->live = call;
         p->in_flight++;
         rt->records_in_flight++;
-        if (p->ordering == KBUS_ORDER_KEY && m->key)
-                claim = kbus__keys_claim(&p->keys, m->key, m->key_len, call,
-                                         &call->keyq);
-        if (claim == 1)
+        if (p->ordering != KBUS_ORDER_KEY || !m->key) {
                 record_dispatch(call);
-        else if (claim < 0) /* cannot track the key: keep order anyway */
-                kbus__record_dead_letter(call, "kbus.OutOfMemory",
-                                         "cannot track the record's key");
+                return;
+        }
+        if ((q = kbus__keys_find(&p->keys, m->key, m->key_len))) {
+                kbus__keys_wait(q, call); /* an earlier record has the key */
+                return;
+        }
+        /* The key is free.  Most handlers complete before they return, and
+         * then nobody needs to know the key was taken: it enters the table
+         * only if the record is still being handled afterwards. */
+        rt->dispatching = call;
+        rt->dispatch_ended = false;
+        record_dispatch(call);
+        rt->dispatching = NULL;
+        if (rt->dispatch_ended)
+                return;
+        call->keyq = kbus__keys_add(&p->keys, m->key, m->key_len);
+        if (!call->keyq)
+                KBUS_LOG(KBUS_LOG_ERROR, "consumer",
+                         "out of memory tracking a key of %s [%" PRId32
+                         "]: its order is not guaranteed",
+                         p->topic, p->partition);
 }
 
 /* Admits waiting records while there is room; resumes fetching when none
@@ -288,6 +305,8 @@ void kbus__record_finish(kbus_call *call) {
         int64_t store;
 
         rt->records_in_flight--;
+        if (call == rt->dispatching)
+                rt->dispatch_ended = true;
         if (kbus__offsets_done(&p->offsets, call->seq, &store) && !p->revoked) {
                 rd_kafka_resp_err_t err = rd_kafka_offset_store(
                     call->msg->rkt, p->partition, store - 1);

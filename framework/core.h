@@ -168,6 +168,8 @@ struct kbus_runtime {
         kbus_reply_cache replies; /* idempotent methods' recent outcomes */
         kbus_call *live;    /* list of every record being handled */
         kbus_call *ready, *ready_tail; /* records to hand to handlers */
+        kbus_call *dispatching; /* record whose key is not in the table yet */
+        bool dispatch_ended;    /* ... and it ended during its dispatch */
         struct event *ready_ev;        /* runs them, outside user code */
         struct kbus_ordering_rule {
                 struct kbus_ordering_rule *next;

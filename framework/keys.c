@@ -33,34 +33,39 @@ static bool grow(kbus_keys *k) {
         return true;
 }
 
-int kbus__keys_claim(kbus_keys *k, const void *key, size_t len,
-                     kbus_call *call, kbus_keyq **qp) {
+kbus_keyq *kbus__keys_find(kbus_keys *k, const void *key, size_t len) {
         kbus_keyq *q;
-        if ((k->n >= k->mask || !k->mask) && !grow(k))
-                return -1;
+        if (!k->n)
+                return NULL;
         for (q = k->buckets[hash(key, len) & k->mask]; q; q = q->next)
                 if (q->len == len && !memcmp(q->key, key, len))
-                        break;
-        if (q) {
-                call->qnext = NULL;
-                if (q->tail)
-                        q->tail->qnext = call;
-                else
-                        q->head = call;
-                q->tail = call;
-                return 0;
-        }
+                        return q;
+        return NULL;
+}
+
+void kbus__keys_wait(kbus_keyq *q, kbus_call *call) {
+        call->qnext = NULL;
+        if (q->tail)
+                q->tail->qnext = call;
+        else
+                q->head = call;
+        q->tail = call;
+}
+
+kbus_keyq *kbus__keys_add(kbus_keys *k, const void *key, size_t len) {
+        kbus_keyq *q;
+        if ((k->n >= k->mask || !k->mask) && !grow(k))
+                return NULL;
         q = kbus__malloc(sizeof(*q) + len);
         if (!q)
-                return -1;
+                return NULL;
         q->head = q->tail = NULL;
         q->len = len;
         memcpy(q->key, key, len);
         q->next = k->buckets[hash(key, len) & k->mask];
         k->buckets[hash(key, len) & k->mask] = q;
         k->n++;
-        *qp = q;
-        return 1;
+        return q;
 }
 
 kbus_call *kbus__keys_release(kbus_keys *k, kbus_keyq *q) {

@@ -3,7 +3,9 @@
  * handled waits behind it, so records with one key run strictly one after
  * another while records with other keys run concurrently.  A small hash
  * table of the keys now in use, each with a queue of the records waiting
- * for it; records without a key are never ordered.
+ * for it; records without a key are never ordered.  A key enters the table
+ * only when its record outlives its handler's first run (see consumer.c),
+ * so handlers that complete at once cost no table work at all.
  */
 #ifndef KBUS_KEYS_H
 #define KBUS_KEYS_H
@@ -28,13 +30,14 @@ typedef struct kbus_keys {
 
 void kbus__keys_fini(kbus_keys *k);
 
-/**
- * Claims \p key for \p call.  Returns 1 when the call may run now (then
- * *qp is the key's queue, to release later), 0 when it was queued behind
- * an earlier record with the same key, -1 when out of memory.
- */
-int kbus__keys_claim(kbus_keys *k, const void *key, size_t len,
-                     struct kbus_call *call, kbus_keyq **qp);
+/** The queue of \p key if a record holds it, else NULL. */
+kbus_keyq *kbus__keys_find(kbus_keys *k, const void *key, size_t len);
+
+/** Queues \p call behind the record holding \p q's key. */
+void kbus__keys_wait(kbus_keyq *q, struct kbus_call *call);
+
+/** Marks \p key as held; NULL when out of memory. */
+kbus_keyq *kbus__keys_add(kbus_keys *k, const void *key, size_t len);
 
 /**
  * Releases a key after its record ended.  Returns the next record waiting
