@@ -1,5 +1,5 @@
 /*
- * Back-pressure and graceful shutdown.
+ * Back-pressure, retry backoff and graceful shutdown.
  *
  *   - A client with client_max_in_flight calls pending refuses the next
  *     with RESOURCE_EXHAUSTED, and takes calls again once some end.
@@ -7,6 +7,9 @@
  *     queue.buffering.max.messages is small) refuses publishes and calls
  *     with RESOURCE_EXHAUSTED instead of growing without bound; what it
  *     accepted is delivered and handled once the brokers are back.
+ *   - A handler's retriable failure is retried with exponential backoff,
+ *     jitter and a cap, its key waiting while the partition's other keys
+ *     flow.
  *   - kbus_runtime_shutdown() stops fetching, lets records in handlers
  *     finish within shutdown_grace_ms and commits what finished; a record
  *     still in a handler when the grace period ends is not committed, so
@@ -202,11 +205,86 @@ static void test_shutdown_grace(void **state) {
         fault_free(pub);
 }
 
+/* ---- retry backoff ---- */
+
+/* Attempts of the flaky record (key k0), and the records of key k1, which
+ * murmur2 puts on the same partition. */
+static double attempt_at[8];
+static int attempts, k1_handled, k1_when_k0_done = -1;
+
+static void on_flaky(kbus_call *call, const Hello__V1__Greeted *ev,
+                     void *arg) {
+        if (!strcmp(ev->name, "k0")) {
+                attempt_at[attempts++] = now_s();
+                assert_int_equal(kbus_call_attempt(call), (uint32_t)attempts);
+                if (attempts < 6) {
+                        kbus_call_fail(call, KBUS_UNAVAILABLE, "not yet");
+                        return;
+                }
+                k1_when_k0_done = k1_handled;
+        } else {
+                k1_handled++;
+        }
+        kbus_call_ack(call);
+}
+
+/* Exponential backoff from initial_backoff_ms, times multiplier, capped at
+ * max_backoff_ms, each delay scaled by a random factor in [0.5, 1]; the
+ * record's key waits, other keys of its partition flow meanwhile. */
+static void test_retry_backoff(void **state) {
+        static const double base[] = {0.1, 0.2, 0.4, 0.4, 0.4};
+        kbus_event_desc desc = hello_v1_greeted__event;
+        kbus_runtime *pub, *sub;
+        bool jittered = false;
+
+        desc.topic = "rt.events";
+        desc.retry.max_attempts = 6;
+        desc.retry.initial_backoff_ms = 100;
+        desc.retry.max_backoff_ms = 400;
+        desc.retry.multiplier = 2;
+        make_topic("rt.events", 4, 0);
+        pub = fault_runtime("rt-pub", NULL, NULL);
+        sub = fault_runtime("rt-sub", "rt-events", NULL);
+        assert_int_equal(kbus_subscribe(sub, &desc, NULL, (kbus_fn)on_flaky,
+                                        NULL), 0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        run_for(3.5);
+        for (int i = 0; i < 21; i++) {
+                Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
+                ev.name = i ? "k1" : "k0";
+                ev.message = "m";
+                assert_int_equal(kbus_publish(pub, &desc, &ev.base), 0);
+        }
+        for (int i = 0; i < 200 && attempts < 6; i++)
+                run_for(0.05);
+        assert_int_equal(attempts, 6);
+        for (int i = 0; i < 5; i++) {
+                double d = attempt_at[i + 1] - attempt_at[i];
+                note("retry %d after %.3f s (base %.1f s)", i + 1, d,
+                     base[i]);
+                assert_true(d >= 0.5 * base[i] - 0.005);
+                assert_true(d <= base[i] + 0.06);
+                if (i >= 3 &&
+                    (d - (attempt_at[3] - attempt_at[2]) > 0.002 ||
+                     d - (attempt_at[3] - attempt_at[2]) < -0.002))
+                        jittered = true;
+        }
+        assert_true(jittered);
+        /* k1's records did not wait for k0's retries. */
+        note("k1 records handled before k0 succeeded: %d of 20",
+             k1_when_k0_done);
+        assert_int_equal(k1_when_k0_done, 20);
+        assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_RETRIES), 5);
+        fault_free(sub);
+        fault_free(pub);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             fault_test(test_client_max_in_flight),
             fault_test(test_producer_queue_full),
             fault_test(test_shutdown_grace),
+            fault_test(test_retry_backoff),
         };
         int rc;
         harness_up();
