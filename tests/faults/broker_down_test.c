@@ -9,7 +9,10 @@
  *     the outage, DEADLINE_EXCEEDED or UNAVAILABLE; none hangs past its
  *     deadline; calls made after recovery succeed;
  *   - events: every published event is handled at least once and each
- *     key's events are handled in order.
+ *     key's events are handled in order;
+ *   - dead letters: with the dead-letter topic unreachable, a record that
+ *     must be dead-lettered holds its key and its partition's committed
+ *     offset until the dead letter is written, exactly once.
  */
 #include "faults.h"
 
@@ -217,10 +220,84 @@ static void test_broker_down_during_events(void **state) {
         fault_free(pub);
 }
 
+/* ---- the dead-letter topic down ---- */
+
+static int dd_good_k0, dd_good_k3;
+
+static void on_dd(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
+        if (!strcmp(ev->message, "poison")) {
+                kbus_call_fail(call, KBUS_FAILED_PRECONDITION, "poison");
+                return;
+        }
+        if (!strcmp(ev->name, "k0"))
+                dd_good_k0++;
+        else
+                dd_good_k3++;
+        kbus_call_ack(call);
+}
+
+static bool dd_done(void *arg) {
+        kbus_runtime *sub = arg;
+        return kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED) == 1 &&
+               dd_good_k0 == 10;
+}
+
+/* A permanent failure while the dead-letter topic's leader is down: the
+ * record's offset is not committed, later records of its key wait, other
+ * keys flow; once the broker is back the dead letter is written (once),
+ * then the key moves on. */
+static void test_dead_letter_topic_down(void **state) {
+        kbus_event_desc desc = hello_v1_greeted__event;
+        kbus_runtime *pub, *sub;
+        int64_t committed[4], end[4];
+
+        desc.topic = "dd.events";
+        make_topic("dd.events", 4, 1);
+        make_topic("dd.events.DLT", 4, 3);
+        /* Only the dead-letter topic is on broker 3, not the group. */
+        assert_int_equal(rd_kafka_mock_coordinator_set(cluster(), "group",
+                                                       "dd-events", 2), 0);
+        pub = fault_runtime("dd-pub", NULL, NULL);
+        sub = fault_runtime("dd-sub", "dd-events", NULL);
+        assert_int_equal(kbus_subscribe(sub, &desc, NULL, (kbus_fn)on_dd,
+                                        NULL), 0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        run_for(3.5);
+        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 3), 0);
+        /* k0 and k3 are on different partitions (murmur2: 1 and 0). */
+        for (int i = 0; i < 11; i++) {
+                Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
+                ev.name = "k0";
+                ev.message = i ? "fine" : "poison";
+                assert_int_equal(kbus_publish(pub, &desc, &ev.base), 0);
+                ev.name = "k3";
+                ev.message = "fine";
+                assert_int_equal(kbus_publish(pub, &desc, &ev.base), 0);
+        }
+        run_for(3);
+        committed_offsets("dd-events", "dd.events", 4, committed);
+        note("while the DLT is down: dead-lettered %llu, k0 handled %d, "
+             "k3 handled %d, partition 1 committed %lld",
+             (unsigned long long)kbus_runtime_stat(sub,
+                                                   KBUS_STAT_DEAD_LETTERED),
+             dd_good_k0, dd_good_k3, (long long)committed[1]);
+        assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 0);
+        assert_int_equal(dd_good_k0, 0);  /* behind the poison */
+        assert_int_equal(dd_good_k3, 11); /* another key flows */
+        assert_int_equal(committed[1], 0); /* the poison is not passed */
+        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 3), 0);
+        assert_true(run_until(dd_done, sub, 25));
+        end_offsets("dd.events.DLT", 4, end);
+        assert_int_equal(end[0] + end[1] + end[2] + end[3], 1);
+        fault_free(sub);
+        fault_free(pub);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             fault_test(test_broker_down_during_rpc),
             fault_test(test_broker_down_during_events),
+            fault_test(test_dead_letter_topic_down),
         };
         int rc;
         harness_up();
