@@ -1,2 +1,3 @@
 include examples/hello/local.mk
 include examples/order-pipeline/local.mk
+include examples/event-sourcing/local.mk

@@ -8,3 +8,4 @@ include tests/faults/local.mk
 include tests/badinput/local.mk
 include tests/bench/local.mk
 include tests/e2e/local.mk
+include tests/examples/local.mk

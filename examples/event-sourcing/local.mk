@@ -1,0 +1,36 @@
+# examples/event-sourcing: an account ledger whose event topic is the
+# source of truth; `ledger` rebuilds its balances by replay at each start.
+# See its README.md.
+
+LEDGER_GEN = \
+	examples/event-sourcing/ledger.pb-c.c examples/event-sourcing/ledger.pb-c.h \
+	examples/event-sourcing/ledger.kbus.c examples/event-sourcing/ledger.kbus.h
+examples/event-sourcing/ledger.stamp: examples/event-sourcing/ledger.proto $(KBUS_PROTOC_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) examples/event-sourcing && \
+	$(KBUS_PROTOC) -I$(srcdir)/examples/event-sourcing \
+		--c_out=examples/event-sourcing --kbus_out=examples/event-sourcing \
+		$(srcdir)/examples/event-sourcing/ledger.proto && touch $@
+$(LEDGER_GEN): examples/event-sourcing/ledger.stamp
+	@test -f $@ || { rm -f examples/event-sourcing/ledger.stamp; \
+		$(MAKE) $(AM_MAKEFLAGS) examples/event-sourcing/ledger.stamp; }
+BUILT_SOURCES += $(LEDGER_GEN)
+CLEANFILES += $(LEDGER_GEN) examples/event-sourcing/ledger.stamp
+EXTRA_DIST += examples/event-sourcing/ledger.proto \
+	examples/event-sourcing/README.md
+
+ledger_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) \
+	-I$(top_builddir)/examples/event-sourcing
+
+noinst_PROGRAMS += examples/event-sourcing/ledger \
+	examples/event-sourcing/ledger-client
+examples_event_sourcing_ledger_SOURCES = examples/event-sourcing/ledger.c
+nodist_examples_event_sourcing_ledger_SOURCES = $(LEDGER_GEN)
+# The ledger asks librdkafka for end offsets itself (see ledger.c).
+examples_event_sourcing_ledger_CPPFLAGS = $(ledger_cppflags) $(RDKAFKA_CFLAGS)
+examples_event_sourcing_ledger_LDADD = libkbus.la $(PROTOBUF_C_LIBS) \
+	$(RDKAFKA_LIBS)
+examples_event_sourcing_ledger_client_SOURCES = \
+	examples/event-sourcing/ledger-client.c
+nodist_examples_event_sourcing_ledger_client_SOURCES = $(LEDGER_GEN)
+examples_event_sourcing_ledger_client_CPPFLAGS = $(ledger_cppflags)
+examples_event_sourcing_ledger_client_LDADD = libkbus.la $(PROTOBUF_C_LIBS)

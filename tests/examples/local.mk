@@ -1,0 +1,8 @@
+# Tests of the examples of Kafka uses (event sourcing, stream processing):
+# shell scripts that start `kbus broker` and the example's programs on
+# loopback, drive them, and check the outcome.  They run from the top build
+# directory and find their sources beside themselves.
+examples_tests = \
+	tests/examples/event_sourcing_test.sh
+TESTS += $(examples_tests)
+EXTRA_DIST += $(examples_tests) tests/examples/lib.sh
