@@ -86,13 +86,13 @@ static void part_revoke(kbus_partition *p) {
                 p->n_wait--;
         }
         p->revoked = true;
-        p->in_flight++; /* keep p while its key waiters are let go */
+        p->live++; /* keep p while its key waiters are let go */
         while (c) {
                 kbus_call *next = c->qnext;
                 kbus__record_abandon(c);
                 c = next;
         }
-        if (--p->in_flight == 0)
+        if (--p->live == 0)
                 part_free(p);
 }
 
@@ -165,9 +165,11 @@ void kbus__record_abandon(kbus_call *call) {
                 kbus__replies_forget(&rt->replies, call->in.corr,
                                      call->in.corr_len);
         rt->records_in_flight--;
-        p->in_flight--;
+        if (!call->slot_freed)
+                p->in_flight--;
+        p->live--;
         call_free(call);
-        if (p->revoked && p->in_flight == 0)
+        if (p->revoked && p->live == 0)
                 part_free(p);
         kbus__maybe_finish_shutdown(rt);
 }
@@ -232,6 +234,7 @@ static void record_admit(kbus_partition *p, rd_kafka_message_t *m) {
                 rt->live->lprev = call;
         rt->live = call;
         p->in_flight++;
+        p->live++;
         rt->records_in_flight++;
         if (p->ordering != KBUS_ORDER_KEY || !m->key) {
                 record_dispatch(call);
@@ -299,6 +302,16 @@ int kbus__groups_init(kbus_runtime *rt) {
         return rt->ready_ev ? 0 : KBUS_RESOURCE_EXHAUSTED;
 }
 
+void kbus__record_handled(kbus_call *call) {
+        kbus_partition *p = call->part;
+        if (call->slot_freed)
+                return;
+        call->slot_freed = true;
+        p->in_flight--;
+        if (p->n_wait > 0)
+                event_active(call->rt->ready_ev, EV_TIMEOUT, 0);
+}
+
 void kbus__record_finish(kbus_call *call) {
         kbus_runtime *rt = call->rt;
         kbus_partition *p = call->part;
@@ -324,9 +337,11 @@ void kbus__record_finish(kbus_call *call) {
                         ready_push(next);
                 }
         }
-        p->in_flight--;
+        if (!call->slot_freed)
+                p->in_flight--;
+        p->live--;
         call_free(call);
-        if (p->revoked && p->in_flight == 0)
+        if (p->revoked && p->live == 0)
                 part_free(p);
         else if (p->n_wait > 0)
                 event_active(rt->ready_ev, EV_TIMEOUT, 0);

@@ -58,6 +58,8 @@ typedef struct kbus_partition {
         int32_t partition;
         kbus_offsets offsets;
         int in_flight;    /* records admitted: in handlers or behind a key */
+        int live;         /* records alive that point here (in_flight, and
+                           * those whose reply is being delivered) */
         int max_in_flight;
         kbus_ordering ordering;
         kbus_keys keys;   /* KBUS_ORDER_KEY: keys in use */
@@ -65,7 +67,7 @@ typedef struct kbus_partition {
         size_t n_wait, cap_wait, wait_head;
         size_t wait_high; /* pause fetching when this many wait */
         bool paused;
-        bool revoked; /* no longer ours: freed when in_flight drops to 0 */
+        bool revoked; /* no longer ours: freed when live drops to 0 */
 } kbus_partition;
 
 typedef struct kbus_group {
@@ -94,6 +96,7 @@ struct kbus_call {
         bool completed;     /* the handler has answered */
         bool dead_lettering; /* a dead letter is on its way */
         bool cached;         /* its outcome goes to the reply cache */
+        bool slot_freed;     /* handled; only its reply's delivery is due */
         const char *error_class; /* why it is dead-lettered, e.g. */
         char *error_message;     /* "kbus.DecodeError" and the detail */
         struct event *timer; /* retry or dead-letter backoff */
@@ -223,6 +226,9 @@ void kbus__groups_close(kbus_runtime *rt);
 int kbus__groups_init(kbus_runtime *rt);
 void kbus__record_finish(kbus_call *call);
 void kbus__record_abandon(kbus_call *call);
+/** The handler is done and only the reply's delivery report is due: the
+ *  record stops counting against max_in_flight (it still holds its offset). */
+void kbus__record_handled(kbus_call *call);
 void kbus__record_dead_letter(kbus_call *call, const char *error_class,
                               const char *reason);
 void kbus__producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,

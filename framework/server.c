@@ -81,6 +81,8 @@ static int send_reply(kbus_call *call, kbus_status status,
         rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, tp, -1);
         rc = kbus__produce(rt, topic, call->in.reply_partition, NULL, 0, value,
                            len, h, opaque);
+        if (!rc && opaque)
+                kbus__record_handled(call);
         if (rc)
                 KBUS_LOGT(KBUS_LOG_WARN, "server", call->in.traceparent,
                           "cannot reply to %s: %s", topic, kbus_strerror(rc));

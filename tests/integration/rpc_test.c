@@ -171,7 +171,7 @@ static void test_deadline_then_late_reply(void **state) {
         n_held = 0;
         serve_on(srv, "late.requests");
         run_for(4); /* let the server join its group */
-        opts = opts_for("late.requests", 1500);
+        opts = opts_for("late.requests", 3000);
         req.name = "late";
         assert_int_equal(
             hello_v1_greeter_say_hello(cli, &req, opts, on_reply, &r), 0);
