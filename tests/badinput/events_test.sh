@@ -16,5 +16,5 @@ start ledger-sub $wrap "$ledger_sub" sub "$work/ledger.txt" ledger.events
 touch "$work/ledger.txt"
 timeout 120 "$python" "$(dirname "$0")/badinput.py" events "$BOOTSTRAP" \
         "$work/ledger-sub.log" "$work/ledger.txt" || fail "see above"
-kill -0 "$last_pid" 2>/dev/null || fail "ledger-sub died"
+stop_clean "$last_pid" ledger-sub
 note "ok"

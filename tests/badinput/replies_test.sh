@@ -15,6 +15,7 @@ need_built "$kbus_prog" "$hello_server" "$builddir/tests/badinput/reply-probe"
 reply_topic=badinput.probe.replies
 start_broker --topic "$reply_topic" --partitions 1
 start hello-server $wrap "$hello_server"
+server=$last_pid
 start probe $wrap "$builddir/tests/badinput/reply-probe" "$reply_topic" \
         "$work/go"
 probe=$last_pid
@@ -54,4 +55,5 @@ if stats["calls_ok"] != "2" or stats["replies_late"] != "0":
     sys.exit("unexpected counters: %r" % stats)
 PY
         fail "the bad replies were not dropped and counted as they should be"
+stop_clean "$server" hello-server
 note "ok"

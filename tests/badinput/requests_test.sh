@@ -18,5 +18,5 @@ start_broker
 start hello-server $wrap "$hello_server"
 timeout 120 "$python" "$(dirname "$0")/badinput.py" requests "$BOOTSTRAP" \
         "$work/hello-server.log" || fail "see above"
-kill -0 "$last_pid" 2>/dev/null || fail "hello-server died"
+stop_clean "$last_pid" hello-server
 note "ok"

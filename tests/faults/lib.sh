@@ -105,6 +105,19 @@ forget() {
         return 0
 }
 
+# stop_clean PID NAME: SIGTERM, then the process must exit with status 0
+# within 30 s: a clean shutdown (and, under KBUS_TEST_WRAP or a sanitizer,
+# no memory errors or leaks, which turn the status non-zero).
+stop_clean() {
+        local pid=$1 name=$2 rc=0
+        kill -TERM "$pid" 2>/dev/null || fail "$name is not running"
+        timeout 30 tail --pid="$pid" -f /dev/null ||
+                fail "$name still running 30 s after SIGTERM"
+        wait "$pid" || rc=$?
+        forget "$pid"
+        ((rc == 0)) || fail "$name exited with status $rc after SIGTERM"
+}
+
 # Starts `kbus broker ARGS...` and sets BOOTSTRAP from its first line.
 start_broker() {
         local i

@@ -59,11 +59,7 @@ is_complete() {
                 "$work/published.json"
 }
 wait_for 90 "the second subscriber finishing the stream" is_complete
-kill -TERM "$sub2"
-rc=0
-wait "$sub2" || rc=$?
-forget "$sub2"
-((rc == 0)) || fail "the second subscriber exited with status $rc after SIGTERM"
+stop_clean "$sub2" "the second subscriber"
 
 timeout 30 "$python" "$faults_srcdir/ledger_check.py" offsets "$BOOTSTRAP" \
         "$topic" ledger "$work/after.json" || fail "cannot read offsets"
