@@ -3,6 +3,7 @@
 # loopback, drive them, and check the outcome.  They run from the top build
 # directory and find their sources beside themselves.
 examples_tests = \
-	tests/examples/event_sourcing_test.sh
+	tests/examples/event_sourcing_test.sh \
+	tests/examples/stream_processing_test.sh
 TESTS += $(examples_tests)
 EXTRA_DIST += $(examples_tests) tests/examples/lib.sh

@@ -1,0 +1,166 @@
+/*
+ * enrich: the pipeline's first stage.  Subscribes to iot.v1.Reading and
+ * publishes each reading again as an iot.v1.EnrichedReading carrying the
+ * site of its device, looked up in a table.
+ *
+ *   enrich [-c FILE] [-s SITES]
+ *
+ * The table comes from SITES, lines "DEVICE SITE", or else is the
+ * built-in one below.  Devices in neither get the site "unassigned": a
+ * reading is never dropped for want of metadata.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iot.kbus.h"
+#include "stream.h"
+
+#define PROG "enrich"
+
+static void usage(FILE *out) {
+        fprintf(out,
+                "usage: " PROG " [-c FILE] [-s SITES]\n"
+                "Turns iot.v1.Reading into iot.v1.EnrichedReading, adding "
+                "each device's site,\nuntil SIGINT or SIGTERM.\n\n"
+                "  -c FILE     kbus configuration file (libconfig format)\n"
+                "  -s SITES    the device table, lines \"DEVICE SITE\" "
+                "(default: built in,\n"
+                "              dev-1 to dev-5)\n"
+                "  -h, --help  this help\n\n"
+                "Environment: KBUS_BOOTSTRAP (broker list), "
+                "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
+}
+
+struct site {
+        char *device;
+        char *site;
+};
+
+struct table {
+        struct site *rows;
+        size_t n;
+};
+
+static const char *const builtin[][2] = {
+    {"dev-1", "plant-north"}, {"dev-2", "plant-north"},
+    {"dev-3", "plant-south"}, {"dev-4", "warehouse"},
+    {"dev-5", "warehouse"},
+};
+
+static int table_add(struct table *t, const char *device, const char *site) {
+        struct site *more = realloc(t->rows, (t->n + 1) * sizeof(*t->rows));
+        if (!more)
+                return -1;
+        t->rows = more;
+        more[t->n].device = strdup(device);
+        more[t->n].site = strdup(site);
+        if (!more[t->n].device || !more[t->n].site) {
+                free(more[t->n].device);
+                free(more[t->n].site);
+                return -1;
+        }
+        t->n++;
+        return 0;
+}
+
+static void table_fini(struct table *t) {
+        for (size_t i = 0; i < t->n; i++) {
+                free(t->rows[i].device);
+                free(t->rows[i].site);
+        }
+        free(t->rows);
+}
+
+static int table_load(struct table *t, const char *path) {
+        char line[512], device[128], site[128];
+        FILE *f = fopen(path, "r");
+        int rc = 0;
+        if (!f) {
+                perror(path);
+                return -1;
+        }
+        while (!rc && fgets(line, sizeof(line), f)) {
+                if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
+                        continue;
+                if (sscanf(line, "%127s %127s", device, site) != 2) {
+                        fprintf(stderr, PROG ": %s: bad line: %s", path, line);
+                        rc = -1;
+                } else {
+                        rc = table_add(t, device, site);
+                }
+        }
+        fclose(f);
+        return rc;
+}
+
+/* A linear search: the table of an example is a handful of rows. */
+static const char *table_site(const struct table *t, const char *device) {
+        for (size_t i = 0; i < t->n; i++)
+                if (!strcmp(t->rows[i].device, device))
+                        return t->rows[i].site;
+        return "unassigned";
+}
+
+static void on_reading(kbus_call *call, const Iot__V1__Reading *r,
+                       void *arg) {
+        Iot__V1__EnrichedReading er = IOT__V1__ENRICHED_READING__INIT;
+        er.device_id = r->device_id;
+        er.seq = r->seq;
+        er.temperature = r->temperature;
+        er.site = (char *)table_site(arg, r->device_id);
+        int rc = iot_v1_enriched_reading_publish(kbus_call_runtime(call), &er);
+        /* A full producer queue is RESOURCE_EXHAUSTED, which is retriable:
+         * failing the call has the runtime try the reading again later,
+         * and the device's later readings wait for it. */
+        if (rc)
+                kbus_call_fail(call, (kbus_status)rc, "cannot publish");
+        else
+                kbus_call_ack(call);
+}
+
+int main(int argc, char **argv) {
+        struct table table = {0};
+        const char *file = NULL, *sites = NULL;
+        kbus_runtime *rt;
+        int rc = 0;
+
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+                        usage(stdout);
+                        return 0;
+                } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+                        file = argv[++i];
+                } else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+                        sites = argv[++i];
+                } else {
+                        fprintf(stderr, PROG ": unknown argument '%s'\n",
+                                argv[i]);
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (sites) {
+                rc = table_load(&table, sites);
+        } else {
+                for (size_t i = 0; !rc && i < sizeof(builtin) / sizeof(*builtin);
+                     i++)
+                        rc = table_add(&table, builtin[i][0], builtin[i][1]);
+        }
+        if (rc) {
+                table_fini(&table);
+                return 1;
+        }
+        if (stream_runtime_new(&rt, PROG, file)) {
+                table_fini(&table);
+                return 1;
+        }
+        rc = iot_v1_reading_subscribe(rt, NULL, on_reading, &table);
+        if (!rc)
+                rc = kbus_runtime_run(rt);
+        if (rc)
+                fprintf(stderr, PROG ": %s\n", kbus_strerror(rc));
+        kbus_runtime_free(rt);
+        table_fini(&table);
+        return rc ? 1 : 0;
+}

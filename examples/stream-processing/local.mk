@@ -1,0 +1,45 @@
+# examples/stream-processing: a multi-stage IoT pipeline, sensor-sim ->
+# enrich -> rules, each stage a separate process joined by keyed events.
+# See its README.md.
+
+IOT_GEN = \
+	examples/stream-processing/iot.pb-c.c examples/stream-processing/iot.pb-c.h \
+	examples/stream-processing/iot.kbus.c examples/stream-processing/iot.kbus.h
+examples/stream-processing/iot.stamp: examples/stream-processing/iot.proto $(KBUS_PROTOC_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) examples/stream-processing && \
+	$(KBUS_PROTOC) -I$(srcdir)/examples/stream-processing \
+		--c_out=examples/stream-processing --kbus_out=examples/stream-processing \
+		$(srcdir)/examples/stream-processing/iot.proto && touch $@
+$(IOT_GEN): examples/stream-processing/iot.stamp
+	@test -f $@ || { rm -f examples/stream-processing/iot.stamp; \
+		$(MAKE) $(AM_MAKEFLAGS) examples/stream-processing/iot.stamp; }
+BUILT_SOURCES += $(IOT_GEN)
+CLEANFILES += $(IOT_GEN) examples/stream-processing/iot.stamp
+EXTRA_DIST += examples/stream-processing/iot.proto \
+	examples/stream-processing/README.md
+
+iot_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) \
+	-I$(top_builddir)/examples/stream-processing
+iot_ldadd = libkbus.la $(PROTOBUF_C_LIBS)
+iot_common = examples/stream-processing/stream.c \
+	examples/stream-processing/stream.h
+
+noinst_PROGRAMS += examples/stream-processing/sensor-sim \
+	examples/stream-processing/enrich examples/stream-processing/rules
+examples_stream_processing_sensor_sim_SOURCES = \
+	examples/stream-processing/sensor-sim.c $(iot_common)
+nodist_examples_stream_processing_sensor_sim_SOURCES = $(IOT_GEN)
+# sensor-sim paces its rounds with a libevent timer on the runtime's base.
+examples_stream_processing_sensor_sim_CPPFLAGS = $(iot_cppflags) \
+	$(LIBEVENT_CFLAGS)
+examples_stream_processing_sensor_sim_LDADD = $(iot_ldadd) $(LIBEVENT_LIBS)
+examples_stream_processing_enrich_SOURCES = \
+	examples/stream-processing/enrich.c $(iot_common)
+nodist_examples_stream_processing_enrich_SOURCES = $(IOT_GEN)
+examples_stream_processing_enrich_CPPFLAGS = $(iot_cppflags)
+examples_stream_processing_enrich_LDADD = $(iot_ldadd)
+examples_stream_processing_rules_SOURCES = \
+	examples/stream-processing/rules.c $(iot_common)
+nodist_examples_stream_processing_rules_SOURCES = $(IOT_GEN)
+examples_stream_processing_rules_CPPFLAGS = $(iot_cppflags)
+examples_stream_processing_rules_LDADD = $(iot_ldadd)
