@@ -1,0 +1,37 @@
+# examples/activity-tracking: web front ends (web-sim) publish page views;
+# page-counter counts them per page.  See its README.md.
+
+ACTIVITY_GEN = \
+	examples/activity-tracking/activity.pb-c.c examples/activity-tracking/activity.pb-c.h \
+	examples/activity-tracking/activity.kbus.c examples/activity-tracking/activity.kbus.h
+examples/activity-tracking/activity.stamp: examples/activity-tracking/activity.proto $(KBUS_PROTOC_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) examples/activity-tracking && \
+	$(KBUS_PROTOC) -I$(srcdir)/examples/activity-tracking \
+		--c_out=examples/activity-tracking --kbus_out=examples/activity-tracking \
+		$(srcdir)/examples/activity-tracking/activity.proto && touch $@
+$(ACTIVITY_GEN): examples/activity-tracking/activity.stamp
+	@test -f $@ || { rm -f examples/activity-tracking/activity.stamp; \
+		$(MAKE) $(AM_MAKEFLAGS) examples/activity-tracking/activity.stamp; }
+BUILT_SOURCES += $(ACTIVITY_GEN)
+CLEANFILES += $(ACTIVITY_GEN) examples/activity-tracking/activity.stamp
+EXTRA_DIST += examples/activity-tracking/activity.proto \
+	examples/activity-tracking/README.md
+
+activity_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) \
+	-I$(top_builddir)/examples/activity-tracking
+
+noinst_PROGRAMS += examples/activity-tracking/web-sim \
+	examples/activity-tracking/page-counter
+examples_activity_tracking_web_sim_SOURCES = \
+	examples/activity-tracking/web-sim.c
+nodist_examples_activity_tracking_web_sim_SOURCES = $(ACTIVITY_GEN)
+examples_activity_tracking_web_sim_CPPFLAGS = $(activity_cppflags)
+examples_activity_tracking_web_sim_LDADD = libkbus.la $(PROTOBUF_C_LIBS)
+examples_activity_tracking_page_counter_SOURCES = \
+	examples/activity-tracking/page-counter.c
+nodist_examples_activity_tracking_page_counter_SOURCES = $(ACTIVITY_GEN)
+# page-counter flushes its totals on a libevent timer on the runtime's base.
+examples_activity_tracking_page_counter_CPPFLAGS = $(activity_cppflags) \
+	$(LIBEVENT_CFLAGS)
+examples_activity_tracking_page_counter_LDADD = libkbus.la \
+	$(PROTOBUF_C_LIBS) $(LIBEVENT_LIBS)
