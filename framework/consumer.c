@@ -396,7 +396,15 @@ static void dead_letter_send(kbus_call *call) {
                             -1);
         snprintf(attempts, sizeof(attempts), "%" PRIu32, call->attempt);
         rd_kafka_header_add(h, KBUS_H_ATTEMPTS, -1, attempts, -1);
-        if (m->len) {
+        if (call->dlt_without_value) {
+                /* The record is larger than our producer may write: keep
+                 * its provenance and say how large the value was; the
+                 * original stays readable at its topic and offset. */
+                char size[24];
+                snprintf(size, sizeof(size), "%zu", m->len);
+                rd_kafka_header_add(h, "kbus-dlt-value-dropped", -1, size,
+                                    -1);
+        } else if (m->len) {
                 value = kbus__malloc(m->len);
                 if (!value) {
                         rd_kafka_headers_destroy(h);
@@ -406,9 +414,15 @@ static void dead_letter_send(kbus_call *call) {
                 memcpy(value, m->payload, m->len);
         }
         rc = kbus__produce(rt, dlt, RD_KAFKA_PARTITION_UA, m->key, m->key_len,
-                           value, m->len, h, call);
+                           value, call->dlt_without_value ? 0 : m->len, h,
+                           call);
         if (!rc)
                 return;
+        if (rc == KBUS_OUT_OF_RANGE && !call->dlt_without_value) {
+                call->dlt_without_value = true;
+                dead_letter_send(call);
+                return;
+        }
 retry:
         KBUS_LOG(KBUS_LOG_WARN, "dlq",
                  "cannot dead-letter %s [%" PRId32 "] offset %" PRId64
@@ -475,6 +489,12 @@ void kbus__producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
         }
         kbus_call *call = m->_private;
         if (call->dead_lettering) {
+                if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE &&
+                    !call->dlt_without_value && !rt->closed) {
+                        call->dlt_without_value = true;
+                        dead_letter_send(call);
+                        return;
+                }
                 if (m->err && m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
                     m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT &&
                     !rt->closed) {

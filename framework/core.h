@@ -95,6 +95,7 @@ struct kbus_call {
         uint32_t attempt;
         bool completed;     /* the handler has answered */
         bool dead_lettering; /* a dead letter is on its way */
+        bool dlt_without_value; /* too large to copy into the dead letter */
         bool cached;         /* its outcome goes to the reply cache */
         bool slot_freed;     /* handled; only its reply's delivery is due */
         const char *error_class; /* why it is dead-lettered, e.g. */

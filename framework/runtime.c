@@ -129,6 +129,8 @@ int kbus__kafka_conf(kbus_runtime *rt, bool consumer, rd_kafka_conf_t **confp,
             {"session.timeout.ms", "6000"},
             {"heartbeat.interval.ms", "500"},
             {"topic.metadata.refresh.interval.ms", "1000"},
+            /* Reconnect within the 6 s session after a short outage. */
+            {"reconnect.backoff.max.ms", "1000"},
         };
         static const char *const low_latency_producer[][2] = {
             {"linger.ms", "1"},
@@ -238,6 +240,7 @@ int kbus__produce(kbus_runtime *rt, const char *topic, int32_t partition,
         KBUS_LOG(KBUS_LOG_WARN, "producer", "cannot produce to %s: %s", topic,
                  rd_kafka_err2str(err));
         return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? KBUS_RESOURCE_EXHAUSTED
+               : err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? KBUS_OUT_OF_RANGE
                : err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
                        err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC
                    ? KBUS_NOT_FOUND

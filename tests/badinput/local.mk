@@ -18,8 +18,3 @@ tests_badinput_reply_probe_CPPFLAGS = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) \
 tests_badinput_reply_probe_LDADD = libkbus.la $(LIBEVENT_LIBS) \
 	$(PROTOBUF_C_LIBS)
 
-# Expected to fail until the runtime writes a dead letter too large for
-# its producer without the value (see docs/RELIABILITY.md, "not yet"):
-# today it retries forever, holding the partition.  Drop this line when
-# the test passes (make check then reports XPASS as an error).
-XFAIL_TESTS = tests/badinput/oversize_test.sh
