@@ -3,3 +3,4 @@ include examples/order-pipeline/local.mk
 include examples/event-sourcing/local.mk
 include examples/stream-processing/local.mk
 include examples/activity-tracking/local.mk
+include examples/log-aggregation/local.mk

@@ -1,0 +1,35 @@
+# examples/log-aggregation: log-shipper publishes the log lines of one
+# process; log-collector writes those of every process into one stream.
+# See its README.md.
+
+LOGS_GEN = \
+	examples/log-aggregation/logs.pb-c.c examples/log-aggregation/logs.pb-c.h \
+	examples/log-aggregation/logs.kbus.c examples/log-aggregation/logs.kbus.h
+examples/log-aggregation/logs.stamp: examples/log-aggregation/logs.proto $(KBUS_PROTOC_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) examples/log-aggregation && \
+	$(KBUS_PROTOC) -I$(srcdir)/examples/log-aggregation \
+		--c_out=examples/log-aggregation --kbus_out=examples/log-aggregation \
+		$(srcdir)/examples/log-aggregation/logs.proto && touch $@
+$(LOGS_GEN): examples/log-aggregation/logs.stamp
+	@test -f $@ || { rm -f examples/log-aggregation/logs.stamp; \
+		$(MAKE) $(AM_MAKEFLAGS) examples/log-aggregation/logs.stamp; }
+BUILT_SOURCES += $(LOGS_GEN)
+CLEANFILES += $(LOGS_GEN) examples/log-aggregation/logs.stamp
+EXTRA_DIST += examples/log-aggregation/logs.proto \
+	examples/log-aggregation/README.md
+
+logs_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) \
+	-I$(top_builddir)/examples/log-aggregation
+
+noinst_PROGRAMS += examples/log-aggregation/log-shipper \
+	examples/log-aggregation/log-collector
+examples_log_aggregation_log_shipper_SOURCES = \
+	examples/log-aggregation/log-shipper.c
+nodist_examples_log_aggregation_log_shipper_SOURCES = $(LOGS_GEN)
+examples_log_aggregation_log_shipper_CPPFLAGS = $(logs_cppflags)
+examples_log_aggregation_log_shipper_LDADD = libkbus.la $(PROTOBUF_C_LIBS)
+examples_log_aggregation_log_collector_SOURCES = \
+	examples/log-aggregation/log-collector.c
+nodist_examples_log_aggregation_log_collector_SOURCES = $(LOGS_GEN)
+examples_log_aggregation_log_collector_CPPFLAGS = $(logs_cppflags)
+examples_log_aggregation_log_collector_LDADD = libkbus.la $(PROTOBUF_C_LIBS)

@@ -1,0 +1,152 @@
+/*
+ * log-collector: subscribes to logs.v1.LogLine and writes every line it
+ * receives to one output, "SOURCE SEQ TEXT" per line, until SIGINT or
+ * SIGTERM.
+ *
+ *   log-collector [-c FILE] [-o OUTPUT]
+ *
+ * Lines of different sources interleave in the output as they arrive; the
+ * lines of one source come out in the order that source wrote them,
+ * because they share a key.  The collector checks that order with the
+ * sequence numbers and reports a gap or a line out of order on stderr
+ * (a repeated line, after a redelivery, is dropped).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logs.kbus.h"
+
+#define PROG "log-collector"
+#define N_BUCKETS 256
+
+static void usage(FILE *out) {
+        fprintf(out,
+                "usage: " PROG " [-c FILE] [-o OUTPUT]\n"
+                "Writes every logs.v1.LogLine to OUTPUT (default: standard "
+                "output) as\n\"SOURCE SEQ TEXT\" until SIGINT or "
+                "SIGTERM.\n\n"
+                "  -c FILE     kbus configuration file (libconfig format)\n"
+                "  -o OUTPUT   append to this file\n"
+                "  -h, --help  this help\n\n"
+                "Environment: KBUS_BOOTSTRAP (broker list), "
+                "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
+}
+
+struct source {
+        struct source *next;
+        char *name;
+        uint64_t last_seq;
+};
+
+struct collector {
+        FILE *out;
+        struct source *buckets[N_BUCKETS];
+};
+
+static struct source *source_get(struct collector *co, const char *name) {
+        unsigned h = 5381;
+        for (const char *s = name; *s; s++)
+                h = h * 33 + (unsigned char)*s;
+        h %= N_BUCKETS;
+        struct source *src;
+        for (src = co->buckets[h]; src; src = src->next)
+                if (!strcmp(src->name, name))
+                        return src;
+        src = calloc(1, sizeof(*src));
+        if (!src || !(src->name = strdup(name))) {
+                free(src);
+                return NULL;
+        }
+        src->next = co->buckets[h];
+        co->buckets[h] = src;
+        return src;
+}
+
+static void collector_fini(struct collector *co) {
+        for (int i = 0; i < N_BUCKETS; i++) {
+                struct source *src = co->buckets[i], *next;
+                for (; src; src = next) {
+                        next = src->next;
+                        free(src->name);
+                        free(src);
+                }
+        }
+}
+
+static void on_line(kbus_call *call, const Logs__V1__LogLine *ll, void *arg) {
+        struct collector *co = arg;
+        struct source *src = source_get(co, ll->source);
+
+        if (!src) {
+                kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED, "out of memory");
+                return;
+        }
+        if (ll->seq <= src->last_seq) {
+                kbus_call_ack(call);
+                return;
+        }
+        if (ll->seq != src->last_seq + 1)
+                fprintf(stderr,
+                        PROG ": %s: line %" PRIu64 " follows line %" PRIu64
+                        ": lines missing\n",
+                        ll->source, ll->seq, src->last_seq);
+        src->last_seq = ll->seq;
+        fprintf(co->out, "%s %" PRIu64 " %s\n", ll->source, ll->seq,
+                ll->text);
+        /* Flushed per line so that a reader (tail -f, a test) sees each
+         * line as soon as it is collected. */
+        fflush(co->out);
+        kbus_call_ack(call);
+}
+
+int main(int argc, char **argv) {
+        static struct collector co;
+        const char *file = NULL, *output = NULL;
+        kbus_config *conf = NULL;
+        kbus_runtime *rt;
+        char err[512] = "out of memory";
+        int rc;
+
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+                        usage(stdout);
+                        return 0;
+                } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+                        file = argv[++i];
+                } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+                        output = argv[++i];
+                } else {
+                        fprintf(stderr, PROG ": unknown argument '%s'\n",
+                                argv[i]);
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        co.out = stdout;
+        if (output && !(co.out = fopen(output, "a"))) {
+                perror(output);
+                return 1;
+        }
+        if (kbus_config_new(&conf) ||
+            kbus_config_set(conf, "name", PROG, err, sizeof(err)) ||
+            (file && kbus_config_load(conf, file, err, sizeof(err))) ||
+            kbus_runtime_new(&rt, &conf, NULL, err, sizeof(err))) {
+                fprintf(stderr, PROG ": %s\n", err);
+                kbus_config_free(conf);
+                if (co.out != stdout)
+                        fclose(co.out);
+                return 1;
+        }
+        rc = logs_v1_log_line_subscribe(rt, NULL, on_line, &co);
+        if (!rc)
+                rc = kbus_runtime_run(rt);
+        if (rc)
+                fprintf(stderr, PROG ": %s\n", kbus_strerror(rc));
+        kbus_runtime_free(rt);
+        if (co.out != stdout)
+                fclose(co.out);
+        collector_fini(&co);
+        return rc ? 1 : 0;
+}

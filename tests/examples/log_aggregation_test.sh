@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# examples/log-aggregation: three processes ship their logs at the same
+# time; log-collector's single output holds every line exactly once, and
+# the lines of each source in the order that source wrote them.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+dir=$builddir/examples/log-aggregation
+need_built "$kbus_prog" "$dir/log-shipper" "$dir/log-collector"
+
+sources=(web-1 web-2 db)
+n=200
+for src in "${sources[@]}"; do
+        for i in $(seq "$n"); do
+                echo "$src says hello for the ${i}th time"
+        done >"$work/$src.txt"
+done
+
+start_broker
+start_kbus log-collector "$dir/log-collector"
+shippers=()
+for src in "${sources[@]}"; do
+        timeout 30 env KBUS_BOOTSTRAP="$BOOTSTRAP" KBUS_LOW_LATENCY=1 \
+                "$dir/log-shipper" -s "$src" <"$work/$src.txt" \
+                2>>"$work/shipper-$src.log" &
+        shippers+=($!)
+done
+for pid in "${shippers[@]}"; do
+        wait "$pid" || fail "a log-shipper failed"
+done
+
+total=$((n * ${#sources[@]}))
+got=0
+for _ in $(seq 60); do
+        got=$(wc -l <"$work/log-collector.out")
+        ((got >= total)) && break
+        sleep 0.5
+done
+((got == total)) || fail "log-collector wrote $got lines, want $total"
+
+# Per source: exactly its lines, numbered 1..n, in order.
+for src in "${sources[@]}"; do
+        awk -v s="$src" '$1 == s { $1 = ""; $2 = ""; sub(/^  /, ""); print }' \
+                "$work/log-collector.out" >"$work/$src.got"
+        cmp -s "$work/$src.txt" "$work/$src.got" ||
+                fail "the lines of $src are not all there in order (diff: $(diff "$work/$src.txt" "$work/$src.got" | head -n 5))"
+        seqs=$(awk -v s="$src" '$1 == s { print $2 }' "$work/log-collector.out")
+        [[ $seqs == "$(seq "$n")" ]] || fail "sequence numbers of $src are not 1..$n in order"
+done
+! grep -q 'lines missing' "$work/log-collector.log" ||
+        fail "log-collector reported missing lines"
+
+stop_clean log-collector
+stop_clean broker
+note "ok: $total lines from ${#sources[@]} sources"
