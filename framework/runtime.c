@@ -190,9 +190,19 @@ bool kbus__consumer_close(kbus_runtime *rt, rd_kafka_t *rk, const char *what) {
                          rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
         } else {
-                /* Serves the revoke callback (and its commit) meanwhile. */
-                while (!rd_kafka_consumer_closed(rk) && kbus__now_ms() < end)
-                        rd_kafka_queue_poll_callback(q, 100);
+                /* Events, not callbacks: librdkafka asserts when a
+                 * callback-only poll meets an op meant for the application
+                 * (a consumer error, say).  Our partitions were let go
+                 * already, so a revoke only needs the unassign (librdkafka
+                 * then commits what was stored); anything else is dropped. */
+                while (!rd_kafka_consumer_closed(rk) && kbus__now_ms() < end) {
+                        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+                        if (!ev)
+                                continue;
+                        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                                rd_kafka_assign(rk, NULL);
+                        rd_kafka_event_destroy(ev);
+                }
         }
         closed = rd_kafka_consumer_closed(rk);
         if (!closed)
