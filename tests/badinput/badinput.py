@@ -342,9 +342,14 @@ def oversize(bootstrap, server_log):
         if last_header(r.headers, "kafka_dlt-original-offset") != \
                 struct.pack(">q", off):
             raise Failure("dead letter of another record")
-        # Either the whole value, or none and a word about it.
+        # Either the whole value, or none and its size in
+        # kbus-dlt-value-dropped.
         if r.value and r.value != value:
             raise Failure("dead letter holds a part of the value")
+        if not r.value and last_header(r.headers, "kbus-dlt-value-dropped") \
+                != str(len(value)).encode():
+            raise Failure("value dropped, but kbus-dlt-value-dropped is %r"
+                          % last_header(r.headers, "kbus-dlt-value-dropped"))
         log("dead-lettered (%d bytes of value kept)" % len(r.value or b""))
         # And the partition moves on: its committed offset passes the
         # record (the runtime commits every second).
@@ -366,6 +371,24 @@ def oversize(bootstrap, server_log):
             raise Failure("partition %d is committed up to %r, not past the "
                           "record at offset %d" % (part, committed, off))
         log("partition %d committed up to %d" % (part, committed))
+
+        # A decodable request of the same size: hello-server's handler
+        # cannot publish its Greeted event (as large), kbus_publish() says
+        # OUT_OF_RANGE at once, and the handler fails the call with it:
+        # answered 11, promptly, since retrying cannot help.
+        cid = os.urandom(16)
+        started = time.time()
+        cl.send(SERVICE, string_field(1, b"n" * (1500 * 1000)),
+                b"bad-oversize-valid",
+                [("kbus-method", SAY_HELLO)] + cl.reply_headers(cid) +
+                [("kbus-deadline", deadline(60000))])
+        got = cl.collect_replies([cid], WAIT_S)
+        statuses = [h.get("kbus-status") for h in got.get(cid, [])]
+        if statuses != [b"11"]:
+            raise Failure("decodable oversize request: replies %r, want one "
+                          "with status 11 (OUT_OF_RANGE)" % statuses)
+        log("decodable oversize request answered OUT_OF_RANGE in %.1f s"
+            % (time.time() - started))
     finally:
         cl.close()
 
