@@ -139,14 +139,22 @@ void kbus__call_delivered(kbus_pending *p, rd_kafka_resp_err_t err) {
 static void reply_handle(kbus_runtime *rt, const rd_kafka_message_t *m) {
         kbus_wire_in in;
         kbus_pending *p;
-        char why[256];
+        char why[256] = "";
 
         if (kbus__wire_read(m, &in, why, sizeof(why)) ||
             in.corr_len != KBUS_CORRELATION_LEN) {
+                /* kbus__wire_read explains what it refused; a well-formed
+                 * correlation id of the wrong length needs saying here. */
+                if (!why[0] && in.corr_len)
+                        snprintf(why, sizeof(why),
+                                 "correlation id of %zu bytes, not %d",
+                                 in.corr_len, KBUS_CORRELATION_LEN);
+                else if (!why[0])
+                        snprintf(why, sizeof(why), "no correlation id");
                 rt->stats[KBUS_STAT_REPLIES_UNKNOWN]++;
                 KBUS_LOG(KBUS_LOG_WARN, "client",
                          "dropping malformed reply at offset %" PRId64 ": %s",
-                         m->offset, in.corr_len ? why : "no correlation id");
+                         m->offset, why);
                 return;
         }
         p = *slot_of(rt, in.corr);

@@ -286,7 +286,10 @@ static void on_ready(evutil_socket_t fd, short what, void *arg) {
                 if (!rt->ready)
                         rt->ready_tail = NULL;
                 call->qnext = NULL;
-                if (call->part->revoked)
+                /* After the grace period nothing new starts: with an
+                 * event_base shared with other code the loop goes on, but
+                 * the runtime promised to be done. */
+                if (call->part->revoked || rt->closed)
                         kbus__record_abandon(call);
                 else
                         record_dispatch(call);
