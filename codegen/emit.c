@@ -471,6 +471,22 @@ header_event(buf *b, const mevent *ev)
         }
         free(lead);
 
+        brief = xasprintf("Publishes @p ev to topic \"%s\" as part of "
+                          "handling @p call.", ev->topic);
+        put_doc(b, "", brief, NULL,
+                "The call's outcome waits until @p ev is delivered; if it "
+                "cannot be,\n"
+                "the call fails with KBUS_UNAVAILABLE.  See "
+                "kbus_call_publish().");
+        free(brief);
+        lead = xasprintf("int %s(", ev->publish_from_fn);
+        {
+                const char *params[] = { "kbus_call *call", evp };
+
+                put_params(b, "", lead, params, 2, ");\n\n");
+        }
+        free(lead);
+
         brief = xasprintf("Subscribes @p fn to %s events.", full);
         put_doc(b, "", brief, NULL,
                 "@param group  consumer group; NULL for the configured one. "
@@ -759,6 +775,23 @@ source_event(buf *b, const mevent *ev)
 
                 buf_puts(b, "{\n");
                 put_params(b, INDENT, "return kbus_publish(", args, 3,
+                           ");\n}\n\n");
+        }
+
+        buf_puts(b, "int\n");
+        lead = xasprintf("%s(", ev->publish_from_fn);
+        {
+                const char *params[] = { "kbus_call *call", evp };
+
+                put_params(b, "", lead, params, 2, ")\n");
+        }
+        free(lead);
+        {
+                const char *args[] = { "call", ev_ref,
+                                       "(const ProtobufCMessage *)ev" };
+
+                buf_puts(b, "{\n");
+                put_params(b, INDENT, "return kbus_call_publish(", args, 3,
                            ");\n}\n\n");
         }
 

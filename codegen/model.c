@@ -430,6 +430,7 @@ build_event(builder *b, const mtype *t, const Kbus__EventOptions *eo,
         ev->desc_var = xasprintf("%s__event", prefix);
         ev->handler_type = xasprintf("%s_handler", prefix);
         ev->publish_fn = xasprintf("%s_publish", prefix);
+        ev->publish_from_fn = xasprintf("%s_publish_from", prefix);
         ev->subscribe_fn = xasprintf("%s_subscribe", prefix);
         ev->deliver_fn = xasprintf("%s__deliver", prefix);
         ev->comment = find_comment(b->fd, path, n_path);
@@ -460,6 +461,7 @@ build_event(builder *b, const mtype *t, const Kbus__EventOptions *eo,
         cname_add(b, ev->desc_var, what);
         cname_add(b, ev->handler_type, what);
         cname_add(b, ev->publish_fn, what);
+        cname_add(b, ev->publish_from_fn, what);
         cname_add(b, ev->subscribe_fn, what);
         cname_add(b, ev->deliver_fn, what);
         free(prefix);
@@ -899,6 +901,7 @@ model_fini(mfile *mf)
                 free(ev->desc_var);
                 free(ev->handler_type);
                 free(ev->publish_fn);
+                free(ev->publish_from_fn);
                 free(ev->subscribe_fn);
                 free(ev->deliver_fn);
                 free(ev->topic);

@@ -84,6 +84,7 @@ typedef struct mevent {
         char *desc_var; /**< "hello_v1_greeted__event" */
         char *handler_type;
         char *publish_fn;
+        char *publish_from_fn; /**< publishes while handling a kbus_call */
         char *subscribe_fn;
         char *deliver_fn; /**< static trampoline to the subscriber */
         char *topic;

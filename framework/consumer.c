@@ -148,6 +148,9 @@ static void call_free(kbus_call *call) {
         if (call->timer)
                 event_free(call->timer);
         kbus__free(call->error_message);
+        kbus__free(call->pub_error);
+        kbus__free(call->held.message);
+        kbus__free(call->held.value);
         if (call->input)
                 protobuf_c_message_free_unpacked(call->input,
                                                  &kbus__pb_allocator);
@@ -224,6 +227,7 @@ static void record_admit(kbus_partition *p, rd_kafka_message_t *m) {
                 return;
         }
         call->dr_kind = KBUS_DR_RECORD;
+        call->pub_dr_kind = KBUS_DR_PUBLISH;
         call->rt = rt;
         call->part = p;
         call->msg = m;
@@ -488,6 +492,13 @@ void kbus__producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
         }
         if (*kind == KBUS_DR_CALL) {
                 kbus__call_delivered(m->_private, m->err);
+                return;
+        }
+        if (*kind == KBUS_DR_PUBLISH) {
+                kbus__call_published(
+                    (kbus_call *)((char *)kind -
+                                  offsetof(kbus_call, pub_dr_kind)),
+                    m);
                 return;
         }
         kbus_call *call = m->_private;

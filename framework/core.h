@@ -35,6 +35,7 @@ void kbus__bridge_fini(kbus_bridge *b);
 enum kbus_dr_kind {
         KBUS_DR_RECORD = 1, /* a reply or dead letter completing a record */
         KBUS_DR_CALL,       /* a one-way call waiting for its delivery */
+        KBUS_DR_PUBLISH,    /* an event a handler published with its record */
 };
 
 /* ---- routes: what a topic of a group carries ---- */
@@ -104,6 +105,20 @@ struct kbus_call {
         struct kbus_call *lprev, *lnext; /* rt->live: every call alive */
         kbus_keyq *keyq;         /* the key this record holds, if any */
         struct kbus_call *qnext; /* in a key's queue or the ready list */
+        /* Events published with kbus_call_publish(): the handler's outcome
+         * is held until their delivery reports are in. */
+        int pub_dr_kind;       /* KBUS_DR_PUBLISH: their msg_opaque */
+        uint32_t n_published;  /* this attempt's, numbering their ce_id */
+        uint32_t pub_pending;  /* delivery reports still due */
+        bool pub_failed;       /* one was not delivered */
+        char *pub_error;       /* why (NULL if out of memory) */
+        struct kbus_held {
+                enum { HELD_NONE, HELD_REPLY, HELD_ACK, HELD_FAIL } kind;
+                kbus_status code;
+                char *message;
+                void *value; /* a packed reply */
+                size_t len;
+        } held;
 };
 
 /* ---- a call this process made, waiting for its reply ---- */
@@ -243,6 +258,8 @@ void kbus__call_delivered(kbus_pending *p, rd_kafka_resp_err_t err);
 
 /* server.c */
 void kbus__request_dispatch(kbus_call *call);
+/** The delivery report of an event published with kbus_call_publish(). */
+void kbus__call_published(kbus_call *call, const rd_kafka_message_t *m);
 /** Runs the record's handler (again, for a retry). */
 void kbus__handler_invoke(kbus_call *call);
 

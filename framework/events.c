@@ -52,9 +52,12 @@ static void rfc3339_now(char out[32]) {
         out[24] = '\0';
 }
 
-int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
-                 const ProtobufCMessage *msg) {
-        char keybuf[32], id[37], when[32], tp[KBUS_TRACEPARENT_LEN + 1];
+/* Produces \p msg as a CloudEvent with id \p id and trace \p tp; the
+ * delivery report goes to \p opaque (NULL: logged if it fails). */
+static int event_produce(kbus_runtime *rt, const kbus_event_desc *ev,
+                         const ProtobufCMessage *msg, const char *id,
+                         const char *tp, void *opaque) {
+        char keybuf[32], when[32];
         rd_kafka_headers_t *h;
         const void *key;
         size_t key_len = 0, len;
@@ -67,9 +70,7 @@ int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
         if (!value)
                 return KBUS_RESOURCE_EXHAUSTED;
         key = kbus__key_of(msg, ev->key_field, &key_len, keybuf);
-        uuid4(id);
         rfc3339_now(when);
-        kbus__outgoing_trace(rt, tp);
         h = rd_kafka_headers_new(8);
         rd_kafka_header_add(h, "ce_specversion", -1, "1.0", 3);
         rd_kafka_header_add(h, "ce_id", -1, id, -1);
@@ -79,9 +80,38 @@ int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
         rd_kafka_header_add(h, KBUS_H_CONTENT_TYPE, -1, KBUS_CONTENT_TYPE, -1);
         rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, tp, -1);
         rc = kbus__produce(rt, ev->topic, RD_KAFKA_PARTITION_UA, key, key_len,
-                           value, len, h, NULL);
+                           value, len, h, opaque);
         if (!rc)
                 rt->stats[KBUS_STAT_EVENTS_PUBLISHED]++;
+        return rc;
+}
+
+int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
+                 const ProtobufCMessage *msg) {
+        char id[37], tp[KBUS_TRACEPARENT_LEN + 1];
+        uuid4(id);
+        kbus__outgoing_trace(rt, tp);
+        return event_produce(rt, ev, msg, id, tp, NULL);
+}
+
+int kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
+                      const ProtobufCMessage *msg) {
+        char id[300], tp[KBUS_TRACEPARENT_LEN + 1];
+        int rc;
+        if (call->completed)
+                return KBUS_INVALID_ARGUMENT;
+        /* Named after the record and its place among this attempt's
+         * events: a retry or a redelivery publishes the same ids again,
+         * which CloudEvents consumers may take as duplicates. */
+        snprintf(id, sizeof(id), "%s-%" PRId32 "-%" PRId64 "-%" PRIu32,
+                 kbus_call_topic(call), call->msg->partition, call->msg->offset,
+                 call->n_published);
+        kbus__trace_child(call->in.traceparent, tp);
+        rc = event_produce(call->rt, ev, msg, id, tp, &call->pub_dr_kind);
+        if (!rc) {
+                call->n_published++;
+                call->pub_pending++;
+        }
         return rc;
 }
 

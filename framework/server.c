@@ -214,6 +214,7 @@ void kbus__handler_invoke(kbus_call *call) {
         int rc = 0;
 
         call->completed = false;
+        call->n_published = 0;
         rt->current = call;
         if (r->svc)
                 rc = call->method->dispatch(r->handlers, call, call->input,
@@ -231,19 +232,38 @@ void kbus__handler_invoke(kbus_call *call) {
 
 /* ---- completing a call ---- */
 
-int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply) {
-        void *value;
-        size_t len;
-        if (call->completed || !call->method ||
-            reply->descriptor != call->method->output)
-                return KBUS_INVALID_ARGUMENT;
+static void release(kbus_call *call);
+
+/* Keeps the handler's outcome while events it published are on their way
+ * (kbus_call_publish): the record ends only after their delivery.  Takes
+ * \p value. */
+static int hold(kbus_call *call, int kind, kbus_status code,
+                const char *message, void *value, size_t len) {
+        call->completed = true;
+        call->held.kind = kind;
+        call->held.code = code;
+        call->held.message = message ? kbus__strdup(message) : NULL;
+        call->held.value = value;
+        call->held.len = len;
+        if (!call->pub_pending)
+                release(call);
+        return 0;
+}
+
+static bool must_hold(const kbus_call *call) {
+        return call->pub_pending || call->pub_failed;
+}
+
+/* Replies OK with a packed value (taken), or ends a call nobody waits
+ * for. */
+static int reply_packed(kbus_call *call, void *value, size_t len) {
         call->completed = true;
         if (!wants_reply(call)) {
+                kbus__free(value);
                 kbus__record_finish(call);
                 return 0;
         }
-        value = kbus__pack(reply, &len);
-        if (!value || send_reply(call, KBUS_OK, NULL, value, len, call)) {
+        if (send_reply(call, KBUS_OK, NULL, value, len, call)) {
                 /* The request was handled; the caller will time out. */
                 kbus__record_finish(call);
                 return KBUS_RESOURCE_EXHAUSTED;
@@ -251,11 +271,30 @@ int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply) {
         return 0;
 }
 
+int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply) {
+        void *value;
+        size_t len;
+        if (call->completed || !call->method ||
+            reply->descriptor != call->method->output)
+                return KBUS_INVALID_ARGUMENT;
+        value = kbus__pack(reply, &len);
+        if (!value) {
+                call->completed = true;
+                kbus__record_finish(call);
+                return KBUS_RESOURCE_EXHAUSTED;
+        }
+        if (must_hold(call))
+                return hold(call, HELD_REPLY, KBUS_OK, NULL, value, len);
+        return reply_packed(call, value, len);
+}
+
 int kbus_call_ack(kbus_call *call) {
         if (call->completed)
                 return KBUS_INVALID_ARGUMENT;
         if (call->method && !(call->method->flags & KBUS_METHOD_ONE_WAY))
                 return KBUS_INVALID_ARGUMENT; /* must reply */
+        if (must_hold(call))
+                return hold(call, HELD_ACK, KBUS_OK, NULL, NULL, 0);
         call->completed = true;
         kbus__record_finish(call);
         return 0;
@@ -332,6 +371,8 @@ int kbus_call_fail(kbus_call *call, kbus_status code, const char *message) {
                 return KBUS_INVALID_ARGUMENT;
         if (!message)
                 message = kbus_status_name(code);
+        if (must_hold(call))
+                return hold(call, HELD_FAIL, code, message, NULL, 0);
         if (retry_later(call, code, message))
                 return 0;
         if (wants_reply(call)) {
@@ -345,6 +386,53 @@ int kbus_call_fail(kbus_call *call, kbus_status code, const char *message) {
                  kbus_status_name(code), message, call->attempt);
         kbus__record_dead_letter(call, "kbus.HandlerError", why);
         return 0;
+}
+
+/* Every event the handler published has its delivery report: the held
+ * outcome takes effect.  If one was not delivered, the record fails with
+ * UNAVAILABLE instead (unless the handler failed it already): it is
+ * retried, and the handler publishes again, or the caller hears it, or it
+ * is dead-lettered.  While shutting down it is left for redelivery. */
+static void release(kbus_call *call) {
+        struct kbus_held h = call->held;
+        char *error = call->pub_error;
+        bool failed = call->pub_failed;
+
+        memset(&call->held, 0, sizeof(call->held));
+        call->pub_error = NULL;
+        call->pub_failed = false;
+        call->completed = false;
+        if (failed && call->rt->closing) {
+                kbus__free(h.value);
+                kbus__record_abandon(call);
+        } else if (failed && h.kind != HELD_FAIL) {
+                kbus__free(h.value);
+                kbus_call_fail(call, KBUS_UNAVAILABLE,
+                               error ? error : "an event was not delivered");
+        } else if (h.kind == HELD_REPLY) {
+                reply_packed(call, h.value, h.len);
+        } else if (h.kind == HELD_ACK) {
+                call->completed = true;
+                kbus__record_finish(call);
+        } else {
+                kbus_call_fail(call, h.code, h.message);
+        }
+        kbus__free(h.message);
+        kbus__free(error);
+}
+
+void kbus__call_published(kbus_call *call, const rd_kafka_message_t *m) {
+        if (m->err && !call->pub_failed) {
+                char why[512];
+                snprintf(why, sizeof(why), "event to %s not delivered: %s",
+                         rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+                KBUS_LOGT(KBUS_LOG_WARN, "events", call->in.traceparent,
+                          "%s, while handling %s", why, kbus_call_method(call));
+                call->pub_failed = true;
+                call->pub_error = kbus__strdup(why);
+        }
+        if (--call->pub_pending == 0 && call->held.kind != HELD_NONE)
+                release(call);
 }
 
 kbus_runtime *kbus_call_runtime(const kbus_call *call) {

@@ -1,7 +1,7 @@
 /*
  * api_test: what generated code promises, checked without a broker.
  *
- * The generated stubs call five libkbus functions; this file defines
+ * The generated stubs call six libkbus functions; this file defines
  * stand-ins that record their arguments, so the test needs only the
  * generated code and libkbus-wkt.  It checks the API's shape at compile
  * time (typed function pointers), the descriptors' contents (paths, topics,
@@ -89,6 +89,18 @@ kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
         memset(&last, 0, sizeof last);
         last.fn = "kbus_publish";
         last.rt = rt;
+        last.ev = ev;
+        last.msg = msg;
+        return 0;
+}
+
+int
+kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
+                  const ProtobufCMessage *msg)
+{
+        memset(&last, 0, sizeof last);
+        last.fn = "kbus_call_publish";
+        last.call = call;
         last.ev = ev;
         last.msg = msg;
         return 0;
@@ -279,6 +291,10 @@ check_hello(void)
         CHECK(hello_v1_greeted_publish(rt, &ev) == 0);
         CHECK_STR(last.fn, "kbus_publish");
         CHECK(last.ev == &hello_v1_greeted__event && last.msg == &ev.base);
+        CHECK(hello_v1_greeted_publish_from(call, &ev) == 0);
+        CHECK_STR(last.fn, "kbus_call_publish");
+        CHECK(last.call == call && last.ev == &hello_v1_greeted__event &&
+              last.msg == &ev.base);
         CHECK(hello_v1_greeted_subscribe(rt, "g1", on_greeted, &arg) == 0);
         CHECK_STR(last.fn, "kbus_subscribe");
         CHECK(last.ev == &hello_v1_greeted__event &&

@@ -12,7 +12,11 @@
  *     key's events are handled in order;
  *   - dead letters: with the dead-letter topic unreachable, a record that
  *     must be dead-lettered holds its key and its partition's committed
- *     offset until the dead letter is written, exactly once.
+ *     offset until the dead letter is written, exactly once;
+ *   - events published while handling a record (kbus_call_publish): with
+ *     their topic unreachable the record is not acknowledged and is handled
+ *     again; once the broker is back every event arrives, in key order,
+ *     copies of one event with one CloudEvents id.
  */
 #include "faults.h"
 
@@ -293,11 +297,157 @@ static void test_dead_letter_topic_down(void **state) {
         fault_free(pub);
 }
 
+/* ---- events published while handling a record ---- */
+
+static kbus_event_desc pf_out;
+static int pf_relayed; /* relay handler runs */
+
+/* Stream processing's step: each event in becomes an event out. */
+static void pf_relay(kbus_call *call, const Hello__V1__Greeted *ev,
+                     void *arg) {
+        pf_relayed++;
+        assert_int_equal(kbus_call_publish(call, &pf_out, &ev->base), 0);
+        assert_int_equal(kbus_call_ack(call), 0);
+}
+
+/* Reads all of \p topic: every copy of one Greeted{k, seq} must carry the
+ * same ce_id, one of the record it was published for.  Returns the number
+ * of records. */
+static int check_ce_ids(const char *topic, int n_keys, int per_key) {
+        rd_kafka_t *rk = plain_client(RD_KAFKA_CONSUMER, "pf-inspector");
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(4);
+        static char ids[MAX_KEYS][64][64];
+        int n = 0, idle = 0;
+
+        memset(ids, 0, sizeof(ids));
+        assert_true(n_keys <= MAX_KEYS && per_key < 64);
+        for (int p = 0; p < 4; p++)
+                rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+                    RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        while (idle < 20) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                rd_kafka_headers_t *h;
+                Hello__V1__Greeted *ev;
+                const void *id;
+                size_t id_len;
+                if (!m) {
+                        idle++;
+                        continue;
+                }
+                idle = 0;
+                assert_int_equal(m->err, 0);
+                ev = hello__v1__greeted__unpack(NULL, m->len, m->payload);
+                assert_non_null(ev);
+                assert_int_equal(rd_kafka_message_headers(m, &h), 0);
+                assert_int_equal(rd_kafka_header_get_last(h, "ce_id", &id,
+                                                          &id_len), 0);
+                {
+                        int k = atoi(ev->name + 1), seq = atoi(ev->message);
+                        char *slot = ids[k][seq];
+                        assert_true(id_len > 6 && id_len < 64);
+                        assert_memory_equal(id, "pf.in-", 6);
+                        if (!slot[0])
+                                memcpy(slot, id, id_len);
+                        else
+                                assert_memory_equal(slot, id, id_len);
+                }
+                hello__v1__greeted__free_unpacked(ev, NULL);
+                rd_kafka_message_destroy(m);
+                n++;
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return n;
+}
+
+static bool pf_retried(void *arg) {
+        return kbus_runtime_stat(arg, KBUS_STAT_RETRIES) >= 8 &&
+               pf_relayed >= 2 * 8;
+}
+
+static bool pf_committed_all(void *arg) {
+        return committed_offsets("pf-relay", "pf.in", 4, NULL) ==
+               *(int *)arg;
+}
+
+/* The leader of the output topic is down longer than the producer keeps
+ * trying (message.timeout.ms): the relay's events are not delivered, so
+ * its records stay unacknowledged and are handled again with backoff.
+ * Nothing is committed meanwhile; after the broker is back every event
+ * reaches the sink in key order and every input offset is committed. */
+static void test_published_events_topic_down(void **state) {
+        static struct stream s;
+        kbus_event_desc in = hello_v1_greeted__event;
+        kbus_runtime *pub, *relay, *sink;
+        int total;
+
+        stream_init(&s, "pf.out", 8, 20);
+        total = stream_total(&s);
+        in.topic = "pf.in";
+        in.retry = (kbus_retry_policy){.max_attempts = 100,
+                                       .initial_backoff_ms = 100,
+                                       .max_backoff_ms = 400};
+        pf_out = s.desc;
+        pf_relayed = 0;
+        make_topic("pf.in", 4, 1);
+        make_topic("pf.out", 4, 3);
+        assert_int_equal(rd_kafka_mock_coordinator_set(cluster(), "group",
+                                                       "pf-relay", 2), 0);
+        assert_int_equal(rd_kafka_mock_coordinator_set(cluster(), "group",
+                                                       "pf-sink", 1), 0);
+        pub = fault_runtime("pf-pub", NULL, NULL);
+        relay = fault_runtime("pf-relay", "pf-relay",
+                              "kafka.message.timeout.ms", "1500", NULL);
+        sink = fault_runtime("pf-sink", "pf-sink", NULL);
+        assert_int_equal(kbus_subscribe(relay, &in, NULL, (kbus_fn)pf_relay,
+                                        NULL), 0);
+        assert_int_equal(kbus_subscribe(sink, &s.desc, NULL,
+                                        (kbus_fn)stream_on_event, &s), 0);
+        assert_int_equal(kbus_runtime_start(relay), 0);
+        assert_int_equal(kbus_runtime_start(sink), 0);
+        run_for(3.5);
+
+        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 3), 0);
+        s.pub = pub;
+        for (int i = 0; i < total; i++) {
+                s.desc.topic = "pf.in"; /* the stream's events, sent in */
+                assert_true(stream_publish_one(&s));
+        }
+        s.desc.topic = "pf.out";
+        /* Each key's first event fails once the producer gives up on it
+         * (1.5 s), then is handled again; the key's later events wait. */
+        run_until(pf_retried, relay, 20);
+        note("while pf.out is down: relay ran %d times for %d events, "
+             "%llu retries, sink handled %d, committed %lld",
+             pf_relayed, total,
+             (unsigned long long)kbus_runtime_stat(relay, KBUS_STAT_RETRIES),
+             s.handled,
+             (long long)committed_offsets("pf-relay", "pf.in", 4, NULL));
+        assert_true(pf_retried(relay));
+        assert_true(pf_relayed < total);
+        assert_int_equal(s.handled, 0);
+        assert_int_equal(committed_offsets("pf-relay", "pf.in", 4, NULL), 0);
+
+        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 3), 0);
+        stream_check(&s, 40, true);
+        assert_true(run_until(pf_committed_all, &total, 15));
+        assert_int_equal(kbus_runtime_stat(relay, KBUS_STAT_DEAD_LETTERED), 0);
+        note("pf.out holds %d records for %d events",
+             check_ce_ids("pf.out", 8, 20), total);
+        fault_free(sink);
+        fault_free(relay);
+        fault_free(pub);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             fault_test(test_broker_down_during_rpc),
             fault_test(test_broker_down_during_events),
             fault_test(test_dead_letter_topic_down),
+            fault_test(test_published_events_topic_down),
         };
         int rc;
         harness_up();

@@ -395,6 +395,28 @@ int kbus_call_ack(kbus_call *call);
  */
 int kbus_call_fail(kbus_call *call, kbus_status code, const char *message);
 
+/**
+ * @brief Publishes an event as part of handling \p call (before completing
+ *        it).  Generated code wraps this as <event>_publish_from().
+ *
+ * Unlike kbus_publish(), the record is not done when the handler completes
+ * it: its outcome (reply, ack or failure) waits until every event published
+ * this way has been delivered, so the record's offset is never stored, and
+ * an RPC caller never hears OK, for events that were lost.  If one cannot
+ * be delivered, the record fails with UNAVAILABLE instead: it is retried
+ * under its retry policy (the handler runs and publishes again), then
+ * answered with UNAVAILABLE or dead-lettered.  Events published again for
+ * the same record carry the same CloudEvents id (ce_id
+ * "<topic>-<partition>-<offset>-<n>"), so consumers can drop duplicates.
+ * The event's traceparent continues the record's trace.
+ *
+ * @returns 0, INVALID_ARGUMENT (wrong message type, or \p call already
+ *          completed), RESOURCE_EXHAUSTED (producer queue full: nothing was
+ *          queued).
+ */
+int kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
+                      const ProtobufCMessage *msg);
+
 /** @brief The runtime the call belongs to. */
 kbus_runtime *kbus_call_runtime(const kbus_call *call);
 /** @brief "/pkg.Service/Method" for requests, the event type for events. */

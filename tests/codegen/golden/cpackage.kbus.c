@@ -97,6 +97,13 @@ renamed_pkg_tick_publish(kbus_runtime *rt, const OtherName__Tick *ev)
 }
 
 int
+renamed_pkg_tick_publish_from(kbus_call *call, const OtherName__Tick *ev)
+{
+        return kbus_call_publish(call, &renamed_pkg_tick__event,
+                                 (const ProtobufCMessage *)ev);
+}
+
+int
 renamed_pkg_tick_subscribe(kbus_runtime *rt, const char *group,
                            renamed_pkg_tick_handler fn, void *arg)
 {

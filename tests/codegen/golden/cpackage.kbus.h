@@ -100,6 +100,14 @@ typedef void (*renamed_pkg_tick_handler)(kbus_call *call,
 int renamed_pkg_tick_publish(kbus_runtime *rt, const OtherName__Tick *ev);
 
 /**
+ * @brief Publishes @p ev to topic "renamed.pkg.Tick" as part of handling @p call.
+ *
+ * The call's outcome waits until @p ev is delivered; if it cannot be,
+ * the call fails with KBUS_UNAVAILABLE.  See kbus_call_publish().
+ */
+int renamed_pkg_tick_publish_from(kbus_call *call, const OtherName__Tick *ev);
+
+/**
  * @brief Subscribes @p fn to renamed.pkg.Tick events.
  *
  * @param group  consumer group; NULL for the configured one.  Each group

@@ -98,6 +98,13 @@ hello_v1_greeted_publish(kbus_runtime *rt, const Hello__V1__Greeted *ev)
 }
 
 int
+hello_v1_greeted_publish_from(kbus_call *call, const Hello__V1__Greeted *ev)
+{
+        return kbus_call_publish(call, &hello_v1_greeted__event,
+                                 (const ProtobufCMessage *)ev);
+}
+
+int
 hello_v1_greeted_subscribe(kbus_runtime *rt, const char *group,
                            hello_v1_greeted_handler fn, void *arg)
 {

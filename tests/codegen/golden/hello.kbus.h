@@ -109,6 +109,15 @@ typedef void (*hello_v1_greeted_handler)(kbus_call *call,
 int hello_v1_greeted_publish(kbus_runtime *rt, const Hello__V1__Greeted *ev);
 
 /**
+ * @brief Publishes @p ev to topic "hello.v1.Greeted" as part of handling @p call.
+ *
+ * The call's outcome waits until @p ev is delivered; if it cannot be,
+ * the call fails with KBUS_UNAVAILABLE.  See kbus_call_publish().
+ */
+int hello_v1_greeted_publish_from(kbus_call *call,
+                                  const Hello__V1__Greeted *ev);
+
+/**
  * @brief Subscribes @p fn to hello.v1.Greeted events.
  *
  * @param group  consumer group; NULL for the configured one.  Each group

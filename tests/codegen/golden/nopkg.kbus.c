@@ -195,6 +195,13 @@ registry_entry_publish(kbus_runtime *rt, const Registry__Entry *ev)
 }
 
 int
+registry_entry_publish_from(kbus_call *call, const Registry__Entry *ev)
+{
+        return kbus_call_publish(call, &registry_entry__event,
+                                 (const ProtobufCMessage *)ev);
+}
+
+int
 registry_entry_subscribe(kbus_runtime *rt, const char *group,
                          registry_entry_handler fn, void *arg)
 {

@@ -188,6 +188,14 @@ typedef void (*registry_entry_handler)(kbus_call *call,
 int registry_entry_publish(kbus_runtime *rt, const Registry__Entry *ev);
 
 /**
+ * @brief Publishes @p ev to topic "Registry.Entry" as part of handling @p call.
+ *
+ * The call's outcome waits until @p ev is delivered; if it cannot be,
+ * the call fails with KBUS_UNAVAILABLE.  See kbus_call_publish().
+ */
+int registry_entry_publish_from(kbus_call *call, const Registry__Entry *ev);
+
+/**
  * @brief Subscribes @p fn to Registry.Entry events.
  *
  * @param group  consumer group; NULL for the configured one.  Each group

@@ -472,6 +472,14 @@ shop_v1_order_item_publish(kbus_runtime *rt, const Shop__V1__Order__Item *ev)
 }
 
 int
+shop_v1_order_item_publish_from(kbus_call *call,
+                                const Shop__V1__Order__Item *ev)
+{
+        return kbus_call_publish(call, &shop_v1_order_item__event,
+                                 (const ProtobufCMessage *)ev);
+}
+
+int
 shop_v1_order_item_subscribe(kbus_runtime *rt, const char *group,
                              shop_v1_order_item_handler fn, void *arg)
 {
@@ -504,6 +512,14 @@ shop_v1_order_item_detail_publish(kbus_runtime *rt,
 {
         return kbus_publish(rt, &shop_v1_order_item_detail__event,
                             (const ProtobufCMessage *)ev);
+}
+
+int
+shop_v1_order_item_detail_publish_from(kbus_call *call,
+                                       const Shop__V1__Order__Item__Detail *ev)
+{
+        return kbus_call_publish(call, &shop_v1_order_item_detail__event,
+                                 (const ProtobufCMessage *)ev);
 }
 
 int
@@ -543,6 +559,14 @@ shop_v1_order_placed_publish(kbus_runtime *rt, const Shop__V1__OrderPlaced *ev)
 {
         return kbus_publish(rt, &shop_v1_order_placed__event,
                             (const ProtobufCMessage *)ev);
+}
+
+int
+shop_v1_order_placed_publish_from(kbus_call *call,
+                                  const Shop__V1__OrderPlaced *ev)
+{
+        return kbus_call_publish(call, &shop_v1_order_placed__event,
+                                 (const ProtobufCMessage *)ev);
 }
 
 int

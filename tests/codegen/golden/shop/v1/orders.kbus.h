@@ -415,6 +415,15 @@ int shop_v1_order_item_publish(kbus_runtime *rt,
                                const Shop__V1__Order__Item *ev);
 
 /**
+ * @brief Publishes @p ev to topic "shop.items" as part of handling @p call.
+ *
+ * The call's outcome waits until @p ev is delivered; if it cannot be,
+ * the call fails with KBUS_UNAVAILABLE.  See kbus_call_publish().
+ */
+int shop_v1_order_item_publish_from(kbus_call *call,
+                                    const Shop__V1__Order__Item *ev);
+
+/**
  * @brief Subscribes @p fn to shop.v1.Order.Item events.
  *
  * @param group  consumer group; NULL for the configured one.  Each group
@@ -449,6 +458,15 @@ typedef void (*shop_v1_order_item_detail_handler)(kbus_call *call,
  */
 int shop_v1_order_item_detail_publish(kbus_runtime *rt,
                                       const Shop__V1__Order__Item__Detail *ev);
+
+/**
+ * @brief Publishes @p ev to topic "shop.v1.Order.Item.Detail" as part of handling @p call.
+ *
+ * The call's outcome waits until @p ev is delivered; if it cannot be,
+ * the call fails with KBUS_UNAVAILABLE.  See kbus_call_publish().
+ */
+int shop_v1_order_item_detail_publish_from(kbus_call *call,
+                const Shop__V1__Order__Item__Detail *ev);
 
 /**
  * @brief Subscribes @p fn to shop.v1.Order.Item.Detail events.
@@ -488,6 +506,15 @@ typedef void (*shop_v1_order_placed_handler)(kbus_call *call,
  */
 int shop_v1_order_placed_publish(kbus_runtime *rt,
                                  const Shop__V1__OrderPlaced *ev);
+
+/**
+ * @brief Publishes @p ev to topic "shop.orders.placed" as part of handling @p call.
+ *
+ * The call's outcome waits until @p ev is delivered; if it cannot be,
+ * the call fails with KBUS_UNAVAILABLE.  See kbus_call_publish().
+ */
+int shop_v1_order_placed_publish_from(kbus_call *call,
+                                      const Shop__V1__OrderPlaced *ev);
 
 /**
  * @brief Subscribes @p fn to shop.v1.OrderPlaced events.
