@@ -28,7 +28,6 @@ static void usage(FILE *out) {
 
 static void say_hello(kbus_call *call, const Hello__V1__HelloRequest *req,
                       void *arg) {
-        kbus_runtime *rt = kbus_call_runtime(call);
         Hello__V1__HelloReply reply = HELLO__V1__HELLO_REPLY__INIT;
         Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
         char text[512];
@@ -38,9 +37,9 @@ static void say_hello(kbus_call *call, const Hello__V1__HelloRequest *req,
         reply.message = text;
         ev.name = req->name;
         ev.message = text;
-        /* Publish first: if the event cannot be queued, the caller hears
-         * about it instead of getting a greeting nobody recorded. */
-        int rc = hello_v1_greeted_publish(rt, &ev);
+        /* Published as part of this call: the reply waits until Greeted
+         * is delivered, so nobody is greeted without a record of it. */
+        int rc = hello_v1_greeted_publish_from(call, &ev);
         if (rc) {
                 kbus_call_fail(call, (kbus_status)rc, "cannot publish Greeted");
                 return;
