@@ -81,6 +81,9 @@ static int send_reply(kbus_call *call, kbus_status status,
         rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, tp, -1);
         rc = kbus__produce(rt, topic, call->in.reply_partition, NULL, 0, value,
                            len, h, opaque);
+        if (rc && opaque && call->cached) /* not an outcome anyone heard */
+                kbus__replies_forget(&rt->replies, call->in.corr,
+                                     call->in.corr_len);
         if (!rc && opaque)
                 kbus__record_handled(call);
         if (rc)
@@ -257,13 +260,25 @@ static bool must_hold(const kbus_call *call) {
 /* Replies OK with a packed value (taken), or ends a call nobody waits
  * for. */
 static int reply_packed(kbus_call *call, void *value, size_t len) {
+        int rc;
         call->completed = true;
         if (!wants_reply(call)) {
                 kbus__free(value);
                 kbus__record_finish(call);
                 return 0;
         }
-        if (send_reply(call, KBUS_OK, NULL, value, len, call)) {
+        rc = send_reply(call, KBUS_OK, NULL, value, len, call);
+        if (rc == KBUS_OUT_OF_RANGE) {
+                /* Too large ever to be written: the caller hears why now
+                 * instead of waiting for its deadline. */
+                char why[128];
+                snprintf(why, sizeof(why),
+                         "reply of %zu bytes is larger than the producer's "
+                         "message.max.bytes", len);
+                if (!send_reply(call, KBUS_OUT_OF_RANGE, why, NULL, 0, call))
+                        return KBUS_OUT_OF_RANGE;
+        }
+        if (rc) {
                 /* The request was handled; the caller will time out. */
                 kbus__record_finish(call);
                 return KBUS_RESOURCE_EXHAUSTED;

@@ -317,6 +317,44 @@ static void test_keys_concurrent_and_ordered(void **state) {
         kbus_runtime_free(pub);
 }
 
+/* ---- dead-lettering turned off ---- */
+
+static void on_no_dlt(kbus_call *call, const Hello__V1__Greeted *ev,
+                      void *arg) {
+        struct log *l = arg;
+        snprintf(l->seen[l->n++], 32, "%s/%s", ev->name, ev->message);
+        if (!strcmp(ev->message, "poison"))
+                kbus_call_fail(call, KBUS_FAILED_PRECONDITION, "no such customer");
+        else
+                kbus_call_ack(call);
+}
+
+/* KBUS_NO_DEAD_LETTER: a permanent failure is logged and skipped, nothing
+ * is written to the dead-letter topic, and the key moves on. */
+static void test_no_dead_letter_skips(void **state) {
+        kbus_event_desc *d = event_on("nodlt.greeted");
+        kbus_runtime *pub = test_runtime("nodlt-pub", NULL);
+        kbus_runtime *sub = test_runtime("nodlt-sub", "nodlt");
+        static struct log l;
+
+        d->flags |= KBUS_NO_DEAD_LETTER;
+        assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_no_dlt, &l),
+                         0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        publish(pub, d, "A", "poison");
+        publish(pub, d, "A", "after");
+        for (int i = 0; i < 300 && l.n < 2; i++)
+                run_for(0.05);
+        run_for(0.5); /* a dead letter, were one sent, would be counted */
+        assert_int_equal(l.n, 2);
+        assert_string_equal(l.seen[0], "A/poison");
+        assert_string_equal(l.seen[1], "A/after");
+        assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 0);
+        assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_RETRIES), 0);
+        kbus_runtime_free(sub);
+        kbus_runtime_free(pub);
+}
+
 /* ---- idempotent methods ---- */
 
 static int greet_calls;
@@ -452,6 +490,163 @@ static void test_idempotent_client_resend(void **state) {
         kbus_runtime_free(srv);
 }
 
+/* ---- a duplicate while the first is running ---- */
+
+static kbus_call *held_call;
+
+static void greet_later(kbus_call *call, const Hello__V1__HelloRequest *req,
+                        void *arg) {
+        greet_calls++;
+        held_call = call; /* answered by the test, later */
+}
+
+/* A duplicate of an idempotent request that arrives while the first is
+ * still in its handler is dropped (counted), not run: the caller gets
+ * exactly one reply, the first one's. */
+static void test_idempotent_duplicate_while_running(void **state) {
+        static const hello_v1_greeter_handlers h = {.say_hello = greet_later};
+        kbus_runtime *srv = test_runtime("dup-server", "dup-server");
+        Hello__V1__HelloReply reply = HELLO__V1__HELLO_REPLY__INIT;
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+        int64_t lo, hi;
+        char err[256];
+
+        greet_calls = 0;
+        held_call = NULL;
+        idem_setup("dup.requests");
+        assert_int_equal(kbus_serve(srv, &idem_svc, &h, sizeof(h), NULL), 0);
+        assert_int_equal(kbus_runtime_start(srv), 0);
+        rd_kafka_conf_set(conf, "bootstrap.servers",
+                          kbus_broker_bootstrap(test_broker), err, sizeof(err));
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+        assert_non_null(rk);
+        produce_request(rk, "dup.requests", "dup.replies");
+        produce_request(rk, "dup.requests", "dup.replies");
+        rd_kafka_flush(rk, 5000);
+        for (int i = 0; i < 300 &&
+                        kbus_runtime_stat(srv, KBUS_STAT_REPLIES_CACHED) < 1;
+             i++)
+                run_for(0.05);
+        assert_int_equal(greet_calls, 1);
+        assert_int_equal(kbus_runtime_stat(srv, KBUS_STAT_REPLIES_CACHED), 1);
+        assert_non_null(held_call);
+        reply.message = "late hi";
+        assert_int_equal(hello_v1_greeter_say_hello_reply(held_call, &reply),
+                         0);
+        run_for(1);
+        assert_int_equal(rd_kafka_query_watermark_offsets(
+                             rk, "dup.replies", 0, &lo, &hi, 5000),
+                         0);
+        assert_int_equal(hi - lo, 1);
+        assert_int_equal(greet_calls, 1);
+        rd_kafka_destroy(rk);
+        kbus_runtime_free(srv);
+}
+
+/* ---- server retries stop at the caller's deadline ---- */
+
+static double always_down_last; /* when the handler last ran */
+
+static void greet_always_down(kbus_call *call,
+                              const Hello__V1__HelloRequest *req, void *arg) {
+        greet_calls++;
+        always_down_last = now_s();
+        kbus_call_fail(call, KBUS_UNAVAILABLE, "always down");
+}
+
+/* A request whose handler keeps failing with a retriable status is retried
+ * by the server only while the caller still waits: the caller hears
+ * UNAVAILABLE (or DEADLINE_EXCEEDED) by its deadline, and nothing runs
+ * after it. */
+static void test_server_retries_bounded_by_deadline(void **state) {
+        static const hello_v1_greeter_handlers h = {
+            .say_hello = greet_always_down};
+        kbus_runtime *srv = test_runtime("bound-server", "bound-server");
+        kbus_runtime *cli = test_runtime("bound-client", NULL);
+        kbus_method_desc m = hello_v1_greeter__service.methods[0];
+        kbus_service_desc svc = hello_v1_greeter__service;
+        Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+        struct idem_result r = {0};
+        kbus_call_opts *opts;
+        double started, deadline;
+
+        m.retry = (kbus_retry_policy){.max_attempts = 1000,
+                                      .initial_backoff_ms = 100,
+                                      .max_backoff_ms = 200};
+        svc.methods = &m;
+        svc.topic = "bound.requests";
+        greet_calls = 0;
+        assert_int_equal(kbus_serve(srv, &svc, &h, sizeof(h), NULL), 0);
+        assert_int_equal(kbus_runtime_start(srv), 0);
+        run_for(3); /* the server joins its group before the clock starts */
+        assert_int_equal(kbus_call_opts_new(&opts), 0);
+        kbus_call_opts_set_timeout(opts, 2000);
+        req.name = "nobody";
+        started = now_s();
+        deadline = started + 2.0;
+        assert_int_equal(kbus_call_start(cli, &svc, &m, &req.base, opts,
+                                         (kbus_fn)on_idem, &r), 0);
+        kbus_call_opts_free(opts);
+        assert_true(run_until(&r.done, 10));
+        assert_true(r.status == KBUS_UNAVAILABLE ||
+                    r.status == KBUS_DEADLINE_EXCEEDED);
+        assert_true(now_s() <= deadline + 0.5);
+        run_for(1.5); /* nothing more runs for a caller who is gone */
+        assert_true(greet_calls > 1);   /* it was retried */
+        assert_true(always_down_last <= deadline);
+        kbus_runtime_free(cli);
+        kbus_runtime_free(srv);
+}
+
+/* ---- a reply too large to be written ---- */
+
+static int huge_reply_rc;
+
+static void greet_huge(kbus_call *call, const Hello__V1__HelloRequest *req,
+                       void *arg) {
+        Hello__V1__HelloReply reply = HELLO__V1__HELLO_REPLY__INIT;
+        size_t n = 1500000; /* over the producer's 1000000-byte limit */
+        char *text = malloc(n + 1);
+        assert_non_null(text);
+        memset(text, 'x', n);
+        text[n] = '\0';
+        reply.message = text;
+        huge_reply_rc = hello_v1_greeter_say_hello_reply(call, &reply);
+        free(text);
+}
+
+/* The caller hears OUT_OF_RANGE at once instead of waiting for its
+ * deadline, and the handler learns it too. */
+static void test_reply_too_large(void **state) {
+        static const hello_v1_greeter_handlers h = {.say_hello = greet_huge};
+        kbus_runtime *srv = test_runtime("huge-server", "huge-server");
+        kbus_runtime *cli = test_runtime("huge-client", NULL);
+        kbus_service_desc svc = hello_v1_greeter__service;
+        Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+        struct idem_result r = {0};
+        kbus_call_opts *opts;
+        double started;
+
+        svc.topic = "huge.requests";
+        assert_int_equal(kbus_serve(srv, &svc, &h, sizeof(h), NULL), 0);
+        assert_int_equal(kbus_runtime_start(srv), 0);
+        run_for(3); /* the server joins its group first */
+        assert_int_equal(kbus_call_opts_new(&opts), 0);
+        kbus_call_opts_set_timeout(opts, 20000);
+        req.name = "big";
+        started = now_s();
+        assert_int_equal(kbus_call_start(cli, &svc, &svc.methods[0], &req.base,
+                                         opts, (kbus_fn)on_idem, &r), 0);
+        kbus_call_opts_free(opts);
+        assert_true(run_until(&r.done, 25));
+        assert_int_equal(r.status, KBUS_OUT_OF_RANGE);
+        assert_int_equal(huge_reply_rc, KBUS_OUT_OF_RANGE);
+        assert_true(now_s() - started < 10); /* not the 20 s deadline */
+        kbus_runtime_free(cli);
+        kbus_runtime_free(srv);
+}
+
 /* ---- events published while handling a request ---- */
 
 static kbus_event_desc *pubrpc_ev;
@@ -520,6 +715,7 @@ static void test_publish_from_request(void **state) {
         kbus_service_desc svc = hello_v1_greeter__service;
         Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
         struct pubrpc_result ok = {0}, bad = {0};
+        kbus_call_opts *opts;
         rd_kafka_message_t *events[2];
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         rd_kafka_t *reader;
@@ -534,14 +730,19 @@ static void test_publish_from_request(void **state) {
         svc.topic = "pubrpc.requests";
         assert_int_equal(kbus_serve(srv, &svc, &h, sizeof(h), NULL), 0);
         assert_int_equal(kbus_runtime_start(srv), 0);
+        /* Generous: the group join and the events topic's first metadata
+         * both come before the first reply. */
+        assert_int_equal(kbus_call_opts_new(&opts), 0);
+        kbus_call_opts_set_timeout(opts, 15000);
         req.name = "ann";
         assert_int_equal(kbus_call_start(cli, &svc, &svc.methods[0], &req.base,
-                                         NULL, (kbus_fn)on_pubrpc, &ok), 0);
+                                         opts, (kbus_fn)on_pubrpc, &ok), 0);
         assert_true(run_until(&ok.done, 20));
         req.name = "bad";
         assert_int_equal(kbus_call_start(cli, &svc, &svc.methods[0], &req.base,
-                                         NULL, (kbus_fn)on_pubrpc, &bad), 0);
+                                         opts, (kbus_fn)on_pubrpc, &bad), 0);
         assert_true(run_until(&bad.done, 20));
+        kbus_call_opts_free(opts);
         assert_int_equal(ok.status, KBUS_OK);
         assert_int_equal(ok.events_then, 1);
         assert_int_equal(bad.status, KBUS_INVALID_ARGUMENT);
@@ -576,6 +777,10 @@ int main(void) {
             cmocka_unit_test(test_idempotent_duplicate_from_cache),
             cmocka_unit_test(test_idempotent_client_resend),
             cmocka_unit_test(test_publish_from_request),
+            cmocka_unit_test(test_no_dead_letter_skips),
+            cmocka_unit_test(test_idempotent_duplicate_while_running),
+            cmocka_unit_test(test_server_retries_bounded_by_deadline),
+            cmocka_unit_test(test_reply_too_large),
         };
         int rc;
         harness_up();

@@ -381,7 +381,14 @@ int kbus_subscribe(kbus_runtime *rt, const kbus_event_desc *ev,
  * record's offset is stored only after completion, in order per partition.
  */
 
-/** @brief Replies OK with \p reply (packed at once; keep ownership). */
+/**
+ * @brief Replies OK with \p reply (packed at once; keep ownership).
+ * @returns 0; OUT_OF_RANGE when the reply is larger than the producer may
+ *          write (the caller is answered OUT_OF_RANGE instead);
+ *          RESOURCE_EXHAUSTED when no reply could be queued (the caller
+ *          times out).  The call is complete whatever the result, except
+ *          INVALID_ARGUMENT (completed already, or the wrong message type).
+ */
 int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply);
 
 /** @brief Completes an event or one-way request successfully. */
