@@ -721,6 +721,27 @@ source_service(buf *b, const mservice *s)
         }
 }
 
+
+/* A typed publish function \p name(\p first, \p evp) that returns
+ * \p call(\p first_arg, \p ev_ref, the message). */
+static void
+put_publish_fn(buf *b, const char *name, const char *first, const char *evp,
+               const char *call, const char *first_arg, const char *ev_ref)
+{
+        char *lead = xasprintf("%s(", name);
+        char *body = xasprintf("return %s", call);
+        const char *params[] = { first, evp };
+        const char *args[] = { first_arg, ev_ref,
+                               "(const ProtobufCMessage *)ev" };
+
+        buf_puts(b, "int\n");
+        put_params(b, "", lead, params, 2, ")\n");
+        buf_puts(b, "{\n");
+        put_params(b, INDENT, body, args, 3, ");\n}\n\n");
+        free(lead);
+        free(body);
+}
+
 static void
 source_event(buf *b, const mevent *ev)
 {
@@ -761,39 +782,10 @@ source_event(buf *b, const mevent *ev)
         buf_printf(b, INDENT ".deliver = %s,\n};\n\n", ev->deliver_fn);
 
         evp = xasprintf("const %s *ev", ev->msg->c_type);
-        buf_puts(b, "int\n");
-        lead = xasprintf("%s(", ev->publish_fn);
-        {
-                const char *params[] = { "kbus_runtime *rt", evp };
-
-                put_params(b, "", lead, params, 2, ")\n");
-        }
-        free(lead);
-        {
-                const char *args[] = { "rt", ev_ref,
-                                       "(const ProtobufCMessage *)ev" };
-
-                buf_puts(b, "{\n");
-                put_params(b, INDENT, "return kbus_publish(", args, 3,
-                           ");\n}\n\n");
-        }
-
-        buf_puts(b, "int\n");
-        lead = xasprintf("%s(", ev->publish_from_fn);
-        {
-                const char *params[] = { "kbus_call *call", evp };
-
-                put_params(b, "", lead, params, 2, ")\n");
-        }
-        free(lead);
-        {
-                const char *args[] = { "call", ev_ref,
-                                       "(const ProtobufCMessage *)ev" };
-
-                buf_puts(b, "{\n");
-                put_params(b, INDENT, "return kbus_call_publish(", args, 3,
-                           ");\n}\n\n");
-        }
+        put_publish_fn(b, ev->publish_fn, "kbus_runtime *rt", evp,
+                       "kbus_publish(", "rt", ev_ref);
+        put_publish_fn(b, ev->publish_from_fn, "kbus_call *call", evp,
+                       "kbus_call_publish(", "call", ev_ref);
 
         buf_puts(b, "int\n");
         lead = xasprintf("%s(", ev->subscribe_fn);

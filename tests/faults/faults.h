@@ -521,17 +521,17 @@ static inline int64_t end_offsets(const char *topic, int partitions,
         return sum;
 }
 
-/* How many records of \p topic hold Greeted{k<key>, <seq>}: tells a
- * record the producer lost from one the consumer skipped. */
-static int topic_count(const char *topic, int key, int seq) {
+/* Reads every record of \p topic from the beginning (until 2 s pass with
+ * nothing new) and passes each one without an error to \p each. */
+static inline void topic_read(const char *topic,
+                              void (*each)(const rd_kafka_message_t *m,
+                                           void *arg),
+                              void *arg) {
         rd_kafka_t *rk = plain_client(RD_KAFKA_CONSUMER, "faults-inspector");
         const struct rd_kafka_metadata *md;
         rd_kafka_topic_partition_list_t *l;
-        char want_name[16], want_msg[16];
-        int n = 0, parts, idle = 0;
+        int parts, idle = 0;
 
-        snprintf(want_name, sizeof(want_name), "k%d", key);
-        snprintf(want_msg, sizeof(want_msg), "%d", seq);
         {
                 rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
                 assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
@@ -547,28 +547,46 @@ static int topic_count(const char *topic, int key, int seq) {
         rd_kafka_topic_partition_list_destroy(l);
         while (idle < 20) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                Hello__V1__Greeted *ev;
                 if (!m) {
                         idle++;
                         continue;
                 }
                 idle = 0;
-                if (!m->err &&
-                    (ev = hello__v1__greeted__unpack(NULL, m->len,
-                                                     m->payload))) {
-                        if (!strcmp(ev->name, want_name) &&
-                            !strcmp(ev->message, want_msg)) {
-                                note("  found at [%d] offset %lld",
-                                     (int)m->partition, (long long)m->offset);
-                                n++;
-                        }
-                        hello__v1__greeted__free_unpacked(ev, NULL);
-                }
+                if (!m->err)
+                        each(m, arg);
                 rd_kafka_message_destroy(m);
         }
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
-        return n;
+}
+
+struct count_of {
+        char name[16], msg[16];
+        int n;
+};
+
+static void count_one(const rd_kafka_message_t *m, void *arg) {
+        struct count_of *c = arg;
+        Hello__V1__Greeted *ev =
+            hello__v1__greeted__unpack(NULL, m->len, m->payload);
+        if (!ev)
+                return;
+        if (!strcmp(ev->name, c->name) && !strcmp(ev->message, c->msg)) {
+                note("  found at [%d] offset %lld", (int)m->partition,
+                     (long long)m->offset);
+                c->n++;
+        }
+        hello__v1__greeted__free_unpacked(ev, NULL);
+}
+
+/* How many records of \p topic hold Greeted{k<key>, <seq>}: tells a
+ * record the producer lost from one the consumer skipped. */
+static int topic_count(const char *topic, int key, int seq) {
+        struct count_of c = {.n = 0};
+        snprintf(c.name, sizeof(c.name), "k%d", key);
+        snprintf(c.msg, sizeof(c.msg), "%d", seq);
+        topic_read(topic, count_one, &c);
+        return c.n;
 }
 
 #endif
