@@ -10,7 +10,7 @@
  * balance from the events.  Only when it has read up to the end offsets it
  * found at start does it serve the ledger.v1.Ledger RPC.  Each accepted
  * Deposit or Withdraw is appended as an AccountEvent before the balance in
- * memory changes and the caller is answered.
+ * memory changes, and the caller is answered once the event is delivered.
  *
  * The end offsets come from librdkafka directly (a short-lived handle
  * querying watermarks), because the kbus API has no call for them.
@@ -49,6 +49,10 @@ struct account {
         char *id;
         int64_t balance;
         uint64_t version;
+        /* The request that made the latest change, by its record: if it
+         * comes back, it must not change the balance twice. */
+        int32_t last_partition;
+        int64_t last_offset;
 };
 
 /* Replay progress of one partition: the events below end_offset existed
@@ -89,6 +93,7 @@ static struct account *account_find(struct ledger *lg, const char *id,
                 free(a);
                 return NULL;
         }
+        a->last_offset = -1;
         a->next = lg->buckets[h];
         lg->buckets[h] = a;
         lg->n_accounts++;
@@ -120,34 +125,19 @@ static void reply_balance(kbus_call *call, const struct account *a,
         ledger_v1_ledger_deposit_reply(call, &reply);
 }
 
-/* Appends one change and applies it.  The event goes first: a change that
- * could not be appended never happened. */
-static void change(kbus_call *call, struct ledger *lg, const char *id,
-                   int64_t delta) {
+/* Appends the change of \p delta that took account \p id to \p version
+ * and \p balance_after, as part of handling \p call: its reply waits for
+ * the event's delivery. */
+static int append(kbus_call *call, const char *id, uint64_t version,
+                  int64_t balance_after, int64_t delta) {
         Ledger__V1__AccountEvent ev = LEDGER__V1__ACCOUNT_EVENT__INIT;
         Ledger__V1__AccountCredited credited =
             LEDGER__V1__ACCOUNT_CREDITED__INIT;
         Ledger__V1__AccountDebited debited = LEDGER__V1__ACCOUNT_DEBITED__INIT;
-        struct account *a = account_find(lg, id, delta > 0);
-        int64_t balance = a ? a->balance : 0;
-        int rc;
 
-        if (!a && delta > 0) {
-                kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED, "out of memory");
-                return;
-        }
-        if (balance + delta < 0) {
-                char msg[128];
-                snprintf(msg, sizeof(msg),
-                         "insufficient funds: balance %" PRId64
-                         ", withdrawal %" PRId64,
-                         balance, -delta);
-                kbus_call_fail(call, KBUS_FAILED_PRECONDITION, msg);
-                return;
-        }
         ev.account_id = (char *)id;
-        ev.version = a->version + 1;
-        ev.balance_after = balance + delta;
+        ev.version = version;
+        ev.balance_after = balance_after;
         if (delta > 0) {
                 credited.amount = delta;
                 ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_CREDITED;
@@ -157,16 +147,54 @@ static void change(kbus_call *call, struct ledger *lg, const char *id,
                 ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_DEBITED;
                 ev.debited = &debited;
         }
-        rc = ledger_v1_account_event_publish(lg->rt, &ev);
+        return ledger_v1_account_event_publish_from(call, &ev);
+}
+
+/* Appends one change and applies it.  The event goes first: a change that
+ * could not be appended never happened. */
+static void change(kbus_call *call, struct ledger *lg, const char *id,
+                   int64_t delta) {
+        struct account *a = account_find(lg, id, delta > 0);
+        int64_t balance = a ? a->balance : 0;
+        int32_t partition = kbus_call_partition(call);
+        int64_t offset = kbus_call_offset(call);
+        int rc;
+
+        if (!a && delta > 0) {
+                kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED, "out of memory");
+                return;
+        }
+        if (a && a->last_partition == partition && a->last_offset == offset) {
+                /* This request's change is made: it is back because its
+                 * event was not delivered (the runtime retries it), or
+                 * after a rebalance.  Publish the same event again (a
+                 * replay applies each version once) rather than change
+                 * the balance twice. */
+                rc = append(call, id, a->version, a->balance, delta);
+        } else if (balance + delta < 0) {
+                char msg[128];
+                snprintf(msg, sizeof(msg),
+                         "insufficient funds: balance %" PRId64
+                         ", withdrawal %" PRId64,
+                         balance, -delta);
+                kbus_call_fail(call, KBUS_FAILED_PRECONDITION, msg);
+                return;
+        } else {
+                rc = append(call, id, a->version + 1, balance + delta, delta);
+                if (!rc) {
+                        a->balance += delta;
+                        a->version++;
+                        a->last_partition = partition;
+                        a->last_offset = offset;
+                }
+        }
         if (rc) {
-                /* RESOURCE_EXHAUSTED (queue full) is retriable: the caller
-                 * may try again; nothing was appended. */
+                /* RESOURCE_EXHAUSTED (queue full) is retriable: nothing
+                 * was queued, and the request is tried again. */
                 kbus_call_fail(call, (kbus_status)rc,
                                "cannot append the event");
                 return;
         }
-        a->balance = ev.balance_after;
-        a->version = ev.version;
         reply_balance(call, a, id);
 }
 

@@ -2,7 +2,7 @@
  * inventory: holds stock for new orders and gives it back when their
  * payment fails.
  *
- *   inventory [-c FILE] [-s STATE_DIR] [--stock UNITS] [--republish-window SECONDS]
+ *   inventory [-c FILE] [-s STATE_DIR] [--stock UNITS]
  *
  * On OrderPlaced it reserves every line of the order or none: enough stock
  * gives StockReserved, too little StockRejected.  On PaymentFailed it
@@ -12,11 +12,11 @@
  * times, and no count goes below zero.  Serves shop.v1.InventoryService
  * (Audit) for order-load's checks.
  *
- * Each reservation is journaled (journal.h) before its event is
- * acknowledged.  An event for an order the service has already handled (a
- * redelivery after a crash or a rebalance) changes nothing; it only
- * publishes the outcome again, in case the first publication died with the
- * process that made it.
+ * Each change is journaled (journal.h), then its event is published as
+ * part of handling the record that caused it: the record is acknowledged
+ * only once the event is delivered.  A record that comes back (its event
+ * was not delivered, or the process died first) finds the change made and
+ * only publishes the outcome again.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -41,7 +41,6 @@ struct reservation {
         char *customer;
         char *card;
         int64_t amount_cents;
-        int64_t at_ms; /* when it was made or rejected */
         enum resv_state state;
         size_t n_lines;
         struct {
@@ -62,7 +61,6 @@ static struct {
         struct stock stock[MAX_PRODUCTS];
         uint32_t redeliveries;
         bool went_negative;
-        int64_t republish_window_ms;
 } svc;
 
 static void check_stock(int p) {
@@ -166,7 +164,6 @@ static void replay(char *line, void *arg) {
                 if (lines > MAX_ITEMS || n < 7 + 2 * (int)lines)
                         goto bad;
                 r = reservation_new(f[1], f[4], f[5]);
-                r->at_ms = strtoll(f[2], NULL, 10);
                 r->amount_cents = strtoll(f[3], NULL, 10);
                 for (size_t i = 0; i < lines; i++) {
                         r->lines[i].product = catalog_index(f[7 + 2 * i]);
@@ -181,7 +178,6 @@ static void replay(char *line, void *arg) {
         }
         if (n >= 5 && !strcmp(f[0], "J") && !r) {
                 r = reservation_new(f[1], f[3], f[4]);
-                r->at_ms = strtoll(f[2], NULL, 10);
                 r->state = REJECTED;
                 free(r->reason);
                 r->reason = pipeline_xstrdup(n >= 6 ? f[5] : "");
@@ -203,58 +199,34 @@ bad:
 
 /* ---- publishing ------------------------------------------------------ */
 
-/* The event that says how the reservation went. */
-static int publish_outcome(const struct reservation *r) {
+/* The event that says how the reservation went, as part of handling
+ * \p call. */
+static int publish_outcome(kbus_call *call, const struct reservation *r) {
         if (r->state == REJECTED) {
                 Shop__V1__StockRejected ev = SHOP__V1__STOCK_REJECTED__INIT;
                 ev.order_id = r->order_id;
                 ev.reason = r->reason;
-                return shop_v1_stock_rejected_publish(svc.rt, &ev);
+                return shop_v1_stock_rejected_publish_from(call, &ev);
         }
         Shop__V1__StockReserved ev = SHOP__V1__STOCK_RESERVED__INIT;
         ev.order_id = r->order_id;
         ev.customer_id = r->customer;
         ev.amount_cents = r->amount_cents;
         ev.card_token = r->card;
-        return shop_v1_stock_reserved_publish(svc.rt, &ev);
+        return shop_v1_stock_reserved_publish_from(call, &ev);
 }
 
-static int publish_released(const struct reservation *r) {
+static int publish_released(kbus_call *call, const struct reservation *r) {
         Shop__V1__StockReleased ev = SHOP__V1__STOCK_RELEASED__INIT;
         ev.order_id = r->order_id;
-        return shop_v1_stock_released_publish(svc.rt, &ev);
+        return shop_v1_stock_released_publish_from(call, &ev);
 }
 
-/* ---- events ---------------------------------------------------------- */
-
-struct step {
-        kbus_call *call;
-        struct reservation *r;
-        int (*publish)(const struct reservation *r); /* NULL: nothing */
-};
-
-/* The change is on disk: announce it, then acknowledge the event. */
-static void step_durable(void *arg) {
-        struct step *st = arg;
-        if (st->publish && st->publish(st->r))
-                /* Retried: the redelivery finds the change made and only
-                 * publishes. */
-                kbus_call_fail(st->call, KBUS_RESOURCE_EXHAUSTED,
-                               "cannot publish the outcome");
-        else
-                kbus_call_ack(st->call);
-        free(st);
-}
-
-static struct step *step_new(kbus_call *call, struct reservation *r,
-                             int (*publish)(const struct reservation *)) {
-        struct step *st = pipeline_xmalloc(sizeof(*st));
-        st->call = call;
-        st->r = r;
-        st->publish = publish;
-        return st;
-}
-
+/* The acknowledgement waits for the event's delivery; if it is not
+ * delivered, the runtime fails the record with UNAVAILABLE and retries
+ * it.  A publish error means nothing was queued (a full producer queue):
+ * retried too.  Either way the handler runs again, finds the change made
+ * and only publishes. */
 static void ack_or_retry(kbus_call *call, int publish_rc) {
         if (publish_rc)
                 kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED,
@@ -263,15 +235,43 @@ static void ack_or_retry(kbus_call *call, int publish_rc) {
                 kbus_call_ack(call);
 }
 
+/* ---- events ---------------------------------------------------------- */
+
+struct step {
+        kbus_call *call;
+        struct reservation *r;
+        /* What to announce once the change is durable; NULL: nothing. */
+        int (*publish)(kbus_call *call, const struct reservation *r);
+};
+
+/* The change is on disk: announce it, then acknowledge the event (the
+ * call is still pending, so it can publish). */
+static void step_durable(void *arg) {
+        struct step *st = arg;
+        ack_or_retry(st->call, st->publish ? st->publish(st->call, st->r) : 0);
+        free(st);
+}
+
+static struct step *step_new(kbus_call *call, struct reservation *r,
+                             int (*publish)(kbus_call *,
+                                            const struct reservation *)) {
+        struct step *st = pipeline_xmalloc(sizeof(*st));
+        st->call = call;
+        st->r = r;
+        st->publish = publish;
+        return st;
+}
+
 static void on_order_placed(kbus_call *call, const Shop__V1__OrderPlaced *ev,
                             void *arg) {
         struct reservation *r = table_get(svc.reservations, ev->order_id);
         char why[200], lines[MAX_ITEMS * 40 + 1] = "";
+        int64_t now = pipeline_now_ms();
         size_t at = 0;
 
         if (r) {
                 svc.redeliveries++;
-                ack_or_retry(call, publish_outcome(r));
+                ack_or_retry(call, publish_outcome(call, r));
                 return;
         }
         /* Malformed events cannot become good by retrying: a permanent
@@ -304,7 +304,6 @@ static void on_order_placed(kbus_call *call, const Shop__V1__OrderPlaced *ev,
 
         r = reservation_new(ev->order_id, ev->customer_id, ev->card_token);
         r->amount_cents = ev->total_cents;
-        r->at_ms = pipeline_now_ms();
         for (size_t i = 0; i < ev->n_items; i++) {
                 r->lines[i].product = catalog_index(ev->items[i]->sku);
                 r->lines[i].quantity = ev->items[i]->quantity;
@@ -320,7 +319,7 @@ static void on_order_placed(kbus_call *call, const Shop__V1__OrderPlaced *ev,
                 journal_append(svc.jr, step_durable,
                                step_new(call, r, publish_outcome),
                                "H %s %" PRId64 " %" PRId64 " %s %s %zu%s",
-                               r->order_id, r->at_ms, r->amount_cents,
+                               r->order_id, now, r->amount_cents,
                                r->customer, r->card, r->n_lines, lines);
         } else {
                 r->state = REJECTED;
@@ -330,8 +329,8 @@ static void on_order_placed(kbus_call *call, const Shop__V1__OrderPlaced *ev,
                              r->order_id, why);
                 journal_append(svc.jr, step_durable,
                                step_new(call, r, publish_outcome),
-                               "J %s %" PRId64 " %s %s %s", r->order_id,
-                               r->at_ms, r->customer, r->card, why);
+                               "J %s %" PRId64 " %s %s %s", r->order_id, now,
+                               r->customer, r->card, why);
         }
 }
 
@@ -348,7 +347,7 @@ static void on_payment_failed(kbus_call *call,
         }
         if (r->state == RELEASED) {
                 svc.redeliveries++;
-                ack_or_retry(call, publish_released(r));
+                ack_or_retry(call, publish_released(call, r));
                 return;
         }
         if (r->state == SHIPPED) {
@@ -434,23 +433,9 @@ static void audit(kbus_call *call, const Shop__V1__AuditRequest *req,
 
 /* ---- start ----------------------------------------------------------- */
 
-/* Outcomes journaled just before a crash may not have been published
- * (publishing is asynchronous); publishing them again is harmless. */
-static void republish_recent(const char *key, void *value, void *arg) {
-        const struct reservation *r = value;
-        int *n = arg;
-        if (r->at_ms < pipeline_now_ms() - svc.republish_window_ms)
-                return;
-        if (publish_outcome(r) == 0)
-                (*n)++;
-        if (r->state == RELEASED && publish_released(r) == 0)
-                (*n)++;
-}
-
 static void usage(FILE *out) {
         fprintf(out,
-                "usage: inventory [-c FILE] [-s STATE_DIR] [--stock UNITS] "
-                "[--republish-window SECONDS]\n"
+                "usage: inventory [-c FILE] [-s STATE_DIR] [--stock UNITS]\n"
                 "Reserves stock for orders (OrderPlaced), releases it when "
                 "payment fails\n(PaymentFailed), counts it shipped "
                 "(OrderShipped), until SIGINT or SIGTERM.\n\n"
@@ -464,10 +449,6 @@ static void usage(FILE *out) {
                 "(default: the catalog's\n"
                 "                           stock; ignored when the journal "
                 "has history)\n"
-                "  --republish-window SECONDS\n"
-                "                           at start, publish again the "
-                "outcomes journaled this\n"
-                "                           recently (default 30)\n"
                 "  -h, --help               this help\n\n"
                 "Products and their initial stock:\n");
         for (size_t i = 0; i < catalog_size; i++)
@@ -485,16 +466,14 @@ int main(int argc, char **argv) {
             {"config", required_argument, NULL, 'c'},
             {"state-dir", required_argument, NULL, 's'},
             {"stock", required_argument, NULL, 'S'},
-            {"republish-window", required_argument, NULL, 'W'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *state_dir = NULL;
         long stock = -1;
-        int opt, rc, republished = 0;
+        int opt, rc;
 
         pipeline_init("inventory");
-        svc.republish_window_ms = 30000;
         while ((opt = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
                 switch (opt) {
                 case 'c':
@@ -506,11 +485,6 @@ int main(int argc, char **argv) {
                 case 'S':
                         stock = pipeline_parse_long("--stock", optarg, 0,
                                                     1000000000);
-                        break;
-                case 'W':
-                        svc.republish_window_ms =
-                            1000 * pipeline_parse_long("--republish-window",
-                                                       optarg, 0, 86400);
                         break;
                 case 'h':
                         usage(stdout);
@@ -546,10 +520,8 @@ int main(int argc, char **argv) {
         if (!state_dir)
                 pipeline_log(PIPELINE_WARN, "no --state-dir: reservations are "
                                             "lost when this process stops");
-        table_foreach(svc.reservations, republish_recent, &republished);
-        pipeline_log(PIPELINE_INFO, "%zu reservations from the journal, %d "
-                     "outcomes published again",
-                     table_count(svc.reservations), republished);
+        pipeline_log(PIPELINE_INFO, "%zu reservations from the journal",
+                     table_count(svc.reservations));
 
         rc = shop_v1_inventory_service_serve(svc.rt, &handlers, NULL);
         if (!rc)

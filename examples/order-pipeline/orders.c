@@ -1,12 +1,12 @@
 /*
  * orders: takes orders and follows each one to its end.
  *
- *   orders [-c FILE] [-s STATE_DIR] [--republish-window SECONDS]
+ *   orders [-c FILE] [-s STATE_DIR]
  *
  * Serves shop.v1.OrderService (PlaceOrder, GetOrder, Audit).  PlaceOrder
  * prices the order from the catalog, journals it, publishes OrderPlaced
- * and answers with the new order's id.  The order's state then follows the
- * events of the other services:
+ * and answers with the new order's id once OrderPlaced is delivered.  The
+ * order's state then follows the events of the other services:
  *
  *   PLACED -> STOCK_RESERVED -> PAID -> SHIPPED
  *          \-> REJECTED      \-> PAYMENT_FAILED (+ stock released)
@@ -18,6 +18,9 @@
  *
  * Every change is journaled (journal.h) before the record that caused it
  * is acknowledged, so a restarted service has every order it answered for.
+ * PlaceOrder is idempotent by request: by the caller's request_id, else by
+ * the request's record, so that a retry or a redelivery announces the
+ * order it placed the first time rather than placing another.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -46,7 +49,7 @@ struct item {
 
 struct order {
         char *id;
-        char *request_id; /* "" when the caller gave none */
+        char *request_id; /* the caller's, or record_key() */
         char *customer;
         char *card;
         struct item *items;
@@ -68,7 +71,6 @@ static struct {
         journal *jr;
         table *orders;      /* id -> struct order */
         table *by_request;  /* request id -> struct order */
-        int64_t republish_window_ms;
 } svc;
 
 /* How far along the happy path a state is; finals of a branch rank with
@@ -167,7 +169,7 @@ static bool mark_released(struct order *o, int64_t at_ms) {
 
 /* ---- the journal ----------------------------------------------------
  *
- *   P <id> <request id or -> <placed ms> <customer> <card> <n> (<sku> <qty> <price>)*
+ *   P <id> <request id, record key, or - (older lines)> <placed ms> <customer> <card> <n> (<sku> <qty> <price>)*
  *   S <id> <state number> <ms> <detail or -, to the end of the line>
  *   R <id> <ms>                          stock released
  */
@@ -218,7 +220,8 @@ bad:
 
 /* ---- publishing ------------------------------------------------------ */
 
-static int publish_placed(const struct order *o) {
+/* As part of handling \p call, or on its own when \p call is NULL. */
+static int publish_placed(kbus_call *call, const struct order *o) {
         Shop__V1__OrderPlaced ev = SHOP__V1__ORDER_PLACED__INIT;
         Shop__V1__LineItem items[MAX_ITEMS], *ptrs[MAX_ITEMS];
 
@@ -236,7 +239,8 @@ static int publish_placed(const struct order *o) {
         ev.n_items = o->n_items;
         ev.total_cents = o->total_cents;
         ev.placed_at_ms = o->placed_at_ms;
-        return shop_v1_order_placed_publish(svc.rt, &ev);
+        return call ? shop_v1_order_placed_publish_from(call, &ev)
+                    : shop_v1_order_placed_publish(svc.rt, &ev);
 }
 
 /* ---- OrderService ---------------------------------------------------- */
@@ -253,21 +257,27 @@ static void reply_placed(kbus_call *call, const struct order *o) {
         shop_v1_order_service_place_order_reply(call, &reply);
 }
 
+/* Announces a journaled order that is still PLACED, then replies.  The
+ * reply waits for OrderPlaced's delivery, so no caller hears OK for an
+ * order the pipeline never heard of.  If OrderPlaced cannot be queued (a
+ * full producer queue, failed here) or is not delivered (failed by the
+ * runtime), the request fails with UNAVAILABLE and is retried: the retry
+ * finds the order by its request key and announces it again. */
+static void announce_and_reply(kbus_call *call, const struct order *o) {
+        if (o->state == ST(PLACED) && publish_placed(call, o)) {
+                kbus_call_fail(call, KBUS_UNAVAILABLE,
+                               "cannot publish OrderPlaced");
+                return;
+        }
+        reply_placed(call, o);
+}
+
 static void placed_durable(void *arg) {
         struct placing *p = arg;
-        int rc;
         p->order->durable = true;
-        rc = publish_placed(p->order);
-        if (rc) {
-                /* Journaled but not announced: the caller retries with the
-                 * same request id, and the duplicate publishes again. */
-                kbus_call_fail(p->call, KBUS_UNAVAILABLE,
-                               "cannot publish OrderPlaced");
-        } else {
-                pipeline_log(PIPELINE_DEBUG, "order %s placed: %" PRId64
-                             " cents", p->order->id, p->order->total_cents);
-                reply_placed(p->call, p->order);
-        }
+        pipeline_log(PIPELINE_DEBUG, "order %s placed: %" PRId64 " cents",
+                     p->order->id, p->order->total_cents);
+        announce_and_reply(p->call, p->order);
         free(p);
 }
 
@@ -285,37 +295,47 @@ static void journal_placed(struct order *o, kbus_call *call) {
         p->call = call;
         p->order = o;
         journal_append(svc.jr, placed_durable, p,
-                       "P %s %s %" PRId64 " %s %s %zu%s", o->id,
-                       o->request_id[0] ? o->request_id : "-", o->placed_at_ms,
-                       o->customer, o->card, o->n_items, lines);
+                       "P %s %s %" PRId64 " %s %s %zu%s", o->id, o->request_id,
+                       o->placed_at_ms, o->customer, o->card, o->n_items, lines);
+}
+
+/* The key of a request that carries no request_id: its record, so that a
+ * retry of the record (OrderPlaced was not delivered) or its redelivery
+ * after a restart finds the order placed the first time.  The caller's
+ * deadline tells the record from one at the same offset of a topic created
+ * anew; '#', which no request_id contains, keeps the two kinds apart. */
+static void record_key(const kbus_call *call, char *out, size_t size) {
+        snprintf(out, size, "#%s/%" PRId32 "/%" PRId64 "/%" PRId64,
+                 kbus_call_topic(call), kbus_call_partition(call),
+                 kbus_call_offset(call), kbus_call_deadline(call));
 }
 
 static void place_order(kbus_call *call,
                         const Shop__V1__PlaceOrderRequest *req, void *arg) {
         struct item items[MAX_ITEMS];
         const char *card = req->card_token[0] ? req->card_token : "tok_visa";
-        char id[32], why[160];
+        const char *key = req->request_id;
+        char id[32], why[160], by_record[320];
         struct order *o;
 
-        if (req->request_id[0] && !pipeline_token_ok(req->request_id)) {
+        if (key[0] && !pipeline_token_ok(key)) {
                 kbus_call_fail(call, KBUS_INVALID_ARGUMENT,
                                "request_id must be 1-64 characters of "
                                "A-Z a-z 0-9 . _ : @ -");
                 return;
         }
-        /* A resent request: answer with the order it placed. */
-        if (req->request_id[0] &&
-            (o = table_get(svc.by_request, req->request_id))) {
+        if (!key[0]) {
+                record_key(call, by_record, sizeof(by_record));
+                key = by_record;
+        }
+        /* Seen before (resent, retried or redelivered): answer with the
+         * order it placed. */
+        if ((o = table_get(svc.by_request, key))) {
                 if (!o->durable) {
                         journal_placed(o, call);
                         return;
                 }
-                if (o->state == ST(PLACED) && publish_placed(o)) {
-                        kbus_call_fail(call, KBUS_UNAVAILABLE,
-                                       "cannot publish OrderPlaced");
-                        return;
-                }
-                reply_placed(call, o);
+                announce_and_reply(call, o);
                 return;
         }
         if (!pipeline_token_ok(req->customer_id)) {
@@ -367,7 +387,7 @@ static void place_order(kbus_call *call,
         }
 
         pipeline_random_id(id, sizeof(id), "o-");
-        o = order_new(id, req->request_id, req->customer_id, card);
+        o = order_new(id, key, req->customer_id, card);
         o->items = pipeline_xcalloc(req->n_items, sizeof(*o->items));
         memcpy(o->items, items, req->n_items * sizeof(*items));
         o->n_items = req->n_items;
@@ -550,21 +570,25 @@ static void on_stock_released(kbus_call *call,
 
 /* ---- start ----------------------------------------------------------- */
 
-/* An order journaled in the last moments before a crash may never have had
- * its OrderPlaced published (publishing is asynchronous); announcing it
- * again is harmless, since every subscriber is idempotent by order id. */
-static void republish_recent(const char *key, void *value, void *arg) {
+/* An order journaled before a crash may not have had its OrderPlaced
+ * delivered.  Its request comes back and announces it again, unless the
+ * caller's deadline has passed by then: the runtime drops such a request
+ * unhandled, and nothing else would ever announce the order, which would
+ * stay PLACED.  So every order still PLACED is announced at start (and
+ * only those: any later state means OrderPlaced arrived).  For most it is
+ * a duplicate, which every subscriber ignores, being idempotent by order
+ * id.  This also covers a request that failed after its last retry with
+ * OrderPlaced undelivered. */
+static void republish_placed(const char *key, void *value, void *arg) {
         struct order *o = value;
         int64_t *n = arg;
-        if (o->state == ST(PLACED) &&
-            o->placed_at_ms >= pipeline_now_ms() - svc.republish_window_ms &&
-            publish_placed(o) == 0)
+        if (o->state == ST(PLACED) && publish_placed(NULL, o) == 0)
                 (*n)++;
 }
 
 static void usage(FILE *out) {
         fprintf(out,
-                "usage: orders [-c FILE] [-s STATE_DIR] [--republish-window SECONDS]\n"
+                "usage: orders [-c FILE] [-s STATE_DIR]\n"
                 "Serves shop.v1.OrderService and follows each order's state "
                 "through the pipeline's\nevents until SIGINT or SIGTERM.\n\n"
                 "  -c, --config FILE        kbus configuration file "
@@ -572,11 +596,6 @@ static void usage(FILE *out) {
                 "  -s, --state-dir DIR      keep the order journal in DIR, "
                 "so orders survive a\n"
                 "                           restart (default: memory only)\n"
-                "  --republish-window SECONDS\n"
-                "                           at start, publish OrderPlaced "
-                "again for orders placed\n"
-                "                           this recently that are still "
-                "PLACED (default 30)\n"
                 "  -h, --help               this help\n\n"
                 "Environment: KBUS_BOOTSTRAP, KBUS_LOW_LATENCY=1 (with "
                 "`kbus broker`), KBUS_GROUP,\nKBUS_LOG_LEVEL.\n");
@@ -591,7 +610,6 @@ int main(int argc, char **argv) {
         static const struct option longopts[] = {
             {"config", required_argument, NULL, 'c'},
             {"state-dir", required_argument, NULL, 's'},
-            {"republish-window", required_argument, NULL, 'W'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -600,7 +618,6 @@ int main(int argc, char **argv) {
         int opt, rc;
 
         pipeline_init("orders");
-        svc.republish_window_ms = 30000;
         while ((opt = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
                 switch (opt) {
                 case 'c':
@@ -608,11 +625,6 @@ int main(int argc, char **argv) {
                         break;
                 case 's':
                         state_dir = optarg;
-                        break;
-                case 'W':
-                        svc.republish_window_ms =
-                            1000 * pipeline_parse_long("--republish-window",
-                                                       optarg, 0, 86400);
                         break;
                 case 'h':
                         usage(stdout);
@@ -641,7 +653,7 @@ int main(int argc, char **argv) {
         if (!state_dir)
                 pipeline_log(PIPELINE_WARN, "no --state-dir: orders are "
                                             "lost when this process stops");
-        table_foreach(svc.orders, republish_recent, &republished);
+        table_foreach(svc.orders, republish_placed, &republished);
         pipeline_log(PIPELINE_INFO, "%zu orders from the journal, %" PRId64
                      " OrderPlaced published again", table_count(svc.orders),
                      republished);

@@ -3,7 +3,7 @@
  * card processor, and never twice.
  *
  *   payments [-c FILE] [-s STATE_DIR] [--transient-rate R] [--decline-rate R]
- *            [--latency-ms MS] [--republish-window SECONDS]
+ *            [--latency-ms MS]
  *
  * On StockReserved it asks the processor to charge the order's amount.
  * The processor answers after a latency (a libevent timer: the loop never
@@ -23,13 +23,14 @@
  * status: the runtime moves it to shop.v1.StockReserved.DLT.
  *
  * The ledger is the journal (journal.h), keyed by order id, replayed at
- * start.  A charge counts as made when its ledger line is on disk, and the
- * event is acknowledged only after that, so a StockReserved delivered
- * again, after a crash or a rebalance, finds the order settled and only
- * publishes the outcome again.  (A real processor would take the order id
- * as its idempotency key, so that a crash between its answer and the
- * ledger line could not charge twice either; the simulated one is in this
- * process and dies with it.)
+ * start.  A charge counts as made when its ledger line is on disk; then
+ * the outcome is published as part of handling the StockReserved, which
+ * is acknowledged only once that event is delivered.  A StockReserved
+ * that comes back (the outcome was not delivered, or the process died
+ * first) finds the order settled and only publishes the outcome again.
+ * (A real processor would take the order id as its idempotency key, so
+ * that a crash between its answer and the ledger line could not charge
+ * twice either; the simulated one is in this process and dies with it.)
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -52,7 +53,6 @@ struct entry {
         char *order_id;
         enum outcome outcome;
         int64_t amount_cents;
-        int64_t at_ms;
         char *detail; /* charge id, or the reason it failed */
 };
 
@@ -74,7 +74,6 @@ static struct {
         table *in_flight; /* order id -> struct charge */
         double transient_rate, decline_rate;
         long latency_ms;
-        int64_t republish_window_ms;
         uint32_t max_attempts;
         /* Audit counters.  charges counts ledger lines, replayed ones
          * included, so a second charge of one order would show. */
@@ -92,7 +91,7 @@ static void entry_free(void *p) {
 
 /* Records a settled order in memory and in the counters. */
 static struct entry *settle(const char *order_id, enum outcome outcome,
-                            int64_t amount, int64_t at_ms, const char *detail) {
+                            int64_t amount, const char *detail) {
         struct entry *e = table_get(svc.ledger, order_id);
         if (outcome == CAPTURED) {
                 svc.charges++;
@@ -110,7 +109,6 @@ static struct entry *settle(const char *order_id, enum outcome outcome,
         e->order_id = pipeline_xstrdup(order_id);
         e->outcome = outcome;
         e->amount_cents = amount;
-        e->at_ms = at_ms;
         e->detail = pipeline_xstrdup(detail);
         table_put(svc.ledger, e->order_id, e);
         return e;
@@ -135,25 +133,31 @@ static void replay(char *line, void *arg) {
                 return;
         }
         o = f[0][0] == 'C' ? CAPTURED : f[0][0] == 'D' ? DECLINED : GAVE_UP;
-        settle(f[1], o, strtoll(f[3], NULL, 10), strtoll(f[2], NULL, 10), f[4]);
+        settle(f[1], o, strtoll(f[3], NULL, 10), f[4]);
 }
 
 /* ---- publishing ------------------------------------------------------ */
 
-static int publish_outcome(const struct entry *e) {
+/* As part of handling \p call: its acknowledgement waits for the event's
+ * delivery. */
+static int publish_outcome(kbus_call *call, const struct entry *e) {
         if (e->outcome == CAPTURED) {
                 Shop__V1__PaymentCaptured ev = SHOP__V1__PAYMENT_CAPTURED__INIT;
                 ev.order_id = e->order_id;
                 ev.charge_id = e->detail;
                 ev.amount_cents = e->amount_cents;
-                return shop_v1_payment_captured_publish(svc.rt, &ev);
+                return shop_v1_payment_captured_publish_from(call, &ev);
         }
         Shop__V1__PaymentFailed ev = SHOP__V1__PAYMENT_FAILED__INIT;
         ev.order_id = e->order_id;
         ev.reason = e->detail;
-        return shop_v1_payment_failed_publish(svc.rt, &ev);
+        return shop_v1_payment_failed_publish_from(call, &ev);
 }
 
+/* An outcome that was not delivered fails the StockReserved with
+ * UNAVAILABLE (the runtime does that); one that could not be queued (a
+ * full producer queue) fails it here.  Either way it is retried, and the
+ * retry finds the order in the ledger and only publishes. */
 static void ack_or_retry(kbus_call *call, int publish_rc) {
         if (publish_rc)
                 kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED,
@@ -175,7 +179,7 @@ static void charge_free(struct charge *c) {
 static void charge_durable(void *arg) {
         struct charge *c = arg;
         kbus_call *call = c->call;
-        ack_or_retry(call, publish_outcome(c->entry));
+        ack_or_retry(call, publish_outcome(call, c->entry));
         table_put(svc.in_flight, c->order_id, NULL);
         charge_free(c);
 }
@@ -183,11 +187,10 @@ static void charge_durable(void *arg) {
 static void settle_and_journal(struct charge *c, enum outcome outcome,
                                const char *detail) {
         static const char tag[] = {'C', 'D', 'G'};
-        int64_t now = pipeline_now_ms();
-        c->entry = settle(c->order_id, outcome, c->amount_cents, now, detail);
+        c->entry = settle(c->order_id, outcome, c->amount_cents, detail);
         journal_append(svc.jr, charge_durable, c, "%c %s %" PRId64 " %" PRId64
-                       " %s", tag[outcome], c->order_id, now, c->amount_cents,
-                       detail);
+                       " %s", tag[outcome], c->order_id, pipeline_now_ms(),
+                       c->amount_cents, detail);
 }
 
 /* The processor answers. */
@@ -234,10 +237,10 @@ static void on_stock_reserved(kbus_call *call,
         long ms;
 
         if (e) {
-                /* Settled before: a redelivery.  Publish the outcome again
-                 * in case the first publication was lost with a crash. */
+                /* Settled before: a redelivery, or a retry because the
+                 * outcome was not delivered.  Publish it again. */
                 svc.redeliveries++;
-                ack_or_retry(call, publish_outcome(e));
+                ack_or_retry(call, publish_outcome(call, e));
                 return;
         }
         if (!pipeline_token_ok(ev->order_id) || ev->amount_cents <= 0 ||
@@ -305,22 +308,11 @@ static void drop_in_flight(const char *key, void *value, void *arg) {
                 charge_free(value);
 }
 
-/* Outcomes journaled just before a crash may not have been published
- * (publishing is asynchronous); publishing them again is harmless. */
-static void republish_recent(const char *key, void *value, void *arg) {
-        const struct entry *e = value;
-        int *n = arg;
-        if (e->at_ms >= pipeline_now_ms() - svc.republish_window_ms &&
-            publish_outcome(e) == 0)
-                (*n)++;
-}
-
 static void usage(FILE *out) {
         fprintf(out,
                 "usage: payments [-c FILE] [-s STATE_DIR] [--transient-rate R] "
                 "[--decline-rate R]\n"
-                "                [--latency-ms MS] [--republish-window "
-                "SECONDS]\n"
+                "                [--latency-ms MS]\n"
                 "Charges orders on StockReserved through a simulated card "
                 "processor, until\nSIGINT or SIGTERM.\n\n"
                 "  -c, --config FILE        kbus configuration file "
@@ -336,10 +328,6 @@ static void usage(FILE *out) {
                 "(default 0.02)\n"
                 "  --latency-ms MS          processor latency, on average "
                 "(default 5)\n"
-                "  --republish-window SECONDS\n"
-                "                           at start, publish again the "
-                "outcomes settled this\n"
-                "                           recently (default 30)\n"
                 "  -h, --help               this help\n\n"
                 "Environment: KBUS_BOOTSTRAP, KBUS_LOW_LATENCY=1 (with "
                 "`kbus broker`), KBUS_GROUP,\nKBUS_LOG_LEVEL.\n");
@@ -355,18 +343,16 @@ int main(int argc, char **argv) {
             {"transient-rate", required_argument, NULL, 'T'},
             {"decline-rate", required_argument, NULL, 'D'},
             {"latency-ms", required_argument, NULL, 'L'},
-            {"republish-window", required_argument, NULL, 'W'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *state_dir = NULL;
-        int opt, rc, republished = 0;
+        int opt, rc;
 
         pipeline_init("payments");
         svc.transient_rate = 0.03;
         svc.decline_rate = 0.02;
         svc.latency_ms = 5;
-        svc.republish_window_ms = 30000;
         while ((opt = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
                 switch (opt) {
                 case 'c':
@@ -386,11 +372,6 @@ int main(int argc, char **argv) {
                 case 'L':
                         svc.latency_ms = pipeline_parse_long(
                             "--latency-ms", optarg, 0, 60000);
-                        break;
-                case 'W':
-                        svc.republish_window_ms =
-                            1000 * pipeline_parse_long("--republish-window",
-                                                       optarg, 0, 86400);
                         break;
                 case 'h':
                         usage(stdout);
@@ -431,11 +412,9 @@ int main(int argc, char **argv) {
         if (!state_dir)
                 pipeline_log(PIPELINE_WARN, "no --state-dir: the ledger is "
                                             "lost when this process stops");
-        table_foreach(svc.ledger, republish_recent, &republished);
         pipeline_log(PIPELINE_INFO, "ledger: %" PRIu32 " charges, %" PRIu32
-                     " declines, %" PRIu32 " given up; %d outcomes published "
-                     "again", svc.charges, svc.declines, svc.gave_up,
-                     republished);
+                     " declines, %" PRIu32 " given up", svc.charges,
+                     svc.declines, svc.gave_up);
 
         rc = shop_v1_payment_service_serve(svc.rt, &handlers, NULL);
         if (!rc)

@@ -1,13 +1,15 @@
 /*
  * shipping: ships paid orders, once each.
  *
- *   shipping [-c FILE] [-s STATE_DIR] [--republish-window SECONDS]
+ *   shipping [-c FILE] [-s STATE_DIR]
  *
  * On PaymentCaptured it books a parcel (a tracking id), journals it
- * (journal.h) and publishes OrderShipped.  A PaymentCaptured delivered
- * again finds the parcel booked and only publishes OrderShipped again, in
- * case the first publication was lost with a crash.  Serves
- * shop.v1.ShippingService (Audit) for order-load's checks.
+ * (journal.h) and publishes OrderShipped as part of handling the
+ * PaymentCaptured, which is acknowledged only once OrderShipped is
+ * delivered.  A PaymentCaptured that comes back (OrderShipped was not
+ * delivered, or the process died first) finds the parcel booked and only
+ * publishes OrderShipped again.  Serves shop.v1.ShippingService (Audit)
+ * for order-load's checks.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -24,7 +26,6 @@
 struct shipment {
         char *order_id;
         char *tracking_id;
-        int64_t at_ms;
 };
 
 static struct {
@@ -32,15 +33,13 @@ static struct {
         journal *jr;
         table *shipments; /* order id -> struct shipment */
         uint32_t redeliveries;
-        int64_t republish_window_ms;
 } svc;
 
 static struct shipment *shipment_new(const char *order_id,
-                                     const char *tracking_id, int64_t at_ms) {
+                                     const char *tracking_id) {
         struct shipment *s = pipeline_xcalloc(1, sizeof(*s));
         s->order_id = pipeline_xstrdup(order_id);
         s->tracking_id = pipeline_xstrdup(tracking_id);
-        s->at_ms = at_ms;
         table_put(svc.shipments, s->order_id, s);
         return s;
 }
@@ -57,18 +56,20 @@ static void replay(char *line, void *arg) {
         char *f[4];
         int n = journal_split(line, f, 4);
         if (n == 4 && !strcmp(f[0], "S") && !table_get(svc.shipments, f[1])) {
-                shipment_new(f[1], f[3], strtoll(f[2], NULL, 10));
+                shipment_new(f[1], f[3]);
                 return;
         }
         pipeline_log(PIPELINE_WARN, "journal: ignoring a line it cannot use "
                                     "(starts with '%s')", n > 0 ? f[0] : "");
 }
 
-static int publish_shipped(const struct shipment *s) {
+/* As part of handling \p call: its acknowledgement waits for the event's
+ * delivery. */
+static int publish_shipped(kbus_call *call, const struct shipment *s) {
         Shop__V1__OrderShipped ev = SHOP__V1__ORDER_SHIPPED__INIT;
         ev.order_id = s->order_id;
         ev.tracking_id = s->tracking_id;
-        return shop_v1_order_shipped_publish(svc.rt, &ev);
+        return shop_v1_order_shipped_publish_from(call, &ev);
 }
 
 struct step {
@@ -76,6 +77,9 @@ struct step {
         struct shipment *s;
 };
 
+/* OrderShipped not delivered: the runtime fails the PaymentCaptured with
+ * UNAVAILABLE.  Not queued (a full producer queue): failed here.  Either
+ * way it is retried, finds the parcel booked and only publishes. */
 static void ack_or_retry(kbus_call *call, int publish_rc) {
         if (publish_rc)
                 kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED,
@@ -86,7 +90,7 @@ static void ack_or_retry(kbus_call *call, int publish_rc) {
 
 static void shipment_durable(void *arg) {
         struct step *st = arg;
-        ack_or_retry(st->call, publish_shipped(st->s));
+        ack_or_retry(st->call, publish_shipped(st->call, st->s));
         free(st);
 }
 
@@ -99,7 +103,7 @@ static void on_payment_captured(kbus_call *call,
 
         if (s) {
                 svc.redeliveries++;
-                ack_or_retry(call, publish_shipped(s));
+                ack_or_retry(call, publish_shipped(call, s));
                 return;
         }
         if (!pipeline_token_ok(ev->order_id)) {
@@ -108,12 +112,12 @@ static void on_payment_captured(kbus_call *call,
                 return;
         }
         pipeline_random_id(tracking, sizeof(tracking), "trk-");
-        s = shipment_new(ev->order_id, tracking, pipeline_now_ms());
+        s = shipment_new(ev->order_id, tracking);
         st = pipeline_xmalloc(sizeof(*st));
         st->call = call;
         st->s = s;
         journal_append(svc.jr, shipment_durable, st, "S %s %" PRId64 " %s",
-                       s->order_id, s->at_ms, s->tracking_id);
+                       s->order_id, pipeline_now_ms(), s->tracking_id);
 }
 
 static void audit(kbus_call *call, const Shop__V1__AuditRequest *req,
@@ -124,20 +128,9 @@ static void audit(kbus_call *call, const Shop__V1__AuditRequest *req,
         shop_v1_shipping_service_audit_reply(call, &a);
 }
 
-/* Shipments journaled just before a crash may not have been announced
- * (publishing is asynchronous); announcing them again is harmless. */
-static void republish_recent(const char *key, void *value, void *arg) {
-        const struct shipment *s = value;
-        int *n = arg;
-        if (s->at_ms >= pipeline_now_ms() - svc.republish_window_ms &&
-            publish_shipped(s) == 0)
-                (*n)++;
-}
-
 static void usage(FILE *out) {
         fprintf(out,
-                "usage: shipping [-c FILE] [-s STATE_DIR] [--republish-window "
-                "SECONDS]\n"
+                "usage: shipping [-c FILE] [-s STATE_DIR]\n"
                 "Ships orders on PaymentCaptured, until SIGINT or SIGTERM.\n\n"
                 "  -c, --config FILE        kbus configuration file "
                 "(libconfig format)\n"
@@ -145,11 +138,6 @@ static void usage(FILE *out) {
                 "so a restart never\n"
                 "                           ships twice (default: memory "
                 "only)\n"
-                "  --republish-window SECONDS\n"
-                "                           at start, publish OrderShipped "
-                "again for parcels\n"
-                "                           booked this recently (default "
-                "30)\n"
                 "  -h, --help               this help\n\n"
                 "Environment: KBUS_BOOTSTRAP, KBUS_LOW_LATENCY=1 (with "
                 "`kbus broker`), KBUS_GROUP,\nKBUS_LOG_LEVEL.\n");
@@ -162,15 +150,13 @@ int main(int argc, char **argv) {
         static const struct option longopts[] = {
             {"config", required_argument, NULL, 'c'},
             {"state-dir", required_argument, NULL, 's'},
-            {"republish-window", required_argument, NULL, 'W'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *state_dir = NULL;
-        int opt, rc, republished = 0;
+        int opt, rc;
 
         pipeline_init("shipping");
-        svc.republish_window_ms = 30000;
         while ((opt = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
                 switch (opt) {
                 case 'c':
@@ -178,11 +164,6 @@ int main(int argc, char **argv) {
                         break;
                 case 's':
                         state_dir = optarg;
-                        break;
-                case 'W':
-                        svc.republish_window_ms =
-                            1000 * pipeline_parse_long("--republish-window",
-                                                       optarg, 0, 86400);
                         break;
                 case 'h':
                         usage(stdout);
@@ -210,10 +191,8 @@ int main(int argc, char **argv) {
         if (!state_dir)
                 pipeline_log(PIPELINE_WARN, "no --state-dir: shipments are "
                                             "lost when this process stops");
-        table_foreach(svc.shipments, republish_recent, &republished);
-        pipeline_log(PIPELINE_INFO, "%zu shipments from the journal, %d "
-                     "published again", table_count(svc.shipments),
-                     republished);
+        pipeline_log(PIPELINE_INFO, "%zu shipments from the journal",
+                     table_count(svc.shipments));
 
         rc = shop_v1_shipping_service_serve(svc.rt, &handlers, NULL);
         if (!rc)

@@ -8,6 +8,10 @@
  * The table comes from SITES, lines "DEVICE SITE", or else is the
  * built-in one below.  Devices in neither get the site "unassigned": a
  * reading is never dropped for want of metadata.
+ *
+ * Each EnrichedReading is published as part of handling its Reading, which
+ * is acknowledged only once the EnrichedReading is delivered; if it is
+ * not, the runtime retries the Reading, which publishes it again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,10 +113,11 @@ static void on_reading(kbus_call *call, const Iot__V1__Reading *r,
         er.seq = r->seq;
         er.temperature = r->temperature;
         er.site = (char *)table_site(arg, r->device_id);
-        int rc = iot_v1_enriched_reading_publish(kbus_call_runtime(call), &er);
-        /* A full producer queue is RESOURCE_EXHAUSTED, which is retriable:
-         * failing the call has the runtime try the reading again later,
-         * and the device's later readings wait for it. */
+        int rc = iot_v1_enriched_reading_publish_from(call, &er);
+        /* A full producer queue is RESOURCE_EXHAUSTED (nothing was
+         * queued), which is retriable: failing the call has the runtime
+         * try the reading again later, and the device's later readings
+         * wait for it. */
         if (rc)
                 kbus_call_fail(call, (kbus_status)rc, "cannot publish");
         else

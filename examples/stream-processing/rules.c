@@ -14,6 +14,11 @@
  * one group shares the devices out among them, each device to one.  The
  * state lives in memory, so a restarted rules process starts every run at
  * zero.
+ *
+ * An alert is published as part of handling the reading that fired it:
+ * the reading is acknowledged only once the alert is delivered, and if it
+ * is not, the runtime retries the reading, which publishes the alert
+ * again.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,6 +51,7 @@ struct device {
         char *id;
         uint32_t hot; /* readings above the threshold in a row */
         uint64_t last_seq;
+        uint64_t alert_seq; /* the reading that fired the last alert */
 };
 
 struct rules {
@@ -85,6 +91,19 @@ static void rules_fini(struct rules *rs) {
         }
 }
 
+/* The alert reading \p r fires, as part of handling it. */
+static int publish_alert(kbus_call *call, struct rules *rs,
+                         const Iot__V1__EnrichedReading *r) {
+        Iot__V1__Alert a = IOT__V1__ALERT__INIT;
+        a.device_id = r->device_id;
+        a.site = r->site;
+        a.seq = r->seq;
+        a.temperature = r->temperature;
+        a.consecutive = rs->count;
+        a.rule = rs->rule;
+        return iot_v1_alert_publish_from(call, &a);
+}
+
 static void on_reading(kbus_call *call, const Iot__V1__EnrichedReading *r,
                        void *arg) {
         struct rules *rs = arg;
@@ -95,23 +114,23 @@ static void on_reading(kbus_call *call, const Iot__V1__EnrichedReading *r,
                 kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED, "out of memory");
                 return;
         }
-        /* A reading seen before (redelivered after a rebalance) must not
-         * count twice towards a run. */
+        /* A reading seen before (retried, or redelivered after a
+         * rebalance) must not count twice towards a run.  If it fired an
+         * alert, that alert may not have been delivered: publish it
+         * again. */
         if (r->seq != 0 && r->seq <= d->last_seq) {
-                kbus_call_ack(call);
+                rc = r->seq == d->alert_seq ? publish_alert(call, rs, r) : 0;
+                if (rc)
+                        kbus_call_fail(call, (kbus_status)rc,
+                                       "cannot publish Alert");
+                else
+                        kbus_call_ack(call);
                 return;
         }
         if (r->temperature <= rs->threshold) {
                 d->hot = 0;
         } else if (++d->hot == rs->count) {
-                Iot__V1__Alert a = IOT__V1__ALERT__INIT;
-                a.device_id = r->device_id;
-                a.site = r->site;
-                a.seq = r->seq;
-                a.temperature = r->temperature;
-                a.consecutive = d->hot;
-                a.rule = rs->rule;
-                rc = iot_v1_alert_publish(kbus_call_runtime(call), &a);
+                rc = publish_alert(call, rs, r);
                 if (rc) {
                         /* Retried later (RESOURCE_EXHAUSTED is retriable),
                          * so undo this reading's effect on the run. */
@@ -120,6 +139,7 @@ static void on_reading(kbus_call *call, const Iot__V1__EnrichedReading *r,
                                        "cannot publish Alert");
                         return;
                 }
+                d->alert_seq = r->seq;
                 printf("ALERT %s site=%s seq=%" PRIu64 " temperature=%.1f\n",
                        r->device_id, r->site, r->seq, r->temperature);
                 fflush(stdout);
