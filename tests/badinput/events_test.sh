@@ -6,15 +6,17 @@
 # line, none reaches the handler; an event without any header is handled,
 # and so is a good event sent after them.
 set -euo pipefail
-. "$(dirname "$0")/../faults/lib.sh"
+. "$(dirname "$0")/../lib.sh"
+
+ledger_sub=$builddir/tests/faults/ledger-sub
 
 need_python_kafka
 need_built "$kbus_prog" "$ledger_sub"
 
 start_broker --topic ledger.events
-start ledger-sub $wrap "$ledger_sub" sub "$work/ledger.txt" ledger.events
+start ledger-sub "$ledger_sub" sub "$work/ledger.txt" ledger.events
 touch "$work/ledger.txt"
 timeout 120 "$python" "$(dirname "$0")/badinput.py" events "$BOOTSTRAP" \
         "$work/ledger-sub.log" "$work/ledger.txt" || fail "see above"
-stop_clean "$last_pid" ledger-sub
+stop_clean ledger-sub
 note "ok"

@@ -1,8 +1,8 @@
 # Bad input: malformed requests, events and replies sent with kafka-python
 # to real kbus processes (hello-server, ledger-sub, reply-probe) on an
 # embedded broker; each is dead-lettered or dropped and counted with one
-# log line, and the process keeps serving.  The scripts use the process
-# helpers of tests/faults.
+# log line, and the process keeps serving (ledger-sub is built in
+# tests/faults).
 
 badinput_tests = tests/badinput/requests_test.sh \
 	tests/badinput/events_test.sh tests/badinput/replies_test.sh \

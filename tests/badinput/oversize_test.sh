@@ -8,13 +8,13 @@
 # retrying forever would hold the partition's committed offset, and every
 # later record with the same key, behind it.
 set -euo pipefail
-. "$(dirname "$0")/../faults/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 need_python_kafka
 need_built "$kbus_prog" "$hello_server"
 
 start_broker
-start hello-server $wrap "$hello_server"
+start hello-server "$hello_server"
 timeout 120 "$python" "$(dirname "$0")/badinput.py" oversize "$BOOTSTRAP" \
         "$work/hello-server.log" || fail "see above"
 note "ok"

@@ -7,32 +7,28 @@
 # replies_duplicate) with exactly one log line naming its offset, and the
 # client's next call still succeeds.
 set -euo pipefail
-. "$(dirname "$0")/../faults/lib.sh"
+. "$(dirname "$0")/../lib.sh"
+
+reply_probe=$builddir/tests/badinput/reply-probe
 
 need_python_kafka
-need_built "$kbus_prog" "$hello_server" "$builddir/tests/badinput/reply-probe"
+need_built "$kbus_prog" "$hello_server" "$reply_probe"
 
 reply_topic=badinput.probe.replies
 start_broker --topic "$reply_topic" --partitions 1
-start hello-server $wrap "$hello_server"
-server=$last_pid
-start probe $wrap "$builddir/tests/badinput/reply-probe" "$reply_topic" \
-        "$work/go"
-probe=$last_pid
+start hello-server "$hello_server"
+start probe "$reply_probe" "$reply_topic" "$work/go"
 probe_ready() {
-        kill -0 "$probe" 2>/dev/null || fail "reply-probe exited early"
+        running probe || fail "reply-probe exited early"
         grep -q '^ready$' "$work/probe.out"
 }
 wait_for 60 "reply-probe's first call" probe_ready
 timeout 60 "$python" "$(dirname "$0")/badinput.py" replies "$BOOTSTRAP" \
         "$reply_topic" "$work/sent.json" || fail "see above"
 touch "$work/go"
-rc=0
-timeout 60 tail --pid="$probe" -f /dev/null || fail "reply-probe did not finish"
-wait "$probe" || rc=$?
-forget "$probe"
+await probe 60
 cat "$work/probe.out"
-((rc == 0)) || fail "reply-probe exited with status $rc"
+((status == 0)) || fail "reply-probe exited with status $status"
 
 "$python" - "$work/sent.json" "$work/probe.out" "$work/probe.log" <<'PY' ||
 import json, re, sys
@@ -55,5 +51,5 @@ if stats["calls_ok"] != "2" or stats["replies_late"] != "0":
     sys.exit("unexpected counters: %r" % stats)
 PY
         fail "the bad replies were not dropped and counted as they should be"
-stop_clean "$server" hello-server
+stop_clean hello-server
 note "ok"

@@ -9,14 +9,14 @@
 # INVALID_ARGUMENT, malformed headers not at all; and a good call after
 # them is answered.
 set -euo pipefail
-. "$(dirname "$0")/../faults/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 need_python_kafka
 need_built "$kbus_prog" "$hello_server"
 
 start_broker
-start hello-server $wrap "$hello_server"
+start hello-server "$hello_server"
 timeout 120 "$python" "$(dirname "$0")/badinput.py" requests "$BOOTSTRAP" \
         "$work/hello-server.log" || fail "see above"
-stop_clean "$last_pid" hello-server
+stop_clean hello-server
 note "ok"

@@ -1,9 +1,11 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Generated code compiles warning-free as strict C11 against kbus.h, the
 # protoc-c output and libkbus-wkt's headers (from the build tree), for
 # protos using every feature the generator supports.  Then api_test.c,
 # linked with the generated code, libkbus-wkt and a stand-in for the libkbus
 # functions the stubs call, checks the descriptors and trampolines.
+set -u
+. "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
 
 STRICT="-std=c11 -Wall -Wextra -Wpedantic -Werror"
@@ -15,9 +17,9 @@ PBC_WORKAROUND="-Dregister=register_ -Ddefault=default_ -Dswitch=switch_"
 cd "$PROTOS" || exit 99
 kbus_protoc "$work/gen" "$PROTOS" --c_out="$work/gen" --kbus_out="$work/gen" \
         $GOLDEN_PROTOS 2> "$work/protoc.log" ||
-        { cat "$work/protoc.log"; echo "FAIL: protoc failed"; exit 1; }
+        fail "protoc failed"
 
-fail=0
+failed=0
 objs=
 for p in $GOLDEN_PROTOS; do
         base=${p%.proto}
@@ -28,15 +30,15 @@ for p in $GOLDEN_PROTOS; do
                 echo "ok: $base.kbus.c compiles with $STRICT"
         else
                 echo "FAIL: $base.kbus.c does not compile with $STRICT"
-                fail=1
+                failed=1
         fi
         # protoc-c's own output, for linking; not ours to hold to -Werror.
         # shellcheck disable=SC2086
         $CC -std=c11 $PBC_WORKAROUND $INCLUDES -c "$work/gen/$base.pb-c.c" \
-                -o "$obj.pb-c.o" || fail=1
+                -o "$obj.pb-c.o" || failed=1
         objs="$objs $obj.kbus.o $obj.pb-c.o"
 done
-[ $fail = 0 ] || exit 1
+[ $failed = 0 ] || exit 1
 
 # Every generated header at once, in one translation unit: no clashes.
 for p in $GOLDEN_PROTOS; do
@@ -45,8 +47,7 @@ done > "$work/all.c"
 echo "int main(void) { return 0; }" >> "$work/all.c"
 # shellcheck disable=SC2086
 if ! $CC $STRICT $INCLUDES -c "$work/all.c" -o "$work/all.o"; then
-        echo "FAIL: the generated headers do not compile together"
-        exit 1
+        fail "the generated headers do not compile together"
 fi
 echo "ok: all generated headers compile together"
 
@@ -58,21 +59,19 @@ if [ -n "$cxx" ]; then
         # shellcheck disable=SC2086
         if ! "$cxx" -std=c++11 -Wall -Wextra -Werror $INCLUDES \
                 -fsyntax-only "$work/all.cc"; then
-                echo "FAIL: the generated headers do not compile as C++"
-                exit 1
+                fail "the generated headers do not compile as C++"
         fi
         echo "ok: all generated headers compile as C++11"
 fi
 
 # shellcheck disable=SC2086
 $CC $STRICT $INCLUDES -c "$abs_top_srcdir/tests/codegen/api_test.c" \
-        -o "$work/api_test.o" || { echo "FAIL: api_test.c"; exit 1; }
+        -o "$work/api_test.o" || fail "api_test.c"
 # shellcheck disable=SC2086
 # The build's CFLAGS and LDFLAGS too: under `make check-asan` libkbus-wkt
 # is built with the sanitizers, and so must the program linking it be.
 # shellcheck disable=SC2086
 "$abs_top_builddir/libtool" --mode=link --quiet $CC $CFLAGS $LDFLAGS \
         -o "$work/api_test" "$work/api_test.o" $objs "$abs_top_builddir/libkbus-wkt.la" \
-        $PROTOBUF_C_LIBS || { echo "FAIL: linking api_test"; exit 1; }
-"$abs_top_builddir/libtool" --mode=execute "$work/api_test" ||
-        { echo "FAIL: api_test"; exit 1; }
+        $PROTOBUF_C_LIBS || fail "linking api_test"
+run 60 "$work/api_test" || fail "api_test"

@@ -1,7 +1,9 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Output is deterministic: two runs, with the files given in opposite
 # orders, give identical bytes, and so does each file generated alone (a
 # file's output depends on it and its imports only).
+set -u
+. "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
 
 reversed=
@@ -11,19 +13,17 @@ done
 cd "$PROTOS" || exit 99
 kbus_protoc "$work/a" "$PROTOS" --kbus_out="$work/a" $GOLDEN_PROTOS &&
 kbus_protoc "$work/b" "$PROTOS" --kbus_out="$work/b" $reversed ||
-        { echo "FAIL: protoc failed"; exit 1; }
+        fail "protoc failed"
 if ! diff -ru "$work/a" "$work/b"; then
-        echo "FAIL: two runs differ"
-        exit 1
+        fail "two runs differ"
 fi
 echo "ok: two runs are identical"
 
 for p in $GOLDEN_PROTOS; do
         kbus_protoc "$work/c" "$PROTOS" --kbus_out="$work/c" "$p" ||
-                { echo "FAIL: protoc failed on $p"; exit 1; }
+                fail "protoc failed on $p"
 done
 if ! diff -ru "$work/a" "$work/c"; then
-        echo "FAIL: files generated one by one differ from one run over all"
-        exit 1
+        fail "files generated one by one differ from one run over all"
 fi
 echo "ok: files generated one by one are identical"

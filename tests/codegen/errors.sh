@@ -1,11 +1,13 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # User errors: protoc must fail with our message, which names the file,
 # the service and method or the message and field.  Every error of a file
 # is reported in one run.  The plugin itself exits 0 when it reports one,
 # as the plugin protocol asks.
+set -u
+. "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
 
-fail=0
+failed=0
 
 # expect PROTO [protoc args...] <<EOF  expected lines  EOF
 expect() {
@@ -15,7 +17,7 @@ expect() {
         if kbus_protoc "$work/out" "$ERRORS" --kbus_out="$work/out" "$@" \
                 "$ERRORS/$proto" > "$work/log" 2>&1; then
                 echo "FAIL: $proto: protoc succeeded"
-                fail=1
+                failed=1
                 return
         fi
         while IFS= read -r line; do
@@ -23,13 +25,13 @@ expect() {
                         echo "FAIL: $proto: missing message: $line"
                         echo "protoc said:"
                         cat "$work/log"
-                        fail=1
+                        failed=1
                         return
                 fi
         done < "$work/expected"
         if [ -n "$(find "$work/out" -name '*.kbus.*')" ]; then
                 echo "FAIL: $proto: files generated despite errors"
-                fail=1
+                failed=1
         fi
         echo "ok: $proto"
 }
@@ -57,7 +59,7 @@ keyfield.proto: message err.v1.Changed: (kbus.event).key_field "ID" is not a fie
 E
 if grep -q "method Fine" "$work/log"; then
         echo "FAIL: keyfield.proto: a valid key_field was reported"
-        fail=1
+        failed=1
 fi
 
 expect options.proto <<'E'
@@ -94,15 +96,15 @@ kbus_protoc "$work/out" "$ERRORS" --include_imports \
         > "$work/req.pb" || { echo "FAIL: cannot build a request"; exit 99; }
 if ! "$PLUGIN" < "$work/req.pb" > "$work/resp.pb"; then
         echo "FAIL: the plugin exited non-zero on a user error"
-        fail=1
+        failed=1
 elif ! "$PROTOC" -I"$PROTO_INCLUDE" \
         --decode=google.protobuf.compiler.CodeGeneratorResponse \
         google/protobuf/compiler/plugin.proto < "$work/resp.pb" |
         grep -q '^error: "streaming.proto: service shop.v1.OrderService, method Watch'; then
         echo "FAIL: the plugin's response carries no error"
-        fail=1
+        failed=1
 else
         echo "ok: the plugin exits 0 and answers in CodeGeneratorResponse.error"
 fi
 
-exit $fail
+exit $failed

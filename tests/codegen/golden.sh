@@ -1,13 +1,15 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Golden files: protoc-gen-kbus output for tests/codegen/protos must match
 # tests/codegen/golden byte for byte (the same relative paths).  After an
 # intended change, refresh them with `make update-golden` and review the
 # diff before committing.
+set -u
+. "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.sh"
 
 cd "$PROTOS" || exit 99
 kbus_protoc "$work/out" "$PROTOS" --kbus_out="$work/out" $GOLDEN_PROTOS ||
-        { echo "FAIL: protoc failed"; exit 1; }
+        fail "protoc failed"
 
 if [ "${KBUS_UPDATE_GOLDEN:-0}" = 1 ]; then
         find "$GOLDEN" -name '*.kbus.[ch]' -exec rm -f {} + &&

@@ -44,9 +44,9 @@ EXTRA_DIST += \
 	tests/codegen/errors/names.proto
 
 # The tests need the plugin and libkbus-wkt (both part of `all`, which
-# `make check` builds first) and env.sh.  Log names depend on
-# TEST_EXTENSIONS, so both spellings get the prerequisites.
-CODEGEN_TEST_LOGS = $(CODEGEN_TESTS:.sh=.sh.log) $(CODEGEN_TESTS:.sh=.log)
+# `make check` builds first) and env.sh.  With .sh in TEST_EXTENSIONS,
+# tests/codegen/golden.sh logs to tests/codegen/golden.log.
+CODEGEN_TEST_LOGS = $(CODEGEN_TESTS:.sh=.log)
 $(CODEGEN_TEST_LOGS): tests/codegen/env.sh protoc-gen-kbus$(EXEEXT) libkbus-wkt.la
 tests/codegen/env.sh: Makefile
 	$(AM_V_GEN)$(MKDIR_P) tests/codegen && { \
@@ -68,5 +68,5 @@ CLEANFILES += tests/codegen/env.sh
 # Rewrites tests/codegen/golden in the source tree.
 update-golden: codegen-update-golden
 codegen-update-golden: protoc-gen-kbus$(EXEEXT) tests/codegen/env.sh
-	KBUS_UPDATE_GOLDEN=1 srcdir=$(srcdir) $(SHELL) $(srcdir)/tests/codegen/golden.sh
+	KBUS_UPDATE_GOLDEN=1 $(srcdir)/tests/codegen/golden.sh
 .PHONY: update-golden codegen-update-golden

@@ -6,11 +6,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-command -v curl >/dev/null 2>&1 || { echo "SKIP: curl is not installed"; exit 77; }
+need_tool curl
 need_built "$kbus_prog" "$bin"/{gateway,orders}
 
-start broker "$kbus_prog" broker --partitions 4 "${pipeline_topics[@]/#/--topic=}"
-use_broker broker
+start_broker --partitions 4 "${pipeline_topics[@]/#/--topic=}"
 start gateway "$bin/gateway" -c "$conf/gateway.conf" -p 0 --timeout-ms 1000
 GATEWAY=$(first_line gateway)
 
@@ -86,5 +85,5 @@ request GET /nowhere
 expect 404 'no such path'
 request GET /healthz
 expect 200 '"ok"'
-stop_checked
+stop_all clean
 note ok

@@ -33,11 +33,11 @@ command -v kcat >/dev/null 2>&1 && have_kcat=yes
 # Three moves 1.5 s apart, while the orders are being placed.
 move_gap=1.5
 ((slow == 1)) || move_gap=$((2 * slow))
-wait_progress $((load_orders / 5)) $((60 * slow))
+wait_progress $((load_orders / 5)) 60
 for move in 1 2 3; do
         before=${have_kcat:+$(leaders shop.v1.OrderService)}
         note "moving the leaders of ${moved[*]} (move $move)"
-        kill -USR1 "${pid_of[broker]}"
+        kill -USR1 "$(pid_of broker)"
         sleep "$move_gap"
         if [[ -n $have_kcat ]]; then
                 after=$(leaders shop.v1.OrderService)
@@ -51,5 +51,5 @@ finish_load
 note "$SUMMARY"
 ledger_check
 grep -q 'move 3: leaders' "$work/broker.log" || fail "the broker did not move the leaders three times"
-stop_checked
+stop_all clean
 note ok

@@ -9,19 +9,16 @@ set -euo pipefail
 
 need_built "$kbus_prog" "$bin"/{gateway,orders,inventory,payments,shipping,order-load}
 
-start broker "$kbus_prog" broker --partitions 4 "${pipeline_topics[@]/#/--topic=}"
-use_broker broker
+start_broker --partitions 4 "${pipeline_topics[@]/#/--topic=}"
 payments_flags=(--transient-rate 0.05 --decline-rate 0.03 --latency-ms 10)
 start_services
 
 # 400 orders at 80 a second: the run lasts long enough to kill payments
 # while orders are being charged.
 start_load --poison 2
-wait_progress $((load_orders * 3 / 10)) $((60 * slow))
+wait_progress $((load_orders * 3 / 10)) 60
 note "killing payments with SIGKILL, $(grep -c '^C ' "$state/payments/payments.journal" || true) charges in its ledger"
-kill -KILL "${pid_of[payments]}"
-wait "${pid_of[payments]}" 2>/dev/null || true
-pid_of[payments]=
+crash payments
 sleep 1
 note "restarting payments on its ledger"
 start_payments
@@ -35,7 +32,7 @@ note "payments at restart: $(grep -o '"msg":"ledger: [^"]*' "$work/payments.log"
 # The malformed StockReserved events went to the dead-letter topic.
 if command -v kcat >/dev/null 2>&1; then
         n=0
-        for _ in $(seq 20); do
+        for _ in $(seq $((20 * slow))); do
                 n=$(kcat -C -b "$BOOTSTRAP" -t shop.v1.StockReserved.DLT -o beginning \
                         -e -q -X fetch.wait.max.ms=10 -f '%k\n' 2>/dev/null | grep -c '^poison-' || true)
                 ((n >= 2)) && break
@@ -46,5 +43,5 @@ if command -v kcat >/dev/null 2>&1; then
 else
         note "kcat is not installed: dead-letter topic not read"
 fi
-stop_checked
+stop_all clean
 note ok

@@ -10,8 +10,7 @@ set -euo pipefail
 
 need_built "$kbus_prog" "$bin"/{gateway,orders,inventory,payments,shipping,order-load}
 
-start broker "$kbus_prog" broker --partitions 4 "${pipeline_topics[@]/#/--topic=}"
-use_broker broker
+start_broker --partitions 4 "${pipeline_topics[@]/#/--topic=}"
 payments_flags=(--transient-rate 1 --decline-rate 0 --latency-ms 2)
 start_services
 
@@ -24,5 +23,5 @@ grep -q '^check failures .* ok .*declined 0 and gave up 21;' "$work/order-load.o
         fail "payments did not give up on every order (the 20 and the warm-up one)"
 grep -q 'card processor unavailable after 8 attempts' "$work/payments.log" ||
         fail "payments did not give up after 8 attempts"
-stop_checked
+stop_all clean
 note ok

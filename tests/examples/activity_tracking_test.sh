@@ -3,7 +3,7 @@
 # at once; page-counter's totals per page come out exact, both on its
 # stdout and as the newest PageViewCount record of each page.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 need_tool kcat
 dir=$builddir/examples/activity-tracking
@@ -18,15 +18,13 @@ want="/ 5
 /products/42 4"
 
 start_broker
-start_kbus page-counter "$dir/page-counter" -i 200
+start page-counter "$dir/page-counter" -i 200
 for fe in web-1 web-2; do
-        timeout 30 env KBUS_BOOTSTRAP="$BOOTSTRAP" KBUS_LOW_LATENCY=1 \
-                "$dir/web-sim" -f "$fe" --stdin <"$work/$fe.txt" \
-                2>>"$work/$fe.log" &
+        start "$fe" "$dir/web-sim" -f "$fe" --stdin <"$work/$fe.txt"
 done
-wait_pids=$(jobs -p | tail -n 2)
-for pid in $wait_pids; do
-        wait "$pid" || fail "a web-sim failed"
+for fe in web-1 web-2; do
+        await "$fe" 30
+        ((status == 0)) || fail "web-sim $fe exited with status $status"
 done
 
 # latest: each page's newest total printed by page-counter, sorted.
@@ -35,7 +33,7 @@ latest() {
                 "$work/page-counter.out" | sort
 }
 got=
-for _ in $(seq 60); do
+for _ in $(seq $((60 * slow))); do
         got=$(latest)
         [[ $got == "$want" ]] && break
         sleep 0.5
@@ -43,10 +41,11 @@ done
 [[ $got == "$want" ]] || fail "page-counter's totals are [$got], want [$want]"
 
 # The same pages on the topic.  A total printed has been queued, not yet
-# delivered, and -e stops at the end of the topic: retry for up to 20 s.
+# delivered, and -e stops at the end of the topic: retry for up to 20 s
+# (longer under a wrapper).
 pages=$(cut -d' ' -f1 <<<"$want")
 topic=
-for _ in $(seq 40); do
+for _ in $(seq $((40 * slow))); do
         topic=$(kcat -C -b "$BOOTSTRAP" -t activity.v1.PageViewCount -o beginning -e -q \
                 -X fetch.wait.max.ms=10 -f '%k\n' 2>>"$work/kcat.log" | sort -u)
         [[ $topic == "$pages" ]] && break

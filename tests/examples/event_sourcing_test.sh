@@ -5,7 +5,7 @@
 # ledger is stopped and started again, and after the replay it reports the
 # same balances and versions, and goes on from them.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 ledger=$builddir/examples/event-sourcing/ledger
 client=$builddir/examples/event-sourcing/ledger-client
@@ -14,8 +14,7 @@ need_built "$kbus_prog" "$ledger" "$client"
 # client ARGS...: runs ledger-client; its output is in $out, status in $st.
 client() {
         st=0
-        out=$(timeout 30 env KBUS_BOOTSTRAP="$BOOTSTRAP" KBUS_LOW_LATENCY=1 \
-                "$client" -t 10000 "$@" 2>>"$work/client.log") || st=$?
+        out=$(run 30 "$client" -t 10000 "$@" 2>>"$work/client.log") || st=$?
 }
 
 # A ledger that has just started serving may still be joining the request
@@ -36,7 +35,7 @@ expect() {
 }
 
 start_broker
-start_kbus ledger "$ledger"
+start ledger "$ledger"
 wait_for_line ledger '^ready: 0 events replayed' 20
 wait_served
 
@@ -65,7 +64,7 @@ OK bob 300 2"
 
 # Restart: everything the ledger knows must come back from the topic.
 stop_clean ledger
-start_kbus ledger "$ledger"
+start ledger "$ledger"
 wait_for_line ledger '^ready: ' 20
 ready=$(grep '^ready: ' "$work/ledger.out")
 [[ $ready == "ready: 5 events replayed, 2 accounts" ]] ||

@@ -3,7 +3,7 @@
 # time; log-collector's single output holds every line exactly once, and
 # the lines of each source in the order that source wrote them.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 dir=$builddir/examples/log-aggregation
 need_built "$kbus_prog" "$dir/log-shipper" "$dir/log-collector"
@@ -17,21 +17,18 @@ for src in "${sources[@]}"; do
 done
 
 start_broker
-start_kbus log-collector "$dir/log-collector"
-shippers=()
+start log-collector "$dir/log-collector"
 for src in "${sources[@]}"; do
-        timeout 30 env KBUS_BOOTSTRAP="$BOOTSTRAP" KBUS_LOW_LATENCY=1 \
-                "$dir/log-shipper" -s "$src" <"$work/$src.txt" \
-                2>>"$work/shipper-$src.log" &
-        shippers+=($!)
+        start "shipper-$src" "$dir/log-shipper" -s "$src" <"$work/$src.txt"
 done
-for pid in "${shippers[@]}"; do
-        wait "$pid" || fail "a log-shipper failed"
+for src in "${sources[@]}"; do
+        await "shipper-$src" 30
+        ((status == 0)) || fail "log-shipper -s $src exited with status $status"
 done
 
 total=$((n * ${#sources[@]}))
 got=0
-for _ in $(seq 60); do
+for _ in $(seq $((60 * slow))); do
         got=$(wc -l <"$work/log-collector.out")
         ((got >= total)) && break
         sleep 0.5

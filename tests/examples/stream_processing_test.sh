@@ -5,7 +5,7 @@
 # devices are interleaved, so the rule's per-device run counts are right
 # only if each device's readings reach rules in order.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 need_tool kcat
 dir=$builddir/examples/stream-processing
@@ -47,31 +47,31 @@ n_alerts=7
 printf 'dev-1 plant-north\nhot-1 roof\n' >"$work/sites.txt"
 
 start_broker
-start_kbus enrich "$dir/enrich" -s "$work/sites.txt"
-start_kbus rules "$dir/rules" -t 40 -n 3
+start enrich "$dir/enrich" -s "$work/sites.txt"
+start rules "$dir/rules" -t 40 -n 3
 # Both read their topics from the beginning (a new consumer group starts
 # at the earliest offset), so the readings may go in at once.
-timeout 30 env KBUS_BOOTSTRAP="$BOOTSTRAP" KBUS_LOW_LATENCY=1 \
-        "$dir/sensor-sim" --stdin <"$work/readings.txt" 2>>"$work/sensor-sim.log" ||
+run 30 "$dir/sensor-sim" --stdin <"$work/readings.txt" 2>>"$work/sensor-sim.log" ||
         fail "sensor-sim failed"
 note "$n_readings readings published"
 
 # Wait for the alerts on their topic.  -e stops at the end of the topic,
-# which may come before the last alert: retry for up to 30 s.
+# which may come before the last alert: retry for up to 30 s
+# (longer under a wrapper).
 kcat_args=(-C -b "$BOOTSTRAP" -t iot.v1.Alert -o beginning -e -q
         -X fetch.wait.max.ms=10 -f '%k\n')
 got=0
-for _ in $(seq 60); do
+for _ in $(seq $((60 * slow))); do
         got=$(kcat "${kcat_args[@]}" -c "$n_alerts" 2>>"$work/kcat.log" | wc -l)
         ((got >= n_alerts)) && break
         sleep 0.5
 done
-((got >= n_alerts)) || fail "$got alerts on iot.v1.Alert within 30 s, want $n_alerts"
+((got >= n_alerts)) || fail "$got alerts on iot.v1.Alert within $((30 * slow)) s, want $n_alerts"
 
 # Let rules finish the remaining readings (none of which should fire),
 # then check there are exactly the expected alerts, no more.
 n_enriched=0
-for _ in $(seq 40); do
+for _ in $(seq $((40 * slow))); do
         n_enriched=$(kcat -C -b "$BOOTSTRAP" -t iot.v1.EnrichedReading -o beginning -e -q \
                 -X fetch.wait.max.ms=10 -f '%k\n' 2>>"$work/kcat.log" | wc -l)
         ((n_enriched >= n_readings)) && break
@@ -79,7 +79,7 @@ for _ in $(seq 40); do
 done
 ((n_enriched == n_readings)) ||
         fail "$n_enriched enriched readings, want $n_readings"
-sleep 2
+sleep $((2 * slow))
 keys=$(kcat "${kcat_args[@]}" 2>>"$work/kcat.log" | sort)
 printed=$(sed -n 's/^ALERT \([^ ]*\) .*seq=\([0-9]*\) .*/\1 \2/p' "$work/rules.out" | sort)
 [[ $printed == "$want_alerts" ]] ||

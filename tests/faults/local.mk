@@ -13,7 +13,7 @@ faults_tests = tests/faults/broker_down_test tests/faults/leader_test \
 	tests/faults/rebalance_test tests/faults/limits_test
 check_PROGRAMS += $(faults_tests) tests/faults/ledger-sub
 TESTS += $(faults_tests) tests/faults/sigkill_test.sh
-EXTRA_DIST += tests/faults/faults.h tests/faults/lib.sh \
+EXTRA_DIST += tests/faults/faults.h \
 	tests/faults/ledger_check.py tests/faults/sigkill_test.sh
 
 tests_faults_broker_down_test_SOURCES = tests/faults/broker_down_test.c

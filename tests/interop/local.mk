@@ -6,5 +6,4 @@ interop_tests = \
 	tests/interop/kcat_event_test.sh
 TESTS += $(interop_tests)
 EXTRA_DIST += $(interop_tests) \
-	tests/interop/lib.sh \
 	tests/interop/hello_call.py
