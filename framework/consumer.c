@@ -158,12 +158,20 @@ static void call_free(kbus_call *call) {
         kbus__free(call);
 }
 
-/* Lets a record go without storing its offset: it is redelivered. */
+/* Lets a record go without storing its offset: it is redelivered.  The
+ * records waiting behind its key go too: they must not run before it. */
 void kbus__record_abandon(kbus_call *call) {
         kbus_runtime *rt = call->rt;
         kbus_partition *p = call->part;
         if (call == rt->dispatching)
                 rt->dispatch_ended = true;
+        if (call->keyq) {
+                kbus_call *next = kbus__keys_release(&p->keys, call->keyq);
+                if (next) {
+                        next->keyq = call->keyq;
+                        kbus__record_abandon(next);
+                }
+        }
         if (call->cached) /* unfinished: a redelivery must run it */
                 kbus__replies_forget(&rt->replies, call->in.corr,
                                      call->in.corr_len);

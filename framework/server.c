@@ -352,8 +352,22 @@ static bool retry_later(kbus_call *call, kbus_status code,
         double backoff = pol.initial_backoff_ms;
 
         if (!kbus_status_is_retriable(code) || code == KBUS_DEADLINE_EXCEEDED ||
-            call->attempt >= pol.max_attempts || rt->closing)
+            call->attempt >= pol.max_attempts)
                 return false;
+        if (rt->closing) {
+                /* No time to wait: a caller hears the status; a record
+                 * nobody waits for stays unstored, for whoever handles
+                 * the partition next, rather than be dead-lettered. */
+                if (wants_reply(call))
+                        return false;
+                KBUS_LOGT(KBUS_LOG_INFO, "retry", call->in.traceparent,
+                          "%s attempt %u failed (%s: %s); shutting down, "
+                          "left for redelivery",
+                          kbus_call_method(call), call->attempt,
+                          kbus_status_name(code), message);
+                kbus__record_abandon(call);
+                return true;
+        }
         for (uint32_t i = 1; i < call->attempt && backoff < pol.max_backoff_ms;
              i++)
                 backoff *= pol.multiplier;

@@ -355,6 +355,70 @@ static void test_no_dead_letter_skips(void **state) {
         kbus_runtime_free(pub);
 }
 
+/* ---- a retriable failure while shutting down ---- */
+
+static kbus_call *shut_held;
+
+static void on_shut(kbus_call *call, const Hello__V1__Greeted *ev,
+                    void *arg) {
+        struct log *l = arg;
+        snprintf(l->seen[l->n++], 32, "%s/%s", ev->name, ev->message);
+        if (!strcmp(ev->message, "flaky") && !shut_held)
+                shut_held = call; /* failed by the test, during shutdown */
+        else
+                kbus_call_ack(call);
+}
+
+/* A handler that fails with a retriable status once shutdown has begun
+ * has no time for a retry: its record is left unstored, not
+ * dead-lettered, and so are the records waiting behind its key, so the
+ * runtime closes at once rather than at the end of its grace period.  The
+ * next member of the group handles them all, in order. */
+static void test_retriable_failure_at_shutdown(void **state) {
+        kbus_event_desc *d = event_on("shut.greeted");
+        kbus_runtime *pub = test_runtime("shut-pub", NULL);
+        kbus_runtime *sub = test_runtime("shut-sub", "shut");
+        static struct log l1, l2;
+        struct timeval cap = {5, 0};
+        double t0, took;
+
+        shut_held = NULL;
+        assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_shut, &l1),
+                         0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        publish(pub, d, "A", "flaky");
+        publish(pub, d, "A", "after");
+        for (int i = 0; i < 300 && !shut_held; i++)
+                run_for(0.05);
+        assert_non_null(shut_held);
+        run_for(0.3); /* "after" is fetched and waits behind key A */
+        assert_int_equal(l1.n, 1);
+
+        kbus_runtime_shutdown(sub); /* grace: 2 s */
+        t0 = now_s();
+        assert_int_equal(kbus_call_fail(shut_held, KBUS_UNAVAILABLE,
+                                        "dependency down"), 0);
+        event_base_loopexit(test_base, &cap);
+        event_base_dispatch(test_base); /* until the runtime has closed */
+        took = now_s() - t0;
+        assert_true(took < 1.5);
+        assert_int_equal(l1.n, 1);
+        assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 0);
+        kbus_runtime_free(sub);
+
+        sub = test_runtime("shut-sub2", "shut");
+        assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_shut, &l2),
+                         0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        for (int i = 0; i < 300 && l2.n < 2; i++)
+                run_for(0.05);
+        assert_int_equal(l2.n, 2);
+        assert_string_equal(l2.seen[0], "A/flaky");
+        assert_string_equal(l2.seen[1], "A/after");
+        kbus_runtime_free(sub);
+        kbus_runtime_free(pub);
+}
+
 /* ---- idempotent methods ---- */
 
 static int greet_calls;
@@ -781,6 +845,7 @@ int main(void) {
             cmocka_unit_test(test_idempotent_duplicate_while_running),
             cmocka_unit_test(test_server_retries_bounded_by_deadline),
             cmocka_unit_test(test_reply_too_large),
+            cmocka_unit_test(test_retriable_failure_at_shutdown),
         };
         int rc;
         harness_up();
