@@ -48,6 +48,9 @@ pids=()
 exec </dev/null
 
 note() { printf '%s: %s\n' "$test_name" "$*"; }
+if ((${#wrap[@]})); then
+        note "programs run under: ${wrap[*]}"
+fi
 
 fail() {
         echo "FAIL: $test_name: $*" >&2
@@ -201,6 +204,8 @@ await() {
         wait "$pid" || status=$?
 }
 
+# At exit, whatever the exit: stops everything, shows the logs of a failed
+# test, and removes $work unless KBUS_TEST_KEEP is set.
 on_exit() {
         local rc=$? f
         stop_all
