@@ -42,6 +42,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/kbus-$test_name.XXXXXX")
 # stopped).  A name may be started again; the newest one counts.
 names=()
 pids=()
+unclean=
 
 # A test reads no input, and what it starts reads none unless given some
 # (start NAME PROGRAM... <FILE).
@@ -159,17 +160,19 @@ stop_clean() {
         done
 }
 
-# stop_all: stops everything still running, newest first; with "clean",
-# fails unless each exits with status 0, naming all that did not.
+# stop_all: stops everything still running, newest first, naming in
+# $unclean those that did not exit with status 0; with "clean", fails
+# unless all did.
 stop_all() {
-        local i bad=
+        local i
+        unclean=
         for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
                 [[ -n ${pids[i]} ]] || continue
                 stop_index "$i"
-                ((status == 0)) || bad+=" ${names[i]}($status)"
+                ((status == 0)) || unclean+=" ${names[i]}($status)"
         done
         if [[ ${1:-} == clean ]]; then
-                [[ -z $bad ]] || fail "not stopped cleanly on SIGTERM:$bad"
+                [[ -z $unclean ]] || fail "not stopped cleanly on SIGTERM:$unclean"
                 note "every process stopped cleanly"
         fi
 }
@@ -209,6 +212,12 @@ await() {
 on_exit() {
         local rc=$? f
         stop_all
+        # Every program a test leaves running must also exit cleanly: under
+        # a wrapper or a sanitizer that is where a leak or a bad read shows.
+        if ((rc == 0)) && [[ -n $unclean ]]; then
+                note "FAIL: not stopped cleanly on SIGTERM:$unclean"
+                rc=1
+        fi
         if ((rc != 0 && rc != 77)); then
                 for f in "$work"/*.log "$work"/*.out; do
                         [[ -s $f ]] || continue
@@ -221,6 +230,7 @@ on_exit() {
         else
                 rm -rf "$work"
         fi
+        exit "$rc"
 }
 trap on_exit EXIT
 trap 'exit 130' INT
