@@ -485,8 +485,8 @@ void kbus__producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
         int *kind = m->_private;
 
         if (!kind) {
-                /* An event or a courtesy reply: nobody waits for it, so say
-                 * what happened. */
+                /* A courtesy reply: nobody waits for it, so say what
+                 * happened. */
                 if (m->err)
                         KBUS_LOG(KBUS_LOG_ERROR, "producer",
                                  "message to %s %s: %s",
@@ -500,6 +500,10 @@ void kbus__producer_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
         }
         if (*kind == KBUS_DR_CALL) {
                 kbus__call_delivered(m->_private, m->err);
+                return;
+        }
+        if (*kind == KBUS_DR_EVENT || *kind == KBUS_DR_CONFIRM) {
+                kbus__event_delivered(rt, kind, m);
                 return;
         }
         if (*kind == KBUS_DR_PUBLISH) {

@@ -36,7 +36,15 @@ enum kbus_dr_kind {
         KBUS_DR_RECORD = 1, /* a reply or dead letter completing a record */
         KBUS_DR_CALL,       /* a one-way call waiting for its delivery */
         KBUS_DR_PUBLISH,    /* an event a handler published with its record */
+        KBUS_DR_EVENT,      /* an event published with kbus_publish() */
+        KBUS_DR_CONFIRM,    /* an event whose publisher wants its outcome */
 };
+
+typedef struct kbus_confirm {
+        int dr_kind; /* KBUS_DR_CONFIRM */
+        kbus_delivery_fn cb;
+        void *arg;
+} kbus_confirm;
 
 /* ---- routes: what a topic of a group carries ---- */
 typedef struct kbus_route {
@@ -265,5 +273,9 @@ void kbus__handler_invoke(kbus_call *call);
 
 /* events.c */
 void kbus__event_dispatch(kbus_call *call);
+/** The delivery report of an event from kbus_publish() (\p kind points
+ *  at KBUS_DR_EVENT) or kbus_publish_confirmed() (at a kbus_confirm). */
+void kbus__event_delivered(kbus_runtime *rt, int *kind,
+                           const rd_kafka_message_t *m);
 
 #endif

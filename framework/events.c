@@ -86,12 +86,60 @@ static int event_produce(kbus_runtime *rt, const kbus_event_desc *ev,
         return rc;
 }
 
+/* The delivery-report target of every event nobody waits for. */
+static int plain_event = KBUS_DR_EVENT;
+
 int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
                  const ProtobufCMessage *msg) {
         char id[37], tp[KBUS_TRACEPARENT_LEN + 1];
         uuid4(id);
         kbus__outgoing_trace(rt, tp);
-        return event_produce(rt, ev, msg, id, tp, NULL);
+        return event_produce(rt, ev, msg, id, tp, &plain_event);
+}
+
+int kbus_publish_confirmed(kbus_runtime *rt, const kbus_event_desc *ev,
+                           const ProtobufCMessage *msg, kbus_delivery_fn cb,
+                           void *arg) {
+        char id[37], tp[KBUS_TRACEPARENT_LEN + 1];
+        kbus_confirm *c;
+        int rc;
+        if (!cb)
+                return KBUS_INVALID_ARGUMENT;
+        if (!(c = kbus__malloc(sizeof(*c))))
+                return KBUS_RESOURCE_EXHAUSTED;
+        c->dr_kind = KBUS_DR_CONFIRM;
+        c->cb = cb;
+        c->arg = arg;
+        uuid4(id);
+        kbus__outgoing_trace(rt, tp);
+        rc = event_produce(rt, ev, msg, id, tp, c);
+        if (rc)
+                kbus__free(c);
+        return rc;
+}
+
+void kbus__event_delivered(kbus_runtime *rt, int *kind,
+                           const rd_kafka_message_t *m) {
+        kbus_confirm *c = *kind == KBUS_DR_CONFIRM ? (kbus_confirm *)kind
+                                                   : NULL;
+        if (m->err) {
+                rt->stats[KBUS_STAT_EVENTS_UNDELIVERED]++;
+                KBUS_LOG(c ? KBUS_LOG_WARN : KBUS_LOG_ERROR, "producer",
+                         "event to %s %s: %s", rd_kafka_topic_name(m->rkt),
+                         rd_kafka_message_status(m) ==
+                                 RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED
+                             ? "has an unknown outcome"
+                             : "was not delivered",
+                         rd_kafka_err2str(m->err));
+        }
+        if (!c)
+                return;
+        c->cb(!m->err ? KBUS_OK
+              : m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE
+                  ? KBUS_OUT_OF_RANGE
+                  : KBUS_UNAVAILABLE,
+              m->err ? rd_kafka_err2str(m->err) : NULL, c->arg);
+        kbus__free(c);
 }
 
 int kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,

@@ -458,7 +458,7 @@ const char *kbus_stat_name(kbus_stat which) {
             "events_published",    "events_handled",
             "dead_lettered",       "retries",
             "decode_errors",       "calls_resent",
-            "replies_cached",
+            "replies_cached",      "events_undelivered",
         };
         return which < KBUS_STAT__COUNT ? names[which] : "?";
 }
@@ -536,6 +536,15 @@ void kbus_runtime_shutdown(kbus_runtime *rt) {
         if (rt->grace_timer)
                 kbus__timer_ms(rt->grace_timer, rt->conf->shutdown_grace_ms);
         kbus__maybe_finish_shutdown(rt);
+}
+
+int kbus_runtime_flush(kbus_runtime *rt, int timeout_ms) {
+        /* rd_kafka_flush polls the producer's queue: delivery callbacks
+         * run here, on the caller's thread, as they do on the loop. */
+        if (!rt->producer)
+                return 0;
+        return rd_kafka_flush(rt->producer, timeout_ms) ? KBUS_DEADLINE_EXCEEDED
+                                                        : 0;
 }
 
 void kbus_runtime_free(kbus_runtime *rt) {

@@ -457,6 +457,7 @@ void kbus__call_published(kbus_call *call, const rd_kafka_message_t *m) {
                          rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
                 KBUS_LOGT(KBUS_LOG_WARN, "events", call->in.traceparent,
                           "%s, while handling %s", why, kbus_call_method(call));
+                call->rt->stats[KBUS_STAT_EVENTS_UNDELIVERED]++;
                 call->pub_failed = true;
                 call->pub_error = kbus__strdup(why);
         }

@@ -19,13 +19,31 @@ static void usage(FILE *out) {
         fprintf(out,
                 "usage: " PROG " [-c FILE] -s SOURCE [-f LOGFILE]\n"
                 "Publishes each line of LOGFILE (default: standard input) "
-                "as a logs.v1.LogLine\nof SOURCE, then exits.\n\n"
+                "as a logs.v1.LogLine\nof SOURCE, waits until each is "
+                "stored or has finally failed, then exits:\n0 when every "
+                "line was stored, 1 otherwise.\n\n"
                 "  -c FILE     kbus configuration file (libconfig format)\n"
                 "  -s SOURCE   the name of the process whose log this is\n"
                 "  -f LOGFILE  read this file instead of standard input\n"
                 "  -h, --help  this help\n\n"
                 "Environment: KBUS_BOOTSTRAP (broker list), "
                 "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
+}
+
+/* What the broker did with the lines. */
+static struct {
+        unsigned long long delivered, failed;
+        char why[128];
+} tally;
+
+static void on_delivery(kbus_status status, const char *message, void *arg) {
+        if (status == KBUS_OK) {
+                tally.delivered++;
+                return;
+        }
+        tally.failed++;
+        snprintf(tally.why, sizeof(tally.why), "%s", message);
+        fprintf(stderr, PROG ": a line was not shipped: %s\n", message);
 }
 
 static int64_t now_ms(void) {
@@ -82,11 +100,12 @@ int main(int argc, char **argv) {
                         fclose(in);
                 return 1;
         }
-        /* Lines are queued as they are read; the loop need not run, since
-         * kbus_runtime_free() flushes the producer before returning.  The
-         * producer keeps one partition's records in order, so the
+        /* Lines are queued as they are read and confirmed one by one; the
+         * loop need not run: kbus_runtime_flush() waits for the producer
+         * (when its queue is full, and at the end) and runs the callbacks.
+         * The producer keeps one partition's records in order, so the
          * source's lines reach the topic in the order they were read. */
-        while (!rc && (len = getline(&line, &cap, in)) >= 0) {
+        while ((len = getline(&line, &cap, in)) >= 0) {
                 Logs__V1__LogLine ll = LOGS__V1__LOG_LINE__INIT;
                 if (len > 0 && line[len - 1] == '\n')
                         line[--len] = '\0';
@@ -94,16 +113,25 @@ int main(int argc, char **argv) {
                 ll.seq = ++seq;
                 ll.time_ms = now_ms();
                 ll.text = line;
-                rc = logs_v1_log_line_publish(rt, &ll);
-                if (rc)
-                        fprintf(stderr, PROG ": line %llu: %s\n",
-                                (unsigned long long)seq, kbus_strerror(rc));
+                /* A full queue (the broker slow or away) waits; it does not
+                 * drop the line. */
+                while ((rc = kbus_publish_confirmed(
+                            rt, &logs_v1_log_line__event, &ll.base,
+                            on_delivery, NULL)) == KBUS_RESOURCE_EXHAUSTED)
+                        kbus_runtime_flush(rt, 100);
+                if (rc) /* too large, say: that line only */
+                        on_delivery(rc, kbus_strerror(rc), NULL);
         }
         free(line);
         if (in != stdin)
                 fclose(in);
+        kbus_runtime_flush(rt, -1); /* until delivered or timed out */
         kbus_runtime_free(rt);
-        fprintf(stderr, PROG ": %llu lines shipped\n",
-                (unsigned long long)(rc ? seq - 1 : seq));
+        fprintf(stderr, PROG ": %llu lines shipped", tally.delivered);
+        if (tally.failed)
+                fprintf(stderr, ", %llu not shipped (%s)", tally.failed,
+                        tally.why);
+        fputc('\n', stderr);
+        rc = tally.failed || tally.delivered != seq;
         return rc ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # examples/log-aggregation: three processes ship their logs at the same
 # time; log-collector's single output holds every line exactly once, and
-# the lines of each source in the order that source wrote them.
+# the lines of each source in the order that source wrote them.  A shipper
+# whose broker is gone says how many lines it could not ship and exits 1.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -24,7 +25,20 @@ done
 for src in "${sources[@]}"; do
         await "shipper-$src" 30
         ((status == 0)) || fail "log-shipper -s $src exited with status $status"
+        grep -q "^log-shipper: $n lines shipped\$" "$work/shipper-$src.log" ||
+                fail "log-shipper -s $src did not report $n lines shipped"
 done
+
+# Nothing listens at port 1 of loopback: every line times out (after 2 s
+# here) and is reported, none is claimed shipped.
+printf 'producer = ["message.timeout.ms=2000"];\n' >"$work/nowhere.conf"
+printf 'one\ntwo\nthree\n' >"$work/lost.txt"
+KBUS_BOOTSTRAP=127.0.0.1:1 start shipper-nowhere "$dir/log-shipper" \
+        -c "$work/nowhere.conf" -s nowhere <"$work/lost.txt"
+await shipper-nowhere 30
+((status == 1)) || fail "log-shipper with no broker exited with status $status, want 1"
+grep -q '^log-shipper: 0 lines shipped, 3 not shipped' "$work/shipper-nowhere.log" ||
+        fail "log-shipper with no broker did not report 3 lines not shipped"
 
 total=$((n * ${#sources[@]}))
 got=0

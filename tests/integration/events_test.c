@@ -4,6 +4,9 @@
  * stops and restarts resumes after its last acknowledged record, losing
  * nothing and redoing nothing it had acknowledged.
  */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include "harness.h"
 #include "hello.kbus.h"
 
@@ -178,11 +181,97 @@ static void test_free_after_broker_gone(void **state) {
         assert_true(now_s() - start < 8.0);
 }
 
+/* ---- publishers that must know the outcome ---- */
+
+struct outcomes {
+        int ok, unavailable, other;
+        char last_message[128];
+};
+
+static void on_delivery(kbus_status status, const char *message, void *arg) {
+        struct outcomes *o = arg;
+        if (status == KBUS_OK)
+                o->ok++;
+        else if (status == KBUS_UNAVAILABLE)
+                o->unavailable++;
+        else
+                o->other++;
+        if (message)
+                snprintf(o->last_message, sizeof(o->last_message), "%s",
+                         message);
+}
+
+/* kbus_publish_confirmed reports each event's outcome once: OK when it is
+ * written, UNAVAILABLE (with the reason) when the broker stays away past
+ * message.timeout.ms; kbus_runtime_flush runs those callbacks without the
+ * loop; too large an event is refused at once.  Undelivered events, with
+ * or without a callback, are counted. */
+static void test_publish_confirmed(void **state) {
+        kbus_event_desc *d = event_on("confirm.greeted");
+        Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
+        static struct outcomes o;
+        kbus_broker *own;
+        kbus_config *conf;
+        kbus_runtime *pub;
+        char err[256], *big;
+
+        assert_int_equal(kbus_broker_new(&own, 1, err, sizeof(err)), 0);
+        assert_int_equal(kbus_config_new(&conf), 0);
+        assert_int_equal(kbus_config_set(conf, "bootstrap",
+                                         kbus_broker_bootstrap(own), err,
+                                         sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
+                                         sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "kafka.message.timeout.ms",
+                                         "1500", err, sizeof(err)), 0);
+        assert_int_equal(kbus_runtime_new(&pub, &conf, test_base, err,
+                                          sizeof(err)), 0);
+        ev.name = "k";
+        ev.message = "hello";
+        assert_int_equal(kbus_publish_confirmed(pub, d, &ev.base, NULL, NULL),
+                         KBUS_INVALID_ARGUMENT);
+        for (int i = 0; i < 50; i++)
+                assert_int_equal(kbus_publish_confirmed(pub, d, &ev.base,
+                                                        on_delivery, &o), 0);
+        assert_int_equal(kbus_runtime_flush(pub, 15000), 0);
+        assert_int_equal(o.ok, 50);
+        assert_int_equal(o.unavailable + o.other, 0);
+
+        big = malloc(1500001);
+        assert_non_null(big);
+        memset(big, 'x', 1500000);
+        big[1500000] = '\0';
+        ev.message = big;
+        assert_int_equal(kbus_publish_confirmed(pub, d, &ev.base, on_delivery,
+                                                &o), KBUS_OUT_OF_RANGE);
+        free(big);
+        ev.message = "hello";
+
+        assert_int_equal(rd_kafka_mock_broker_set_down(kbus_broker_mock(own), 1),
+                         0);
+        for (int i = 0; i < 5; i++)
+                assert_int_equal(kbus_publish_confirmed(pub, d, &ev.base,
+                                                        on_delivery, &o), 0);
+        assert_int_equal(kbus_publish(pub, d, &ev.base), 0);
+        assert_int_equal(kbus_runtime_flush(pub, 15000), 0);
+        assert_int_equal(o.ok, 50);
+        assert_int_equal(o.unavailable, 5);
+        assert_int_equal(o.other, 0);
+        assert_true(strstr(o.last_message, "timed out") != NULL);
+        assert_int_equal(kbus_runtime_stat(pub, KBUS_STAT_EVENTS_UNDELIVERED),
+                         6);
+        assert_int_equal(rd_kafka_mock_broker_set_up(kbus_broker_mock(own), 1),
+                         0);
+        kbus_runtime_free(pub);
+        kbus_broker_free(own);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_each_group_once),
             cmocka_unit_test(test_resume_after_restart),
             cmocka_unit_test(test_free_after_broker_gone),
+            cmocka_unit_test(test_publish_confirmed),
         };
         int rc;
         harness_up();

@@ -191,6 +191,16 @@ void kbus_runtime_shutdown(kbus_runtime *rt);
  */
 void kbus_runtime_free(kbus_runtime *rt);
 
+/**
+ * @brief Waits until every message queued so far (events, requests,
+ *        replies) is written or has finally failed, running their delivery
+ *        callbacks, or until \p timeout_ms passes (-1: no limit; the
+ *        producer's message.timeout.ms bounds it anyway).  Blocks: for
+ *        programs that do not run the loop, such as command-line tools.
+ * @returns 0, or DEADLINE_EXCEEDED if messages are still on their way.
+ */
+int kbus_runtime_flush(kbus_runtime *rt, int timeout_ms);
+
 /** @brief How records of one partition are handed to handlers. */
 typedef enum kbus_ordering {
         /** Records with the same key strictly in order, one at a time;
@@ -229,6 +239,7 @@ typedef enum kbus_stat {
         KBUS_STAT_DECODE_ERRORS,       /**< undecodable values or headers */
         KBUS_STAT_CALLS_RESENT,        /**< idempotent requests sent again */
         KBUS_STAT_REPLIES_CACHED,      /**< duplicates answered from cache */
+        KBUS_STAT_EVENTS_UNDELIVERED,  /**< events finally not written */
         KBUS_STAT__COUNT
 } kbus_stat;
 
@@ -360,6 +371,28 @@ int kbus_serve(kbus_runtime *rt, const kbus_service_desc *svc,
  */
 int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
                  const ProtobufCMessage *msg);
+
+/** @brief The outcome of one event: KBUS_OK once it is written, else
+ *         UNAVAILABLE (or OUT_OF_RANGE: too large) with librdkafka's
+ *         reason. */
+typedef void (*kbus_delivery_fn)(kbus_status status, const char *message,
+                                 void *arg);
+
+/**
+ * @brief Publishes an event like kbus_publish(), and calls \p cb exactly
+ *        once, on the loop thread (or in kbus_runtime_flush()), when it is
+ *        written or has finally failed (after the producer's
+ *        message.timeout.ms).  For publishers that are not handling a
+ *        record (those use kbus_call_publish()) and must know, such as a
+ *        log shipper that may forget a line only once it is stored.
+ * @returns 0: \p cb will be called.  Otherwise it will not:
+ *          INVALID_ARGUMENT, RESOURCE_EXHAUSTED (producer queue full:
+ *          nothing queued; flush or run the loop, then try again),
+ *          OUT_OF_RANGE (too large ever to be written).
+ */
+int kbus_publish_confirmed(kbus_runtime *rt, const kbus_event_desc *ev,
+                           const ProtobufCMessage *msg, kbus_delivery_fn cb,
+                           void *arg);
 
 /**
  * @brief Subscribes \p fn (of the event's typed signature) in consumer
