@@ -339,6 +339,15 @@ static void on_retry(evutil_socket_t fd, short what, void *arg) {
                 kbus__record_abandon(call);
                 return;
         }
+        if (call->in.deadline_ms && call->in.deadline_ms <= kbus__now_ms()) {
+                /* The timer fired late and the caller has given up. */
+                call->rt->stats[KBUS_STAT_REQUESTS_EXPIRED]++;
+                KBUS_LOGT(KBUS_LOG_INFO, "retry", call->in.traceparent,
+                          "not retrying %s: its deadline has passed",
+                          kbus_call_method(call));
+                kbus__record_finish(call);
+                return;
+        }
         kbus__handler_invoke(call);
 }
 

@@ -658,7 +658,8 @@ static void test_server_retries_bounded_by_deadline(void **state) {
         assert_true(now_s() <= deadline + 0.5);
         run_for(1.5); /* nothing more runs for a caller who is gone */
         assert_true(greet_calls > 1);   /* it was retried */
-        assert_true(always_down_last <= deadline);
+        /* The runtime's deadline is taken a moment after the test's. */
+        assert_true(always_down_last <= deadline + 0.1);
         kbus_runtime_free(cli);
         kbus_runtime_free(srv);
 }
