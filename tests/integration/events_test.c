@@ -149,28 +149,37 @@ static void test_resume_after_restart(void **state) {
         kbus_runtime_free(pub);
 }
 
+/* A runtime on a broker of its own, which the test may take down; \p key
+ * is set to \p value in its configuration. */
+static kbus_runtime *own_broker_runtime(kbus_broker **own, const char *key,
+                                        const char *value) {
+        kbus_config *conf;
+        kbus_runtime *rt;
+        char err[256];
+        assert_int_equal(kbus_broker_new(own, 1, err, sizeof(err)), 0);
+        assert_int_equal(kbus_config_new(&conf), 0);
+        assert_int_equal(kbus_config_set(conf, "bootstrap",
+                                         kbus_broker_bootstrap(*own), err,
+                                         sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
+                                         sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, key, value, err, sizeof(err)),
+                         0);
+        assert_int_equal(kbus_runtime_new(&rt, &conf, test_base, err,
+                                          sizeof(err)), 0);
+        return rt;
+}
+
 /* Regression: kbus_runtime_free used to wait forever in the consumer's
  * close when the broker had gone first (say, both got SIGTERM). */
 static void test_free_after_broker_gone(void **state) {
         kbus_event_desc *d = event_on("gone.greeted");
         kbus_broker *own;
-        kbus_config *conf;
-        kbus_runtime *sub;
+        kbus_runtime *sub = own_broker_runtime(&own, "shutdown_grace_ms",
+                                               "2000");
         static struct seen s;
-        char err[256];
         double start;
 
-        assert_int_equal(kbus_broker_new(&own, 1, err, sizeof(err)), 0);
-        assert_int_equal(kbus_config_new(&conf), 0);
-        assert_int_equal(kbus_config_set(conf, "bootstrap",
-                                         kbus_broker_bootstrap(own), err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", "2000",
-                                         err, sizeof(err)), 0);
-        assert_int_equal(kbus_runtime_new(&sub, &conf, test_base, err,
-                                          sizeof(err)), 0);
         assert_int_equal(kbus_subscribe(sub, d, "gone", (kbus_fn)on_greeted,
                                         &s), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
@@ -211,21 +220,10 @@ static void test_publish_confirmed(void **state) {
         Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
         static struct outcomes o;
         kbus_broker *own;
-        kbus_config *conf;
-        kbus_runtime *pub;
-        char err[256], *big;
+        kbus_runtime *pub = own_broker_runtime(&own, "kafka.message.timeout.ms",
+                                               "1500");
+        char *big;
 
-        assert_int_equal(kbus_broker_new(&own, 1, err, sizeof(err)), 0);
-        assert_int_equal(kbus_config_new(&conf), 0);
-        assert_int_equal(kbus_config_set(conf, "bootstrap",
-                                         kbus_broker_bootstrap(own), err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "kafka.message.timeout.ms",
-                                         "1500", err, sizeof(err)), 0);
-        assert_int_equal(kbus_runtime_new(&pub, &conf, test_base, err,
-                                          sizeof(err)), 0);
         ev.name = "k";
         ev.message = "hello";
         assert_int_equal(kbus_publish_confirmed(pub, d, &ev.base, NULL, NULL),
