@@ -487,6 +487,22 @@ header_event(buf *b, const mevent *ev)
         }
         free(lead);
 
+        brief = xasprintf("Publishes @p ev to topic \"%s\"; @p cb learns "
+                          "its outcome.", ev->topic);
+        put_doc(b, "", brief, NULL,
+                "@p cb is called exactly once, with KBUS_OK once @p ev is "
+                "written or an\n"
+                "error once it finally is not.  See kbus_publish_confirmed().");
+        free(brief);
+        lead = xasprintf("int %s(", ev->publish_confirmed_fn);
+        {
+                const char *params[] = { "kbus_runtime *rt", evp,
+                                         "kbus_delivery_fn cb", "void *arg" };
+
+                put_params(b, "", lead, params, 4, ");\n\n");
+        }
+        free(lead);
+
         brief = xasprintf("Subscribes @p fn to %s events.", full);
         put_doc(b, "", brief, NULL,
                 "@param group  consumer group; NULL for the configured one. "
@@ -722,22 +738,20 @@ source_service(buf *b, const mservice *s)
 }
 
 
-/* A typed publish function \p name(\p first, \p evp) that returns
- * \p call(\p first_arg, \p ev_ref, the message). */
+/* A typed publish function: int \p name(\p params) { return
+ * \p call(\p args); }. */
 static void
-put_publish_fn(buf *b, const char *name, const char *first, const char *evp,
-               const char *call, const char *first_arg, const char *ev_ref)
+put_publish_fn(buf *b, const char *name, const char *const *params,
+               size_t n_params, const char *call, const char *const *args,
+               size_t n_args)
 {
         char *lead = xasprintf("%s(", name);
         char *body = xasprintf("return %s", call);
-        const char *params[] = { first, evp };
-        const char *args[] = { first_arg, ev_ref,
-                               "(const ProtobufCMessage *)ev" };
 
         buf_puts(b, "int\n");
-        put_params(b, "", lead, params, 2, ")\n");
+        put_params(b, "", lead, params, n_params, ")\n");
         buf_puts(b, "{\n");
-        put_params(b, INDENT, body, args, 3, ");\n}\n\n");
+        put_params(b, INDENT, body, args, n_args, ");\n}\n\n");
         free(lead);
         free(body);
 }
@@ -782,10 +796,23 @@ source_event(buf *b, const mevent *ev)
         buf_printf(b, INDENT ".deliver = %s,\n};\n\n", ev->deliver_fn);
 
         evp = xasprintf("const %s *ev", ev->msg->c_type);
-        put_publish_fn(b, ev->publish_fn, "kbus_runtime *rt", evp,
-                       "kbus_publish(", "rt", ev_ref);
-        put_publish_fn(b, ev->publish_from_fn, "kbus_call *call", evp,
-                       "kbus_call_publish(", "call", ev_ref);
+        {
+                const char *msg = "(const ProtobufCMessage *)ev";
+                const char *p_rt[] = { "kbus_runtime *rt", evp };
+                const char *a_rt[] = { "rt", ev_ref, msg };
+                const char *p_call[] = { "kbus_call *call", evp };
+                const char *a_call[] = { "call", ev_ref, msg };
+                const char *p_cb[] = { "kbus_runtime *rt", evp,
+                                       "kbus_delivery_fn cb", "void *arg" };
+                const char *a_cb[] = { "rt", ev_ref, msg, "cb", "arg" };
+
+                put_publish_fn(b, ev->publish_fn, p_rt, 2, "kbus_publish(",
+                               a_rt, 3);
+                put_publish_fn(b, ev->publish_from_fn, p_call, 2,
+                               "kbus_call_publish(", a_call, 3);
+                put_publish_fn(b, ev->publish_confirmed_fn, p_cb, 4,
+                               "kbus_publish_confirmed(", a_cb, 5);
+        }
 
         buf_puts(b, "int\n");
         lead = xasprintf("%s(", ev->subscribe_fn);

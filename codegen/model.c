@@ -431,6 +431,7 @@ build_event(builder *b, const mtype *t, const Kbus__EventOptions *eo,
         ev->handler_type = xasprintf("%s_handler", prefix);
         ev->publish_fn = xasprintf("%s_publish", prefix);
         ev->publish_from_fn = xasprintf("%s_publish_from", prefix);
+        ev->publish_confirmed_fn = xasprintf("%s_publish_confirmed", prefix);
         ev->subscribe_fn = xasprintf("%s_subscribe", prefix);
         ev->deliver_fn = xasprintf("%s__deliver", prefix);
         ev->comment = find_comment(b->fd, path, n_path);
@@ -462,6 +463,7 @@ build_event(builder *b, const mtype *t, const Kbus__EventOptions *eo,
         cname_add(b, ev->handler_type, what);
         cname_add(b, ev->publish_fn, what);
         cname_add(b, ev->publish_from_fn, what);
+        cname_add(b, ev->publish_confirmed_fn, what);
         cname_add(b, ev->subscribe_fn, what);
         cname_add(b, ev->deliver_fn, what);
         free(prefix);
@@ -902,6 +904,7 @@ model_fini(mfile *mf)
                 free(ev->handler_type);
                 free(ev->publish_fn);
                 free(ev->publish_from_fn);
+                free(ev->publish_confirmed_fn);
                 free(ev->subscribe_fn);
                 free(ev->deliver_fn);
                 free(ev->topic);

@@ -85,6 +85,7 @@ typedef struct mevent {
         char *handler_type;
         char *publish_fn;
         char *publish_from_fn; /**< publishes while handling a kbus_call */
+        char *publish_confirmed_fn; /**< publishes with a delivery callback */
         char *subscribe_fn;
         char *deliver_fn; /**< static trampoline to the subscriber */
         char *topic;

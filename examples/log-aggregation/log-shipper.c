@@ -115,9 +115,9 @@ int main(int argc, char **argv) {
                 ll.text = line;
                 /* A full queue (the broker slow or away) waits; it does not
                  * drop the line. */
-                while ((rc = kbus_publish_confirmed(
-                            rt, &logs_v1_log_line__event, &ll.base,
-                            on_delivery, NULL)) == KBUS_RESOURCE_EXHAUSTED)
+                while ((rc = logs_v1_log_line_publish_confirmed(
+                            rt, &ll, on_delivery, NULL)) ==
+                       KBUS_RESOURCE_EXHAUSTED)
                         kbus_runtime_flush(rt, 100);
                 if (rc) /* too large, say: that line only */
                         on_delivery(rc, kbus_strerror(rc), NULL);

@@ -1,7 +1,7 @@
 /*
  * api_test: what generated code promises, checked without a broker.
  *
- * The generated stubs call six libkbus functions; this file defines
+ * The generated stubs call seven libkbus functions; this file defines
  * stand-ins that record their arguments, so the test needs only the
  * generated code and libkbus-wkt.  It checks the API's shape at compile
  * time (typed function pointers), the descriptors' contents (paths, topics,
@@ -95,6 +95,21 @@ kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
 }
 
 int
+kbus_publish_confirmed(kbus_runtime *rt, const kbus_event_desc *ev,
+                       const ProtobufCMessage *msg, kbus_delivery_fn cb,
+                       void *arg)
+{
+        memset(&last, 0, sizeof last);
+        last.fn = "kbus_publish_confirmed";
+        last.rt = rt;
+        last.ev = ev;
+        last.msg = msg;
+        last.cb = (kbus_fn)cb;
+        last.arg = arg;
+        return 0;
+}
+
+int
 kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
                   const ProtobufCMessage *msg)
 {
@@ -161,6 +176,15 @@ say_hello(kbus_call *call, const Hello__V1__HelloRequest *req, void *arg)
         got.call = call;
         got.msg = req;
         got.arg = arg;
+}
+
+/* Only its address is compared: the stand-in never calls it. */
+static void
+on_delivered(kbus_status status, const char *message, void *arg)
+{
+        (void)status;
+        (void)message;
+        (void)arg;
 }
 
 static void
@@ -291,6 +315,12 @@ check_hello(void)
         CHECK(hello_v1_greeted_publish(rt, &ev) == 0);
         CHECK_STR(last.fn, "kbus_publish");
         CHECK(last.ev == &hello_v1_greeted__event && last.msg == &ev.base);
+        CHECK(hello_v1_greeted_publish_confirmed(rt, &ev, on_delivered,
+                                                 &arg) == 0);
+        CHECK_STR(last.fn, "kbus_publish_confirmed");
+        CHECK(last.rt == rt && last.ev == &hello_v1_greeted__event &&
+              last.msg == &ev.base && last.cb == (kbus_fn)on_delivered &&
+              last.arg == &arg);
         CHECK(hello_v1_greeted_publish_from(call, &ev) == 0);
         CHECK_STR(last.fn, "kbus_call_publish");
         CHECK(last.call == call && last.ev == &hello_v1_greeted__event &&

@@ -385,6 +385,7 @@ typedef void (*kbus_delivery_fn)(kbus_status status, const char *message,
  *        message.timeout.ms).  For publishers that are not handling a
  *        record (those use kbus_call_publish()) and must know, such as a
  *        log shipper that may forget a line only once it is stored.
+ *        Generated code wraps this as <event>_publish_confirmed().
  * @returns 0: \p cb will be called.  Otherwise it will not:
  *          INVALID_ARGUMENT, RESOURCE_EXHAUSTED (producer queue full:
  *          nothing queued; flush or run the loop, then try again),

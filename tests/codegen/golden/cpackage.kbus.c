@@ -104,6 +104,15 @@ renamed_pkg_tick_publish_from(kbus_call *call, const OtherName__Tick *ev)
 }
 
 int
+renamed_pkg_tick_publish_confirmed(kbus_runtime *rt, const OtherName__Tick *ev,
+                                   kbus_delivery_fn cb, void *arg)
+{
+        return kbus_publish_confirmed(rt, &renamed_pkg_tick__event,
+                                      (const ProtobufCMessage *)ev, cb,
+                                      arg);
+}
+
+int
 renamed_pkg_tick_subscribe(kbus_runtime *rt, const char *group,
                            renamed_pkg_tick_handler fn, void *arg)
 {

@@ -108,6 +108,16 @@ int renamed_pkg_tick_publish(kbus_runtime *rt, const OtherName__Tick *ev);
 int renamed_pkg_tick_publish_from(kbus_call *call, const OtherName__Tick *ev);
 
 /**
+ * @brief Publishes @p ev to topic "renamed.pkg.Tick"; @p cb learns its outcome.
+ *
+ * @p cb is called exactly once, with KBUS_OK once @p ev is written or an
+ * error once it finally is not.  See kbus_publish_confirmed().
+ */
+int renamed_pkg_tick_publish_confirmed(kbus_runtime *rt,
+                                       const OtherName__Tick *ev,
+                                       kbus_delivery_fn cb, void *arg);
+
+/**
  * @brief Subscribes @p fn to renamed.pkg.Tick events.
  *
  * @param group  consumer group; NULL for the configured one.  Each group

@@ -105,6 +105,16 @@ hello_v1_greeted_publish_from(kbus_call *call, const Hello__V1__Greeted *ev)
 }
 
 int
+hello_v1_greeted_publish_confirmed(kbus_runtime *rt,
+                                   const Hello__V1__Greeted *ev,
+                                   kbus_delivery_fn cb, void *arg)
+{
+        return kbus_publish_confirmed(rt, &hello_v1_greeted__event,
+                                      (const ProtobufCMessage *)ev, cb,
+                                      arg);
+}
+
+int
 hello_v1_greeted_subscribe(kbus_runtime *rt, const char *group,
                            hello_v1_greeted_handler fn, void *arg)
 {

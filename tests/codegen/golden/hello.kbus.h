@@ -118,6 +118,16 @@ int hello_v1_greeted_publish_from(kbus_call *call,
                                   const Hello__V1__Greeted *ev);
 
 /**
+ * @brief Publishes @p ev to topic "hello.v1.Greeted"; @p cb learns its outcome.
+ *
+ * @p cb is called exactly once, with KBUS_OK once @p ev is written or an
+ * error once it finally is not.  See kbus_publish_confirmed().
+ */
+int hello_v1_greeted_publish_confirmed(kbus_runtime *rt,
+                                       const Hello__V1__Greeted *ev,
+                                       kbus_delivery_fn cb, void *arg);
+
+/**
  * @brief Subscribes @p fn to hello.v1.Greeted events.
  *
  * @param group  consumer group; NULL for the configured one.  Each group

@@ -202,6 +202,15 @@ registry_entry_publish_from(kbus_call *call, const Registry__Entry *ev)
 }
 
 int
+registry_entry_publish_confirmed(kbus_runtime *rt, const Registry__Entry *ev,
+                                 kbus_delivery_fn cb, void *arg)
+{
+        return kbus_publish_confirmed(rt, &registry_entry__event,
+                                      (const ProtobufCMessage *)ev, cb,
+                                      arg);
+}
+
+int
 registry_entry_subscribe(kbus_runtime *rt, const char *group,
                          registry_entry_handler fn, void *arg)
 {

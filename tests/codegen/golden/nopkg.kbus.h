@@ -196,6 +196,16 @@ int registry_entry_publish(kbus_runtime *rt, const Registry__Entry *ev);
 int registry_entry_publish_from(kbus_call *call, const Registry__Entry *ev);
 
 /**
+ * @brief Publishes @p ev to topic "Registry.Entry"; @p cb learns its outcome.
+ *
+ * @p cb is called exactly once, with KBUS_OK once @p ev is written or an
+ * error once it finally is not.  See kbus_publish_confirmed().
+ */
+int registry_entry_publish_confirmed(kbus_runtime *rt,
+                                     const Registry__Entry *ev,
+                                     kbus_delivery_fn cb, void *arg);
+
+/**
  * @brief Subscribes @p fn to Registry.Entry events.
  *
  * @param group  consumer group; NULL for the configured one.  Each group

@@ -480,6 +480,16 @@ shop_v1_order_item_publish_from(kbus_call *call,
 }
 
 int
+shop_v1_order_item_publish_confirmed(kbus_runtime *rt,
+                                     const Shop__V1__Order__Item *ev,
+                                     kbus_delivery_fn cb, void *arg)
+{
+        return kbus_publish_confirmed(rt, &shop_v1_order_item__event,
+                                      (const ProtobufCMessage *)ev, cb,
+                                      arg);
+}
+
+int
 shop_v1_order_item_subscribe(kbus_runtime *rt, const char *group,
                              shop_v1_order_item_handler fn, void *arg)
 {
@@ -520,6 +530,16 @@ shop_v1_order_item_detail_publish_from(kbus_call *call,
 {
         return kbus_call_publish(call, &shop_v1_order_item_detail__event,
                                  (const ProtobufCMessage *)ev);
+}
+
+int
+shop_v1_order_item_detail_publish_confirmed(kbus_runtime *rt,
+                const Shop__V1__Order__Item__Detail *ev, kbus_delivery_fn cb,
+                void *arg)
+{
+        return kbus_publish_confirmed(rt, &shop_v1_order_item_detail__event,
+                                      (const ProtobufCMessage *)ev, cb,
+                                      arg);
 }
 
 int
@@ -567,6 +587,16 @@ shop_v1_order_placed_publish_from(kbus_call *call,
 {
         return kbus_call_publish(call, &shop_v1_order_placed__event,
                                  (const ProtobufCMessage *)ev);
+}
+
+int
+shop_v1_order_placed_publish_confirmed(kbus_runtime *rt,
+                                       const Shop__V1__OrderPlaced *ev,
+                                       kbus_delivery_fn cb, void *arg)
+{
+        return kbus_publish_confirmed(rt, &shop_v1_order_placed__event,
+                                      (const ProtobufCMessage *)ev, cb,
+                                      arg);
 }
 
 int

@@ -424,6 +424,16 @@ int shop_v1_order_item_publish_from(kbus_call *call,
                                     const Shop__V1__Order__Item *ev);
 
 /**
+ * @brief Publishes @p ev to topic "shop.items"; @p cb learns its outcome.
+ *
+ * @p cb is called exactly once, with KBUS_OK once @p ev is written or an
+ * error once it finally is not.  See kbus_publish_confirmed().
+ */
+int shop_v1_order_item_publish_confirmed(kbus_runtime *rt,
+                const Shop__V1__Order__Item *ev, kbus_delivery_fn cb,
+                void *arg);
+
+/**
  * @brief Subscribes @p fn to shop.v1.Order.Item events.
  *
  * @param group  consumer group; NULL for the configured one.  Each group
@@ -467,6 +477,16 @@ int shop_v1_order_item_detail_publish(kbus_runtime *rt,
  */
 int shop_v1_order_item_detail_publish_from(kbus_call *call,
                 const Shop__V1__Order__Item__Detail *ev);
+
+/**
+ * @brief Publishes @p ev to topic "shop.v1.Order.Item.Detail"; @p cb learns its outcome.
+ *
+ * @p cb is called exactly once, with KBUS_OK once @p ev is written or an
+ * error once it finally is not.  See kbus_publish_confirmed().
+ */
+int shop_v1_order_item_detail_publish_confirmed(kbus_runtime *rt,
+                const Shop__V1__Order__Item__Detail *ev, kbus_delivery_fn cb,
+                void *arg);
 
 /**
  * @brief Subscribes @p fn to shop.v1.Order.Item.Detail events.
@@ -515,6 +535,16 @@ int shop_v1_order_placed_publish(kbus_runtime *rt,
  */
 int shop_v1_order_placed_publish_from(kbus_call *call,
                                       const Shop__V1__OrderPlaced *ev);
+
+/**
+ * @brief Publishes @p ev to topic "shop.orders.placed"; @p cb learns its outcome.
+ *
+ * @p cb is called exactly once, with KBUS_OK once @p ev is written or an
+ * error once it finally is not.  See kbus_publish_confirmed().
+ */
+int shop_v1_order_placed_publish_confirmed(kbus_runtime *rt,
+                const Shop__V1__OrderPlaced *ev, kbus_delivery_fn cb,
+                void *arg);
 
 /**
  * @brief Subscribes @p fn to shop.v1.OrderPlaced events.
