@@ -1,3 +1,4 @@
+include examples/common/local.mk
 include examples/hello/local.mk
 include examples/order-pipeline/local.mk
 include examples/event-sourcing/local.mk

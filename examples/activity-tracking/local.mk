@@ -32,6 +32,6 @@ examples_activity_tracking_page_counter_SOURCES = \
 nodist_examples_activity_tracking_page_counter_SOURCES = $(ACTIVITY_GEN)
 # page-counter flushes its totals on a libevent timer on the runtime's base.
 examples_activity_tracking_page_counter_CPPFLAGS = $(activity_cppflags) \
-	$(LIBEVENT_CFLAGS)
-examples_activity_tracking_page_counter_LDADD = libkbus.la \
-	$(PROTOBUF_C_LIBS) $(LIBEVENT_LIBS)
+	$(examples_common_cppflags) $(LIBEVENT_CFLAGS)
+examples_activity_tracking_page_counter_LDADD = examples/common/libtable.la \
+	libkbus.la $(PROTOBUF_C_LIBS) $(LIBEVENT_LIBS)

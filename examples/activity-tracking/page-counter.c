@@ -21,9 +21,9 @@
 #include <event2/event.h>
 
 #include "activity.kbus.h"
+#include "table.h"
 
 #define PROG "page-counter"
-#define N_BUCKETS 256
 
 static void usage(FILE *out) {
         fprintf(out,
@@ -40,45 +40,20 @@ static void usage(FILE *out) {
 }
 
 struct page {
-        struct page *next;
-        char *path;
         uint64_t views;
         bool changed;
 };
 
 struct counter {
         kbus_runtime *rt;
-        struct page *buckets[N_BUCKETS];
+        table *pages; /* path -> struct page */
 };
 
 static struct page *page_get(struct counter *c, const char *path) {
-        unsigned h = 5381;
-        for (const char *s = path; *s; s++)
-                h = h * 33 + (unsigned char)*s;
-        h %= N_BUCKETS;
-        struct page *p;
-        for (p = c->buckets[h]; p; p = p->next)
-                if (!strcmp(p->path, path))
-                        return p;
-        p = calloc(1, sizeof(*p));
-        if (!p || !(p->path = strdup(path))) {
-                free(p);
-                return NULL;
-        }
-        p->next = c->buckets[h];
-        c->buckets[h] = p;
+        struct page *p = table_get(c->pages, path);
+        if (!p && (p = calloc(1, sizeof(*p))))
+                table_put(c->pages, path, p);
         return p;
-}
-
-static void counter_fini(struct counter *c) {
-        for (int i = 0; i < N_BUCKETS; i++) {
-                struct page *p = c->buckets[i], *next;
-                for (; p; p = next) {
-                        next = p->next;
-                        free(p->path);
-                        free(p);
-                }
-        }
 }
 
 static void on_view(kbus_call *call, const Activity__V1__PageViewed *pv,
@@ -93,26 +68,28 @@ static void on_view(kbus_call *call, const Activity__V1__PageViewed *pv,
         kbus_call_ack(call);
 }
 
+/* Publishes and prints one page's total if it changed. */
+static void flush_page(const char *path, void *value, void *arg) {
+        struct counter *c = arg;
+        struct page *p = value;
+        Activity__V1__PageViewCount pc = ACTIVITY__V1__PAGE_VIEW_COUNT__INIT;
+        if (!p->changed)
+                return;
+        pc.page = (char *)path;
+        pc.views = p->views;
+        /* A total that cannot be queued now stays marked changed and goes
+         * out with the next flush. */
+        if (activity_v1_page_view_count_publish(c->rt, &pc))
+                return;
+        p->changed = false;
+        printf("COUNT %s %" PRIu64 "\n", path, p->views);
+}
+
 static void flush(evutil_socket_t fd, short what, void *arg) {
         struct counter *c = arg;
         (void)fd;
         (void)what;
-
-        for (int i = 0; i < N_BUCKETS; i++)
-                for (struct page *p = c->buckets[i]; p; p = p->next) {
-                        Activity__V1__PageViewCount pc =
-                            ACTIVITY__V1__PAGE_VIEW_COUNT__INIT;
-                        if (!p->changed)
-                                continue;
-                        pc.page = p->path;
-                        pc.views = p->views;
-                        /* A total that cannot be queued now stays marked
-                         * changed and goes out with the next flush. */
-                        if (activity_v1_page_view_count_publish(c->rt, &pc))
-                                continue;
-                        p->changed = false;
-                        printf("COUNT %s %" PRIu64 "\n", p->path, p->views);
-                }
+        table_foreach(c->pages, flush_page, c);
         fflush(stdout);
 }
 
@@ -153,6 +130,7 @@ int main(int argc, char **argv) {
                 kbus_config_free(conf);
                 return 1;
         }
+        c.pages = table_new();
         struct timeval tv = {interval / 1000, interval % 1000 * 1000};
         timer = event_new(kbus_runtime_event_base(c.rt), -1, EV_PERSIST,
                           flush, &c);
@@ -169,6 +147,6 @@ int main(int argc, char **argv) {
         if (timer)
                 event_free(timer);
         kbus_runtime_free(c.rt);
-        counter_fini(&c);
+        table_free(c.pages, free);
         return rc ? 1 : 0;
 }

@@ -31,5 +31,7 @@ examples_log_aggregation_log_shipper_LDADD = libkbus.la $(PROTOBUF_C_LIBS)
 examples_log_aggregation_log_collector_SOURCES = \
 	examples/log-aggregation/log-collector.c
 nodist_examples_log_aggregation_log_collector_SOURCES = $(LOGS_GEN)
-examples_log_aggregation_log_collector_CPPFLAGS = $(logs_cppflags)
-examples_log_aggregation_log_collector_LDADD = libkbus.la $(PROTOBUF_C_LIBS)
+examples_log_aggregation_log_collector_CPPFLAGS = $(logs_cppflags) \
+	$(examples_common_cppflags)
+examples_log_aggregation_log_collector_LDADD = examples/common/libtable.la \
+	libkbus.la $(PROTOBUF_C_LIBS)

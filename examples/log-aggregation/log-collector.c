@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "logs.kbus.h"
+#include "table.h"
 
 #define PROG "log-collector"
-#define N_BUCKETS 256
 
 static void usage(FILE *out) {
         fprintf(out,
@@ -35,44 +35,19 @@ static void usage(FILE *out) {
 }
 
 struct source {
-        struct source *next;
-        char *name;
         uint64_t last_seq;
 };
 
 struct collector {
         FILE *out;
-        struct source *buckets[N_BUCKETS];
+        table *sources; /* name -> struct source */
 };
 
 static struct source *source_get(struct collector *co, const char *name) {
-        unsigned h = 5381;
-        for (const char *s = name; *s; s++)
-                h = h * 33 + (unsigned char)*s;
-        h %= N_BUCKETS;
-        struct source *src;
-        for (src = co->buckets[h]; src; src = src->next)
-                if (!strcmp(src->name, name))
-                        return src;
-        src = calloc(1, sizeof(*src));
-        if (!src || !(src->name = strdup(name))) {
-                free(src);
-                return NULL;
-        }
-        src->next = co->buckets[h];
-        co->buckets[h] = src;
+        struct source *src = table_get(co->sources, name);
+        if (!src && (src = calloc(1, sizeof(*src))))
+                table_put(co->sources, name, src);
         return src;
-}
-
-static void collector_fini(struct collector *co) {
-        for (int i = 0; i < N_BUCKETS; i++) {
-                struct source *src = co->buckets[i], *next;
-                for (; src; src = next) {
-                        next = src->next;
-                        free(src->name);
-                        free(src);
-                }
-        }
 }
 
 static void on_line(kbus_call *call, const Logs__V1__LogLine *ll, void *arg) {
@@ -129,6 +104,7 @@ int main(int argc, char **argv) {
                 perror(output);
                 return 1;
         }
+        co.sources = table_new();
         if (kbus_config_new(&conf) ||
             kbus_config_set(conf, "name", PROG, err, sizeof(err)) ||
             (file && kbus_config_load(conf, file, err, sizeof(err))) ||
@@ -137,6 +113,7 @@ int main(int argc, char **argv) {
                 kbus_config_free(conf);
                 if (co.out != stdout)
                         fclose(co.out);
+                table_free(co.sources, free);
                 return 1;
         }
         rc = logs_v1_log_line_subscribe(rt, NULL, on_line, &co);
@@ -147,6 +124,6 @@ int main(int argc, char **argv) {
         kbus_runtime_free(rt);
         if (co.out != stdout)
                 fclose(co.out);
-        collector_fini(&co);
+        table_free(co.sources, free);
         return rc ? 1 : 0;
 }

@@ -44,16 +44,16 @@ EXTRA_DIST += $(OP_PROTOS) \
 noinst_LTLIBRARIES += examples/order-pipeline/libpipeline.la
 examples_order_pipeline_libpipeline_la_SOURCES = \
 	examples/order-pipeline/pipeline.c examples/order-pipeline/pipeline.h \
-	examples/order-pipeline/table.c examples/order-pipeline/table.h \
 	examples/order-pipeline/journal.c examples/order-pipeline/journal.h \
 	examples/order-pipeline/catalog.c examples/order-pipeline/catalog.h
 nodist_examples_order_pipeline_libpipeline_la_SOURCES = $(OP_GEN)
 examples_order_pipeline_libpipeline_la_CPPFLAGS = $(op_cppflags)
 
 op_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) $(LIBEVENT_CFLAGS) \
-	-I$(top_builddir)/examples/order-pipeline -I$(srcdir)/examples/order-pipeline
-op_ldadd = examples/order-pipeline/libpipeline.la libkbus.la \
-	$(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) -lm
+	-I$(top_builddir)/examples/order-pipeline -I$(srcdir)/examples/order-pipeline \
+	$(examples_common_cppflags)
+op_ldadd = examples/order-pipeline/libpipeline.la examples/common/libtable.la \
+	libkbus.la $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) -lm
 
 noinst_PROGRAMS += \
 	examples/order-pipeline/gateway \

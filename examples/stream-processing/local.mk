@@ -41,5 +41,7 @@ examples_stream_processing_enrich_LDADD = $(iot_ldadd)
 examples_stream_processing_rules_SOURCES = \
 	examples/stream-processing/rules.c $(iot_common)
 nodist_examples_stream_processing_rules_SOURCES = $(IOT_GEN)
-examples_stream_processing_rules_CPPFLAGS = $(iot_cppflags)
-examples_stream_processing_rules_LDADD = $(iot_ldadd)
+examples_stream_processing_rules_CPPFLAGS = $(iot_cppflags) \
+	$(examples_common_cppflags)
+examples_stream_processing_rules_LDADD = examples/common/libtable.la \
+	$(iot_ldadd)

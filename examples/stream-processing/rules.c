@@ -27,9 +27,9 @@
 
 #include "iot.kbus.h"
 #include "stream.h"
+#include "table.h"
 
 #define PROG "rules"
-#define N_BUCKETS 256
 
 static void usage(FILE *out) {
         fprintf(out,
@@ -47,8 +47,6 @@ static void usage(FILE *out) {
 }
 
 struct device {
-        struct device *next;
-        char *id;
         uint32_t hot; /* readings above the threshold in a row */
         uint64_t last_seq;
         uint64_t alert_seq; /* the reading that fired the last alert */
@@ -58,37 +56,14 @@ struct rules {
         double threshold;
         uint32_t count;
         char rule[96];
-        struct device *buckets[N_BUCKETS];
+        table *devices; /* id -> struct device */
 };
 
 static struct device *device_get(struct rules *rs, const char *id) {
-        unsigned h = 5381;
-        for (const char *s = id; *s; s++)
-                h = h * 33 + (unsigned char)*s;
-        h %= N_BUCKETS;
-        struct device *d;
-        for (d = rs->buckets[h]; d; d = d->next)
-                if (!strcmp(d->id, id))
-                        return d;
-        d = calloc(1, sizeof(*d));
-        if (!d || !(d->id = strdup(id))) {
-                free(d);
-                return NULL;
-        }
-        d->next = rs->buckets[h];
-        rs->buckets[h] = d;
+        struct device *d = table_get(rs->devices, id);
+        if (!d && (d = calloc(1, sizeof(*d))))
+                table_put(rs->devices, id, d);
         return d;
-}
-
-static void rules_fini(struct rules *rs) {
-        for (int i = 0; i < N_BUCKETS; i++) {
-                struct device *d = rs->buckets[i], *next;
-                for (; d; d = next) {
-                        next = d->next;
-                        free(d->id);
-                        free(d);
-                }
-        }
 }
 
 /* The alert reading \p r fires, as part of handling it. */
@@ -178,12 +153,13 @@ int main(int argc, char **argv) {
                  rs.count);
         if (stream_runtime_new(&rt, PROG, file))
                 return 1;
+        rs.devices = table_new();
         rc = iot_v1_enriched_reading_subscribe(rt, NULL, on_reading, &rs);
         if (!rc)
                 rc = kbus_runtime_run(rt);
         if (rc)
                 fprintf(stderr, PROG ": %s\n", kbus_strerror(rc));
         kbus_runtime_free(rt);
-        rules_fini(&rs);
+        table_free(rs.devices, free);
         return rc ? 1 : 0;
 }

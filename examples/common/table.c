@@ -3,11 +3,20 @@
  * when it is half full, so probes stay short.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline.h"
 #include "table.h"
+
+/* The examples treat running out of memory as the end of the process. */
+static void *check(void *p) {
+        if (!p) {
+                fputs("out of memory\n", stderr);
+                exit(1);
+        }
+        return p;
+}
 
 struct slot {
         char *key;
@@ -30,9 +39,9 @@ static uint64_t hash(const char *s) {
 }
 
 table *table_new(void) {
-        table *t = pipeline_xcalloc(1, sizeof(*t));
+        table *t = check(calloc(1, sizeof(*t)));
         t->cap = 64;
-        t->slots = pipeline_xcalloc(t->cap, sizeof(*t->slots));
+        t->slots = check(calloc(t->cap, sizeof(*t->slots)));
         return t;
 }
 
@@ -66,7 +75,7 @@ static void grow(table *t) {
         struct slot *old = t->slots;
         size_t old_cap = t->cap;
         t->cap *= 2;
-        t->slots = pipeline_xcalloc(t->cap, sizeof(*t->slots));
+        t->slots = check(calloc(t->cap, sizeof(*t->slots)));
         for (size_t i = 0; i < old_cap; i++)
                 if (old[i].key)
                         *find(t, old[i].key) = old[i];
@@ -79,7 +88,7 @@ void table_put(table *t, const char *key, void *value) {
                 s->value = value;
                 return;
         }
-        s->key = pipeline_xstrdup(key);
+        s->key = check(strdup(key));
         s->value = value;
         if (++t->count * 2 > t->cap)
                 grow(t);

@@ -1,11 +1,11 @@
 /*
- * A hash table from strings (order ids, request ids) to pointers, which
- * every service of the pipeline keeps its state in.  Keys are copied;
- * values belong to the caller.  Entries are never removed: the services
- * only ever add orders.
+ * A hash table from strings (order ids, pages, devices, log sources) to
+ * pointers, which the examples keep their state in.  Keys are copied;
+ * values belong to the caller.  Entries are never removed: the examples
+ * only ever add.  Out of memory, it ends the process.
  */
-#ifndef ORDER_PIPELINE_TABLE_H
-#define ORDER_PIPELINE_TABLE_H
+#ifndef KBUS_EXAMPLES_TABLE_H
+#define KBUS_EXAMPLES_TABLE_H
 
 #include <stddef.h>
 
