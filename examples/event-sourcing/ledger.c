@@ -26,9 +26,9 @@
 #include <librdkafka/rdkafka.h>
 
 #include "ledger.kbus.h"
+#include "table.h"
 
 #define EVENT_TOPIC "ledger.v1.AccountEvents"
-#define N_BUCKETS 1024
 
 static void usage(FILE *out) {
         fprintf(out,
@@ -45,8 +45,6 @@ static void usage(FILE *out) {
 }
 
 struct account {
-        struct account *next;
-        char *id;
         int64_t balance;
         uint64_t version;
         /* The request that made the latest change, by its record: if it
@@ -63,8 +61,7 @@ struct part {
 
 struct ledger {
         kbus_runtime *rt;
-        struct account *buckets[N_BUCKETS];
-        size_t n_accounts;
+        table *accounts; /* account id -> struct account */
         struct part *parts;
         int n_parts;
         int64_t to_replay; /* events still to apply before serving */
@@ -72,43 +69,20 @@ struct ledger {
         bool serving;
 };
 
-static unsigned hash(const char *s) {
-        unsigned h = 5381;
-        while (*s)
-                h = h * 33 + (unsigned char)*s++;
-        return h % N_BUCKETS;
-}
-
 static struct account *account_find(struct ledger *lg, const char *id,
                                     bool create) {
-        unsigned h = hash(id);
-        struct account *a;
-        for (a = lg->buckets[h]; a; a = a->next)
-                if (!strcmp(a->id, id))
-                        return a;
-        if (!create)
+        struct account *a = table_get(lg->accounts, id);
+        if (a || !create)
+                return a;
+        if (!(a = calloc(1, sizeof(*a))))
                 return NULL;
-        a = calloc(1, sizeof(*a));
-        if (!a || !(a->id = strdup(id))) {
-                free(a);
-                return NULL;
-        }
         a->last_offset = -1;
-        a->next = lg->buckets[h];
-        lg->buckets[h] = a;
-        lg->n_accounts++;
+        table_put(lg->accounts, id, a);
         return a;
 }
 
 static void ledger_fini(struct ledger *lg) {
-        for (int i = 0; i < N_BUCKETS; i++) {
-                struct account *a = lg->buckets[i], *next;
-                for (; a; a = next) {
-                        next = a->next;
-                        free(a->id);
-                        free(a);
-                }
-        }
+        table_free(lg->accounts, free);
         free(lg->parts);
 }
 
@@ -251,7 +225,7 @@ static int start_serving(struct ledger *lg) {
         }
         lg->serving = true;
         printf("ready: %" PRId64 " events replayed, %zu accounts\n",
-               lg->replayed, lg->n_accounts);
+               lg->replayed, table_count(lg->accounts));
         fflush(stdout);
         return 0;
 }
@@ -270,7 +244,7 @@ static void apply(struct ledger *lg, const Ledger__V1__AccountEvent *ev) {
                 fprintf(stderr,
                         "ledger: account %s: version %" PRIu64
                         " follows %" PRIu64 ": events are missing\n",
-                        a->id, ev->version, a->version);
+                        ev->account_id, ev->version, a->version);
         if (ev->change_case == LEDGER__V1__ACCOUNT_EVENT__CHANGE_CREDITED)
                 delta = ev->credited->amount;
         else if (ev->change_case == LEDGER__V1__ACCOUNT_EVENT__CHANGE_DEBITED)
@@ -281,7 +255,7 @@ static void apply(struct ledger *lg, const Ledger__V1__AccountEvent *ev) {
                 fprintf(stderr,
                         "ledger: account %s: replayed balance %" PRId64
                         ", event says %" PRId64 "\n",
-                        a->id, a->balance, ev->balance_after);
+                        ev->account_id, a->balance, ev->balance_after);
 }
 
 static void on_event(kbus_call *call, const Ledger__V1__AccountEvent *ev,
@@ -396,6 +370,7 @@ int main(int argc, char **argv) {
                 kbus_config_free(conf);
                 return 1;
         }
+        lg.accounts = table_new();
         if (query_end_offsets(&lg, kbus_runtime_bootstrap(lg.rt))) {
                 kbus_runtime_free(lg.rt);
                 ledger_fini(&lg);

@@ -26,9 +26,10 @@ noinst_PROGRAMS += examples/event-sourcing/ledger \
 examples_event_sourcing_ledger_SOURCES = examples/event-sourcing/ledger.c
 nodist_examples_event_sourcing_ledger_SOURCES = $(LEDGER_GEN)
 # The ledger asks librdkafka for end offsets itself (see ledger.c).
-examples_event_sourcing_ledger_CPPFLAGS = $(ledger_cppflags) $(RDKAFKA_CFLAGS)
-examples_event_sourcing_ledger_LDADD = libkbus.la $(PROTOBUF_C_LIBS) \
-	$(RDKAFKA_LIBS)
+examples_event_sourcing_ledger_CPPFLAGS = $(ledger_cppflags) $(RDKAFKA_CFLAGS) \
+	$(examples_common_cppflags)
+examples_event_sourcing_ledger_LDADD = examples/common/libtable.la \
+	libkbus.la $(PROTOBUF_C_LIBS) $(RDKAFKA_LIBS)
 examples_event_sourcing_ledger_client_SOURCES = \
 	examples/event-sourcing/ledger-client.c
 nodist_examples_event_sourcing_ledger_client_SOURCES = $(LEDGER_GEN)

@@ -19,6 +19,7 @@
 
 #include "iot.kbus.h"
 #include "stream.h"
+#include "table.h"
 
 #define PROG "enrich"
 
@@ -36,74 +37,48 @@ static void usage(FILE *out) {
                 "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
 }
 
-struct site {
-        char *device;
-        char *site;
-};
-
-struct table {
-        struct site *rows;
-        size_t n;
-};
-
 static const char *const builtin[][2] = {
     {"dev-1", "plant-north"}, {"dev-2", "plant-north"},
     {"dev-3", "plant-south"}, {"dev-4", "warehouse"},
     {"dev-5", "warehouse"},
 };
 
-static int table_add(struct table *t, const char *device, const char *site) {
-        struct site *more = realloc(t->rows, (t->n + 1) * sizeof(*t->rows));
-        if (!more)
-                return -1;
-        t->rows = more;
-        more[t->n].device = strdup(device);
-        more[t->n].site = strdup(site);
-        if (!more[t->n].device || !more[t->n].site) {
-                free(more[t->n].device);
-                free(more[t->n].site);
-                return -1;
+static void site_put(table *sites, const char *device, const char *site) {
+        char *copy = strdup(site);
+        if (!copy) {
+                perror(PROG);
+                exit(1);
         }
-        t->n++;
-        return 0;
+        free(table_get(sites, device));
+        table_put(sites, device, copy);
 }
 
-static void table_fini(struct table *t) {
-        for (size_t i = 0; i < t->n; i++) {
-                free(t->rows[i].device);
-                free(t->rows[i].site);
-        }
-        free(t->rows);
-}
-
-static int table_load(struct table *t, const char *path) {
-        char line[512], device[128], site[128];
+/* Reads lines "DEVICE SITE"; blank lines and lines starting with '#' are
+ * skipped.  A bad line is reported with its number. */
+static int sites_load(table *sites, const char *path) {
+        char line[512], device[128], site[128], extra;
         FILE *f = fopen(path, "r");
-        int rc = 0;
+        int rc = 0, lineno = 0;
         if (!f) {
                 perror(path);
                 return -1;
         }
         while (!rc && fgets(line, sizeof(line), f)) {
+                lineno++;
                 if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
                         continue;
-                if (sscanf(line, "%127s %127s", device, site) != 2) {
-                        fprintf(stderr, PROG ": %s: bad line: %s", path, line);
+                if (sscanf(line, "%127s %127s %c", device, site, &extra) != 2) {
+                        fprintf(stderr,
+                                PROG ": %s:%d: expected \"DEVICE SITE\", "
+                                "got: %s",
+                                path, lineno, line);
                         rc = -1;
                 } else {
-                        rc = table_add(t, device, site);
+                        site_put(sites, device, site);
                 }
         }
         fclose(f);
         return rc;
-}
-
-/* A linear search: the table of an example is a handful of rows. */
-static const char *table_site(const struct table *t, const char *device) {
-        for (size_t i = 0; i < t->n; i++)
-                if (!strcmp(t->rows[i].device, device))
-                        return t->rows[i].site;
-        return "unassigned";
 }
 
 static void on_reading(kbus_call *call, const Iot__V1__Reading *r,
@@ -112,7 +87,9 @@ static void on_reading(kbus_call *call, const Iot__V1__Reading *r,
         er.device_id = r->device_id;
         er.seq = r->seq;
         er.temperature = r->temperature;
-        er.site = (char *)table_site(arg, r->device_id);
+        er.site = table_get(arg, r->device_id);
+        if (!er.site)
+                er.site = "unassigned";
         int rc = iot_v1_enriched_reading_publish_from(call, &er);
         /* A full producer queue is RESOURCE_EXHAUSTED (nothing was
          * queued), which is retriable: failing the call has the runtime
@@ -125,7 +102,7 @@ static void on_reading(kbus_call *call, const Iot__V1__Reading *r,
 }
 
 int main(int argc, char **argv) {
-        struct table table = {0};
+        table *sites_table = table_new();
         const char *file = NULL, *sites = NULL;
         kbus_runtime *rt;
         int rc = 0;
@@ -146,26 +123,21 @@ int main(int argc, char **argv) {
                 }
         }
         if (sites) {
-                rc = table_load(&table, sites);
+                rc = sites_load(sites_table, sites);
         } else {
-                for (size_t i = 0; !rc && i < sizeof(builtin) / sizeof(*builtin);
-                     i++)
-                        rc = table_add(&table, builtin[i][0], builtin[i][1]);
+                for (size_t i = 0; i < sizeof(builtin) / sizeof(*builtin); i++)
+                        site_put(sites_table, builtin[i][0], builtin[i][1]);
         }
-        if (rc) {
-                table_fini(&table);
+        if (rc || stream_runtime_new(&rt, PROG, file)) {
+                table_free(sites_table, free);
                 return 1;
         }
-        if (stream_runtime_new(&rt, PROG, file)) {
-                table_fini(&table);
-                return 1;
-        }
-        rc = iot_v1_reading_subscribe(rt, NULL, on_reading, &table);
+        rc = iot_v1_reading_subscribe(rt, NULL, on_reading, sites_table);
         if (!rc)
                 rc = kbus_runtime_run(rt);
         if (rc)
                 fprintf(stderr, PROG ": %s\n", kbus_strerror(rc));
         kbus_runtime_free(rt);
-        table_fini(&table);
+        table_free(sites_table, free);
         return rc ? 1 : 0;
 }

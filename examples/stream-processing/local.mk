@@ -36,8 +36,10 @@ examples_stream_processing_sensor_sim_LDADD = $(iot_ldadd) $(LIBEVENT_LIBS)
 examples_stream_processing_enrich_SOURCES = \
 	examples/stream-processing/enrich.c $(iot_common)
 nodist_examples_stream_processing_enrich_SOURCES = $(IOT_GEN)
-examples_stream_processing_enrich_CPPFLAGS = $(iot_cppflags)
-examples_stream_processing_enrich_LDADD = $(iot_ldadd)
+examples_stream_processing_enrich_CPPFLAGS = $(iot_cppflags) \
+	$(examples_common_cppflags)
+examples_stream_processing_enrich_LDADD = examples/common/libtable.la \
+	$(iot_ldadd)
 examples_stream_processing_rules_SOURCES = \
 	examples/stream-processing/rules.c $(iot_common)
 nodist_examples_stream_processing_rules_SOURCES = $(IOT_GEN)

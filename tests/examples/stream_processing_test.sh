@@ -46,6 +46,14 @@ n_alerts=7
 
 printf 'dev-1 plant-north\nhot-1 roof\n' >"$work/sites.txt"
 
+# A bad line in the site table is named by its file and line number.
+printf '# devices\ndev-1 plant-north\ndev-2\n' >"$work/bad-sites.txt"
+if run 10 "$dir/enrich" -s "$work/bad-sites.txt" 2>"$work/bad-sites.err"; then
+        fail "enrich started with a bad site table"
+fi
+grep -q "bad-sites.txt:3: expected \"DEVICE SITE\"" "$work/bad-sites.err" ||
+        fail "enrich did not name the bad line: $(cat "$work/bad-sites.err")"
+
 start_broker
 start enrich "$dir/enrich" -s "$work/sites.txt"
 start rules "$dir/rules" -t 40 -n 3
