@@ -1,8 +1,8 @@
 /*
- * A hash table from strings (order ids, pages, devices, log sources) to
- * pointers, which the examples keep their state in.  Keys are copied;
- * values belong to the caller.  Entries are never removed: the examples
- * only ever add.  Out of memory, it ends the process.
+ * A hash table from strings (order ids, accounts, pages, devices, log
+ * sources) to pointers, which the examples keep their state in.  Keys are
+ * copied; values belong to the caller.  Entries are never removed: the
+ * examples only ever add.  Out of memory, it ends the process.
  */
 #ifndef KBUS_EXAMPLES_TABLE_H
 #define KBUS_EXAMPLES_TABLE_H
