@@ -36,6 +36,9 @@
  * default, which kbus also uses. */
 #define BENCH_PARTITIONS 4
 
+/* --producer options at most. */
+#define BENCH_MAX_PROPS 8
+
 typedef struct bench_opts {
         int rounds;          /* kbus/raw alternations per case */
         int order_rounds;    /* rounds of case (f) */
@@ -51,6 +54,9 @@ typedef struct bench_opts {
         double order_secs;   /* (f) longest measurement of either ordering */
         int order_max;       /* (f) max_in_flight with per-key ordering */
         const char *cases;   /* letters of the cases to run */
+        /* "NAME=VALUE" librdkafka properties for both sides' producers */
+        const char *producer_props[BENCH_MAX_PROPS];
+        int n_producer_props;
         bool quick;
 } bench_opts;
 

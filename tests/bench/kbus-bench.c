@@ -428,7 +428,7 @@ static void case_memory(bench_env *env) {
         for (int k = 0; k < 2; k++) {
                 for (int s = 0; s < 2; s++) {
                         char (*a)[200] = args[k][s];
-                        char *argv[24];
+                        char *argv[24 + 2 * BENCH_MAX_PROPS];
                         int n = 0;
                         if (side_skipped(s))
                                 continue;
@@ -458,6 +458,10 @@ static void case_memory(bench_env *env) {
                         argv[n++] = rate;
                         if (env->opts.quick)
                                 argv[n++] = "--quick";
+                        for (int i = 0; i < env->opts.n_producer_props; i++) {
+                                argv[n++] = "--producer";
+                                argv[n++] = (char *)env->opts.producer_props[i];
+                        }
                         argv[n] = NULL;
                         if (child_start(&ch[k][s], argv)) {
                                 bench_log("cannot start a child: %s",
@@ -795,6 +799,8 @@ static void usage(FILE *out) {
 "  --order-part-count N  (f) records one at a time (1600)\n"
 "  --order-max N         (f) records in handlers per partition (1000)\n"
 "  --order-secs S        (f) longest measurement of each ordering (2)\n"
+"  --producer NAME=VALUE a librdkafka property for both sides' producers,\n"
+"                        e.g. max.in.flight=1; repeatable (up to 8)\n"
 "  -h, --help            this help\n"
 "\n"
 "Keep counts within the embedded broker's limit of 100,000 records or 5 MB\n"
@@ -806,7 +812,7 @@ enum {
         OPT_CASES = 256, OPT_ROUNDS, OPT_QUICK, OPT_ONLY, OPT_PUB, OPT_SUB,
         OPT_LAT, OPT_TPUT, OPT_MEM, OPT_SOAK, OPT_RATE, OPT_ORD_ROUNDS,
         OPT_ORD_COUNT, OPT_ORD_PART, OPT_ORD_MAX, OPT_ORD_SECS, OPT_CHILD,
-        OPT_SIDE,
+        OPT_PRODUCER, OPT_SIDE,
         OPT_BOOTSTRAP, OPT_TAG, OPT_REQ, OPT_REPLY,
 };
 
@@ -827,6 +833,7 @@ static const struct option long_opts[] = {
     {"order-part-count", required_argument, NULL, OPT_ORD_PART},
     {"order-max", required_argument, NULL, OPT_ORD_MAX},
     {"order-secs", required_argument, NULL, OPT_ORD_SECS},
+    {"producer", required_argument, NULL, OPT_PRODUCER},
     /* internal: a memory case's child process */
     {"child", required_argument, NULL, OPT_CHILD},
     {"side", required_argument, NULL, OPT_SIDE},
@@ -856,7 +863,7 @@ int main(int argc, char **argv) {
                    *reply = NULL;
         double t_start = bench_now(), v;
         char err[256];
-        int c, rc = 0;
+        int c, idx = 0, rc = 0;
 
         *o = (bench_opts){
             .rounds = 5, .order_rounds = 2, .pub_count = 50000,
@@ -881,7 +888,7 @@ int main(int argc, char **argv) {
                         o->order_part_count = 200;
                         o->order_secs = 1;
                 }
-        while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
                 const char *a = optarg;
                 bool ok = true;
                 switch (c) {
@@ -930,6 +937,12 @@ int main(int argc, char **argv) {
                 case OPT_ORD_SECS:
                         NUM(order_secs, 0.1);
 #undef NUM
+                case OPT_PRODUCER:
+                        ok = strchr(a, '=') && a[0] != '=' &&
+                             o->n_producer_props < BENCH_MAX_PROPS;
+                        if (ok)
+                                o->producer_props[o->n_producer_props++] = a;
+                        break;
                 case OPT_CHILD:
                         child = a;
                         ok = !strcmp(a, "mem") || !strcmp(a, "soak");
@@ -955,8 +968,8 @@ int main(int argc, char **argv) {
                         return 2;
                 }
                 if (!ok) {
-                        fprintf(stderr, "kbus-bench: bad value '%s' for %s\n",
-                                a, argv[optind - 1]);
+                        fprintf(stderr, "kbus-bench: bad value '%s' for --%s\n",
+                                a, long_opts[idx].name);
                         return 2;
                 }
         }
@@ -991,6 +1004,8 @@ int main(int argc, char **argv) {
         log_machine();
         bench_log("embedded broker at %s; cases %s, %d rounds%s", env.bootstrap,
                   o->cases, o->rounds, o->quick ? " (quick)" : "");
+        for (int i = 0; i < o->n_producer_props; i++)
+                bench_log("both sides' producers: %s", o->producer_props[i]);
 
         for (const char *k = "abcef"; *k; k++) {
                 double t0 = bench_now();

@@ -44,6 +44,18 @@ static kbus_runtime *runtime(bench_env *env, const char *name,
                 kbus_config_free(conf);
                 return NULL;
         }
+        for (int i = 0; i < env->opts.n_producer_props; i++) {
+                const char *prop = env->opts.producer_props[i];
+                const char *eq = strchr(prop, '=');
+                char key[256];
+                snprintf(key, sizeof(key), "producer.%.*s", (int)(eq - prop),
+                         prop);
+                if (kbus_config_set(conf, key, eq + 1, err, sizeof(err))) {
+                        fprintf(stderr, "bench: kbus: config: %s\n", err);
+                        kbus_config_free(conf);
+                        return NULL;
+                }
+        }
         if (kbus_runtime_new(&rt, &conf, env->base, err, sizeof(err))) {
                 fprintf(stderr, "bench: kbus: runtime: %s\n", err);
                 kbus_config_free(conf);

@@ -141,8 +141,8 @@ static void conf_set(rd_kafka_conf_t *conf, const char *name,
         }
 }
 
-/* What kbus sets in low-latency mode, nothing more and nothing less; see
- * kbus__kafka_conf in framework/runtime.c. */
+/* What kbus sets in low-latency mode, nothing more and nothing less (see
+ * kbus__kafka_conf in framework/runtime.c), plus the --producer options. */
 static rd_kafka_conf_t *raw_conf(bench_env *env, bool consumer,
                                  const char *client_id) {
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -164,6 +164,14 @@ static rd_kafka_conf_t *raw_conf(bench_env *env, bool consumer,
                 conf_set(conf, "enable.idempotence", "true");
                 conf_set(conf, "linger.ms", "1");
                 conf_set(conf, "topic.metadata.refresh.interval.ms", "1000");
+                for (int i = 0; i < env->opts.n_producer_props; i++) {
+                        const char *prop = env->opts.producer_props[i];
+                        const char *eq = strchr(prop, '=');
+                        char name[256];
+                        snprintf(name, sizeof(name), "%.*s",
+                                 (int)(eq - prop), prop);
+                        conf_set(conf, name, eq + 1);
+                }
         }
         return conf;
 }
