@@ -255,7 +255,7 @@ static void test_retry_backoff(void **state) {
                 ev.message = "m";
                 assert_int_equal(kbus_publish(pub, &desc, &ev.base), 0);
         }
-        for (int i = 0; i < 200 && attempts < 6; i++)
+        for (int i = 0; i < 400 && attempts < 6; i++)
                 run_for(0.05);
         assert_int_equal(attempts, 6);
         for (int i = 0; i < 5; i++) {
