@@ -101,8 +101,11 @@ static rd_kafka_t *client(rd_kafka_type_t type, const struct dlt_opts *o,
                        rd_kafka_conf_set(conf, "enable.auto.commit", "false",
                                          err, sizeof(err)))) ||
             (type == RD_KAFKA_PRODUCER &&
-             rd_kafka_conf_set(conf, "enable.idempotence", "true", err,
-                               sizeof(err))) ||
+             (rd_kafka_conf_set(conf, "enable.idempotence", "true", err,
+                                sizeof(err)) ||
+              /* as the runtime's producer: see kbus__kafka_conf */
+              rd_kafka_conf_set(conf, "max.in.flight.requests.per.connection",
+                                "1", err, sizeof(err)))) ||
             (ll && !strcmp(ll, "1") && type == RD_KAFKA_CONSUMER &&
              rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err,
                                sizeof(err)))) {

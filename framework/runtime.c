@@ -111,6 +111,13 @@ int kbus__kafka_conf(kbus_runtime *rt, bool consumer, rd_kafka_conf_t **confp,
         static const char *const producer_defaults[][2] = {
             {"partitioner", "murmur2_random"},
             {"enable.idempotence", "true"},
+            /* librdkafka 2.0.2's idempotent producer, with several requests
+             * in flight, can take a batch that failed during a leader change
+             * as written when a later one succeeds: the events vanish after
+             * a successful delivery report.  With one, nothing can overtake
+             * a failed batch; kbus-bench measured no cost on the embedded
+             * broker (docs/RELIABILITY.md, section 9). */
+            {"max.in.flight.requests.per.connection", "1"},
         };
         static const char *const consumer_defaults[][2] = {
             {"enable.auto.offset.store", "false"},

@@ -162,6 +162,7 @@ static rd_kafka_conf_t *raw_conf(bench_env *env, bool consumer,
         } else {
                 conf_set(conf, "partitioner", "murmur2_random");
                 conf_set(conf, "enable.idempotence", "true");
+                conf_set(conf, "max.in.flight.requests.per.connection", "1");
                 conf_set(conf, "linger.ms", "1");
                 conf_set(conf, "topic.metadata.refresh.interval.ms", "1000");
                 for (int i = 0; i < env->opts.n_producer_props; i++) {

@@ -11,16 +11,6 @@
  */
 #include "faults.h"
 
-/* One Produce request in flight per broker.  With several, librdkafka
- * 2.0.2's idempotent producer lost one event of the 1200 in one run of
- * about twenty under load: when a batch fails (NOT_LEADER_FOR_PARTITION)
- * and a later one succeeds, it takes the failed one as written ("implicitly
- * acked").  The embedded broker does not check an idempotent producer's
- * sequence numbers, so it cannot refuse the later batch as Kafka would;
- * the same loss was reported against real clusters during leader
- * elections (confluent-kafka-go issue 921).  See docs/RELIABILITY.md. */
-#define INFLIGHT_1 "producer.max.in.flight.requests.per.connection", "1"
-
 static void move_leaders(const char *topic, int partitions, int round) {
         for (int p = 0; p < partitions; p++)
                 assert_int_equal(rd_kafka_mock_partition_set_leader(
@@ -37,7 +27,7 @@ static void test_leader_moves_during_events(void **state) {
 
         stream_init(&s, "lm.events", 16, 75);
         make_topic("lm.events", 4, 0);
-        pub = fault_runtime("lm-pub", NULL, INFLIGHT_1, NULL);
+        pub = fault_runtime("lm-pub", NULL, NULL);
         sub = fault_runtime("lm-sub", "lm-events", NULL);
         assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
                                         (kbus_fn)stream_on_event, &s), 0);
@@ -128,9 +118,9 @@ static void test_leader_moves_during_rpc(void **state) {
         make_topic("lm.replies", 1, 1);
         rpc.svc = hello_v1_greeter__service;
         rpc.svc.topic = "lm.requests";
-        srv = fault_runtime("lm-server", "lm-server", INFLIGHT_1, NULL);
+        srv = fault_runtime("lm-server", "lm-server", NULL);
         cli = rpc.cli = fault_runtime("lm-client", NULL, "reply_topic",
-                                      "lm.replies", INFLIGHT_1, NULL);
+                                      "lm.replies", NULL);
         assert_int_equal(kbus_serve(srv, &rpc.svc, &handlers,
                                     sizeof(handlers), NULL), 0);
         assert_int_equal(kbus_runtime_start(srv), 0);
