@@ -180,6 +180,7 @@ int kbus_config_new(kbus_config **confp) {
         conf->timeout_ms = 5000;
         conf->shutdown_grace_ms = 10000;
         conf->max_in_flight = 64;
+        conf->max_uncommitted = 100000;
         conf->client_max_in_flight = 10000;
         conf->log_level = KBUS_LOG_INFO;
         conf->retry.max_attempts = 5;
@@ -314,6 +315,7 @@ static const struct key keys[] = {
         {"shutdown_grace_ms", K_INT64, FIELD(shutdown_grace_ms), 0,
          INT32_MAX},
         {"max_in_flight", K_INT, FIELD(max_in_flight), 1, 1000000},
+        {"max_uncommitted", K_INT, FIELD(max_uncommitted), 1, 100000000},
         {"client_max_in_flight", K_INT, FIELD(client_max_in_flight), 1,
          10000000},
         {"log_level", K_LOG_LEVEL, FIELD(log_level)},

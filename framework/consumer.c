@@ -54,6 +54,7 @@ static kbus_partition *part_add(kbus_group *g, const char *topic,
                 p->max_in_flight = 1;
         p->wait_high = p->max_in_flight * 2 > 1000 ? (size_t)p->max_in_flight * 2
                                                    : 1000;
+        p->max_open = (uint64_t)g->rt->conf->max_uncommitted;
         kbus__offsets_init(&p->offsets);
         p->next = g->parts;
         g->parts = p;
@@ -112,6 +113,30 @@ static bool wait_push(kbus_partition *p, rd_kafka_message_t *m) {
         p->wait[(p->wait_head + p->n_wait) % p->cap_wait] = m;
         p->n_wait++;
         return true;
+}
+
+/* Whether a fetched record may be admitted now.  Besides the handler slots,
+ * a record stuck in its handler (or in retries) holds back every later
+ * offset; after max_open records the partition waits for it. */
+static bool part_has_room(kbus_partition *p) {
+        uint64_t open = kbus__offsets_open(&p->offsets);
+        if (open < p->max_open) {
+                p->open_full = false;
+                return p->in_flight < p->max_in_flight;
+        }
+        if (!p->open_full) {
+                p->open_full = true;
+                KBUS_LOG(KBUS_LOG_WARN, "consumer",
+                         "group %s: %s [%" PRId32 "]: offset %" PRId64
+                         " is not finished, and the %" PRIu64
+                         " records after it cannot be committed before it "
+                         "(max_uncommitted %" PRIu64 "): no more records "
+                         "of the partition start until it ends",
+                         p->g->id, p->topic, p->partition,
+                         kbus__offsets_oldest(&p->offsets), open - 1,
+                         p->max_open);
+        }
+        return false;
 }
 
 static void part_pause(kbus_partition *p, bool pause) {
@@ -276,8 +301,8 @@ static void record_admit(kbus_partition *p, rd_kafka_message_t *m) {
 /* Admits waiting records while there is room; resumes fetching when none
  * wait any more. */
 static void part_pump(kbus_partition *p) {
-        while (p->n_wait > 0 && p->in_flight < p->max_in_flight &&
-               !p->revoked && !p->g->rt->closing) {
+        while (p->n_wait > 0 && !p->revoked && !p->g->rt->closing &&
+               part_has_room(p)) {
                 rd_kafka_message_t *m = p->wait[p->wait_head];
                 p->wait_head = (p->wait_head + 1) % p->cap_wait;
                 p->n_wait--;
@@ -308,7 +333,7 @@ static void on_ready(evutil_socket_t fd, short what, void *arg) {
         }
         for (kbus_group *g = rt->groups; g; g = g->next)
                 for (kbus_partition *p = g->parts; p; p = p->next)
-                        if (p->n_wait > 0 && p->in_flight < p->max_in_flight)
+                        if (p->n_wait > 0 && part_has_room(p))
                                 part_pump(p);
 }
 
@@ -624,8 +649,7 @@ static void group_handle(kbus_group *g, rd_kafka_message_t *m) {
                 rd_kafka_message_destroy(m);
                 return;
         }
-        if (p->n_wait > 0 || p->in_flight >= p->max_in_flight ||
-            g->rt->closing) {
+        if (p->n_wait > 0 || g->rt->closing || !part_has_room(p)) {
                 if (!wait_push(p, m)) {
                         KBUS_LOG(KBUS_LOG_ERROR, "consumer",
                                  "out of memory holding a record");

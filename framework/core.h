@@ -70,6 +70,11 @@ typedef struct kbus_partition {
         int live;         /* records alive that point here (in_flight, and
                            * those whose reply is being delivered) */
         int max_in_flight;
+        /* Records admitted at most from the oldest unfinished one on: the
+         * offsets past it cannot be committed until it ends, so this bounds
+         * the tracker and what a crash would make the group redo. */
+        uint64_t max_open;
+        bool open_full; /* at max_open, and said so in the log */
         kbus_ordering ordering;
         kbus_keys keys;   /* KBUS_ORDER_KEY: keys in use */
         rd_kafka_message_t **wait; /* fetched, waiting for a free slot */

@@ -73,6 +73,7 @@ struct kbus_config {
         int64_t timeout_ms;       /* default call deadline */
         int64_t shutdown_grace_ms;
         int max_in_flight;        /* per partition */
+        int max_uncommitted;      /* per partition, past the oldest open */
         int ordering;             /* kbus_ordering */
         int client_max_in_flight; /* pending calls per runtime */
         int log_level;            /* enum kbus_log_level */

@@ -38,4 +38,9 @@ static inline uint64_t kbus__offsets_open(const kbus_offsets *t) {
         return t->tail - t->head;
 }
 
+/** The offset of the oldest open record; only when one is open. */
+static inline int64_t kbus__offsets_oldest(const kbus_offsets *t) {
+        return t->offset[t->head & (t->cap - 1)];
+}
+
 #endif

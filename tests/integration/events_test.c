@@ -103,24 +103,11 @@ static void test_resume_after_restart(void **state) {
         kbus_runtime *pub = test_runtime("resume-pub", NULL);
         kbus_runtime *sub;
         static struct seen first, second;
-        kbus_config *conf;
-        char err[256];
 
         /* No periodic commit in the test's time: what the second life
          * sees depends on the commit made when the first one stops. */
-        assert_int_equal(kbus_config_new(&conf), 0);
-        assert_int_equal(kbus_config_set(conf, "bootstrap",
-                                         kbus_broker_bootstrap(test_broker),
-                                         err, sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "group", "resume", err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "consumer.auto.commit."
-                                         "interval.ms", "600000", err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_runtime_new(&sub, &conf, test_base, err,
-                                          sizeof(err)), 0);
+        sub = test_runtime_with("resume-sub", "resume",
+                                "consumer.auto.commit.interval.ms", "600000");
 
         /* The first life acknowledges e0..e29 and is still working on
          * e30..e49 when it stops. */

@@ -42,8 +42,12 @@ static inline void harness_down(void) {
         kbus_broker_free(test_broker);
 }
 
-/* A runtime on the test broker and the shared loop. */
-static inline kbus_runtime *test_runtime(const char *name, const char *group) {
+/* A runtime on the test broker and the shared loop, with one more config
+ * key \p key set to \p value unless \p key is NULL. */
+static inline kbus_runtime *test_runtime_with(const char *name,
+                                              const char *group,
+                                              const char *key,
+                                              const char *value) {
         kbus_config *conf;
         kbus_runtime *rt;
         char err[512];
@@ -60,11 +64,18 @@ static inline kbus_runtime *test_runtime(const char *name, const char *group) {
                                                  sizeof(err)), 0);
         assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", "2000",
                                          err, sizeof(err)), 0);
+        if (key)
+                assert_int_equal(kbus_config_set(conf, key, value, err,
+                                                 sizeof(err)), 0);
         if (kbus_runtime_new(&rt, &conf, test_base, err, sizeof(err))) {
                 fprintf(stderr, "runtime: %s\n", err);
                 fail();
         }
         return rt;
+}
+
+static inline kbus_runtime *test_runtime(const char *name, const char *group) {
+        return test_runtime_with(name, group, NULL, NULL);
 }
 
 static inline double now_s(void) {

@@ -848,6 +848,59 @@ static void test_publish_from_request(void **state) {
         rd_kafka_destroy(reader);
 }
 
+/* ---- one record stuck: later ones are bounded by max_uncommitted ---- */
+
+struct stuck {
+        kbus_call *held; /* the record kept in its handler */
+        int handled;     /* the others, acknowledged at once */
+};
+
+static void on_stuck(kbus_call *call, const Hello__V1__Greeted *ev,
+                     void *arg) {
+        struct stuck *st = arg;
+        if (!strcmp(ev->message, "hold")) {
+                st->held = call;
+                return;
+        }
+        st->handled++;
+        kbus_call_ack(call);
+}
+
+/* A record stays in its handler: records of other keys after it go on, up
+ * to max_uncommitted from it, then the partition waits; once it ends, the
+ * rest follow. */
+static void test_max_uncommitted(void **state) {
+        kbus_event_desc *d = event_on("unc.greeted");
+        kbus_runtime *pub = test_runtime("unc-pub", NULL);
+        kbus_runtime *sub =
+            test_runtime_with("unc-sub", "unc", "max_uncommitted", "20");
+        static struct stuck st;
+        char name[16];
+
+        assert_int_equal(kbus_broker_create_topic(test_broker, "unc.greeted",
+                                                  1), 0);
+        assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_stuck, &st),
+                         0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        publish(pub, d, "A", "hold");
+        for (int i = 0; i < 100; i++) {
+                snprintf(name, sizeof(name), "k%d", i);
+                publish(pub, d, name, "go");
+        }
+        for (int i = 0; i < 1500 && st.handled < 19; i++)
+                run_for(0.02);
+        run_for(1); /* time for more, were more let through */
+        assert_non_null(st.held);
+        /* The held record and 19 after it: 20 uncommitted. */
+        assert_int_equal(st.handled, 19);
+        kbus_call_ack(st.held);
+        for (int i = 0; i < 500 && st.handled < 100; i++)
+                run_for(0.02);
+        assert_int_equal(st.handled, 100);
+        kbus_runtime_free(sub);
+        kbus_runtime_free(pub);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_retry_keeps_key_order),
@@ -861,6 +914,7 @@ int main(void) {
             cmocka_unit_test(test_server_retries_bounded_by_deadline),
             cmocka_unit_test(test_reply_too_large),
             cmocka_unit_test(test_retriable_failure_at_shutdown),
+            cmocka_unit_test(test_max_uncommitted),
         };
         int rc;
         harness_up();

@@ -278,24 +278,11 @@ static void http_get(int port, const char *path, struct http_result *r) {
 }
 
 static void test_ops_endpoint(void **state) {
-        kbus_config *conf;
         kbus_runtime *srv;
         struct http_result r;
-        char err[256];
         int port;
 
-        assert_int_equal(kbus_config_new(&conf), 0);
-        assert_int_equal(kbus_config_set(conf, "bootstrap",
-                                         kbus_broker_bootstrap(test_broker),
-                                         err, sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "name", "ops-server", err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "http", "127.0.0.1:0", err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_runtime_new(&srv, &conf, test_base, err,
-                                          sizeof(err)), 0);
+        srv = test_runtime_with("ops-server", NULL, "http", "127.0.0.1:0");
         port = kbus_runtime_http_port(srv);
         assert_true(port > 0);
         serve_on(srv, "ops.requests");

@@ -129,6 +129,7 @@ static void test_defaults(void **state) {
         assert_int_equal(conf->timeout_ms, 5000);
         assert_int_equal(conf->shutdown_grace_ms, 10000);
         assert_int_equal(conf->max_in_flight, 64);
+        assert_int_equal(conf->max_uncommitted, 100000);
         assert_int_equal(conf->client_max_in_flight, 10000);
         assert_int_equal(conf->log_level, KBUS_LOG_INFO);
         assert_int_equal(conf->retry.max_attempts, 5);
@@ -179,6 +180,7 @@ static void test_load_good_file(void **state) {
                 "timeout_ms = 2500;\n"
                 "shutdown_grace_ms = 0;\n"
                 "max_in_flight = 8;\n"
+                "max_uncommitted = 5000;\n"
                 "client_max_in_flight = 500;\n"
                 "log_level = \"debug\";\n"
                 "dlt_suffix = \"-dlt\";\n"
@@ -205,6 +207,7 @@ static void test_load_good_file(void **state) {
         assert_int_equal(conf->timeout_ms, 2500);
         assert_int_equal(conf->shutdown_grace_ms, 0);
         assert_int_equal(conf->max_in_flight, 8);
+        assert_int_equal(conf->max_uncommitted, 5000);
         assert_int_equal(conf->client_max_in_flight, 500);
         assert_int_equal(conf->log_level, KBUS_LOG_DEBUG);
         assert_string_equal(conf->dlt_suffix, "-dlt");
