@@ -595,6 +595,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 KBUS_LOG(KBUS_LOG_INFO, "consumer",
                          "group %s: %d partitions assigned", g->id,
                          parts->cnt);
+                g->joined = true;
                 rd_kafka_assign(rk, parts);
                 if (g->rt->closing)
                         rd_kafka_pause_partitions(rk, parts);

@@ -93,6 +93,7 @@ typedef struct kbus_group {
         kbus_route *routes;
         kbus_partition *parts;
         bool subscribed; /* the route list is what librdkafka has */
+        bool joined;     /* had a first assignment, even an empty one */
 } kbus_group;
 
 /* ---- a record being handled (public name: kbus_call) ---- */

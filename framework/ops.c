@@ -1,7 +1,7 @@
 /*
  * The operations endpoint: a small evhttp listener on the runtime's loop
- * serving /healthz (the loop runs), /readyz (started, every consumer group
- * has its partitions, not shutting down) and /metrics (the runtime's
+ * serving /healthz (the loop runs), /readyz (kbus_runtime_ready: started,
+ * every consumer group joined, not shutting down) and /metrics (the runtime's
  * counters, in-flight gauges and consumer lag, in Prometheus text format).
  * Lag comes from librdkafka's cached high watermarks and our positions, so
  * a scrape never waits for the broker.
@@ -43,11 +43,11 @@ static void reply_text(struct evhttp_request *req, int code,
         evhttp_send_reply(req, code, reason, body);
 }
 
-static bool ready(const kbus_runtime *rt) {
+bool kbus_runtime_ready(const kbus_runtime *rt) {
         if (!rt->started || rt->closing)
                 return false;
         for (const kbus_group *g = rt->groups; g; g = g->next)
-                if (!g->parts)
+                if (!g->joined)
                         return false;
         return true;
 }
@@ -120,7 +120,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
                 evbuffer_add_printf(b, "ok\n");
                 reply_text(req, 200, "OK", b);
         } else if (!strcmp(path, "/readyz")) {
-                bool ok = ready(rt);
+                bool ok = kbus_runtime_ready(rt);
                 evbuffer_add_printf(b, ok ? "ready\n" : "not ready\n");
                 reply_text(req, ok ? 200 : 503,
                            ok ? "OK" : "Service Unavailable", b);

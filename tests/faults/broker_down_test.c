@@ -208,7 +208,7 @@ static void test_broker_down_during_events(void **state) {
         assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
                                         (kbus_fn)stream_on_event, &s), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
-        run_for(3.5); /* the first join */
+        assert_true(run_until(runtime_ready, sub, 30));
         stream_pump_start(&s, pub, 2);
         run_for(1);
         note("broker 1 down: published %d, handled %d", s.published,
@@ -273,7 +273,7 @@ static void test_dead_letter_topic_down(void **state) {
         assert_int_equal(kbus_subscribe(sub, &desc, NULL, (kbus_fn)on_dd,
                                         NULL), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
-        run_for(3.5);
+        assert_true(run_until(runtime_ready, sub, 30));
         assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 3), 0);
         /* k0 and k3 are on different partitions (murmur2: 1 and 0). */
         for (int i = 0; i < 11; i++) {
@@ -401,7 +401,8 @@ static void test_published_events_topic_down(void **state) {
                                         (kbus_fn)stream_on_event, &s), 0);
         assert_int_equal(kbus_runtime_start(relay), 0);
         assert_int_equal(kbus_runtime_start(sink), 0);
-        run_for(3.5);
+        assert_true(run_until(runtime_ready, relay, 30));
+        assert_true(run_until(runtime_ready, sink, 30));
 
         assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 3), 0);
         s.pub = pub;

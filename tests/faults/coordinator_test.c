@@ -39,7 +39,7 @@ static void coordinator_outage(const char *topic, const char *group,
         assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
                                         (kbus_fn)stream_on_event, &s), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
-        run_for(3.5);
+        assert_true(run_until(runtime_ready, sub, 30));
         stream_pump_start(&s, pub, 1);
         run_for(1.5);
         note("coordinator down for %.0f s: published %d, handled %d",

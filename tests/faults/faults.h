@@ -191,6 +191,12 @@ static inline void run_for(double seconds) {
         run_until(NULL, NULL, seconds);
 }
 
+/* For run_until: the runtime's groups have joined (the embedded broker's
+ * first join takes about 3 s, longer on a loaded machine). */
+static inline bool runtime_ready(void *rt) {
+        return kbus_runtime_ready(rt);
+}
+
 static inline void note(const char *fmt, ...) {
         va_list ap;
         fprintf(stderr, "# ");

@@ -32,7 +32,7 @@ static void test_leader_moves_during_events(void **state) {
         assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
                                         (kbus_fn)stream_on_event, &s), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
-        run_for(3.5); /* the first join */
+        assert_true(run_until(runtime_ready, sub, 30));
         stream_pump_start(&s, pub, 2);
         for (int round = 1; round <= 4; round++) {
                 run_for(0.7);

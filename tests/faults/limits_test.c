@@ -79,7 +79,7 @@ static void test_producer_queue_full(void **state) {
                                         (kbus_fn)stream_on_event, &s), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         s.pub = pub;
-        run_for(3.5);
+        assert_true(run_until(runtime_ready, sub, 30));
 
         /* Every partition's leader is down: nothing leaves the queue. */
         assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 2), 0);
@@ -248,7 +248,7 @@ static void test_retry_backoff(void **state) {
         assert_int_equal(kbus_subscribe(sub, &desc, NULL, (kbus_fn)on_flaky,
                                         NULL), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
-        run_for(3.5);
+        assert_true(run_until(runtime_ready, sub, 30));
         for (int i = 0; i < 21; i++) {
                 Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
                 ev.name = i ? "k1" : "k0";

@@ -31,7 +31,7 @@ static void test_member_joins_and_leaves(void **state) {
         assert_int_equal(kbus_subscribe(sub2, &rb.desc, NULL,
                                         (kbus_fn)stream_on_event, &rb), 0);
         assert_int_equal(kbus_runtime_start(sub1), 0);
-        run_for(3.5);
+        assert_true(run_until(runtime_ready, sub1, 30));
         stream_pump_start(&rb, pub, 1);
         run_for(1.5);
         note("second member joins: published %d, handled %d", rb.published,

@@ -87,7 +87,8 @@ static void test_produce_errors(void **state) {
         assert_int_equal(kbus_call_opts_new(&opts), 0);
         kbus_call_opts_set_timeout(opts, 15000);
         assert_int_equal(kbus_call_opts_set_topic(opts, "pe.requests"), 0);
-        run_for(3.5); /* the first joins */
+        assert_true(run_until(runtime_ready, sub, 30));
+        assert_true(run_until(runtime_ready, srv, 30));
 
         stream_pump_start(&s, pub, 2);
         for (int round = 0; round < 4; round++) {
@@ -147,7 +148,7 @@ static void test_fetch_errors(void **state) {
         assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
                                         (kbus_fn)stream_on_event, &s), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
-        run_for(3.5);
+        assert_true(run_until(runtime_ready, sub, 30));
         stream_pump_start(&s, pub, 2);
         for (int round = 0; round < 4; round++) {
                 run_for(0.5);

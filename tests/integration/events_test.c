@@ -159,6 +159,32 @@ static kbus_runtime *own_broker_runtime(kbus_broker **own, const char *key,
 
 /* Regression: kbus_runtime_free used to wait forever in the consumer's
  * close when the broker had gone first (say, both got SIGTERM). */
+/* A member that gets no partition (two members, one partition) has still
+ * joined: it is ready, and so is the one that got it; a runtime shutting
+ * down is not. */
+static void test_ready_without_partitions(void **state) {
+        kbus_event_desc *d = event_on("ready.greeted");
+        kbus_runtime *a = test_runtime("ready-a", "ready");
+        kbus_runtime *b = test_runtime("ready-b", "ready");
+        static struct seen sa, sb;
+
+        assert_int_equal(kbus_broker_create_topic(test_broker,
+                                                  "ready.greeted", 1), 0);
+        assert_int_equal(kbus_subscribe(a, d, NULL, (kbus_fn)on_greeted, &sa),
+                         0);
+        assert_int_equal(kbus_subscribe(b, d, NULL, (kbus_fn)on_greeted, &sb),
+                         0);
+        assert_false(kbus_runtime_ready(a)); /* not started */
+        assert_int_equal(kbus_runtime_start(a), 0);
+        assert_int_equal(kbus_runtime_start(b), 0);
+        assert_true(run_until_ready(a, 30));
+        assert_true(run_until_ready(b, 30));
+        kbus_runtime_shutdown(a);
+        assert_false(kbus_runtime_ready(a));
+        kbus_runtime_free(a);
+        kbus_runtime_free(b);
+}
+
 static void test_free_after_broker_gone(void **state) {
         kbus_event_desc *d = event_on("gone.greeted");
         kbus_broker *own;
@@ -170,7 +196,7 @@ static void test_free_after_broker_gone(void **state) {
         assert_int_equal(kbus_subscribe(sub, d, "gone", (kbus_fn)on_greeted,
                                         &s), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
-        run_for(4); /* joined */
+        assert_true(run_until_ready(sub, 30));
         kbus_broker_free(own);
         start = now_s();
         kbus_runtime_free(sub);
@@ -255,6 +281,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_each_group_once),
             cmocka_unit_test(test_resume_after_restart),
+            cmocka_unit_test(test_ready_without_partitions),
             cmocka_unit_test(test_free_after_broker_gone),
             cmocka_unit_test(test_publish_confirmed),
         };

@@ -101,4 +101,12 @@ static inline void run_for(double seconds) {
         run_until(&never, seconds);
 }
 
+/* Runs the loop until \p rt's groups have joined; false after \p seconds. */
+static inline bool run_until_ready(kbus_runtime *rt, double seconds) {
+        double end = now_s() + seconds;
+        while (!kbus_runtime_ready(rt) && now_s() < end)
+                run_for(0.02);
+        return kbus_runtime_ready(rt);
+}
+
 #endif

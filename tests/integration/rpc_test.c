@@ -170,7 +170,7 @@ static void test_deadline_then_late_reply(void **state) {
         hold_calls = true;
         n_held = 0;
         serve_on(srv, "late.requests");
-        run_for(4); /* let the server join its group */
+        assert_true(run_until_ready(srv, 30));
         opts = opts_for("late.requests", 3000);
         req.name = "late";
         assert_int_equal(
@@ -289,15 +289,17 @@ static void test_ops_endpoint(void **state) {
 
         http_get(port, "/healthz", &r);
         assert_int_equal(r.code, 200);
-        /* Ready once the group has its partitions. */
-        for (int i = 0; i < 100; i++) {
+        /* Ready once the group has joined, as kbus_runtime_ready says. */
+        for (int i = 0; i < 200; i++) {
                 http_get(port, "/readyz", &r);
                 if (r.code == 200)
                         break;
                 assert_int_equal(r.code, 503);
+                assert_false(kbus_runtime_ready(srv));
                 run_for(0.1);
         }
         assert_int_equal(r.code, 200);
+        assert_true(kbus_runtime_ready(srv));
         /* Lag shows once a fetch has told the client where the end is. */
         for (int i = 0; i < 50; i++) {
                 http_get(port, "/metrics", &r);

@@ -17,6 +17,7 @@
 #ifndef KBUS_KBUS_H
 #define KBUS_KBUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -168,6 +169,14 @@ const char *kbus_runtime_reply_topic(const kbus_runtime *rt);
  *        subscriptions added later are subscribed at once.
  */
 int kbus_runtime_start(kbus_runtime *rt);
+
+/**
+ * @brief Whether the runtime is started, not shutting down, and every one
+ *        of its consumer groups has joined (had its first assignment, even
+ *        an empty one): its servers and subscriptions receive records.
+ *        /readyz answers the same.
+ */
+bool kbus_runtime_ready(const kbus_runtime *rt);
 
 /**
  * @brief Starts, then dispatches the event_base until the runtime has shut
