@@ -11,9 +11,10 @@
  * because its offset was never stored).  Offsets are stored only up to the
  * highest record below which all have ended, so nothing is ever skipped.
  *
- * A partition holds at most max_in_flight records in handlers at once;
- * beyond that, fetched records wait in the partition and the partition is
- * paused, so memory stays bounded.
+ * A partition holds at most max_in_flight records in handlers at once, and
+ * starts at most max_uncommitted from the oldest one not finished; beyond
+ * that, fetched records wait in the partition and the partition is paused,
+ * so memory (and what a crash makes the group redo) stays bounded.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static kbus_partition *part_add(kbus_group *g, const char *topic,
                 p->max_in_flight = 1;
         p->wait_high = p->max_in_flight * 2 > 1000 ? (size_t)p->max_in_flight * 2
                                                    : 1000;
-        p->max_open = (uint64_t)g->rt->conf->max_uncommitted;
+        p->max_uncommitted = (uint64_t)g->rt->conf->max_uncommitted;
         kbus__offsets_init(&p->offsets);
         p->next = g->parts;
         g->parts = p;
@@ -117,15 +118,15 @@ static bool wait_push(kbus_partition *p, rd_kafka_message_t *m) {
 
 /* Whether a fetched record may be admitted now.  Besides the handler slots,
  * a record stuck in its handler (or in retries) holds back every later
- * offset; after max_open records the partition waits for it. */
+ * offset; max_uncommitted records from it, the partition waits for it. */
 static bool part_has_room(kbus_partition *p) {
         uint64_t open = kbus__offsets_open(&p->offsets);
-        if (open < p->max_open) {
-                p->open_full = false;
+        if (open < p->max_uncommitted) {
+                p->uncommitted_full = false;
                 return p->in_flight < p->max_in_flight;
         }
-        if (!p->open_full) {
-                p->open_full = true;
+        if (!p->uncommitted_full) {
+                p->uncommitted_full = true;
                 KBUS_LOG(KBUS_LOG_WARN, "consumer",
                          "group %s: %s [%" PRId32 "]: offset %" PRId64
                          " is not finished, and the %" PRIu64
@@ -134,7 +135,7 @@ static bool part_has_room(kbus_partition *p) {
                          "of the partition start until it ends",
                          p->g->id, p->topic, p->partition,
                          kbus__offsets_oldest(&p->offsets), open - 1,
-                         p->max_open);
+                         p->max_uncommitted);
         }
         return false;
 }

@@ -73,8 +73,8 @@ typedef struct kbus_partition {
         /* Records admitted at most from the oldest unfinished one on: the
          * offsets past it cannot be committed until it ends, so this bounds
          * the tracker and what a crash would make the group redo. */
-        uint64_t max_open;
-        bool open_full; /* at max_open, and said so in the log */
+        uint64_t max_uncommitted;
+        bool uncommitted_full; /* at the bound, and said so in the log */
         kbus_ordering ordering;
         kbus_keys keys;   /* KBUS_ORDER_KEY: keys in use */
         rd_kafka_message_t **wait; /* fetched, waiting for a free slot */
