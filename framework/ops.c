@@ -43,13 +43,13 @@ static void reply_text(struct evhttp_request *req, int code,
         evhttp_send_reply(req, code, reason, body);
 }
 
-bool kbus_runtime_ready(const kbus_runtime *rt) {
+int kbus_runtime_ready(const kbus_runtime *rt) {
         if (!rt->started || rt->closing)
-                return false;
+                return 0;
         for (const kbus_group *g = rt->groups; g; g = g->next)
                 if (!g->joined)
-                        return false;
-        return true;
+                        return 0;
+        return 1;
 }
 
 static void metrics(kbus_runtime *rt, struct evbuffer *b) {

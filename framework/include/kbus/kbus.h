@@ -17,7 +17,6 @@
 #ifndef KBUS_KBUS_H
 #define KBUS_KBUS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -171,12 +170,14 @@ const char *kbus_runtime_reply_topic(const kbus_runtime *rt);
 int kbus_runtime_start(kbus_runtime *rt);
 
 /**
- * @brief Whether the runtime is started, not shutting down, and every one
- *        of its consumer groups has joined (had its first assignment, even
- *        an empty one): its servers and subscriptions receive records.
- *        /readyz answers the same.
+ * @brief 1 if the runtime is started, not shutting down, and every one of
+ *        its consumer groups has joined (had its first assignment, even an
+ *        empty one): its servers and subscriptions receive records; else 0.
+ *        /readyz answers the same.  (An int, not a bool: this header does
+ *        not include <stdbool.h>, whose bool macro would break protoc-c
+ *        code for a method named Bool.)
  */
-bool kbus_runtime_ready(const kbus_runtime *rt);
+int kbus_runtime_ready(const kbus_runtime *rt);
 
 /**
  * @brief Starts, then dispatches the event_base until the runtime has shut
