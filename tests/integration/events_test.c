@@ -14,9 +14,11 @@
 
 /* Each test publishes to a topic of its own. */
 static kbus_event_desc *event_on(const char *topic) {
-        static kbus_event_desc descs[4];
+        static kbus_event_desc descs[16];
         static int n;
-        kbus_event_desc *d = &descs[n++];
+        kbus_event_desc *d;
+        assert_true(n < 16);
+        d = &descs[n++];
         *d = hello_v1_greeted__event;
         d->topic = topic;
         return d;

@@ -11,9 +11,11 @@
 #include "hello.kbus.h"
 
 static kbus_event_desc *event_on(const char *topic) {
-        static kbus_event_desc descs[8];
+        static kbus_event_desc descs[16];
         static int n;
-        kbus_event_desc *d = &descs[n++];
+        kbus_event_desc *d;
+        assert_true(n < 16);
+        d = &descs[n++];
         *d = hello_v1_greeted__event;
         d->topic = topic;
         d->retry.initial_backoff_ms = 20;
