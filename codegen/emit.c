@@ -190,6 +190,16 @@ put_params(buf *b, const char *indent, const char *lead,
         buf_puts(b, end);
 }
 
+/* The prototype of a generated function returning int. */
+static void
+put_int_proto(buf *b, const char *fn, const char *const *params, size_t n)
+{
+        char *lead = xasprintf("int %s(", fn);
+
+        put_params(b, "", lead, params, n, ");\n\n");
+        free(lead);
+}
+
 static void
 put_flags(buf *b, unsigned flags)
 {
@@ -317,7 +327,6 @@ header_method(buf *b, const mservice *s, const mmethod *m)
         put_doc(b, "", brief, m->comment, details);
         free(brief);
         free(details);
-        lead = xasprintf("int %s(", m->fn);
         req_param = xasprintf("const %s *req", m->in->c_type);
         cb_param = xasprintf("%s cb", m->cb_type);
         {
@@ -325,9 +334,8 @@ header_method(buf *b, const mservice *s, const mmethod *m)
                                          "const kbus_call_opts *opts",
                                          cb_param, "void *arg" };
 
-                put_params(b, "", lead, params, 5, ");\n\n");
+                put_int_proto(b, m->fn, params, 5);
         }
-        free(lead);
         free(cb_param);
 
         if (m->reply_fn != NULL) {
@@ -339,14 +347,12 @@ header_method(buf *b, const mservice *s, const mmethod *m)
                         "wrong message type.  @p reply is packed at once; "
                         "the caller keeps it.");
                 free(brief);
-                lead = xasprintf("int %s(", m->reply_fn);
                 {
                         const char *params[] = { "kbus_call *call",
                                                  reply_param };
 
-                        put_params(b, "", lead, params, 2, ");\n\n");
+                        put_int_proto(b, m->reply_fn, params, 2);
                 }
-                free(lead);
         }
         free(reply_param);
         free(req_param);
@@ -411,16 +417,14 @@ header_service(buf *b, const mservice *s)
         put_doc(b, "", brief, NULL, details);
         free(brief);
         free(details);
-        lead = xasprintf("int %s(", s->serve_fn);
         {
                 char *hp = xasprintf("const %s *h", s->handlers_type);
                 const char *params[] = { "kbus_runtime *rt", hp,
                                          "void *arg" };
 
-                put_params(b, "", lead, params, 3, ");\n\n");
+                put_int_proto(b, s->serve_fn, params, 3);
                 free(hp);
         }
-        free(lead);
 }
 
 static void
@@ -463,13 +467,11 @@ header_event(buf *b, const mevent *ev)
                 "KBUS_RESOURCE_EXHAUSTED when its\n"
                 "         queue is full (nothing is queued then).");
         free(brief);
-        lead = xasprintf("int %s(", ev->publish_fn);
         {
                 const char *params[] = { "kbus_runtime *rt", evp };
 
-                put_params(b, "", lead, params, 2, ");\n\n");
+                put_int_proto(b, ev->publish_fn, params, 2);
         }
-        free(lead);
 
         brief = xasprintf("Publishes @p ev to topic \"%s\" as part of "
                           "handling @p call.", ev->topic);
@@ -479,13 +481,11 @@ header_event(buf *b, const mevent *ev)
                 "the call fails with KBUS_UNAVAILABLE.  See "
                 "kbus_call_publish().");
         free(brief);
-        lead = xasprintf("int %s(", ev->publish_from_fn);
         {
                 const char *params[] = { "kbus_call *call", evp };
 
-                put_params(b, "", lead, params, 2, ");\n\n");
+                put_int_proto(b, ev->publish_from_fn, params, 2);
         }
-        free(lead);
 
         brief = xasprintf("Publishes @p ev to topic \"%s\"; @p cb learns "
                           "its outcome.", ev->topic);
@@ -494,14 +494,12 @@ header_event(buf *b, const mevent *ev)
                 "written or an\n"
                 "error once it finally is not.  See kbus_publish_confirmed().");
         free(brief);
-        lead = xasprintf("int %s(", ev->publish_confirmed_fn);
         {
                 const char *params[] = { "kbus_runtime *rt", evp,
                                          "kbus_delivery_fn cb", "void *arg" };
 
-                put_params(b, "", lead, params, 4, ");\n\n");
+                put_int_proto(b, ev->publish_confirmed_fn, params, 4);
         }
-        free(lead);
 
         brief = xasprintf("Subscribes @p fn to %s events.", full);
         put_doc(b, "", brief, NULL,
@@ -509,17 +507,15 @@ header_event(buf *b, const mevent *ev)
                 " Each group\n"
                 "              receives every event once.");
         free(brief);
-        lead = xasprintf("int %s(", ev->subscribe_fn);
         {
                 char *fnp = xasprintf("%s fn", ev->handler_type);
                 const char *params[] = { "kbus_runtime *rt",
                                          "const char *group", fnp,
                                          "void *arg" };
 
-                put_params(b, "", lead, params, 4, ");\n\n");
+                put_int_proto(b, ev->subscribe_fn, params, 4);
                 free(fnp);
         }
-        free(lead);
         free(evp);
 }
 
