@@ -31,8 +31,3 @@ kbusprotodir = $(datadir)/kbus/proto/kbus
 dist_kbusproto_DATA = framework/kbus/options.proto
 
 pkgconfig_DATA = framework/kbus.pc
-
-bin_PROGRAMS += kbus
-kbus_SOURCES = framework/kbus_tool.c framework/kbus_tool.h framework/kbus_dlt.c
-kbus_CPPFLAGS = $(libkbus_la_CPPFLAGS) $(JANSSON_CFLAGS)
-kbus_LDADD = libkbus.la $(RDKAFKA_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)

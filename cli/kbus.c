@@ -1,5 +1,5 @@
 /*
- * kbus_tool.c: the `kbus` command-line tool.
+ * kbus.c: the `kbus` command-line tool.
  *
  * A table of subcommands, each a function given its own argv (argv[0] is
  * the subcommand's name), so a new one (`kbus dlt replay`, `kbus call`)
@@ -28,7 +28,7 @@
 
 #include "kbus/kbus.h"
 
-#include "kbus_tool.h"
+#include "cli.h"
 
 
 /* ------------------------------------------------------------------ */

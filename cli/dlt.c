@@ -30,7 +30,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "kbus_tool.h"
+#include "cli.h"
 
 struct dlt_opts {
         const char *bootstrap;
