@@ -31,6 +31,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "cli.h"
+#include "wire.h" /* header names only: the tool uses the public API */
 
 struct dlt_opts {
         const char *bootstrap;
@@ -266,21 +267,21 @@ static json_t *describe(const rd_kafka_message_t *m) {
         json_object_set_new(o, "key", m->key ? text_or_hex(m->key, m->key_len)
                                              : json_null());
         json_object_set_new(o, "value_bytes", json_integer((json_int_t)m->len));
-        if ((v = header(m, "kafka_dlt-original-topic", &n)))
+        if ((v = header(m, KBUS_H_DLT_TOPIC, &n)))
                 json_object_set_new(o, "original_topic", text_or_hex(v, n));
-        if ((v = header(m, "kafka_dlt-original-partition", &n)) && n == 4)
+        if ((v = header(m, KBUS_H_DLT_PARTITION, &n)) && n == 4)
                 json_object_set_new(o, "original_partition",
                                     json_integer((json_int_t)be(v, 4)));
-        if ((v = header(m, "kafka_dlt-original-offset", &n)) && n == 8)
+        if ((v = header(m, KBUS_H_DLT_OFFSET, &n)) && n == 8)
                 json_object_set_new(o, "original_offset",
                                     json_integer((json_int_t)be(v, 8)));
-        if ((v = header(m, "kafka_dlt-original-consumer-group", &n)))
+        if ((v = header(m, KBUS_H_DLT_GROUP, &n)))
                 json_object_set_new(o, "group", text_or_hex(v, n));
-        if ((v = header(m, "kafka_dlt-exception-fqcn", &n)))
+        if ((v = header(m, KBUS_H_DLT_FQCN, &n)))
                 json_object_set_new(o, "error", text_or_hex(v, n));
-        if ((v = header(m, "kafka_dlt-exception-message", &n)))
+        if ((v = header(m, KBUS_H_DLT_MESSAGE, &n)))
                 json_object_set_new(o, "reason", text_or_hex(v, n));
-        if ((v = header(m, "kbus-attempts", &n)))
+        if ((v = header(m, KBUS_H_ATTEMPTS, &n)))
                 json_object_set_new(o, "attempts", text_or_hex(v, n));
         return o;
 }
@@ -304,7 +305,7 @@ static bool replay_one(rd_kafka_message_t *m, void *arg) {
 
         if (r->o->to) {
                 snprintf(topic, sizeof(topic), "%s", r->o->to);
-        } else if ((v = header(m, "kafka_dlt-original-topic", &n)) &&
+        } else if ((v = header(m, KBUS_H_DLT_TOPIC, &n)) &&
                    n < sizeof(topic)) {
                 memcpy(topic, v, n);
                 topic[n] = '\0';
@@ -331,7 +332,7 @@ static bool replay_one(rd_kafka_message_t *m, void *arg) {
                 const char *name;
                 for (size_t i = 0;
                      !rd_kafka_header_get_all(orig, i, &name, &v, &n); i++)
-                        if (strncmp(name, "kafka_dlt-", 10))
+                        if (strncmp(name, KBUS_H_DLT_PREFIX, strlen(KBUS_H_DLT_PREFIX)))
                                 rd_kafka_header_add(h, name, -1, v,
                                                     (ssize_t)n);
         }

@@ -424,15 +424,15 @@ static void dead_letter_send(kbus_call *call) {
         h = rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR
                 ? rd_kafka_headers_copy(orig)
                 : rd_kafka_headers_new(8);
-        rd_kafka_header_add(h, "kafka_dlt-original-topic", -1, topic, -1);
-        add_be(h, "kafka_dlt-original-partition", (uint32_t)m->partition, 4);
-        add_be(h, "kafka_dlt-original-offset", (uint64_t)m->offset, 8);
-        add_be(h, "kafka_dlt-original-timestamp", (uint64_t)ts, 8);
-        rd_kafka_header_add(h, "kafka_dlt-original-consumer-group", -1,
+        rd_kafka_header_add(h, KBUS_H_DLT_TOPIC, -1, topic, -1);
+        add_be(h, KBUS_H_DLT_PARTITION, (uint32_t)m->partition, 4);
+        add_be(h, KBUS_H_DLT_OFFSET, (uint64_t)m->offset, 8);
+        add_be(h, KBUS_H_DLT_TIMESTAMP, (uint64_t)ts, 8);
+        rd_kafka_header_add(h, KBUS_H_DLT_GROUP, -1,
                             call->part->g->id, -1);
-        rd_kafka_header_add(h, "kafka_dlt-exception-fqcn", -1,
+        rd_kafka_header_add(h, KBUS_H_DLT_FQCN, -1,
                             call->error_class, -1);
-        rd_kafka_header_add(h, "kafka_dlt-exception-message", -1,
+        rd_kafka_header_add(h, KBUS_H_DLT_MESSAGE, -1,
                             call->error_message ? call->error_message : "",
                             -1);
         snprintf(attempts, sizeof(attempts), "%" PRIu32, call->attempt);
@@ -443,7 +443,7 @@ static void dead_letter_send(kbus_call *call) {
                  * original stays readable at its topic and offset. */
                 char size[24];
                 snprintf(size, sizeof(size), "%zu", m->len);
-                rd_kafka_header_add(h, "kbus-dlt-value-dropped", -1, size,
+                rd_kafka_header_add(h, KBUS_H_DLT_VALUE_DROPPED, -1, size,
                                     -1);
         } else if (m->len) {
                 value = kbus__malloc(m->len);

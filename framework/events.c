@@ -72,11 +72,11 @@ static int event_produce(kbus_runtime *rt, const kbus_event_desc *ev,
         key = kbus__key_of(msg, ev->key_field, &key_len, keybuf);
         rfc3339_now(when);
         h = rd_kafka_headers_new(8);
-        rd_kafka_header_add(h, "ce_specversion", -1, "1.0", 3);
-        rd_kafka_header_add(h, "ce_id", -1, id, -1);
-        rd_kafka_header_add(h, "ce_source", -1, rt->ce_source, -1);
-        rd_kafka_header_add(h, "ce_type", -1, ev->type, -1);
-        rd_kafka_header_add(h, "ce_time", -1, when, -1);
+        rd_kafka_header_add(h, KBUS_H_CE_SPECVERSION, -1, "1.0", 3);
+        rd_kafka_header_add(h, KBUS_H_CE_ID, -1, id, -1);
+        rd_kafka_header_add(h, KBUS_H_CE_SOURCE, -1, rt->ce_source, -1);
+        rd_kafka_header_add(h, KBUS_H_CE_TYPE, -1, ev->type, -1);
+        rd_kafka_header_add(h, KBUS_H_CE_TIME, -1, when, -1);
         rd_kafka_header_add(h, KBUS_H_CONTENT_TYPE, -1, KBUS_CONTENT_TYPE, -1);
         rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, tp, -1);
         rc = kbus__produce(rt, ev->topic, RD_KAFKA_PARTITION_UA, key, key_len,

@@ -156,7 +156,7 @@ int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
                         }
                         break;
                 case 'c':
-                        if (name_is(name, "ce_type")) {
+                        if (name_is(name, KBUS_H_CE_TYPE)) {
                                 in->ce_type = val;
                                 in->ce_type_len = size;
                         }

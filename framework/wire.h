@@ -23,6 +23,24 @@
 #define KBUS_H_CONTENT_TYPE "content-type"
 #define KBUS_CONTENT_TYPE "application/protobuf"
 
+/* CloudEvents binary mode (events). */
+#define KBUS_H_CE_SPECVERSION "ce_specversion"
+#define KBUS_H_CE_ID "ce_id"
+#define KBUS_H_CE_SOURCE "ce_source"
+#define KBUS_H_CE_TYPE "ce_type"
+#define KBUS_H_CE_TIME "ce_time"
+
+/* Dead letters: Spring for Apache Kafka's names, and kbus's own. */
+#define KBUS_H_DLT_PREFIX "kafka_dlt-"
+#define KBUS_H_DLT_TOPIC "kafka_dlt-original-topic"
+#define KBUS_H_DLT_PARTITION "kafka_dlt-original-partition" /* 4 bytes BE */
+#define KBUS_H_DLT_OFFSET "kafka_dlt-original-offset"       /* 8 bytes BE */
+#define KBUS_H_DLT_TIMESTAMP "kafka_dlt-original-timestamp" /* 8 bytes BE */
+#define KBUS_H_DLT_GROUP "kafka_dlt-original-consumer-group"
+#define KBUS_H_DLT_FQCN "kafka_dlt-exception-fqcn"
+#define KBUS_H_DLT_MESSAGE "kafka_dlt-exception-message"
+#define KBUS_H_DLT_VALUE_DROPPED "kbus-dlt-value-dropped"
+
 #define KBUS_CORRELATION_LEN 16
 #define KBUS_TRACEPARENT_LEN 55 /* "00-" 32 hex "-" 16 hex "-" 2 hex */
 
