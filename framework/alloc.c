@@ -9,12 +9,31 @@
 #include "kbus_int.h"
 
 static long fail_countdown = -1;
+static size_t fail_size; /* 0: any size */
+static long fail_size_countdown = -1;
 
 void kbus__alloc_fail_after(long n) {
         fail_countdown = n;
 }
 
-static bool should_fail(void) {
+void kbus__alloc_fail_size(size_t size, long n) {
+        fail_size = size;
+        fail_size_countdown = n;
+}
+
+static bool should_fail_size(size_t n) {
+        if (fail_size_countdown < 0 || n != fail_size)
+                return false;
+        if (fail_size_countdown-- == 0) {
+                fail_size_countdown = -1; /* once */
+                return true;
+        }
+        return false;
+}
+
+static bool should_fail(size_t n) {
+        if (should_fail_size(n))
+                return true;
         if (fail_countdown < 0)
                 return false;
         if (fail_countdown == 0)
@@ -24,15 +43,15 @@ static bool should_fail(void) {
 }
 
 void *kbus__malloc(size_t n) {
-        return should_fail() ? NULL : malloc(n);
+        return should_fail(n) ? NULL : malloc(n);
 }
 
 void *kbus__calloc(size_t n, size_t size) {
-        return should_fail() ? NULL : calloc(n, size);
+        return should_fail(n * size) ? NULL : calloc(n, size);
 }
 
 void *kbus__realloc(void *p, size_t n) {
-        return should_fail() ? NULL : realloc(p, n);
+        return should_fail(n) ? NULL : realloc(p, n);
 }
 
 char *kbus__strdup(const char *s) {

@@ -15,43 +15,26 @@
 #include <string.h>
 
 #include "core.h"
+#include "retry.h"
 
 #include <librdkafka/rdkafka_mock.h>
 
+/* Ended calls kept, to tell a late reply from an unknown one. */
 #define TOMBSTONES 8192
+
+/* Resends of idempotent calls back off as handler retries do. */
+static const kbus_retry_policy resend_policy = {
+    .max_attempts = UINT32_MAX,
+    .initial_backoff_ms = 100,
+    .max_backoff_ms = 3200,
+    .multiplier = 2.0,
+};
 
 /* ---- the table of calls ---- */
 
-static size_t hash_id(const uint8_t *id) {
-        uint64_t h;
-        memcpy(&h, id, sizeof(h)); /* ids are random: any 8 bytes will do */
-        return (size_t)h;
-}
-
-static kbus_pending **slot_of(kbus_runtime *rt, const uint8_t *id) {
-        kbus_pending **pp = &rt->calls[hash_id(id) & rt->calls_mask];
-        while (*pp && memcmp((*pp)->id, id, KBUS_CORRELATION_LEN))
-                pp = &(*pp)->hnext;
-        return pp;
-}
-
-static bool table_grow(kbus_runtime *rt) {
-        size_t ncap = (rt->calls_mask + 1) * 2;
-        kbus_pending **nt = kbus__calloc(ncap, sizeof(*nt));
-        if (!nt)
-                return false;
-        for (size_t i = 0; i <= rt->calls_mask; i++) {
-                kbus_pending *p = rt->calls[i], *next;
-                for (; p; p = next) {
-                        next = p->hnext;
-                        p->hnext = nt[hash_id(p->id) & (ncap - 1)];
-                        nt[hash_id(p->id) & (ncap - 1)] = p;
-                }
-        }
-        kbus__free(rt->calls);
-        rt->calls = nt;
-        rt->calls_mask = ncap - 1;
-        return true;
+static kbus_pending *find(kbus_runtime *rt, const uint8_t *id) {
+        kbus_hnode *n = kbus__hash_find(&rt->calls, id, KBUS_CORRELATION_LEN);
+        return n ? kbus__entry_of(n, kbus_pending, node) : NULL;
 }
 
 static void pending_free(kbus_pending *p) {
@@ -65,34 +48,27 @@ static void pending_free(kbus_pending *p) {
         kbus__free(p);
 }
 
-static void table_remove(kbus_runtime *rt, kbus_pending *p) {
-        kbus_pending **pp = slot_of(rt, p->id);
-        if (*pp == p)
-                *pp = p->hnext;
-}
-
 /* Ends a call: it stays as a tombstone among the last TOMBSTONES ended. */
 static void pending_end(kbus_pending *p, int state) {
         kbus_runtime *rt = p->rt;
         p->state = state;
         rt->n_waiting--;
+        if (p->dr_pending)
+                rt->stale_requests++; /* nobody needs it written any more */
         if (p->timer)
                 evtimer_del(p->timer);
         if (p->saved)
                 evtimer_del(p->saved->resend_timer);
-        if (rt->n_finished == rt->finished_cap) {
-                kbus_pending *old = rt->finished[rt->finished_head];
-                table_remove(rt, old);
+        if (rt->ended.n == TOMBSTONES) {
+                kbus_pending *old;
+                kbus__ring_pop(&rt->ended, &old);
+                kbus__hash_remove(&rt->calls, &old->node);
                 if (old->dr_pending)
                         old->orphan = true;
                 else
                         pending_free(old);
-                rt->finished_head = (rt->finished_head + 1) % rt->finished_cap;
-                rt->n_finished--;
         }
-        rt->finished[(rt->finished_head + rt->n_finished) % rt->finished_cap] =
-            p;
-        rt->n_finished++;
+        kbus__ring_push(&rt->ended, &p); /* reserved: cannot fail */
 }
 
 static void complete(kbus_pending *p, kbus_status status, const char *message,
@@ -105,7 +81,7 @@ static void complete(kbus_pending *p, kbus_status status, const char *message,
                                                         : PENDING_DONE);
         if (p->cb)
                 p->method->complete(p->cb, status, message, reply, p->arg);
-        kbus__maybe_finish_shutdown(rt);
+        rt->quiet(rt);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg) {
@@ -120,16 +96,20 @@ static bool resend_later(kbus_pending *p);
 
 /* The request's delivery report: a request that cannot be written fails
  * now rather than at its deadline; a one-way call ends here. */
-void kbus__call_delivered(kbus_pending *p, rd_kafka_resp_err_t err) {
+static void request_delivered(kbus_dr *dr, const rd_kafka_message_t *m) {
+        kbus_pending *p = kbus__entry_of(dr, kbus_pending, dr);
         p->dr_pending = false;
         if (p->orphan) {
+                p->rt->stale_requests--;
                 pending_free(p);
                 return;
         }
-        if (p->state != PENDING_WAITING)
+        if (p->state != PENDING_WAITING) {
+                p->rt->stale_requests--;
                 return; /* already ended */
-        if (err && !resend_later(p))
-                complete(p, KBUS_UNAVAILABLE, rd_kafka_err2str(err), NULL);
+        }
+        if (m->err && !resend_later(p))
+                complete(p, KBUS_UNAVAILABLE, rd_kafka_err2str(m->err), NULL);
         else if (p->method->flags & KBUS_METHOD_ONE_WAY)
                 complete(p, KBUS_OK, NULL, NULL);
 }
@@ -157,7 +137,7 @@ static void reply_handle(kbus_runtime *rt, const rd_kafka_message_t *m) {
                          m->offset, why);
                 return;
         }
-        p = *slot_of(rt, in.corr);
+        p = find(rt, in.corr);
         if (!p || p->state != PENDING_WAITING) {
                 kbus_stat s = !p                           ? KBUS_STAT_REPLIES_UNKNOWN
                               : p->state == PENDING_EXPIRED ? KBUS_STAT_REPLIES_LATE
@@ -206,11 +186,8 @@ static void reply_drain(void *owner) {
 }
 
 int kbus__client_init(kbus_runtime *rt, char *errstr, size_t errlen) {
-        rt->calls_mask = 1023;
-        rt->calls = kbus__calloc(rt->calls_mask + 1, sizeof(*rt->calls));
-        rt->finished_cap = TOMBSTONES;
-        rt->finished = kbus__calloc(rt->finished_cap, sizeof(*rt->finished));
-        if (!rt->calls || !rt->finished)
+        kbus__ring_init(&rt->ended, sizeof(kbus_pending *));
+        if (!kbus__ring_reserve(&rt->ended, TOMBSTONES))
                 return kbus__err(errstr, errlen, KBUS_RESOURCE_EXHAUSTED,
                                  "out of memory");
         if (rt->conf->reply_topic) {
@@ -241,7 +218,7 @@ static int reply_consumer_open(kbus_runtime *rt) {
         rd_kafka_conf_t *conf;
         int rc;
 
-        rc = kbus__kafka_conf(rt, true, &conf, errstr, sizeof(errstr));
+        rc = kbus__kafka_conf(&rt->site, true, &conf, errstr, sizeof(errstr));
         if (rc) {
                 KBUS_LOG(KBUS_LOG_ERROR, "client", "reply consumer: %s",
                          errstr);
@@ -260,7 +237,7 @@ static int reply_consumer_open(kbus_runtime *rt) {
                 return KBUS_INTERNAL;
         }
         rd_kafka_poll_set_consumer(rt->reply_rk);
-        rc = kbus__bridge_init(&rt->reply_bridge, rt,
+        rc = kbus__bridge_init(&rt->reply_bridge, rt->base,
                                rd_kafka_queue_get_consumer(rt->reply_rk),
                                reply_drain, rt);
         if (rc)
@@ -298,30 +275,26 @@ int kbus__client_start(kbus_runtime *rt) {
                    : 0;
 }
 
+/* Calls still waiting end now, CANCELLED. */
+static void cancel(kbus_hnode *n, void *arg) {
+        kbus_pending *p = kbus__entry_of(n, kbus_pending, node);
+        if (p->state == PENDING_WAITING && p->cb)
+                p->method->complete(p->cb, KBUS_CANCELLED, "runtime shut down",
+                                    NULL, p->arg);
+        if (!p->dr_pending)
+                pending_free(p);
+        else
+                p->orphan = true;
+}
+
 void kbus__client_fini(kbus_runtime *rt) {
-        /* Calls still waiting end now, CANCELLED. */
-        if (rt->calls) {
-                for (size_t i = 0; i <= rt->calls_mask; i++) {
-                        kbus_pending *p = rt->calls[i], *next;
-                        for (; p; p = next) {
-                                next = p->hnext;
-                                if (p->state == PENDING_WAITING && p->cb)
-                                        p->method->complete(
-                                            p->cb, KBUS_CANCELLED,
-                                            "runtime shut down", NULL, p->arg);
-                                if (!p->dr_pending)
-                                        pending_free(p);
-                                else
-                                        p->orphan = true;
-                        }
-                }
-        }
-        kbus__free(rt->calls);
-        kbus__free(rt->finished);
-        rt->calls = NULL;
+        kbus__hash_each(&rt->calls, cancel, NULL);
+        kbus__hash_fini(&rt->calls);
+        kbus__ring_fini(&rt->ended);
         if (rt->reply_rk) {
-                bool closed = kbus__consumer_close(rt, rt->reply_rk,
-                                                   "reply consumer");
+                bool closed = kbus__consumer_close(
+                    rt->reply_rk, rt->hurry ? 0 : rt->conf->shutdown_grace_ms,
+                    "reply consumer");
                 kbus__bridge_fini(&rt->reply_bridge);
                 kbus__consumer_destroy(rt->reply_rk, closed);
                 rt->reply_rk = NULL;
@@ -382,26 +355,19 @@ static const struct timeval *common_timeout(kbus_runtime *rt, int64_t ms) {
 static int send_request(kbus_pending *p, const char *topic, const void *key,
                         size_t key_len, void *value, size_t len) {
         kbus_runtime *rt = p->rt;
-        char deadline[24], tp[KBUS_TRACEPARENT_LEN + 1];
-        rd_kafka_headers_t *h = rd_kafka_headers_new(8);
-        uint8_t part[4];
+        char tp[KBUS_TRACEPARENT_LEN + 1];
         int rc;
 
-        snprintf(deadline, sizeof(deadline), "%" PRId64, p->deadline_ms);
         kbus__outgoing_trace(rt, tp);
-        rd_kafka_header_add(h, KBUS_H_METHOD, -1, p->method->path, -1);
-        rd_kafka_header_add(h, KBUS_H_CORRELATION, -1, p->id, sizeof(p->id));
-        if (!(p->method->flags & KBUS_METHOD_ONE_WAY)) {
-                kbus__be32(part, (uint32_t)rt->reply_partition);
-                rd_kafka_header_add(h, KBUS_H_REPLY_TOPIC, -1, rt->reply_topic,
-                                    -1);
-                rd_kafka_header_add(h, KBUS_H_REPLY_PARTITION, -1, part, 4);
-        }
-        rd_kafka_header_add(h, KBUS_H_DEADLINE, -1, deadline, -1);
-        rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, tp, -1);
-        rd_kafka_header_add(h, KBUS_H_CONTENT_TYPE, -1, KBUS_CONTENT_TYPE, -1);
-        rc = kbus__produce(rt, topic, RD_KAFKA_PARTITION_UA, key, key_len,
-                           value, len, h, p);
+        rc = kbus__kafka_produce(
+            rt->producer, topic, RD_KAFKA_PARTITION_UA, key, key_len, value,
+            len,
+            kbus__wire_request(p->method->path, p->id, sizeof(p->id),
+                               p->method->flags & KBUS_METHOD_ONE_WAY
+                                   ? NULL
+                                   : rt->reply_topic,
+                               rt->reply_partition, p->deadline_ms, tp),
+            &p->dr);
         if (!rc)
                 p->dr_pending = true;
         return rc;
@@ -431,8 +397,7 @@ static bool resend_later(kbus_pending *p) {
         int64_t backoff, left;
         if (!p->saved || p->rt->closing)
                 return false;
-        backoff = 100 << (p->saved->resends < 5 ? p->saved->resends : 5);
-        backoff = backoff / 2 + (int64_t)(kbus__random_u64() % (uint64_t)(backoff / 2 + 1));
+        backoff = kbus__retry_backoff_ms(&resend_policy, p->saved->resends + 1);
         left = p->deadline_ms - kbus__now_ms();
         if (backoff >= left)
                 return false;
@@ -462,19 +427,14 @@ int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
                 return KBUS_FAILED_PRECONDITION;
         if (rt->n_waiting >= (size_t)rt->conf->client_max_in_flight)
                 return KBUS_RESOURCE_EXHAUSTED;
-        if (!rt->started && (rc = kbus_runtime_start(rt)))
-                return rc;
         if (!rt->reply_rk && !(method->flags & KBUS_METHOD_ONE_WAY) &&
             (rc = reply_consumer_open(rt)))
                 return rc;
-        if (rt->n_waiting + rt->n_finished >= rt->calls_mask + 1 &&
-            !table_grow(rt))
-                return KBUS_RESOURCE_EXHAUSTED;
         /* The deadline timer lives in the same allocation as the call. */
         p = kbus__calloc(1, sizeof(*p) + event_get_struct_event_size());
         if (!p)
                 return KBUS_RESOURCE_EXHAUSTED;
-        p->dr_kind = KBUS_DR_CALL;
+        p->dr.delivered = request_delivered;
         p->rt = rt;
         p->method = method;
         p->cb = cb;
@@ -482,7 +442,9 @@ int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
         p->deadline_ms = kbus__now_ms() + timeout;
         do
                 kbus__random_bytes(p->id, sizeof(p->id));
-        while (*slot_of(rt, p->id));
+        while (find(rt, p->id));
+        p->node.key = p->id;
+        p->node.len = sizeof(p->id);
         p->timer = (struct event *)p->timer_storage;
         evtimer_assign(p->timer, rt->base, on_deadline, p);
         value = kbus__pack(req, &len);
@@ -508,12 +470,14 @@ int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
                 p->saved->topic = (char *)p->saved->bytes + len + key_len;
                 strcpy(p->saved->topic, topic);
         }
+        if (!kbus__hash_insert(&rt->calls, &p->node))
+                goto oom;
         rc = send_request(p, topic, key, key_len, value, len);
         if (rc) {
+                kbus__hash_remove(&rt->calls, &p->node);
                 pending_free(p);
                 return rc;
         }
-        *slot_of(rt, p->id) = p;
         rt->n_waiting++;
         rt->stats[KBUS_STAT_CALLS_STARTED]++;
         event_add(p->timer, common_timeout(rt, timeout));

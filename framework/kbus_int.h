@@ -21,6 +21,9 @@ char *kbus__strdup(const char *s);
 void kbus__free(void *p);
 /** Makes the allocation after the next \p n succeed-ones fail; -1: never. */
 void kbus__alloc_fail_after(long n);
+/** Makes one allocation of exactly \p size bytes fail: the one after the
+ *  next \p n of that size.  For tests that aim at one object. */
+void kbus__alloc_fail_size(size_t size, long n);
 /** protobuf-c allocator routed through the hook. */
 extern ProtobufCAllocator kbus__pb_allocator;
 

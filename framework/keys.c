@@ -3,114 +3,67 @@
  */
 #include <string.h>
 
-#include "core.h"
+#include "kbus_int.h"
+#include "keys.h"
 
-/* FNV-1a: keys are short, and this runs once per keyed record. */
-static size_t hash(const void *key, size_t len) {
-        const unsigned char *p = key;
-        uint64_t h = 1469598103934665603ULL;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ p[i]) * 1099511628211ULL;
-        return (size_t)h;
-}
-
-static bool grow(kbus_keys *k) {
-        size_t ncap = k->mask ? (k->mask + 1) * 2 : 64;
-        kbus_keyq **nb = kbus__calloc(ncap, sizeof(*nb));
-        if (!nb)
+bool kbus__keys_init(kbus_keys *ks) {
+        kbus_hnode probe = {.key = "", .len = 0};
+        memset(ks, 0, sizeof(*ks));
+        /* Get the buckets now, so that taking a key cannot fail later. */
+        if (!kbus__hash_insert(&ks->held, &probe))
                 return false;
-        for (size_t i = 0; k->mask && i <= k->mask; i++) {
-                kbus_keyq *q = k->buckets[i], *next;
-                for (; q; q = next) {
-                        next = q->next;
-                        q->next = nb[hash(q->key, q->len) & (ncap - 1)];
-                        nb[hash(q->key, q->len) & (ncap - 1)] = q;
-                }
-        }
-        kbus__free(k->buckets);
-        k->buckets = nb;
-        k->mask = ncap - 1;
+        kbus__hash_remove(&ks->held, &probe);
         return true;
 }
 
-kbus_keyq *kbus__keys_find(kbus_keys *k, const void *key, size_t len) {
-        kbus_keyq *q;
-        if (!k->n)
-                return NULL;
-        for (q = k->buckets[hash(key, len) & k->mask]; q; q = q->next)
-                if (q->len == len && !memcmp(q->key, key, len))
-                        return q;
-        return NULL;
+void kbus__keys_fini(kbus_keys *ks) {
+        kbus__hash_fini(&ks->held);
 }
 
-void kbus__keys_wait(kbus_keyq *q, kbus_call *call) {
-        call->qnext = NULL;
-        if (q->tail)
-                q->tail->qnext = call;
-        else
-                q->head = call;
-        q->tail = call;
-}
-
-kbus_keyq *kbus__keys_add(kbus_keys *k, const void *key, size_t len) {
-        kbus_keyq *q;
-        if ((k->n >= k->mask || !k->mask) && !grow(k))
-                return NULL;
-        q = kbus__malloc(sizeof(*q) + len);
-        if (!q)
-                return NULL;
-        q->head = q->tail = NULL;
-        q->len = len;
-        memcpy(q->key, key, len);
-        q->next = k->buckets[hash(key, len) & k->mask];
-        k->buckets[hash(key, len) & k->mask] = q;
-        k->n++;
-        return q;
-}
-
-kbus_call *kbus__keys_release(kbus_keys *k, kbus_keyq *q) {
-        kbus_call *next = q->head;
-        if (next) {
-                q->head = next->qnext;
-                if (!q->head)
-                        q->tail = NULL;
-                next->qnext = NULL;
-                return next;
+bool kbus__keys_take(kbus_keys *ks, kbus_keyed *k, const void *key,
+                     size_t len) {
+        kbus_hnode *n = kbus__hash_find(&ks->held, key, len);
+        k->next = k->last = NULL;
+        k->node.key = key;
+        k->node.len = len;
+        if (n) {
+                kbus_keyed *holder = kbus__entry_of(n, kbus_keyed, node);
+                if (holder->last)
+                        holder->last->next = k;
+                else
+                        holder->next = k;
+                holder->last = k;
+                return false;
         }
-        for (kbus_keyq **pp = &k->buckets[hash(q->key, q->len) & k->mask];
-             *pp; pp = &(*pp)->next)
-                if (*pp == q) {
-                        *pp = q->next;
-                        break;
-                }
-        k->n--;
-        kbus__free(q);
-        return NULL;
+        kbus__hash_insert(&ks->held, &k->node); /* has buckets: cannot fail */
+        return true;
 }
 
-kbus_call *kbus__keys_take_waiting(kbus_keys *k) {
-        kbus_call *list = NULL;
-        for (size_t i = 0; k->mask && i <= k->mask; i++)
-                for (kbus_keyq *q = k->buckets[i]; q; q = q->next) {
-                        while (q->head) {
-                                kbus_call *c = q->head;
-                                q->head = c->qnext;
-                                c->qnext = list;
-                                list = c;
-                        }
-                        q->tail = NULL;
-                }
+kbus_keyed *kbus__keys_release(kbus_keys *ks, kbus_keyed *k) {
+        kbus_keyed *next = k->next;
+        kbus__hash_remove(&ks->held, &k->node);
+        if (!next)
+                return NULL;
+        /* The first waiter becomes the holder, with the rest behind it. */
+        next->last = next->next ? k->last : NULL;
+        kbus__hash_insert(&ks->held, &next->node);
+        k->next = k->last = NULL;
+        return next;
+}
+
+static void take_waiters(kbus_hnode *n, void *arg) {
+        kbus_keyed **list = arg, *holder = kbus__entry_of(n, kbus_keyed, node);
+        while (holder->next) {
+                kbus_keyed *w = holder->next;
+                holder->next = w->next;
+                w->next = *list;
+                *list = w;
+        }
+        holder->last = NULL;
+}
+
+kbus_keyed *kbus__keys_take_waiting(kbus_keys *ks) {
+        kbus_keyed *list = NULL;
+        kbus__hash_each(&ks->held, take_waiters, &list);
         return list;
-}
-
-void kbus__keys_fini(kbus_keys *k) {
-        for (size_t i = 0; k->mask && i <= k->mask; i++) {
-                kbus_keyq *q = k->buckets[i], *next;
-                for (; q; q = next) {
-                        next = q->next;
-                        kbus__free(q);
-                }
-        }
-        kbus__free(k->buckets);
-        memset(k, 0, sizeof(*k));
 }

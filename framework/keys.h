@@ -1,11 +1,13 @@
 /*
- * Per-key ordering inside a partition: a record whose key is already being
- * handled waits behind it, so records with one key run strictly one after
- * another while records with other keys run concurrently.  A small hash
- * table of the keys now in use, each with a queue of the records waiting
- * for it; records without a key are never ordered.  A key enters the table
- * only when its record outlives its handler's first run (see consumer.c),
- * so handlers that complete at once cost no table work at all.
+ * Per-key ordering inside a partition: a record whose key is already held
+ * by an earlier record waits behind it, so records with one key run
+ * strictly one after another while records with other keys run
+ * concurrently.  The holder of each key is in a hash table; the records
+ * waiting for it are queued behind the holder.  Every record embeds its
+ * own kbus_keyed, so taking, waiting for and passing on a key never
+ * allocates (only the table's growth does, and a table that cannot grow
+ * just gets longer chains): a record can never be dropped for want of
+ * memory to order it.  Records without a key are never ordered.
  */
 #ifndef KBUS_KEYS_H
 #define KBUS_KEYS_H
@@ -13,39 +15,38 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct kbus_call;
+#include "hash.h"
 
-typedef struct kbus_keyq {
-        struct kbus_keyq *next; /* hash chain */
-        struct kbus_call *head, *tail; /* waiting, linked by call->qnext */
-        size_t len;
-        unsigned char key[]; /* len bytes */
-} kbus_keyq;
+typedef struct kbus_keyed {
+        kbus_hnode node;          /* in the table while this record holds
+                                   * its key; node.key is the record's key */
+        struct kbus_keyed *next;  /* the queue of records waiting */
+        struct kbus_keyed *last;  /* holder only: the last one waiting */
+} kbus_keyed;
 
 typedef struct kbus_keys {
-        kbus_keyq **buckets;
-        size_t mask; /* buckets - 1; 0 before first use */
-        size_t n;
+        kbus_hash held;
 } kbus_keys;
 
-void kbus__keys_fini(kbus_keys *k);
-
-/** The queue of \p key if a record holds it, else NULL. */
-kbus_keyq *kbus__keys_find(kbus_keys *k, const void *key, size_t len);
-
-/** Queues \p call behind the record holding \p q's key. */
-void kbus__keys_wait(kbus_keyq *q, struct kbus_call *call);
-
-/** Marks \p key as held; NULL when out of memory. */
-kbus_keyq *kbus__keys_add(kbus_keys *k, const void *key, size_t len);
+/** Allocates the table; false when out of memory. */
+bool kbus__keys_init(kbus_keys *ks);
+void kbus__keys_fini(kbus_keys *ks);
 
 /**
- * Releases a key after its record ended.  Returns the next record waiting
- * for that key, which now holds it, or NULL (the key is then forgotten).
+ * Takes \p key (\p len bytes, which must outlive the hold) for \p k:
+ * returns true if it was free and \p k now holds it, false if \p k now
+ * waits behind the holder.
  */
-struct kbus_call *kbus__keys_release(kbus_keys *k, kbus_keyq *q);
+bool kbus__keys_take(kbus_keys *ks, kbus_keyed *k, const void *key,
+                     size_t len);
 
-/** Takes out every waiting record, as a list linked by qnext. */
-struct kbus_call *kbus__keys_take_waiting(kbus_keys *k);
+/**
+ * Releases the key \p k holds.  Returns the next record waiting for it,
+ * which now holds it, or NULL (the key is then free).
+ */
+kbus_keyed *kbus__keys_release(kbus_keys *ks, kbus_keyed *k);
+
+/** Takes out every record that waits (holders stay), as a list by next. */
+kbus_keyed *kbus__keys_take_waiting(kbus_keys *ks);
 
 #endif

@@ -1,59 +1,38 @@
 /*
  * Offset tracker; see offsets.h for the idea.
  */
-#include <string.h>
-
 #include "kbus_int.h"
 #include "offsets.h"
 
 void kbus__offsets_init(kbus_offsets *t) {
-        memset(t, 0, sizeof(*t));
+        kbus__ring_init(&t->slots, sizeof(kbus_offset_slot));
+        t->head = 0;
 }
 
 void kbus__offsets_fini(kbus_offsets *t) {
-        kbus__free(t->offset);
-        kbus__free(t->done);
-        memset(t, 0, sizeof(*t));
-}
-
-/* Doubles the ring, keeping sequence numbers valid: slot = seq & (cap-1). */
-static bool grow(kbus_offsets *t) {
-        uint64_t ncap = t->cap ? t->cap * 2 : 64;
-        int64_t *noff = kbus__malloc(ncap * sizeof(*noff));
-        bool *ndone = kbus__malloc(ncap * sizeof(*ndone));
-        if (!noff || !ndone) {
-                kbus__free(noff);
-                kbus__free(ndone);
-                return false;
-        }
-        for (uint64_t s = t->head; s < t->tail; s++) {
-                noff[s & (ncap - 1)] = t->offset[s & (t->cap - 1)];
-                ndone[s & (ncap - 1)] = t->done[s & (t->cap - 1)];
-        }
-        kbus__free(t->offset);
-        kbus__free(t->done);
-        t->offset = noff;
-        t->done = ndone;
-        t->cap = ncap;
-        return true;
+        kbus__ring_fini(&t->slots);
+        t->head = 0;
 }
 
 bool kbus__offsets_add(kbus_offsets *t, int64_t offset, uint64_t *seq) {
-        if (t->tail - t->head == t->cap && !grow(t))
+        kbus_offset_slot s = {offset, false};
+        if (!kbus__ring_push(&t->slots, &s))
                 return false;
-        t->offset[t->tail & (t->cap - 1)] = offset;
-        t->done[t->tail & (t->cap - 1)] = false;
-        *seq = t->tail++;
+        *seq = t->head + t->slots.n - 1;
         return true;
 }
 
 bool kbus__offsets_done(kbus_offsets *t, uint64_t seq, int64_t *store) {
+        kbus_offset_slot *s;
         bool advanced = false;
-        if (seq < t->head || seq >= t->tail)
+        if (seq < t->head || seq - t->head >= t->slots.n)
                 return false; /* not ours (tracker was reset): ignore */
-        t->done[seq & (t->cap - 1)] = true;
-        while (t->head < t->tail && t->done[t->head & (t->cap - 1)]) {
-                *store = t->offset[t->head & (t->cap - 1)] + 1;
+        ((kbus_offset_slot *)kbus__ring_at(&t->slots, seq - t->head))->done =
+            true;
+        while (t->slots.n &&
+               (s = kbus__ring_at(&t->slots, 0))->done) {
+                *store = s->offset + 1;
+                kbus__ring_pop(&t->slots, NULL);
                 t->head++;
                 advanced = true;
         }

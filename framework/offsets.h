@@ -1,9 +1,10 @@
 /*
  * Per-partition offset tracker: records enter in offset order, complete in
  * any order, and the offset to store is always one past the highest record
- * below which everything has completed.  A ring of (offset, done) slots
- * indexed by an ever-growing sequence number; completing in order costs
- * O(1), and out of order costs nothing until the gap closes.
+ * below which everything has completed.  A ring of (offset, done) slots;
+ * each record's sequence number is its place in the ring counted from the
+ * first record ever added, so completing in order costs O(1), and out of
+ * order costs nothing until the gap closes.
  */
 #ifndef KBUS_OFFSETS_H
 #define KBUS_OFFSETS_H
@@ -11,12 +12,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ring.h"
+
+typedef struct kbus_offset_slot {
+        int64_t offset;
+        bool done;
+} kbus_offset_slot;
+
 typedef struct kbus_offsets {
-        int64_t *offset; /* ring of record offsets */
-        bool *done;      /* ring of completion flags */
+        kbus_ring slots; /* the open records, oldest first */
         uint64_t head;   /* sequence number of the oldest open record */
-        uint64_t tail;   /* next sequence number to hand out */
-        uint64_t cap;    /* ring size, a power of two */
 } kbus_offsets;
 
 void kbus__offsets_init(kbus_offsets *t);
@@ -35,12 +40,12 @@ bool kbus__offsets_done(kbus_offsets *t, uint64_t seq, int64_t *store);
 
 /** Records in flight (added, not yet released by completion in order). */
 static inline uint64_t kbus__offsets_open(const kbus_offsets *t) {
-        return t->tail - t->head;
+        return t->slots.n;
 }
 
 /** The offset of the oldest open record; only when one is open. */
 static inline int64_t kbus__offsets_oldest(const kbus_offsets *t) {
-        return t->offset[t->head & (t->cap - 1)];
+        return ((const kbus_offset_slot *)kbus__ring_at(&t->slots, 0))->offset;
 }
 
 #endif

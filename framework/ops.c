@@ -84,25 +84,35 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
         for (kbus_group *g = rt->groups; g; g = g->next) {
                 rd_kafka_topic_partition_list_t *l =
                     rd_kafka_topic_partition_list_new(4);
+                int i = 0;
                 for (kbus_partition *p = g->parts; p; p = p->next)
                         rd_kafka_topic_partition_list_add(l, p->topic,
                                                           p->partition);
                 rd_kafka_position(g->rk, l);
-                for (int i = 0; i < l->cnt; i++) {
-                        rd_kafka_topic_partition_t *tp = &l->elems[i];
-                        int64_t lo, hi;
+                /* The list is in the order of g->parts. */
+                for (kbus_partition *p = g->parts; p; p = p->next, i++) {
+                        int64_t lo, hi, from = l->elems[i].offset;
                         if (rd_kafka_get_watermark_offsets(
-                                g->rk, tp->topic, tp->partition, &lo, &hi) ||
+                                g->rk, p->topic, p->partition, &lo, &hi) ||
                             hi < 0)
+                                continue;
+                        /* No record since this process started: count from
+                         * the committed offset, once librdkafka's
+                         * statistics said what it is, or from the start of
+                         * the partition when the group never committed. */
+                        if (from < 0)
+                                from = p->committed == KBUS_COMMITTED_NONE
+                                           ? (lo >= 0 ? lo : 0)
+                                           : p->committed;
+                        if (from < 0)
                                 continue;
                         evbuffer_add_printf(
                             b,
                             "kbus_consumer_lag{app=\"%s\",group=\"%s\","
                             "topic=\"%s\",partition=\"%" PRId32 "\"} %" PRId64
                             "\n",
-                            app, g->id, tp->topic, tp->partition,
-                            tp->offset >= 0 ? hi - tp->offset
-                                            : (lo >= 0 ? hi - lo : hi));
+                            app, g->id, p->topic, p->partition,
+                            hi > from ? hi - from : 0);
                 }
                 rd_kafka_topic_partition_list_destroy(l);
         }

@@ -6,27 +6,11 @@
 #include "kbus_int.h"
 #include "replies.h"
 
-static size_t hash(const void *id, size_t len) {
-        const uint8_t *p = id;
-        uint64_t h = 1469598103934665603ULL;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ p[i]) * 1099511628211ULL;
-        return (size_t)h;
-}
-
 int kbus__replies_init(kbus_reply_cache *rc, size_t cap) {
-        size_t nb = 64;
-        while (nb < cap)
-                nb *= 2;
         memset(rc, 0, sizeof(*rc));
-        rc->buckets = kbus__calloc(nb, sizeof(*rc->buckets));
-        rc->ring = kbus__calloc(cap, sizeof(*rc->ring));
-        if (!rc->buckets || !rc->ring) {
-                kbus__free(rc->buckets);
-                kbus__free(rc->ring);
+        kbus__ring_init(&rc->order, sizeof(kbus_cached_reply *));
+        if (!kbus__ring_reserve(&rc->order, cap))
                 return KBUS_RESOURCE_EXHAUSTED;
-        }
-        rc->mask = nb - 1;
         rc->cap = cap;
         return 0;
 }
@@ -37,47 +21,33 @@ static void entry_free(kbus_cached_reply *e) {
         kbus__free(e);
 }
 
-static kbus_cached_reply **slot(kbus_reply_cache *rc, const void *id,
-                                size_t len) {
-        kbus_cached_reply **pp = &rc->buckets[hash(id, len) & rc->mask];
-        while (*pp && ((*pp)->id_len != len || memcmp((*pp)->id, id, len)))
-                pp = &(*pp)->next;
-        return pp;
-}
-
 kbus_cached_reply *kbus__replies_find(kbus_reply_cache *rc, const void *id,
                                       size_t len) {
-        return rc->buckets ? *slot(rc, id, len) : NULL;
-}
-
-static void unlink_entry(kbus_reply_cache *rc, kbus_cached_reply *e) {
-        kbus_cached_reply **pp = slot(rc, e->id, e->id_len);
-        if (*pp == e)
-                *pp = e->next;
+        kbus_hnode *n = kbus__hash_find(&rc->by_id, id, len);
+        return n ? kbus__entry_of(n, kbus_cached_reply, node) : NULL;
 }
 
 bool kbus__replies_begin(kbus_reply_cache *rc, const void *id, size_t len) {
         kbus_cached_reply *e = kbus__calloc(1, sizeof(*e) + len);
-        kbus_cached_reply **pp;
         if (!e)
                 return false;
         memcpy(e->id, id, len);
         e->id_len = len;
-        if (rc->n == rc->cap) {
-                /* Full: forget the oldest (if it is still there). */
-                kbus_cached_reply *old = rc->ring[rc->head];
-                if (old) {
-                        unlink_entry(rc, old);
-                        entry_free(old);
-                }
-                rc->head = (rc->head + 1) % rc->cap;
-                rc->n--;
+        e->node.key = e->id;
+        e->node.len = len;
+        if (!kbus__hash_insert(&rc->by_id, &e->node)) {
+                kbus__free(e);
+                return false;
         }
-        rc->ring[(rc->head + rc->n) % rc->cap] = e;
-        rc->n++;
-        pp = slot(rc, id, len);
-        e->next = *pp;
-        *pp = e;
+        if (rc->order.n == rc->cap) {
+                /* Full: the oldest goes. */
+                kbus_cached_reply *old;
+                kbus__ring_pop(&rc->order, &old);
+                if (!old->forgotten)
+                        kbus__hash_remove(&rc->by_id, &old->node);
+                entry_free(old);
+        }
+        kbus__ring_push(&rc->order, &e); /* reserved: cannot fail */
         return true;
 }
 
@@ -108,21 +78,19 @@ void kbus__replies_forget(kbus_reply_cache *rc, const void *id, size_t len) {
         kbus_cached_reply *e = kbus__replies_find(rc, id, len);
         if (!e)
                 return;
-        unlink_entry(rc, e);
-        /* Its ring slot stays, empty, until eviction reaches it. */
-        for (size_t i = 0; i < rc->n; i++)
-                if (rc->ring[(rc->head + i) % rc->cap] == e) {
-                        rc->ring[(rc->head + i) % rc->cap] = NULL;
-                        break;
-                }
-        entry_free(e);
+        /* Out of the table now; its place in the eviction order stays
+         * until eviction reaches it, so forgetting costs O(1). */
+        kbus__hash_remove(&rc->by_id, &e->node);
+        e->forgotten = true;
 }
 
 void kbus__replies_fini(kbus_reply_cache *rc) {
-        for (size_t i = 0; rc->ring && i < rc->n; i++)
-                if (rc->ring[(rc->head + i) % rc->cap])
-                        entry_free(rc->ring[(rc->head + i) % rc->cap]);
-        kbus__free(rc->ring);
-        kbus__free(rc->buckets);
-        memset(rc, 0, sizeof(*rc));
+        kbus_cached_reply *e;
+        while (rc->order.n) {
+                kbus__ring_pop(&rc->order, &e);
+                entry_free(e);
+        }
+        kbus__ring_fini(&rc->order);
+        kbus__hash_fini(&rc->by_id);
+        rc->cap = 0;
 }

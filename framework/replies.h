@@ -13,9 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hash.h"
+#include "ring.h"
+
 typedef struct kbus_cached_reply {
-        struct kbus_cached_reply *next; /* hash chain */
+        kbus_hnode node; /* by id, while the entry is current */
         bool done;
+        bool forgotten; /* out of the table; freed when evicted */
         int status;
         char *message;
         void *value;
@@ -25,10 +29,9 @@ typedef struct kbus_cached_reply {
 } kbus_cached_reply;
 
 typedef struct kbus_reply_cache {
-        kbus_cached_reply **buckets;
-        size_t mask;
-        kbus_cached_reply **ring; /* insertion order, for eviction */
-        size_t cap, head, n;
+        kbus_hash by_id;
+        kbus_ring order; /* kbus_cached_reply *, oldest first, for eviction */
+        size_t cap;      /* 0: not in use */
 } kbus_reply_cache;
 
 int kbus__replies_init(kbus_reply_cache *rc, size_t cap);

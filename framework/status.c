@@ -53,3 +53,18 @@ int kbus_status_is_retriable(int code) {
 const char *kbus_version(void) {
         return KBUS_VERSION;
 }
+
+const char *kbus_stat_name(kbus_stat which) {
+        static const char *const names[KBUS_STAT__COUNT] = {
+            "calls_started",       "calls_ok",
+            "calls_failed",        "calls_timed_out",
+            "replies_late",        "replies_unknown",
+            "replies_duplicate",   "requests_handled",
+            "requests_expired",    "requests_unimplemented",
+            "events_published",    "events_handled",
+            "dead_lettered",       "retries",
+            "decode_errors",       "calls_resent",
+            "replies_cached",      "events_undelivered",
+        };
+        return which < KBUS_STAT__COUNT ? names[which] : "?";
+}

@@ -1,12 +1,14 @@
 /*
- * Reading kbus/1 headers.  One pass over the record's headers with a
+ * The kbus/1 wire format; see wire.h.  Reading: one pass over the record's headers with a
  * switch on the first letter keeps the per-record cost to a few compares;
  * a repeated or malformed kbus header is an error, because guessing which
  * copy is right would make two readers disagree.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "wire.h"
 
@@ -242,4 +244,128 @@ void kbus__be32(uint8_t out[4], uint32_t v) {
 void kbus__be64(uint8_t out[8], uint64_t v) {
         kbus__be32(out, (uint32_t)(v >> 32));
         kbus__be32(out + 4, (uint32_t)v);
+}
+
+/* ---- writing ---- */
+
+static void add_be32(rd_kafka_headers_t *h, const char *name, uint32_t v) {
+        uint8_t b[4];
+        kbus__be32(b, v);
+        rd_kafka_header_add(h, name, -1, b, 4);
+}
+
+static void add_be64(rd_kafka_headers_t *h, const char *name, uint64_t v) {
+        uint8_t b[8];
+        kbus__be64(b, v);
+        rd_kafka_header_add(h, name, -1, b, 8);
+}
+
+static void add_decimal(rd_kafka_headers_t *h, const char *name, int64_t v) {
+        char s[24];
+        rd_kafka_header_add(h, name, -1, s,
+                            snprintf(s, sizeof(s), "%" PRId64, v));
+}
+
+rd_kafka_headers_t *kbus__wire_request(const char *method_path,
+                                       const uint8_t *corr, size_t corr_len,
+                                       const char *reply_topic,
+                                       int32_t reply_partition,
+                                       int64_t deadline_ms,
+                                       const char *traceparent) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+        rd_kafka_header_add(h, KBUS_H_METHOD, -1, method_path, -1);
+        rd_kafka_header_add(h, KBUS_H_CORRELATION, -1, corr, (ssize_t)corr_len);
+        if (reply_topic) {
+                rd_kafka_header_add(h, KBUS_H_REPLY_TOPIC, -1, reply_topic, -1);
+                add_be32(h, KBUS_H_REPLY_PARTITION, (uint32_t)reply_partition);
+        }
+        add_decimal(h, KBUS_H_DEADLINE, deadline_ms);
+        rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, traceparent, -1);
+        rd_kafka_header_add(h, KBUS_H_CONTENT_TYPE, -1, KBUS_CONTENT_TYPE, -1);
+        return h;
+}
+
+rd_kafka_headers_t *kbus__wire_reply(const uint8_t *corr, size_t corr_len,
+                                     int status, const char *message,
+                                     const char *traceparent) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+        rd_kafka_header_add(h, KBUS_H_CORRELATION, -1, corr, (ssize_t)corr_len);
+        add_decimal(h, KBUS_H_STATUS, status);
+        if (status != KBUS_OK && message)
+                rd_kafka_header_add(h, KBUS_H_STATUS_MESSAGE, -1, message, -1);
+        rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, traceparent, -1);
+        return h;
+}
+
+/* RFC 3339 UTC time with milliseconds.  The date and seconds are formatted
+ * once per second; only the milliseconds change between events. */
+static void rfc3339_now(char out[32]) {
+        static _Thread_local time_t cached_sec = -1;
+        static _Thread_local char cached[24]; /* "YYYY-MM-DDTHH:MM:SS" */
+        struct timespec ts;
+        long ms;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (ts.tv_sec != cached_sec) {
+                struct tm tm;
+                gmtime_r(&ts.tv_sec, &tm);
+                strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+                cached_sec = ts.tv_sec;
+        }
+        ms = ts.tv_nsec / 1000000;
+        memcpy(out, cached, 19);
+        out[19] = '.';
+        out[20] = (char)('0' + ms / 100);
+        out[21] = (char)('0' + ms / 10 % 10);
+        out[22] = (char)('0' + ms % 10);
+        out[23] = 'Z';
+        out[24] = '\0';
+}
+
+rd_kafka_headers_t *kbus__wire_event(const char *id, const char *source,
+                                     const char *type,
+                                     const char *traceparent) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+        char when[32];
+        rfc3339_now(when);
+        rd_kafka_header_add(h, KBUS_H_CE_SPECVERSION, -1, "1.0", 3);
+        rd_kafka_header_add(h, KBUS_H_CE_ID, -1, id, -1);
+        rd_kafka_header_add(h, KBUS_H_CE_SOURCE, -1, source, -1);
+        rd_kafka_header_add(h, KBUS_H_CE_TYPE, -1, type, -1);
+        rd_kafka_header_add(h, KBUS_H_CE_TIME, -1, when, -1);
+        rd_kafka_header_add(h, KBUS_H_CONTENT_TYPE, -1, KBUS_CONTENT_TYPE, -1);
+        rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, traceparent, -1);
+        return h;
+}
+
+/* Spring's kafka_dlt-* headers, so Spring tooling can read kbus's dead
+ * letters, and kbus-attempts. */
+void kbus__wire_dead_letter(rd_kafka_headers_t *h, const kbus_wire_dlt *d) {
+        rd_kafka_header_add(h, KBUS_H_DLT_TOPIC, -1, d->topic, -1);
+        add_be32(h, KBUS_H_DLT_PARTITION, (uint32_t)d->partition);
+        add_be64(h, KBUS_H_DLT_OFFSET, (uint64_t)d->offset);
+        add_be64(h, KBUS_H_DLT_TIMESTAMP, (uint64_t)d->timestamp);
+        rd_kafka_header_add(h, KBUS_H_DLT_GROUP, -1, d->group, -1);
+        rd_kafka_header_add(h, KBUS_H_DLT_FQCN, -1, d->error_class, -1);
+        rd_kafka_header_add(h, KBUS_H_DLT_MESSAGE, -1,
+                            d->error_message ? d->error_message : "", -1);
+        add_decimal(h, KBUS_H_ATTEMPTS, d->attempts);
+        if (d->value_dropped >= 0)
+                add_decimal(h, KBUS_H_DLT_VALUE_DROPPED, d->value_dropped);
+}
+
+/* Hex by table: this runs once per event. */
+void kbus__uuid4(char out[37]) {
+        static const char digits[] = "0123456789abcdef";
+        uint8_t b[16];
+        char *o = out;
+        kbus__random_bytes(b, sizeof(b));
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        for (int i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        *o++ = '-';
+                *o++ = digits[b[i] >> 4];
+                *o++ = digits[b[i] & 15];
+        }
+        *o = '\0';
 }

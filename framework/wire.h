@@ -1,7 +1,9 @@
 /*
- * The kbus/1 wire format (docs/WIRE.md): header names, and reading the
- * headers of requests and replies in one pass.  Values point into the
- * librdkafka message and live as long as it does.
+ * The kbus/1 wire format (docs/WIRE.md), both directions: the name of every
+ * header kbus writes or reads (the kbus tool uses the same names), reading
+ * the headers of a record in one pass, and writing the headers of each kind
+ * of record kbus produces (request, reply, event, dead letter).  Read
+ * values point into the librdkafka message and live as long as it does.
  */
 #ifndef KBUS_WIRE_H
 #define KBUS_WIRE_H
@@ -74,6 +76,46 @@ int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in,
 /** The same, from a header list (NULL: none), for tests and fuzzing. */
 int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
                             char *why, size_t whylen);
+
+/* ---- writing: each returns a new header list (librdkafka aborts when
+ * out of memory, so these cannot fail) for rd_kafka_producev ---- */
+
+/** A request: \p reply_topic NULL for a one-way call. */
+rd_kafka_headers_t *kbus__wire_request(const char *method_path,
+                                       const uint8_t *corr, size_t corr_len,
+                                       const char *reply_topic,
+                                       int32_t reply_partition,
+                                       int64_t deadline_ms,
+                                       const char *traceparent);
+
+/** A reply with \p status; \p message is written only for an error. */
+rd_kafka_headers_t *kbus__wire_reply(const uint8_t *corr, size_t corr_len,
+                                     int status, const char *message,
+                                     const char *traceparent);
+
+/** A CloudEvent in binary mode, timed now. */
+rd_kafka_headers_t *kbus__wire_event(const char *id, const char *source,
+                                     const char *type,
+                                     const char *traceparent);
+
+/** What a dead letter says about the record it keeps. */
+typedef struct kbus_wire_dlt {
+        const char *topic;
+        int32_t partition;
+        int64_t offset;
+        int64_t timestamp;
+        const char *group;
+        const char *error_class; /* "kbus.DecodeError", ... */
+        const char *error_message;
+        uint32_t attempts;
+        int64_t value_dropped; /* the value's size when left out, else -1 */
+} kbus_wire_dlt;
+
+/** Adds the dead-letter headers to \p h (a copy of the original's). */
+void kbus__wire_dead_letter(rd_kafka_headers_t *h, const kbus_wire_dlt *d);
+
+/** A new version 4 UUID as text, for ce_id. */
+void kbus__uuid4(char out[37]);
 
 /** Fills \p out with a new W3C traceparent: a child of \p parent, which is
  * NULL, "" or one that kbus__wire_read_headers accepted; else a new trace. */

@@ -17,16 +17,5 @@ config_test_LDADD = $(unit_test_ldadd)
 TESTS += tests/unit/kbus_tool_test.sh
 EXTRA_DIST += tests/unit/kbus_tool_test.sh
 
-check_PROGRAMS += wire_test offsets_test
-TESTS += wire_test offsets_test
-wire_test_SOURCES = tests/unit/wire_test.c framework/wire.c \
-	framework/alloc.c framework/log.c framework/status.c
-wire_test_CPPFLAGS = $(unit_test_cppflags)
-wire_test_LDADD = $(unit_test_ldadd) $(RDKAFKA_LIBS)
-offsets_test_SOURCES = tests/unit/offsets_test.c framework/offsets.c \
-	framework/alloc.c framework/log.c framework/status.c
-offsets_test_CPPFLAGS = $(unit_test_cppflags)
-offsets_test_LDADD = $(unit_test_ldadd)
-
 TESTS += tests/unit/kbus_dlt_test.sh
 EXTRA_DIST += tests/unit/kbus_dlt_test.sh

@@ -1,0 +1,53 @@
+/*
+ * The library's one hash table: chained and intrusive (an entry embeds a
+ * kbus_hnode whose key points into the entry itself), keyed by bytes, and
+ * doubled when it holds as many entries as buckets.  Pending calls (by
+ * correlation id), the keys in use in a partition and the reply cache all
+ * keep their entries here; the table never allocates or frees an entry.
+ */
+#ifndef KBUS_HASH_H
+#define KBUS_HASH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kbus_hnode {
+        struct kbus_hnode *next; /* chain */
+        uint64_t hash;
+        const void *key; /* into the entry; set before insert */
+        size_t len;
+} kbus_hnode;
+
+typedef struct kbus_hash {
+        kbus_hnode **buckets;
+        size_t mask; /* buckets - 1; 0 before the first insert */
+        size_t n;
+} kbus_hash;
+
+/** The entry that embeds \p node as its \p member. */
+#define kbus__entry_of(node, type, member)                                     \
+        ((type *)((char *)(node) - offsetof(type, member)))
+
+/** FNV-1a of \p len bytes: keys are short, and this runs once per record. */
+uint64_t kbus__hash_bytes(const void *key, size_t len);
+
+/** The node with this key, or NULL. */
+kbus_hnode *kbus__hash_find(const kbus_hash *h, const void *key, size_t len);
+
+/** Inserts \p node (its key and len set; the key must not be present).
+ *  Returns false only when the table has no buckets yet and cannot get
+ *  them; once it has some, a failure to grow just makes chains longer. */
+bool kbus__hash_insert(kbus_hash *h, kbus_hnode *node);
+
+/** Takes \p node, which is in the table, out of it. */
+void kbus__hash_remove(kbus_hash *h, kbus_hnode *node);
+
+/** Calls \p fn on every node; \p fn may remove and free the node it got. */
+void kbus__hash_each(kbus_hash *h, void (*fn)(kbus_hnode *node, void *arg),
+                     void *arg);
+
+/** Frees the buckets (not the entries) and empties the table. */
+void kbus__hash_fini(kbus_hash *h);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * The hash table (framework/hash.c): entries are found by their bytes,
+ * survive growth, leave cleanly, and a table that cannot grow still takes
+ * entries once it has buckets.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hash.h"
+#include "kbus_int.h"
+
+typedef struct entry {
+        kbus_hnode node;
+        char key[16];
+} entry;
+
+static void fill(entry *e, int n) {
+        for (int i = 0; i < n; i++) {
+                snprintf(e[i].key, sizeof(e[i].key), "key-%d", i);
+                e[i].node.key = e[i].key;
+                e[i].node.len = strlen(e[i].key);
+        }
+}
+
+static void test_find_after_growth(void **state) {
+        static entry e[1000];
+        kbus_hash h = {0};
+        fill(e, 1000);
+        for (int i = 0; i < 1000; i++)
+                assert_true(kbus__hash_insert(&h, &e[i].node));
+        assert_int_equal(h.n, 1000);
+        assert_true(h.mask + 1 >= 1000); /* it grew */
+        for (int i = 0; i < 1000; i++)
+                assert_ptr_equal(kbus__hash_find(&h, e[i].key, strlen(e[i].key)),
+                                 &e[i].node);
+        assert_null(kbus__hash_find(&h, "key-1000", 8));
+        assert_null(kbus__hash_find(&h, "key-1", 4)); /* a prefix is not it */
+        kbus__hash_fini(&h);
+}
+
+static void test_remove(void **state) {
+        entry e[10];
+        kbus_hash h = {0};
+        fill(e, 10);
+        for (int i = 0; i < 10; i++)
+                kbus__hash_insert(&h, &e[i].node);
+        for (int i = 0; i < 10; i += 2)
+                kbus__hash_remove(&h, &e[i].node);
+        assert_int_equal(h.n, 5);
+        for (int i = 0; i < 10; i++)
+                assert_ptr_equal(kbus__hash_find(&h, e[i].key, strlen(e[i].key)),
+                                 i % 2 ? &e[i].node : NULL);
+        kbus__hash_fini(&h);
+        assert_null(kbus__hash_find(&h, "key-1", 5));
+}
+
+static void count(kbus_hnode *n, void *arg) {
+        (*(int *)arg)++;
+}
+
+static void test_each(void **state) {
+        entry e[100];
+        kbus_hash h = {0};
+        int n = 0;
+        fill(e, 100);
+        for (int i = 0; i < 100; i++)
+                kbus__hash_insert(&h, &e[i].node);
+        kbus__hash_each(&h, count, &n);
+        assert_int_equal(n, 100);
+        kbus__hash_fini(&h);
+}
+
+static void test_no_memory(void **state) {
+        entry e[200];
+        kbus_hash h = {0};
+        fill(e, 200);
+        kbus__alloc_fail_after(0);
+        assert_false(kbus__hash_insert(&h, &e[0].node)); /* no buckets yet */
+        kbus__alloc_fail_after(-1);
+        assert_true(kbus__hash_insert(&h, &e[0].node));
+        /* Growth fails from now on: chains get longer, nothing is lost. */
+        kbus__alloc_fail_after(0);
+        for (int i = 1; i < 200; i++)
+                assert_true(kbus__hash_insert(&h, &e[i].node));
+        kbus__alloc_fail_after(-1);
+        assert_int_equal(h.mask + 1, 64);
+        for (int i = 0; i < 200; i++)
+                assert_non_null(kbus__hash_find(&h, e[i].key, strlen(e[i].key)));
+        kbus__hash_fini(&h);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_find_after_growth),
+            cmocka_unit_test(test_remove),
+            cmocka_unit_test(test_each),
+            cmocka_unit_test(test_no_memory),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
