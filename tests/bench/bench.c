@@ -4,11 +4,13 @@
  * resident memory.  Nothing here is measured; it only has to stay out of
  * the way.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -122,4 +124,96 @@ void bench_log(const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
         va_end(ap);
+}
+
+/* ---- the watchdog ---- */
+
+/* Two buffers, so that the handler never reads one being written: the
+ * step's name is written into the idle one, then `watch_cur` flips. */
+static char watch_name[2][256];
+static volatile sig_atomic_t watch_cur, watch_len[2];
+static volatile sig_atomic_t watch_secs;
+static volatile pid_t watch_children[8];
+
+static void say(const char *s, size_t n) {
+        while (n > 0) {
+                ssize_t w = write(2, s, n);
+                if (w <= 0)
+                        return;
+                s += w;
+                n -= (size_t)w;
+        }
+}
+
+static void say_str(const char *s) {
+        say(s, strlen(s));
+}
+
+static void on_watch_signal(int sig) {
+        int cur = watch_cur;
+        char num[16];
+        int n = 0;
+        unsigned v = (unsigned)watch_secs;
+
+        for (int i = 0; i < 8; i++)
+                if (watch_children[i] > 0)
+                        kill(watch_children[i], SIGKILL);
+        say_str("kbus-bench: ");
+        say(watch_name[cur], (size_t)watch_len[cur]);
+        if (sig == SIGALRM) {
+                say_str(": did not end within ");
+                do
+                        num[sizeof(num) - 1 - n++] = (char)('0' + v % 10);
+                while ((v /= 10) && n < (int)sizeof(num));
+                say(num + sizeof(num) - n, (size_t)n);
+                say_str(" s; giving up\n");
+                _exit(3);
+        }
+        say_str(sig == SIGTERM ? ": interrupted by SIGTERM\n"
+                               : ": interrupted by SIGINT\n");
+        _exit(128 + sig);
+}
+
+void bench_watch_init(void) {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_watch_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGALRM, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        /* A program started in the background keeps SIGINT ignored. */
+        if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+                sigaction(SIGINT, &sa, NULL);
+        bench_watch(0, "start-up");
+}
+
+void bench_watch(unsigned seconds, const char *fmt, ...) {
+        static int scale;
+        int next = !watch_cur;
+        va_list ap;
+        int n;
+
+        if (!scale) {
+                const char *wrap = getenv("KBUS_TEST_WRAP");
+                scale = wrap && *wrap ? 5 : 1;
+        }
+        va_start(ap, fmt);
+        n = vsnprintf(watch_name[next], sizeof(watch_name[next]), fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                n = 0;
+        if (n >= (int)sizeof(watch_name[next]))
+                n = (int)sizeof(watch_name[next]) - 1;
+        watch_len[next] = n;
+        watch_cur = next;
+        watch_secs = (sig_atomic_t)(seconds * scale);
+        alarm(seconds * scale);
+}
+
+void bench_watch_child(pid_t pid, bool add) {
+        for (int i = 0; i < 8; i++)
+                if (add ? watch_children[i] <= 0 : watch_children[i] == pid) {
+                        watch_children[i] = add ? pid : 0;
+                        return;
+                }
 }

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>
@@ -139,6 +140,25 @@ double bench_percentile(const double *v, size_t n, double p);
 
 /** Progress on stderr, prefixed "bench: ". */
 void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The watchdog.  Every step of a case (one side of one round, say) says
+ * what it is and how long it may take; a step still running after that,
+ * wherever it is stuck (the loop, or a blocking librdkafka call such as a
+ * consumer close or a destroy), ends the program with exit status 3 and a
+ * line naming the step.  SIGTERM and SIGINT end it at once, naming the step
+ * they interrupted.  Either way the memory case's children are killed too.
+ * Only async-signal-safe calls run in the handler.
+ */
+/** Installs the handlers of SIGTERM, SIGINT (unless ignored) and SIGALRM. */
+void bench_watch_init(void);
+/** Names the step now running, \p fmt..., and gives it \p seconds (times
+ *  5 under a wrapper such as valgrind, KBUS_TEST_WRAP); 0 disarms. */
+void bench_watch(unsigned seconds, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/** Child processes to kill if the program is ended by a signal: \p pid is
+ *  added, or removed when \p add is false. */
+void bench_watch_child(pid_t pid, bool add);
 
 /* ---- side_raw.c: also used to fill topics for both sides ---- */
 

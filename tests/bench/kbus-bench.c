@@ -16,6 +16,14 @@
  * The memory cases run each side in a child process of its own (this
  * program started again with --child), so that neither side's heap, nor
  * the broker's, counts against the other.
+ *
+ * Every step of a case (one side of one round) runs under a watchdog
+ * (bench_watch in bench.c): a step that does not end within its bound,
+ * wherever it is stuck, ends the program with exit status 3 and a line
+ * naming the case, round and side; SIGTERM and SIGINT end it at once the
+ * same way.  The bounds are far above what a step takes (seconds) and
+ * above the waits inside it, so that those report first what they waited
+ * for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,6 +101,15 @@ static const result *find_result(const char *name) {
         return NULL;
 }
 
+/* ---- bounds ---- */
+
+/* Seconds a step may take before the watchdog ends the program.  Each is
+ * above the sum of the bounded waits inside the step (60 s for a round's
+ * records or delivery reports, 30 s for a group to form, the 10 s
+ * shutdown grace of a kbus runtime) plus its teardown. */
+#define STEP_SECS 180
+#define RPC_OPEN_SECS 120
+
 /* ---- rounds ---- */
 
 static const bench_side *const sides[2] = {&bench_side_kbus, &bench_side_raw};
@@ -124,6 +142,8 @@ static void case_publish(bench_env *env) {
                         double rate;
                         if (side_skipped(s))
                                 continue;
+                        bench_watch(STEP_SECS, "case a (publish), round %d, "
+                                    "%s side", round + 1, sides[s]->name);
                         bench_name(env, topic, sizeof(topic), "publish");
                         bench_topic(env, topic, BENCH_PARTITIONS);
                         rate = sides[s]->publish(env, topic,
@@ -156,26 +176,36 @@ static void case_subscribe(bench_env *env) {
         for (int round = 0; round < rounds; round++)
                 for (int i = 0; i < 2; i++) {
                         int s = side_at(round, i);
-                        double rate;
+                        double rate, t0, t1;
                         if (side_skipped(s))
                                 continue;
                         /* A fresh topic, filled before the consumer
                          * starts, and a fresh group reading it from the
                          * start. */
+                        bench_watch(STEP_SECS, "case b (subscribe), round "
+                                    "%d, %s side", round + 1, sides[s]->name);
                         bench_name(env, topic, sizeof(topic), "subscribe");
                         bench_name(env, group, sizeof(group), "group");
                         bench_topic(env, topic, SUB_PARTITIONS);
+                        t0 = bench_now();
                         if (bench_raw_fill(env, topic, 0, count)) {
                                 failed = true;
                                 continue;
                         }
+                        t1 = bench_now();
                         rate = sides[s]->subscribe(env, topic, group, count);
                         if (rate < 0) {
                                 failed = true;
                                 continue;
                         }
-                        bench_log("subscribe round %d %s: %.0f records/s",
-                                  round + 1, sides[s]->name, rate);
+                        /* The rest of the subscriber's time is the group
+                         * join (3 s on the embedded broker) and the close:
+                         * said, so that a slow one shows. */
+                        bench_log("subscribe round %d %s: %.0f records/s "
+                                  "(filled in %.1f s; join, records and "
+                                  "close in %.1f s)",
+                                  round + 1, sides[s]->name, rate, t1 - t0,
+                                  bench_now() - t1);
                         v[s][n[s]++] = rate;
                 }
         report("subscribe", median_or_nan(v[0], n[0]),
@@ -279,6 +309,8 @@ static void case_rpc(bench_env *env, bool latency, bool tput) {
                 if (side_skipped(s))
                         continue;
                 bench_log("rpc: starting the %s echo pair", sides[s]->name);
+                bench_watch(RPC_OPEN_SECS, "case c/d (request/reply), "
+                            "starting the %s echo pair", sides[s]->name);
                 if (!d[s].lat || !(d[s].h = rpc_open(env, sides[s], &d[s]))) {
                         failed = true;
                         goto out;
@@ -291,6 +323,13 @@ static void case_rpc(bench_env *env, bool latency, bool tput) {
                         if (side_skipped(s))
                                 continue;
                         size_t first = d[s].n_lat;
+                        /* Up to three driver runs of warm-up + window +
+                         * 60 s each. */
+                        bench_watch((unsigned)(3 * 61 + env->opts.lat_secs +
+                                               2 * env->opts.tput_secs) +
+                                        60,
+                                    "case c/d (request/reply), round %d, %s "
+                                    "side", round + 1, sides[s]->name);
                         if (latency && tmp &&
                             driver_run(&d[s], 1, 0.2, env->opts.lat_secs) >=
                                 0) {
@@ -342,6 +381,8 @@ static void case_rpc(bench_env *env, bool latency, bool tput) {
         }
 out:
         for (int s = 0; s < 2; s++) {
+                bench_watch(STEP_SECS, "case c/d (request/reply), closing "
+                            "the %s echo pair", sides[s]->name);
                 if (d[s].h)
                         sides[s]->rpc_close(d[s].h);
                 free(d[s].lat);
@@ -372,11 +413,14 @@ static int child_start(child *c, char *const argv[]) {
         }
         if (c->pid == 0) {
                 /* Only async-signal-safe calls between fork and exec: the
-                 * parent has threads (librdkafka's, the broker's). */
+                 * parent has threads (librdkafka's, the broker's).  A child
+                 * must not outlive its parent (and its broker). */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
                 dup2(fds[1], 1);
                 execv("/proc/self/exe", argv);
                 _exit(127);
         }
+        bench_watch_child(c->pid, true);
         close(fds[1]);
         c->fd = fds[0];
         return 0;
@@ -396,6 +440,7 @@ static void child_finish(child *c) {
         close(c->fd);
         while (waitpid(c->pid, &c->status, 0) == -1 && errno == EINTR)
                 ;
+        bench_watch_child(c->pid, false);
 }
 
 /* The number after "key=" in a child's output; NAN if absent. */
@@ -426,6 +471,12 @@ static void case_memory(bench_env *env) {
          * soak starts after the burst of 10,000 calls has ended, which
          * would otherwise show in its samples. */
         for (int k = 0; k < 2; k++) {
+                /* The children bound their own waits: 120 s for the
+                 * calls, the soak's warm-up and length, then 60 s. */
+                bench_watch((unsigned)(k ? 10 + env->opts.soak_secs + 60
+                                         : 120) +
+                                    STEP_SECS,
+                            "case e (memory), the %s children", kinds[k]);
                 for (int s = 0; s < 2; s++) {
                         char (*a)[200] = args[k][s];
                         char *argv[24 + 2 * BENCH_MAX_PROPS];
@@ -663,6 +714,8 @@ static void case_ordered(bench_env *env) {
                 return;
         for (int round = 0; round < env->opts.order_rounds; round++) {
                 double k, p;
+                bench_watch(2 * STEP_SECS, "case f (ordered), round %d",
+                            round + 1);
                 bench_name(env, topic, sizeof(topic), "ordered-key");
                 bench_name(env, group, sizeof(group), "group");
                 bench_topic(env, topic, BENCH_PARTITIONS);
@@ -982,6 +1035,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < sizeof(bench_body); i++)
                 bench_body[i] = (uint8_t)(i * 7 + 1);
         signal(SIGPIPE, SIG_IGN);
+        bench_watch_init();
 
         env.base = event_base_new();
         if (!env.base) {
@@ -989,12 +1043,15 @@ int main(int argc, char **argv) {
                 return 1;
         }
         if (child) {
+                /* The parent's watchdog bounds the child. */
+                bench_watch(0, "%s child of the %s side", child, side);
                 rc = run_child(&env, child, side, tag, req, reply);
                 event_base_free(env.base);
                 return rc;
         }
 
         snprintf(env.run_id, sizeof(env.run_id), "%ld", (long)getpid());
+        bench_watch(STEP_SECS, "starting the embedded broker");
         if (kbus_broker_new(&env.broker, 1, err, sizeof(err))) {
                 fprintf(stderr, "kbus-bench: embedded broker: %s\n", err);
                 event_base_free(env.base);
@@ -1035,8 +1092,10 @@ int main(int argc, char **argv) {
         }
         summary();
 
+        bench_watch(STEP_SECS, "stopping the embedded broker");
         kbus_broker_free(env.broker);
         event_base_free(env.base);
+        bench_watch(0, "done");
         log_machine();
         bench_log("done in %.0f s", bench_now() - t_start);
         return failed ? 1 : 0;

@@ -12,7 +12,8 @@
  *     key's events are handled in order;
  *   - dead letters: with the dead-letter topic unreachable, a record that
  *     must be dead-lettered holds its key and its partition's committed
- *     offset until the dead letter is written, exactly once;
+ *     offset while its dead letter's deliveries fail, and is dead-lettered
+ *     exactly once when the topic is back;
  *   - events published while handling a record (kbus_call_publish): with
  *     their topic unreachable the record is not acknowledged and is handled
  *     again; once the broker is back every event arrives, in key order,
@@ -241,10 +242,35 @@ static void on_dd(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
         kbus_call_ack(call);
 }
 
+static void dd_publish(kbus_runtime *pub, const kbus_event_desc *desc,
+                       const char *key, const char *message) {
+        Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
+        ev.name = (char *)key;
+        ev.message = (char *)message;
+        assert_int_equal(kbus_publish(pub, desc, &ev.base), 0);
+}
+
 /* The poison has failed and the other key has flowed past it. */
 static bool dd_stuck(void *arg) {
         (void)arg;
         return dd_poison_runs > 0 && dd_good_k3 == 11;
+}
+
+/* The runtime's lines saying a delivery to the dead-letter topic failed. */
+static int dd_dlt_failures(void) {
+        return log_tap_count("\"component\":\"dlq\"",
+                             "dead letter to dd.events.DLT failed", NULL);
+}
+
+static bool dd_dlt_failed(void *arg) {
+        (void)arg;
+        return dd_dlt_failures() >= 1;
+}
+
+static bool dd_committed_k3(void *arg) {
+        int64_t committed[4];
+        committed_offsets("dd-events", "dd.events", 4, committed);
+        return dd_good_k3 == 12 && committed[0] == 12;
 }
 
 static bool dd_done(void *arg) {
@@ -253,15 +279,26 @@ static bool dd_done(void *arg) {
                dd_good_k0 == 10;
 }
 
-/* A permanent failure while the dead-letter topic's leader is down: the
- * record's offset is not committed, later records of its key wait, other
- * keys flow; once the broker is back the dead letter is written (once),
- * then the key moves on. */
+static bool dd_committed_all(void *arg) {
+        int64_t committed[4];
+        committed_offsets("dd-events", "dd.events", 4, committed);
+        return committed[0] == 12 && committed[1] == 11;
+}
+
+/* A permanent failure while the dead-letter topic's leader is down, for
+ * longer than the subscriber's producer tries to deliver (its
+ * message.timeout.ms is 1 s here): the dead letter's deliveries fail, and
+ * the record's offset is not stored, so nothing from it on is committed;
+ * later records of its key wait, other keys flow and are committed; once
+ * the broker is back the dead letter is written (once), then the key
+ * moves on and is committed. */
 static void test_dead_letter_topic_down(void **state) {
         kbus_event_desc desc = hello_v1_greeted__event;
         kbus_runtime *pub, *sub;
         int64_t committed[4], end[4];
 
+        dd_good_k0 = dd_good_k3 = dd_poison_runs = 0;
+        log_tap_start();
         desc.topic = "dd.events";
         make_topic("dd.events", 4, 1);
         make_topic("dd.events.DLT", 4, 3);
@@ -269,43 +306,56 @@ static void test_dead_letter_topic_down(void **state) {
         assert_int_equal(rd_kafka_mock_coordinator_set(cluster(), "group",
                                                        "dd-events", 2), 0);
         pub = fault_runtime("dd-pub", NULL, NULL);
-        sub = fault_runtime("dd-sub", "dd-events", NULL);
+        sub = fault_runtime("dd-sub", "dd-events",
+                            "producer.message.timeout.ms", "1000", NULL);
         assert_int_equal(kbus_subscribe(sub, &desc, NULL, (kbus_fn)on_dd,
                                         NULL), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         assert_true(run_until(runtime_ready, sub, 30));
         assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 3), 0);
-        /* k0 and k3 are on different partitions (murmur2: 1 and 0). */
+        /* k0 and k3 are on different partitions (murmur2: 1 and 0); the
+         * poison is the first record of partition 1, offset 0. */
         for (int i = 0; i < 11; i++) {
-                Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
-                ev.name = "k0";
-                ev.message = i ? "fine" : "poison";
-                assert_int_equal(kbus_publish(pub, &desc, &ev.base), 0);
-                ev.name = "k3";
-                ev.message = "fine";
-                assert_int_equal(kbus_publish(pub, &desc, &ev.base), 0);
+                dd_publish(pub, &desc, "k0", i ? "fine" : "poison");
+                dd_publish(pub, &desc, "k3", "fine");
         }
-        /* However long the group takes to form; then a while longer, in
-         * which the poison's key must not move. */
+        /* However long the group takes to form. */
         assert_true(run_until(dd_stuck, NULL, 20));
-        run_for(1.5);
+        /* The dead letter's delivery really fails (after a second of
+         * trying; the runtime tries again a second later). */
+        assert_true(run_until(dd_dlt_failed, NULL, 20));
+        /* A commit made after those failures: one more k3 record, handled
+         * and committed.  Had the poison's offset been stored when its
+         * dead letter failed, partition 1 would be committed with it. */
+        dd_publish(pub, &desc, "k3", "fine");
+        assert_true(run_until(dd_committed_k3, NULL, 20));
         committed_offsets("dd-events", "dd.events", 4, committed);
-        note("while the DLT is down: dead-lettered %llu, poison runs %d, "
-             "k0 handled %d, k3 handled %d, partition 1 committed %lld",
+        note("while the DLT is down: %d failed deliveries of the dead "
+             "letter, dead-lettered %llu, poison runs %d, k0 handled %d, "
+             "k3 handled %d, committed: partition 0 %lld, partition 1 %lld",
+             dd_dlt_failures(),
              (unsigned long long)kbus_runtime_stat(sub,
                                                    KBUS_STAT_DEAD_LETTERED),
              dd_poison_runs, dd_good_k0, dd_good_k3,
-             (long long)committed[1]);
+             (long long)committed[0], (long long)committed[1]);
+        assert_int_equal(committed[1], 0); /* nothing from the poison on */
         assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 0);
+        assert_int_equal(dd_poison_runs, 1); /* failed for good, not retried */
         assert_int_equal(dd_good_k0, 0);  /* behind the poison */
-        assert_int_equal(dd_good_k3, 11); /* another key flows */
-        assert_int_equal(committed[1], 0); /* the poison is not passed */
+        assert_int_equal(dd_good_k3, 12); /* another key flows */
         assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 3), 0);
         assert_true(run_until(dd_done, sub, 25));
+        /* Once written, the poison's offset moves on and is committed. */
+        assert_true(run_until(dd_committed_all, NULL, 20));
         end_offsets("dd.events.DLT", 4, end);
+        note("after the DLT is back: %d failed deliveries, dead letters "
+             "written %lld", dd_dlt_failures(),
+             (long long)(end[0] + end[1] + end[2] + end[3]));
         assert_int_equal(end[0] + end[1] + end[2] + end[3], 1);
+        assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 1);
         fault_free(sub);
         fault_free(pub);
+        log_tap_stop();
 }
 
 /* ---- events published while handling a record ---- */

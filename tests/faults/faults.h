@@ -11,6 +11,9 @@
 #ifndef KBUS_TEST_FAULTS_H
 #define KBUS_TEST_FAULTS_H
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -197,16 +200,131 @@ static inline bool runtime_ready(void *rt) {
         return kbus_runtime_ready(rt);
 }
 
+/* One write per line, so that lines stay whole through the log tap. */
 static inline void note(const char *fmt, ...) {
+        char line[1024];
         va_list ap;
-        fprintf(stderr, "# ");
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsnprintf(line, sizeof(line), fmt, ap);
         va_end(ap);
-        fprintf(stderr, "\n");
+        fprintf(stderr, "# %s\n", line);
 }
 
 static int topic_count(const char *topic, int key, int seq);
+
+/* ---- the log, read back ---- */
+
+/*
+ * Between log_tap_start() and log_tap_stop(), whatever the process writes
+ * to stderr (the runtimes' JSON lines, librdkafka's lines routed in, the
+ * test's notes) goes through a pipe: a thread copies it to the real stderr
+ * at once, so a hung test still shows its log, and keeps it, so that a
+ * test can ask whether a fault was felt (a connection refused, a delivery
+ * that failed, an assignment lost) instead of trusting that it happened.
+ */
+static struct {
+        bool on;
+        int saved; /* the real stderr */
+        int rfd;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        char *buf;
+        size_t len, cap;
+} log_tap = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void *log_tap_run(void *arg) {
+        char chunk[4096];
+        ssize_t n;
+        for (;;) {
+                n = read(log_tap.rfd, chunk, sizeof(chunk));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                for (ssize_t off = 0, w; off < n; off += w > 0 ? w : n)
+                        w = write(log_tap.saved, chunk + off, n - off);
+                pthread_mutex_lock(&log_tap.lock);
+                if (log_tap.len + n > log_tap.cap) {
+                        size_t cap = (log_tap.len + n) * 2;
+                        char *b = realloc(log_tap.buf, cap);
+                        if (b) {
+                                log_tap.buf = b;
+                                log_tap.cap = cap;
+                        }
+                }
+                if (log_tap.len + n <= log_tap.cap) {
+                        memcpy(log_tap.buf + log_tap.len, chunk, n);
+                        log_tap.len += n;
+                }
+                pthread_mutex_unlock(&log_tap.lock);
+        }
+        return NULL;
+}
+
+static inline void log_tap_start(void) {
+        int fds[2];
+        assert_false(log_tap.on);
+        assert_int_equal(pipe(fds), 0);
+        fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+        fflush(stderr);
+        log_tap.saved = fcntl(2, F_DUPFD_CLOEXEC, 3);
+        assert_true(log_tap.saved >= 0);
+        assert_true(dup2(fds[1], 2) == 2);
+        close(fds[1]);
+        log_tap.rfd = fds[0];
+        log_tap.len = 0;
+        assert_int_equal(pthread_create(&log_tap.thread, NULL, log_tap_run,
+                                        NULL), 0);
+        log_tap.on = true;
+}
+
+/* Gives stderr back; what was kept is forgotten.  Safe to call when the
+ * tap is off (a failed test's teardown does). */
+static inline void log_tap_stop(void) {
+        if (!log_tap.on)
+                return;
+        fflush(stderr);
+        /* The pipe's last write end was fd 2: the thread reads to the end
+         * of what was written, then sees end of file. */
+        dup2(log_tap.saved, 2);
+        close(log_tap.saved);
+        pthread_join(log_tap.thread, NULL);
+        close(log_tap.rfd);
+        free(log_tap.buf);
+        log_tap.buf = NULL;
+        log_tap.len = log_tap.cap = 0;
+        log_tap.on = false;
+}
+
+/* How many lines written since log_tap_start() contain every one of the
+ * strings given, a list ending with NULL. */
+static inline int log_tap_count(const char *needle, ...) {
+        const char *needles[8];
+        int n_needles = 0, count = 0;
+        va_list ap;
+        va_start(ap, needle);
+        for (const char *x = needle; x && n_needles < 8;
+             x = va_arg(ap, const char *))
+                needles[n_needles++] = x;
+        va_end(ap);
+        pthread_mutex_lock(&log_tap.lock);
+        for (size_t at = 0; at < log_tap.len;) {
+                char *nl = memchr(log_tap.buf + at, '\n', log_tap.len - at);
+                size_t end = nl ? (size_t)(nl - log_tap.buf) : log_tap.len;
+                char line[4096];
+                size_t n = end - at < sizeof(line) - 1 ? end - at
+                                                         : sizeof(line) - 1;
+                bool all = true;
+                memcpy(line, log_tap.buf + at, n);
+                line[n] = '\0';
+                for (int i = 0; i < n_needles && all; i++)
+                        all = strstr(line, needles[i]) != NULL;
+                count += all;
+                at = end + 1;
+        }
+        pthread_mutex_unlock(&log_tap.lock);
+        return count;
+}
 
 /* ---- a keyed event stream ---- */
 
@@ -221,9 +339,16 @@ struct delayed_ack {
         struct stream *s;
         kbus_call *call;
         kbus_runtime *rt;
+        int key;
+        int32_t partition;
+        int64_t offset;
         struct event *ev;
 };
 #define MAX_SEQ 2048
+/* Partitions of a stream's topic, and offsets per partition, that
+ * stream_commit_floor() can follow. */
+#define MAX_PARTS 4
+#define MAX_OFFSETS (MAX_KEYS * MAX_SEQ)
 
 /*
  * Events are Greeted{name: "k<key>", message: "<seq>"}, seq counting from
@@ -233,6 +358,13 @@ struct delayed_ack {
  * violation.  seq <= highest seen is a redelivery, allowed where the test
  * says so.  Redelivery restarts at an earlier record and moves forward
  * again, so the check also holds across consumers of one process.
+ *
+ * In order is not only the order handlers are entered in: a key's record
+ * must also have ended before the key's next one enters a handler.  With
+ * delay_ms > 0 the handler acknowledges later, so two records of one key
+ * could be in handlers at once; that is counted as a violation too.  A
+ * stream that acknowledges at once cannot show it: use a delay where the
+ * test is about order.
  */
 struct stream {
         kbus_event_desc desc;
@@ -256,6 +388,14 @@ struct stream {
         int pump_batch;
         kbus_runtime *subs[4];  /* handler calls per subscribing runtime */
         int handled_by[4];
+        int busy[MAX_KEYS];     /* records of the key in a handler now */
+        int busy_seq[MAX_KEYS]; /* the last of them to enter */
+        /* Offsets acknowledged, per partition, one bit each; and the
+         * committed offsets stream_commit_floor() saw: no record below
+         * them may be handled again. */
+        unsigned char acked[MAX_PARTS][MAX_OFFSETS / 8];
+        int64_t floor[MAX_PARTS];
+        int redone_committed;   /* records handled again below the floor */
 };
 
 static struct stream *live_streams[8];
@@ -333,12 +473,26 @@ static inline void stream_fini(struct stream *s) {
         s->pump = NULL;
 }
 
+/* The handler of a record of key \p k is over (acknowledged, or dropped
+ * with its runtime). */
+static void stream_key_free(struct stream *s, int k) {
+        s->busy[k]--;
+}
+
+static void stream_acked(struct stream *s, int32_t partition,
+                         int64_t offset) {
+        if (partition >= 0 && partition < MAX_PARTS && offset >= 0 &&
+            offset < MAX_OFFSETS)
+                s->acked[partition][offset / 8] |= 1 << offset % 8;
+}
+
 static void delayed_ack_unlink(struct delayed_ack *d) {
         struct delayed_ack **pp = &d->s->acks;
         while (*pp != d)
                 pp = &(*pp)->next;
         *pp = d->next;
         d->s->n_acks--;
+        stream_key_free(d->s, d->key);
         event_free(d->ev);
         free(d);
 }
@@ -346,6 +500,7 @@ static void delayed_ack_unlink(struct delayed_ack *d) {
 static void delayed_ack_cb(evutil_socket_t fd, short what, void *arg) {
         struct delayed_ack *d = arg;
         assert_int_equal(kbus_call_ack(d->call), 0);
+        stream_acked(d->s, d->partition, d->offset);
         delayed_ack_unlink(d);
 }
 
@@ -367,16 +522,20 @@ static void stream_drop_all(kbus_runtime *rt) {
 }
 
 /* cmocka teardown of every test: stops pumps and frees the runtimes a
- * failed test left behind, newest first. */
+ * failed test left behind, newest first, and gives stderr back. */
 static int faults_teardown(void **state) {
+        log_tap_stop();
         for (int i = 0; i < 8; i++)
-                if (live_streams[i]) {
+                if (live_streams[i])
                         stream_fini(live_streams[i]);
-                        live_streams[i] = NULL;
-                }
+        /* While the streams are still known: freeing a runtime drops the
+         * acks they owe it, whose timers would otherwise fire in the next
+         * test with calls long freed. */
         for (int i = 15; i >= 0; i--)
                 if (live_runtimes[i])
                         fault_free(live_runtimes[i]);
+        for (int i = 0; i < 8; i++)
+                live_streams[i] = NULL;
         return 0;
 }
 
@@ -392,6 +551,8 @@ static void stream_on_event(kbus_call *call, const Hello__V1__Greeted *ev,
                             void *arg) {
         struct stream *s = arg;
         int k = atoi(ev->name + 1), seq = atoi(ev->message);
+        int32_t partition = kbus_call_partition(call);
+        int64_t offset = kbus_call_offset(call);
         assert_true(k >= 0 && k < s->n_keys && seq >= 1 && seq <= s->per_key);
         s->handled++;
         for (int i = 0; i < 4; i++)
@@ -415,6 +576,23 @@ static void stream_on_event(kbus_call *call, const Hello__V1__Greeted *ev,
         }
         if (seq > s->highest[k])
                 s->highest[k] = seq;
+        if (s->busy[k]++ > 0 && !s->violations++)
+                snprintf(s->first_violation, sizeof(s->first_violation),
+                         "key k%d: seq %d entered its handler while seq %d "
+                         "was still in one",
+                         k, seq, s->busy_seq[k]);
+        s->busy_seq[k] = seq;
+        if (partition >= 0 && partition < MAX_PARTS &&
+            offset < s->floor[partition]) {
+                s->redone_committed++;
+                if (!s->violations++)
+                        snprintf(s->first_violation,
+                                 sizeof(s->first_violation),
+                                 "key k%d: seq %d at [%d] offset %lld "
+                                 "handled after offset %lld was committed",
+                                 k, seq, (int)partition, (long long)offset,
+                                 (long long)s->floor[partition]);
+        }
         if (s->delay_ms > 0) {
                 struct delayed_ack *d = calloc(1, sizeof(*d));
                 struct timeval tv = {s->delay_ms / 1000,
@@ -423,6 +601,9 @@ static void stream_on_event(kbus_call *call, const Hello__V1__Greeted *ev,
                 d->s = s;
                 d->call = call;
                 d->rt = kbus_call_runtime(call);
+                d->key = k;
+                d->partition = partition;
+                d->offset = offset;
                 d->ev = evtimer_new(test_base, delayed_ack_cb, d);
                 d->next = s->acks;
                 s->acks = d;
@@ -431,6 +612,8 @@ static void stream_on_event(kbus_call *call, const Hello__V1__Greeted *ev,
                 return;
         }
         assert_int_equal(kbus_call_ack(call), 0);
+        stream_acked(s, partition, offset);
+        stream_key_free(s, k);
 }
 
 static inline bool stream_all_handled(void *arg) {
@@ -448,7 +631,7 @@ static inline void stream_check(struct stream *s, double seconds,
         note("%s: published %d, handled %d (distinct %d, duplicates %d), "
              "order violations %d%s%s",
              s->desc.topic, s->published, s->handled, s->distinct,
-             s->duplicates, s->violations, s->violations ? ": " : "",
+             s->duplicates, s->violations, s->violations ? ": first " : "",
              s->first_violation);
         assert_int_equal(s->published, stream_total(s));
         if (!all)
@@ -508,6 +691,48 @@ static inline int64_t committed_offsets(const char *group, const char *topic,
         rd_kafka_topic_partition_list_destroy(l);
         rd_kafka_destroy(rk);
         return sum;
+}
+
+/*
+ * For a stream on a topic of its own, read from the start: waits until the
+ * group has committed, on every partition, at least the offset below which
+ * the stream had acknowledged every record when called (up to \p seconds),
+ * then takes the committed offsets as the stream's floor.  Committed work
+ * is never redone, so from then on a record below the floor that enters a
+ * handler again is an order violation (stream_check fails on it).  Call it
+ * before a fault: what may be redone is then exactly what the group had not
+ * committed when the fault came.  Returns whether the commit came in time.
+ */
+static inline bool stream_commit_floor(struct stream *s, const char *group,
+                                       double seconds) {
+        int64_t want[MAX_PARTS], got[MAX_PARTS];
+        double end = now_s() + seconds;
+        bool ok;
+        for (int p = 0; p < MAX_PARTS; p++) {
+                int64_t o = s->floor[p];
+                while (o < MAX_OFFSETS && s->acked[p][o / 8] & 1 << o % 8)
+                        o++;
+                want[p] = o;
+        }
+        for (;;) {
+                committed_offsets(group, s->desc.topic, MAX_PARTS, got);
+                ok = true;
+                for (int p = 0; p < MAX_PARTS; p++)
+                        ok &= got[p] >= want[p];
+                if (ok || now_s() > end)
+                        break;
+                run_for(0.1);
+        }
+        note("%s: acknowledged below %lld %lld %lld %lld; group %s has "
+             "committed %lld %lld %lld %lld",
+             s->desc.topic, (long long)want[0], (long long)want[1],
+             (long long)want[2], (long long)want[3], group,
+             (long long)got[0], (long long)got[1], (long long)got[2],
+             (long long)got[3]);
+        for (int p = 0; p < MAX_PARTS; p++)
+                if (got[p] > s->floor[p])
+                        s->floor[p] = got[p];
+        return ok;
 }
 
 /* The end offset of each partition of \p topic; returns their sum. */
