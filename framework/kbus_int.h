@@ -25,15 +25,14 @@ void kbus__alloc_fail_after(long n);
 extern ProtobufCAllocator kbus__pb_allocator;
 
 /* ---- log.c: JSON-lines logs on stderr ---- */
-enum kbus_log_level {
-        KBUS_LOG_DEBUG = 0,
-        KBUS_LOG_INFO = 1,
-        KBUS_LOG_WARN = 2,
-        KBUS_LOG_ERROR = 3,
-};
+/* The levels are public: enum kbus_log_level in kbus.h. */
 extern int kbus__log_min_level;
-/** Parses "debug", "info", "warn", "error"; -1 if none of them. */
+/** Parses "debug", "info", "warn" ("warning"), "error" in any case; -1 if
+ *  none of them. */
 int kbus__log_level_parse(const char *s);
+/** Sets kbus__log_min_level from KBUS_LOG_LEVEL when that is set and valid;
+ *  kbus_log() does it once, before its first line. */
+void kbus__log_level_from_env(void);
 /**
  * Writes one JSON line: {"ts":..,"level":..,"component":..,"msg":..} plus
  * "trace_id" when \p traceparent is a valid W3C traceparent.

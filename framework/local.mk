@@ -10,6 +10,7 @@ libkbus_la_SOURCES = \
 	framework/alloc.c \
 	framework/log.c \
 	framework/config.c \
+	framework/setup.c \
 	framework/wire.c framework/wire.h \
 	framework/offsets.c framework/offsets.h \
 	framework/keys.c framework/keys.h \

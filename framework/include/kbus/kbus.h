@@ -129,6 +129,49 @@ int kbus_config_set(kbus_config *conf, const char *name, const char *value,
                     char *errstr, size_t errlen);
 
 /* ------------------------------------------------------------------ */
+/* Logging                                                             */
+/* ------------------------------------------------------------------ */
+
+/** @brief How much a log line matters; config key `log_level`. */
+typedef enum kbus_log_level {
+        KBUS_LOG_DEBUG = 0,
+        KBUS_LOG_INFO = 1,
+        KBUS_LOG_WARN = 2,
+        KBUS_LOG_ERROR = 3,
+} kbus_log_level;
+
+/**
+ * @brief Writes one JSON line on stderr, in the format of the library's own
+ *        log: {"ts":"2024-05-01T12:00:00.123Z","level":"info",
+ *        "component":"...","msg":"..."}.
+ *
+ * Lines below the process's level are dropped.  The level is the
+ * configuration's log_level (with KBUS_LOG_LEVEL over it) of the last
+ * runtime created; before any runtime exists, KBUS_LOG_LEVEL if it is set
+ * and valid, else info.  The component is the one given to
+ * kbus_log_set_component(), by default the program's name.  A message
+ * longer than about 1000 bytes is cut.
+ *
+ * @remark May be called from any thread: each line is written with one
+ *         call, so lines of concurrent writers do not interleave.
+ */
+void kbus_log(kbus_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+
+/**
+ * @brief Sets the "component" of the lines kbus_log() writes (the library's
+ *        own lines keep theirs: "kafka", "dlq", ...).
+ *
+ * @param component  copied (at most 63 bytes are kept); NULL restores the
+ *                   default, the program's name.
+ * @remark Process-wide.  Call it at start, before other threads log.
+ */
+void kbus_log_set_component(const char *component);
+
+/* ------------------------------------------------------------------ */
 /* Runtime                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -145,6 +188,30 @@ typedef struct kbus_runtime kbus_runtime;
  */
 int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
                      struct event_base *base, char *errstr, size_t errlen);
+
+/**
+ * @brief Creates a runtime the way a kbus program usually does: defaults,
+ *        then \p name as its name, then the libconfig file \p path (which
+ *        may change the name too), then the KBUS_* environment variables,
+ *        as kbus_runtime_new() applies them.
+ *
+ * Equivalent to kbus_config_new(), kbus_config_set(conf, "name", name),
+ * kbus_config_load(conf, path) and kbus_runtime_new(), with the
+ * configuration freed on any failure.
+ *
+ * @param name   application name (client.id, default consumer group,
+ *               ce_source); must not be NULL.
+ * @param path   configuration file, or NULL for none.
+ * @param base   the event_base to run on, or NULL for one of its own.
+ * @returns 0 with *\p rtp set; otherwise *\p rtp is NULL and \p errstr
+ *          says what is wrong: "FILE:LINE: key 'x': ..." for a bad file,
+ *          the variable's name for a bad environment value.  NOT_FOUND
+ *          when the file does not exist.
+ * @remark Call and use from one thread only, as kbus_runtime_new().
+ */
+int kbus_runtime_new_from_file(kbus_runtime **rtp, const char *name,
+                               const char *path, struct event_base *base,
+                               char *errstr, size_t errlen);
 
 /** @brief The runtime's event_base (its own or the one passed in). */
 struct event_base *kbus_runtime_event_base(kbus_runtime *rt);
