@@ -34,7 +34,7 @@ examples_stream_processing_sensor_sim_CPPFLAGS = $(iot_cppflags) \
 	$(LIBEVENT_CFLAGS)
 examples_stream_processing_sensor_sim_LDADD = $(iot_ldadd) $(LIBEVENT_LIBS)
 examples_stream_processing_enrich_SOURCES = \
-	examples/stream-processing/enrich.c $(iot_common)
+	examples/stream-processing/enrich.c
 nodist_examples_stream_processing_enrich_SOURCES = $(IOT_GEN)
 examples_stream_processing_enrich_CPPFLAGS = $(iot_cppflags) \
 	$(examples_common_cppflags)
