@@ -52,8 +52,31 @@ int kbus_runtime_ready(const kbus_runtime *rt) {
         return 1;
 }
 
+/* A label value in the text format: backslash, double quote and newline
+ * escaped.  A consumer group may be any string; a quote in it would
+ * otherwise end the value early and make the line unreadable. */
+static const char *label_value(char *buf, size_t size, const char *s) {
+        size_t at = 0;
+
+        for (; *s && at + 3 < size; s++) {
+                if (*s == '\\' || *s == '"' || *s == '\n') {
+                        buf[at++] = '\\';
+                        buf[at++] = *s == '\n' ? 'n' : *s;
+                } else {
+                        buf[at++] = *s;
+                }
+        }
+        buf[at] = '\0';
+        return buf;
+}
+
 static void metrics(kbus_runtime *rt, struct evbuffer *b) {
-        const char *app = rt->conf->name;
+        /* Topic names and the application name (topic characters only)
+         * need no escaping, but cost nothing to escape; a group id may be
+         * long: 1 KB of it is plenty to tell groups apart. */
+        char app_buf[512], group_buf[1024], topic_buf[512];
+        const char *app = label_value(app_buf, sizeof(app_buf),
+                                      rt->conf->name);
         for (int i = 0; i < KBUS_STAT__COUNT; i++) {
                 const char *name = kbus_stat_name((kbus_stat)i);
                 evbuffer_add_printf(b,
@@ -82,6 +105,8 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
                                "partition's end.\n"
                                "# TYPE kbus_consumer_lag gauge\n");
         for (kbus_group *g = rt->groups; g; g = g->next) {
+                const char *group =
+                    label_value(group_buf, sizeof(group_buf), g->id);
                 rd_kafka_topic_partition_list_t *l =
                     rd_kafka_topic_partition_list_new(4);
                 for (kbus_partition *p = g->parts; p; p = p->next)
@@ -100,7 +125,10 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
                             "kbus_consumer_lag{app=\"%s\",group=\"%s\","
                             "topic=\"%s\",partition=\"%" PRId32 "\"} %" PRId64
                             "\n",
-                            app, g->id, tp->topic, tp->partition,
+                            app, group,
+                            label_value(topic_buf, sizeof(topic_buf),
+                                        tp->topic),
+                            tp->partition,
                             tp->offset >= 0 ? hi - tp->offset
                                             : (lo >= 0 ? hi - lo : hi));
                 }
