@@ -16,24 +16,11 @@
 
 #include "core.h"
 
+/* From the same list as the enum and the names, so none can be missing. */
 static const char *const stat_help[KBUS_STAT__COUNT] = {
-    "Client calls sent.",
-    "Client calls answered OK.",
-    "Client calls answered with an error status.",
-    "Client calls that ended in DEADLINE_EXCEEDED.",
-    "Replies dropped because they came after the call's deadline.",
-    "Replies dropped because they matched no call of this instance.",
-    "Replies dropped because the call was already answered.",
-    "Requests given to a handler.",
-    "Requests skipped because their deadline had passed.",
-    "Requests for a method this server does not have.",
-    "Events handed to the producer.",
-    "Events given to a handler.",
-    "Records written to a dead-letter topic.",
-    "Handler attempts after the first.",
-    "Records whose value or headers could not be decoded.",
-    "Idempotent requests sent again.",
-    "Duplicate idempotent requests answered from the reply cache.",
+#define STAT_HELP(id, name, help) [KBUS_STAT_##id] = help,
+    KBUS_STATS(STAT_HELP)
+#undef STAT_HELP
 };
 
 static void reply_text(struct evhttp_request *req, int code,

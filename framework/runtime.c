@@ -457,15 +457,9 @@ uint64_t kbus_runtime_stat(const kbus_runtime *rt, kbus_stat which) {
 
 const char *kbus_stat_name(kbus_stat which) {
         static const char *const names[KBUS_STAT__COUNT] = {
-            "calls_started",       "calls_ok",
-            "calls_failed",        "calls_timed_out",
-            "replies_late",        "replies_unknown",
-            "replies_duplicate",   "requests_handled",
-            "requests_expired",    "requests_unimplemented",
-            "events_published",    "events_handled",
-            "dead_lettered",       "retries",
-            "decode_errors",       "calls_resent",
-            "replies_cached",      "events_undelivered",
+#define STAT_NAME(id, name, help) [KBUS_STAT_##id] = name,
+            KBUS_STATS(STAT_NAME)
+#undef STAT_NAME
         };
         return which < KBUS_STAT__COUNT ? names[which] : "?";
 }

@@ -297,26 +297,54 @@ typedef enum kbus_ordering {
 int kbus_runtime_set_ordering(kbus_runtime *rt, const char *topic,
                               kbus_ordering ordering, int max_in_flight);
 
-/** @brief Counters a runtime keeps, for metrics and tests. */
+/**
+ * @brief The counters a runtime keeps, for metrics and tests: one
+ *        X(ID, "name", "help text") per counter.
+ *
+ * The one list from which kbus_stat, kbus_stat_name() and the `# HELP`
+ * lines of /metrics (where counter `name` is `kbus_<name>_total`) are made,
+ * so that they cannot disagree.  Append new counters at the end: the
+ * values of kbus_stat are part of the ABI.
+ */
+#define KBUS_STATS(X)                                                          \
+        X(CALLS_STARTED, "calls_started", "Client calls sent.")                \
+        X(CALLS_OK, "calls_ok", "Client calls answered OK.")                   \
+        X(CALLS_FAILED, "calls_failed",                                        \
+          "Client calls answered with an error status.")                       \
+        X(CALLS_TIMED_OUT, "calls_timed_out",                                  \
+          "Client calls that ended in DEADLINE_EXCEEDED.")                     \
+        X(REPLIES_LATE, "replies_late",                                        \
+          "Replies dropped because they came after the call's deadline.")      \
+        X(REPLIES_UNKNOWN, "replies_unknown",                                  \
+          "Replies dropped because they matched no call of this instance.")    \
+        X(REPLIES_DUPLICATE, "replies_duplicate",                              \
+          "Replies dropped because the call was already answered.")            \
+        X(REQUESTS_HANDLED, "requests_handled",                                \
+          "Requests given to a handler.")                                      \
+        X(REQUESTS_EXPIRED, "requests_expired",                                \
+          "Requests skipped because their deadline had passed.")               \
+        X(REQUESTS_UNIMPLEMENTED, "requests_unimplemented",                    \
+          "Requests for a method this server does not have.")                  \
+        X(EVENTS_PUBLISHED, "events_published",                                \
+          "Events handed to the producer.")                                    \
+        X(EVENTS_HANDLED, "events_handled", "Events given to a handler.")      \
+        X(DEAD_LETTERED, "dead_lettered",                                      \
+          "Records written to a dead-letter topic.")                           \
+        X(RETRIES, "retries", "Handler attempts after the first.")             \
+        X(DECODE_ERRORS, "decode_errors",                                      \
+          "Records whose value or headers could not be decoded.")              \
+        X(CALLS_RESENT, "calls_resent", "Idempotent requests sent again.")     \
+        X(REPLIES_CACHED, "replies_cached",                                    \
+          "Duplicate idempotent requests answered from the reply cache.")      \
+        X(EVENTS_UNDELIVERED, "events_undelivered",                            \
+          "Events that were finally not written (delivery failed).")
+
+/** @brief Counters a runtime keeps: KBUS_STAT_<ID> of each KBUS_STATS
+ *         entry, in that order. */
 typedef enum kbus_stat {
-        KBUS_STAT_CALLS_STARTED,       /**< client calls sent */
-        KBUS_STAT_CALLS_OK,            /**< client calls answered OK */
-        KBUS_STAT_CALLS_FAILED,        /**< answered with an error status */
-        KBUS_STAT_CALLS_TIMED_OUT,     /**< ended in DEADLINE_EXCEEDED */
-        KBUS_STAT_REPLIES_LATE,        /**< reply after its deadline: dropped */
-        KBUS_STAT_REPLIES_UNKNOWN,     /**< reply to no call of ours: dropped */
-        KBUS_STAT_REPLIES_DUPLICATE,   /**< second reply to a call: dropped */
-        KBUS_STAT_REQUESTS_HANDLED,    /**< requests given to a handler */
-        KBUS_STAT_REQUESTS_EXPIRED,    /**< requests past deadline, skipped */
-        KBUS_STAT_REQUESTS_UNIMPLEMENTED, /**< unknown kbus-method */
-        KBUS_STAT_EVENTS_PUBLISHED,    /**< events handed to the producer */
-        KBUS_STAT_EVENTS_HANDLED,      /**< events given to a handler */
-        KBUS_STAT_DEAD_LETTERED,       /**< records sent to a .DLT topic */
-        KBUS_STAT_RETRIES,             /**< handler attempts after the first */
-        KBUS_STAT_DECODE_ERRORS,       /**< undecodable values or headers */
-        KBUS_STAT_CALLS_RESENT,        /**< idempotent requests sent again */
-        KBUS_STAT_REPLIES_CACHED,      /**< duplicates answered from cache */
-        KBUS_STAT_EVENTS_UNDELIVERED,  /**< events finally not written */
+#define KBUS_STAT_ENUM_(id, name, help) KBUS_STAT_##id,
+        KBUS_STATS(KBUS_STAT_ENUM_)
+#undef KBUS_STAT_ENUM_
         KBUS_STAT__COUNT
 } kbus_stat;
 
