@@ -86,6 +86,12 @@ struct kbus_config {
         kbus_props consumer;      /* consumers only */
 };
 
+/** Splits "host:port" (config key http) into \p host (when not NULL; at
+ *  most \p hostlen bytes with the NUL) and *\p portp (when not NULL);
+ *  -1 unless the port is all digits, 0 to 65535, and the host not empty. */
+int kbus__hostport_parse(const char *s, char *host, size_t hostlen,
+                         int *portp);
+
 /** Applies KBUS_BOOTSTRAP, KBUS_GROUP, KBUS_LOG_LEVEL, KBUS_LOW_LATENCY. */
 int kbus__config_apply_env(kbus_config *conf, char *errstr, size_t errlen);
 

@@ -152,22 +152,15 @@ static void on_request(struct evhttp_request *req, void *arg) {
 
 int kbus__ops_start(kbus_runtime *rt, char *errstr, size_t errlen) {
         char host[256];
-        const char *colon = strrchr(rt->conf->http, ':');
         struct evhttp_bound_socket *sock;
-        long port;
-        char *end;
+        int port;
 
-        if (!colon || colon == rt->conf->http ||
-            (size_t)(colon - rt->conf->http) >= sizeof(host))
+        /* The configuration checked the form already (config.c), with
+         * the same parser. */
+        if (kbus__hostport_parse(rt->conf->http, host, sizeof(host), &port))
                 return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
                                  "http: \"%s\" is not host:port",
                                  rt->conf->http);
-        port = strtol(colon + 1, &end, 10);
-        if (*end || port < 0 || port > 65535)
-                return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
-                                 "http: bad port in \"%s\"", rt->conf->http);
-        memcpy(host, rt->conf->http, (size_t)(colon - rt->conf->http));
-        host[colon - rt->conf->http] = '\0';
         rt->http = evhttp_new(rt->base);
         if (!rt->http)
                 return kbus__err(errstr, errlen, KBUS_RESOURCE_EXHAUSTED,
