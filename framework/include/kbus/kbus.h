@@ -70,7 +70,12 @@ const char *kbus_strerror(int code);
 
 /**
  * @brief Whether a failure with \p code is worth retrying unchanged
- *        (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED...).
+ *        (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED).
+ *
+ * DEADLINE_EXCEEDED is worth a new call with a new deadline, but kbus never
+ * retries it itself: servers, subscribers and idempotent resends retry
+ * UNAVAILABLE, RESOURCE_EXHAUSTED and ABORTED only (docs/WIRE.md, section
+ * 7).
  */
 int kbus_status_is_retriable(int code);
 
@@ -534,10 +539,11 @@ int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply);
 int kbus_call_ack(kbus_call *call);
 
 /**
- * @brief Completes with an error.  A retriable \p code is retried with
- *        backoff while the method's or event's retry policy allows; after
- *        that, or for a permanent code, a request is answered with the
- *        status and an event is dead-lettered.
+ * @brief Completes with an error.  UNAVAILABLE, RESOURCE_EXHAUSTED and
+ *        ABORTED are retried with backoff while the method's or event's
+ *        retry policy (and a request's deadline) allows; after that, or for
+ *        any other code, DEADLINE_EXCEEDED included, a request is answered
+ *        with the status and an event is dead-lettered.
  */
 int kbus_call_fail(kbus_call *call, kbus_status code, const char *message);
 
