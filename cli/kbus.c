@@ -12,7 +12,10 @@
  * `kbus broker` runs the embedded broker as a process for scripts and
  * tests: the bootstrap list is the first line of standard output, flushed
  * at once, so a reader can `read -r` it and connect; everything else goes
- * to standard error.  SIGINT or SIGTERM stops it with status 0.
+ * to standard error.  With --ready-file the list also goes to a file that
+ * appears whole (written aside, then renamed) once the brokers listen, so
+ * a script can wait for the file instead of racing the shell's redirection.
+ * SIGINT or SIGTERM stops it with status 0.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>
@@ -94,7 +98,7 @@ static void bad_option(const char *cmd, char **argv, int c) {
 static void broker_usage(FILE *fp) {
         fprintf(fp,
                 "Usage: kbus broker [--brokers N] [--partitions N] "
-                "[--topic NAME]...\n"
+                "[--topic NAME]... [--ready-file FILE]\n"
                 "\n"
                 "Runs an embedded Kafka broker (librdkafka's mock cluster) "
                 "on loopback until\n"
@@ -109,8 +113,45 @@ static void broker_usage(FILE *fp) {
                 "                       topics created on first use get)\n"
                 "  -t, --topic NAME     create topic NAME at start; "
                 "repeatable\n"
+                "  -r, --ready-file FILE\n"
+                "                       once the brokers listen, write the "
+                "bootstrap list to\n"
+                "                       FILE, which appears whole at once "
+                "(removed at start\n"
+                "                       and at exit): wait for it to "
+                "exist, then read it\n"
                 "  -h, --help           show this help\n",
                 BROKER_DEFAULT_PARTITIONS);
+}
+
+/* Writes \p line and a newline to \p path so that readers see either no
+ * file or the whole line: into a file beside it, then renamed over it. */
+static int write_ready_file(const char *path, const char *line) {
+        char tmp[PATH_MAX];
+        FILE *fp;
+        int err;
+
+        if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+            (int)sizeof(tmp)) {
+                errno = ENAMETOOLONG;
+                return -1;
+        }
+        if (!(fp = fopen(tmp, "w")))
+                return -1;
+        if (fprintf(fp, "%s\n", line) < 0 || fflush(fp) != 0) {
+                err = errno;
+                fclose(fp);
+                unlink(tmp);
+                errno = err;
+                return -1;
+        }
+        if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+                err = errno;
+                unlink(tmp);
+                errno = err;
+                return -1;
+        }
+        return 0;
 }
 
 /* Waits for SIGINT or SIGTERM, which the caller has blocked in every
@@ -128,11 +169,12 @@ static int cmd_broker(int argc, char **argv) {
                 {"brokers", required_argument, NULL, 'b'},
                 {"partitions", required_argument, NULL, 'p'},
                 {"topic", required_argument, NULL, 't'},
+                {"ready-file", required_argument, NULL, 'r'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
         int n_brokers = 1, partitions = BROKER_DEFAULT_PARTITIONS;
-        const char **topics = NULL;
+        const char **topics = NULL, *ready_file = NULL;
         int n_topics = 0, c, i, r, sig, status = EXIT_FAILURE;
         kbus_broker *br = NULL;
         char errstr[512];
@@ -147,7 +189,7 @@ static int cmd_broker(int argc, char **argv) {
 
         opterr = 0;
         optind = 1;
-        while ((c = getopt_long(argc, argv, ":b:p:t:h", longopts, NULL)) !=
+        while ((c = getopt_long(argc, argv, ":b:p:t:r:h", longopts, NULL)) !=
                -1) {
                 switch (c) {
                 case 'b':
@@ -177,6 +219,14 @@ static int cmd_broker(int argc, char **argv) {
                         if (i == n_topics)
                                 topics[n_topics++] = optarg;
                         break;
+                case 'r':
+                        if (!*optarg) {
+                                fprintf(stderr, "kbus broker: --ready-file: "
+                                                "empty file name\n");
+                                goto usage_error;
+                        }
+                        ready_file = optarg;
+                        break;
                 case 'h':
                         broker_usage(stdout);
                         free(topics);
@@ -190,6 +240,13 @@ static int cmd_broker(int argc, char **argv) {
                 fprintf(stderr, "kbus broker: unexpected argument '%s'\n",
                         argv[optind]);
                 goto usage_error;
+        }
+
+        /* A file left by an earlier run must not pass for this broker's. */
+        if (ready_file && unlink(ready_file) != 0 && errno != ENOENT) {
+                fprintf(stderr, "kbus broker: --ready-file %s: %s\n",
+                        ready_file, strerror(errno));
+                goto done;
         }
 
         /* Block the stop signals before the broker starts its threads:
@@ -230,6 +287,13 @@ static int cmd_broker(int argc, char **argv) {
                 goto done;
         }
 
+        if (ready_file &&
+            write_ready_file(ready_file, kbus_broker_bootstrap(br)) != 0) {
+                fprintf(stderr, "kbus broker: --ready-file %s: %s\n",
+                        ready_file, strerror(errno));
+                goto done;
+        }
+
         fprintf(stderr, "kbus broker: %d broker%s listening on %s\n",
                 n_brokers, n_brokers == 1 ? "" : "s",
                 kbus_broker_bootstrap(br));
@@ -243,6 +307,9 @@ static int cmd_broker(int argc, char **argv) {
         fprintf(stderr, "kbus broker: %s received, stopping\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
         status = EXIT_SUCCESS;
+        /* The broker is going: its address must not outlive it. */
+        if (ready_file)
+                unlink(ready_file);
 
 done:
         kbus_broker_free(br);

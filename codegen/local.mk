@@ -4,23 +4,18 @@
 # GENERATING CODE IN ANOTHER FRAGMENT
 #
 # KBUS_PROTOC runs protoc with the in-tree plugin and the include paths for
-# kbus/options.proto and google/protobuf/*.proto.  One stamp rule runs it
-# once for the four files of a .proto, written into the build tree (so that
-# VPATH builds and `make distcheck` work); the .proto stays in the source
-# tree.  For examples/hello/hello.proto:
+# kbus/options.proto and google/protobuf/*.proto.  The pattern rules below
+# run it for any DIR/NAME.proto of the tree that a fragment lists
+# generated files of: the four files DIR/NAME.pb-c.[ch] and
+# DIR/NAME.kbus.[ch] go to the build tree (so that VPATH builds and `make
+# distcheck` work), the .proto stays in the source tree, and the stamp
+# DIR/NAME.kbus-stamp records the run.  A fragment only declares; for
+# examples/hello/hello.proto:
 #
 #   HELLO_GEN = examples/hello/hello.pb-c.c examples/hello/hello.pb-c.h \
 #   	examples/hello/hello.kbus.c examples/hello/hello.kbus.h
-#   examples/hello/hello.stamp: examples/hello/hello.proto $(KBUS_PROTOC_DEPS)
-#   	$(AM_V_GEN)$(MKDIR_P) examples/hello && \
-#   	$(KBUS_PROTOC) -I$(srcdir)/examples/hello \
-#   		--c_out=examples/hello --kbus_out=examples/hello \
-#   		$(srcdir)/examples/hello/hello.proto && touch $@
-#   $(HELLO_GEN): examples/hello/hello.stamp
-#   	@test -f $@ || { rm -f examples/hello/hello.stamp; \
-#   		$(MAKE) $(AM_MAKEFLAGS) examples/hello/hello.stamp; }
 #   BUILT_SOURCES += $(HELLO_GEN)
-#   CLEANFILES += $(HELLO_GEN) examples/hello/hello.stamp
+#   CLEANFILES += $(HELLO_GEN) examples/hello/hello.kbus-stamp
 #   EXTRA_DIST += examples/hello/hello.proto
 #
 #   nodist_hello_server_SOURCES = $(HELLO_GEN)
@@ -28,18 +23,35 @@
 #   	-I$(top_builddir)/examples/hello
 #   hello_server_LDADD = libkbus.la libkbus-wkt.la $(PROTOBUF_C_LIBS)
 #
-# Several .proto files of one directory can share the rule: list them all
-# after --kbus_out.  KBUS_GEN_CPPFLAGS finds kbus/options.pb-c.h and
-# google/protobuf/*.pb-c.h, which protoc-c's headers include whenever the
-# .proto imports them; libkbus-wkt.la is needed only when a message uses a
-# well-known type (Timestamp, Empty...).  Every .proto gets both .kbus files,
-# minimal ones when it has no service and no event, so a rule can always
-# list all four outputs.
+# (The lists stay literal: automake must see the sources of a program.)
+# A .proto that imports another of its directory depends on it as well:
+#   examples/order-pipeline/orders.kbus-stamp: examples/order-pipeline/shop.proto
+# KBUS_GEN_CPPFLAGS finds kbus/options.pb-c.h and google/protobuf/*.pb-c.h,
+# which protoc-c's headers include whenever the .proto imports them;
+# libkbus-wkt.la is needed only when a message uses a well-known type
+# (Timestamp, Empty...).  Every .proto gets both .kbus files, minimal ones
+# when it has no service and no event, so the rule always makes all four.
 
 KBUS_PROTOC = $(PROTOC) --plugin=protoc-gen-kbus=$(top_builddir)/protoc-gen-kbus$(EXEEXT) \
 	-I$(top_srcdir)/framework -I$(PROTO_INCLUDE)
 KBUS_PROTOC_DEPS = protoc-gen-kbus$(EXEEXT) codegen/wkt.stamp
 KBUS_GEN_CPPFLAGS = -I$(top_builddir)/codegen/wkt $(PROTOBUF_C_CFLAGS)
+
+# The one rule for every .proto (GNU make pattern rules; configure.ac
+# passes -Wno-portability to automake).  $< is the .proto as VPATH found
+# it, so -I$(<D) is its source directory, where its imports live.
+%.kbus-stamp: %.proto $(KBUS_PROTOC_DEPS)
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && \
+	$(KBUS_PROTOC) -I$(<D) --c_out=$(@D) --kbus_out=$(@D) $< && touch $@
+# One run makes all four files.  When one is missing while the stamp is
+# there (deleted by hand), the stamp goes and protoc runs again.
+%.pb-c.c %.pb-c.h %.kbus.c %.kbus.h: %.kbus-stamp
+	@for f in $*.pb-c.c $*.pb-c.h $*.kbus.c $*.kbus.h; do \
+		test -f $$f || { rm -f $<; $(MAKE) $(AM_MAKEFLAGS) $<; break; }; \
+	done
+# The stamps are intermediate files to make: keep them, or every build
+# would run protoc again.
+.PRECIOUS: %.kbus-stamp
 
 # protobuf-c code generated with protoc-c into codegen/wkt: the plugin's
 # own descriptor.proto, plugin.proto and kbus/options.proto, and the

@@ -282,6 +282,7 @@ enum key_kind {
         K_TOPIC,     /* char *, a legal Kafka topic name */
         K_TOPIC_PART, /* char *, legal topic characters: becomes part of
                        * topic names (the reply topic, dead-letter topics) */
+        K_HOSTPORT,  /* char *, "host:port" to listen on */
         K_TRISTATE,  /* int: -1 auto, 0, 1; a boolean or "auto" */
         K_INT,       /* int within [min, max] */
         K_INT64,     /* int64_t within [min, max] */
@@ -322,7 +323,7 @@ static const struct key keys[] = {
         {"ordering", K_ORDERING, FIELD(ordering)},
         {"dlt_suffix", K_TOPIC_PART, FIELD(dlt_suffix)},
         /* "host:port" of /healthz, /readyz and /metrics; unset: off. */
-        {"http", K_STRING, FIELD(http)},
+        {"http", K_HOSTPORT, FIELD(http)},
         {"broker_count", K_INT, FIELD(broker_count), 1, 64},
         {"broker_partitions", K_INT, FIELD(broker_partitions), 1, 10000},
         {"retry.max_attempts", K_UINT32, FIELD(retry.max_attempts), 1,
@@ -478,6 +479,31 @@ static int topic_chars_ok(const char *s) {
         return 1;
 }
 
+int kbus__hostport_parse(const char *s, char *host, size_t hostlen,
+                         int *portp) {
+        const char *colon = strrchr(s, ':'), *p;
+        long port = 0;
+
+        if (!colon || colon == s || (size_t)(colon - s) >= 256 || !colon[1])
+                return -1;
+        for (p = colon + 1; *p; p++) {
+                if (*p < '0' || *p > '9' || port > 65535)
+                        return -1;
+                port = port * 10 + (*p - '0');
+        }
+        if (port > 65535)
+                return -1;
+        if (host) {
+                if ((size_t)(colon - s) >= hostlen)
+                        return -1;
+                memcpy(host, s, (size_t)(colon - s));
+                host[colon - s] = '\0';
+        }
+        if (portp)
+                *portp = (int)port;
+        return 0;
+}
+
 /* Checks \p v against \p k and stores it into \p conf.  \p label names the
  * source, e.g. "f.cfg:3: key 'timeout_ms'". */
 static int val_store(kbus_config *conf, const struct key *k,
@@ -498,10 +524,20 @@ static int val_store(kbus_config *conf, const struct key *k,
                 /* fall through */
         case K_STRING:
         case K_TOPIC_PART:
+        case K_HOSTPORT:
                 if (!*v->s)
                         return kbus__err(errstr, errlen,
                                          KBUS_INVALID_ARGUMENT,
                                          "%s: must not be empty", label);
+                /* Checked here, not when the listener starts, so that the
+                 * message can name the file and line. */
+                if (k->kind == K_HOSTPORT &&
+                    kbus__hostport_parse(v->s, NULL, 0, NULL))
+                        return kbus__err(
+                                errstr, errlen, KBUS_INVALID_ARGUMENT,
+                                "%s: \"%s\" is not \"host:port\" (a host or "
+                                "address, then a port from 0 to 65535)",
+                                label, v->s);
                 if (k->kind == K_TOPIC_PART &&
                     (!topic_chars_ok(v->s) || strlen(v->s) > 200))
                         return kbus__err(
@@ -623,6 +659,7 @@ static int val_from_text(const struct key *k, const char *text,
         case K_STRING:
         case K_TOPIC:
         case K_TOPIC_PART:
+        case K_HOSTPORT:
                 return KBUS_OK;
 
         case K_TRISTATE:
@@ -730,6 +767,7 @@ static int val_from_setting(const struct key *k, const config_setting_t *s,
         case K_STRING:
         case K_TOPIC:
         case K_TOPIC_PART:
+        case K_HOSTPORT:
                 if (type != CONFIG_TYPE_STRING)
                         return wrong_type(label, "a string", s, errstr,
                                           errlen);

@@ -28,15 +28,14 @@ void kbus__alloc_fail_size(size_t size, long n);
 extern ProtobufCAllocator kbus__pb_allocator;
 
 /* ---- log.c: JSON-lines logs on stderr ---- */
-enum kbus_log_level {
-        KBUS_LOG_DEBUG = 0,
-        KBUS_LOG_INFO = 1,
-        KBUS_LOG_WARN = 2,
-        KBUS_LOG_ERROR = 3,
-};
+/* The levels are public: enum kbus_log_level in kbus.h. */
 extern int kbus__log_min_level;
-/** Parses "debug", "info", "warn", "error"; -1 if none of them. */
+/** Parses "debug", "info", "warn" ("warning"), "error" in any case; -1 if
+ *  none of them. */
 int kbus__log_level_parse(const char *s);
+/** Sets kbus__log_min_level from KBUS_LOG_LEVEL when that is set and valid;
+ *  kbus_log() does it once, before its first line. */
+void kbus__log_level_from_env(void);
 /**
  * Writes one JSON line: {"ts":..,"level":..,"component":..,"msg":..} plus
  * "trace_id" when \p traceparent is a valid W3C traceparent.
@@ -89,6 +88,12 @@ struct kbus_config {
         kbus_props producer;      /* the producer only */
         kbus_props consumer;      /* consumers only */
 };
+
+/** Splits "host:port" (config key http) into \p host (when not NULL; at
+ *  most \p hostlen bytes with the NUL) and *\p portp (when not NULL);
+ *  -1 unless the port is all digits, 0 to 65535, and the host not empty. */
+int kbus__hostport_parse(const char *s, char *host, size_t hostlen,
+                         int *portp);
 
 /** Applies KBUS_BOOTSTRAP, KBUS_GROUP, KBUS_LOG_LEVEL, KBUS_LOW_LATENCY. */
 int kbus__config_apply_env(kbus_config *conf, char *errstr, size_t errlen);

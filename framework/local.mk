@@ -32,7 +32,8 @@ libkbus_core_la_SOURCES = \
 	framework/consumer.c \
 	framework/client.c \
 	framework/ops.c \
-	framework/runtime.c
+	framework/runtime.c \
+	framework/setup.c
 libkbus_core_la_CPPFLAGS = $(libkbus_la_CPPFLAGS)
 libkbus_core_la_LIBADD = $(RDKAFKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) \
 	$(LIBCONFIG_LIBS) $(JANSSON_LIBS)

@@ -16,24 +16,11 @@
 
 #include "core.h"
 
+/* From the same list as the enum and the names, so none can be missing. */
 static const char *const stat_help[KBUS_STAT__COUNT] = {
-    "Client calls sent.",
-    "Client calls answered OK.",
-    "Client calls answered with an error status.",
-    "Client calls that ended in DEADLINE_EXCEEDED.",
-    "Replies dropped because they came after the call's deadline.",
-    "Replies dropped because they matched no call of this instance.",
-    "Replies dropped because the call was already answered.",
-    "Requests given to a handler.",
-    "Requests skipped because their deadline had passed.",
-    "Requests for a method this server does not have.",
-    "Events handed to the producer.",
-    "Events given to a handler.",
-    "Records written to a dead-letter topic.",
-    "Handler attempts after the first.",
-    "Records whose value or headers could not be decoded.",
-    "Idempotent requests sent again.",
-    "Duplicate idempotent requests answered from the reply cache.",
+#define STAT_HELP(id, name, help) [KBUS_STAT_##id] = help,
+    KBUS_STATS(STAT_HELP)
+#undef STAT_HELP
 };
 
 static void reply_text(struct evhttp_request *req, int code,
@@ -52,8 +39,31 @@ int kbus_runtime_ready(const kbus_runtime *rt) {
         return 1;
 }
 
+/* A label value in the text format: backslash, double quote and newline
+ * escaped.  A consumer group may be any string; a quote in it would
+ * otherwise end the value early and make the line unreadable. */
+static const char *label_value(char *buf, size_t size, const char *s) {
+        size_t at = 0;
+
+        for (; *s && at + 3 < size; s++) {
+                if (*s == '\\' || *s == '"' || *s == '\n') {
+                        buf[at++] = '\\';
+                        buf[at++] = *s == '\n' ? 'n' : *s;
+                } else {
+                        buf[at++] = *s;
+                }
+        }
+        buf[at] = '\0';
+        return buf;
+}
+
 static void metrics(kbus_runtime *rt, struct evbuffer *b) {
-        const char *app = rt->conf->name;
+        /* Topic names and the application name (topic characters only)
+         * need no escaping, but cost nothing to escape; a group id may be
+         * long: 1 KB of it is plenty to tell groups apart. */
+        char app_buf[512], group_buf[1024], topic_buf[512];
+        const char *app = label_value(app_buf, sizeof(app_buf),
+                                      rt->conf->name);
         for (int i = 0; i < KBUS_STAT__COUNT; i++) {
                 const char *name = kbus_stat_name((kbus_stat)i);
                 evbuffer_add_printf(b,
@@ -82,6 +92,8 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
                                "partition's end.\n"
                                "# TYPE kbus_consumer_lag gauge\n");
         for (kbus_group *g = rt->groups; g; g = g->next) {
+                const char *group =
+                    label_value(group_buf, sizeof(group_buf), g->id);
                 rd_kafka_topic_partition_list_t *l =
                     rd_kafka_topic_partition_list_new(4);
                 int i = 0;
@@ -111,8 +123,10 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
                             "kbus_consumer_lag{app=\"%s\",group=\"%s\","
                             "topic=\"%s\",partition=\"%" PRId32 "\"} %" PRId64
                             "\n",
-                            app, g->id, p->topic, p->partition,
-                            hi > from ? hi - from : 0);
+                            app, group,
+                            label_value(topic_buf, sizeof(topic_buf),
+                                        p->topic),
+                            p->partition, hi > from ? hi - from : 0);
                 }
                 rd_kafka_topic_partition_list_destroy(l);
         }
@@ -147,22 +161,15 @@ static void on_request(struct evhttp_request *req, void *arg) {
 
 int kbus__ops_start(kbus_runtime *rt, char *errstr, size_t errlen) {
         char host[256];
-        const char *colon = strrchr(rt->conf->http, ':');
         struct evhttp_bound_socket *sock;
-        long port;
-        char *end;
+        int port;
 
-        if (!colon || colon == rt->conf->http ||
-            (size_t)(colon - rt->conf->http) >= sizeof(host))
+        /* The configuration checked the form already (config.c), with
+         * the same parser. */
+        if (kbus__hostport_parse(rt->conf->http, host, sizeof(host), &port))
                 return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
                                  "http: \"%s\" is not host:port",
                                  rt->conf->http);
-        port = strtol(colon + 1, &end, 10);
-        if (*end || port < 0 || port > 65535)
-                return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
-                                 "http: bad port in \"%s\"", rt->conf->http);
-        memcpy(host, rt->conf->http, (size_t)(colon - rt->conf->http));
-        host[colon - rt->conf->http] = '\0';
         rt->http = evhttp_new(rt->base);
         if (!rt->http)
                 return kbus__err(errstr, errlen, KBUS_RESOURCE_EXHAUSTED,

@@ -56,15 +56,9 @@ const char *kbus_version(void) {
 
 const char *kbus_stat_name(kbus_stat which) {
         static const char *const names[KBUS_STAT__COUNT] = {
-            "calls_started",       "calls_ok",
-            "calls_failed",        "calls_timed_out",
-            "replies_late",        "replies_unknown",
-            "replies_duplicate",   "requests_handled",
-            "requests_expired",    "requests_unimplemented",
-            "events_published",    "events_handled",
-            "dead_lettered",       "retries",
-            "decode_errors",       "calls_resent",
-            "replies_cached",      "events_undelivered",
+#define STAT_NAME(id, name, help) [KBUS_STAT_##id] = name,
+            KBUS_STATS(STAT_NAME)
+#undef STAT_NAME
         };
         return which < KBUS_STAT__COUNT ? names[which] : "?";
 }

@@ -4,16 +4,8 @@
 ACTIVITY_GEN = \
 	examples/activity-tracking/activity.pb-c.c examples/activity-tracking/activity.pb-c.h \
 	examples/activity-tracking/activity.kbus.c examples/activity-tracking/activity.kbus.h
-examples/activity-tracking/activity.stamp: examples/activity-tracking/activity.proto $(KBUS_PROTOC_DEPS)
-	$(AM_V_GEN)$(MKDIR_P) examples/activity-tracking && \
-	$(KBUS_PROTOC) -I$(srcdir)/examples/activity-tracking \
-		--c_out=examples/activity-tracking --kbus_out=examples/activity-tracking \
-		$(srcdir)/examples/activity-tracking/activity.proto && touch $@
-$(ACTIVITY_GEN): examples/activity-tracking/activity.stamp
-	@test -f $@ || { rm -f examples/activity-tracking/activity.stamp; \
-		$(MAKE) $(AM_MAKEFLAGS) examples/activity-tracking/activity.stamp; }
 BUILT_SOURCES += $(ACTIVITY_GEN)
-CLEANFILES += $(ACTIVITY_GEN) examples/activity-tracking/activity.stamp
+CLEANFILES += $(ACTIVITY_GEN) examples/activity-tracking/activity.kbus-stamp
 EXTRA_DIST += examples/activity-tracking/activity.proto \
 	examples/activity-tracking/README.md
 

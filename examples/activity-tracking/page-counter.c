@@ -97,9 +97,8 @@ int main(int argc, char **argv) {
         static struct counter c;
         const char *file = NULL;
         long interval = 1000;
-        kbus_config *conf = NULL;
         struct event *timer = NULL;
-        char err[512] = "out of memory";
+        char err[512];
         int rc;
 
         for (int i = 1; i < argc; i++) {
@@ -122,12 +121,9 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (kbus_config_new(&conf) ||
-            kbus_config_set(conf, "name", PROG, err, sizeof(err)) ||
-            (file && kbus_config_load(conf, file, err, sizeof(err))) ||
-            kbus_runtime_new(&c.rt, &conf, NULL, err, sizeof(err))) {
+        if (kbus_runtime_new_from_file(&c.rt, PROG, file, NULL, err,
+                                       sizeof(err))) {
                 fprintf(stderr, PROG ": %s\n", err);
-                kbus_config_free(conf);
                 return 1;
         }
         c.pages = table_new();

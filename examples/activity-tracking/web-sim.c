@@ -60,9 +60,8 @@ int main(int argc, char **argv) {
         const char *file = NULL, *frontend = "web-1";
         long views = 100, published = 0;
         int from_stdin = 0, rc = 0;
-        kbus_config *conf = NULL;
         kbus_runtime *rt;
-        char err[512] = "out of memory";
+        char err[512];
 
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -88,12 +87,9 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (kbus_config_new(&conf) ||
-            kbus_config_set(conf, "name", PROG, err, sizeof(err)) ||
-            (file && kbus_config_load(conf, file, err, sizeof(err))) ||
-            kbus_runtime_new(&rt, &conf, NULL, err, sizeof(err))) {
+        if (kbus_runtime_new_from_file(&rt, PROG, file, NULL, err,
+                                       sizeof(err))) {
                 fprintf(stderr, PROG ": %s\n", err);
-                kbus_config_free(conf);
                 return 1;
         }
         /* Everything is queued at once: kbus_runtime_free() flushes the

@@ -120,7 +120,6 @@ int main(int argc, char **argv) {
         struct state st = {0};
         const char *file = NULL;
         long timeout = 5000;
-        kbus_config *conf;
         char err[512];
         int rc = 0, i;
 
@@ -159,18 +158,9 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
-        if (kbus_config_new(&conf) ||
-            kbus_config_set(conf, "name", "ledger-client", err,
-                            sizeof(err)) ||
-            (file && kbus_config_load(conf, file, err, sizeof(err)))) {
+        if (kbus_runtime_new_from_file(&st.rt, "ledger-client", file, NULL,
+                                       err, sizeof(err))) {
                 fprintf(stderr, "ledger-client: %s\n", err);
-                kbus_config_free(conf);
-                return 1;
-        }
-        rc = kbus_runtime_new(&st.rt, &conf, NULL, err, sizeof(err));
-        if (rc) {
-                fprintf(stderr, "ledger-client: %s\n", err);
-                kbus_config_free(conf);
                 return 1;
         }
         if (kbus_call_opts_new(&st.opts) == 0)

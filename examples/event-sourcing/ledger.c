@@ -340,7 +340,6 @@ out:
 int main(int argc, char **argv) {
         static struct ledger lg;
         const char *file = NULL;
-        kbus_config *conf;
         char err[512], group[128];
         int rc;
 
@@ -357,17 +356,9 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (kbus_config_new(&conf) ||
-            kbus_config_set(conf, "name", "ledger", err, sizeof(err)) ||
-            (file && kbus_config_load(conf, file, err, sizeof(err)))) {
+        if (kbus_runtime_new_from_file(&lg.rt, "ledger", file, NULL, err,
+                                       sizeof(err))) {
                 fprintf(stderr, "ledger: %s\n", err);
-                kbus_config_free(conf);
-                return 1;
-        }
-        rc = kbus_runtime_new(&lg.rt, &conf, NULL, err, sizeof(err));
-        if (rc) {
-                fprintf(stderr, "ledger: %s\n", err);
-                kbus_config_free(conf);
                 return 1;
         }
         lg.accounts = table_new();

@@ -5,16 +5,8 @@
 LEDGER_GEN = \
 	examples/event-sourcing/ledger.pb-c.c examples/event-sourcing/ledger.pb-c.h \
 	examples/event-sourcing/ledger.kbus.c examples/event-sourcing/ledger.kbus.h
-examples/event-sourcing/ledger.stamp: examples/event-sourcing/ledger.proto $(KBUS_PROTOC_DEPS)
-	$(AM_V_GEN)$(MKDIR_P) examples/event-sourcing && \
-	$(KBUS_PROTOC) -I$(srcdir)/examples/event-sourcing \
-		--c_out=examples/event-sourcing --kbus_out=examples/event-sourcing \
-		$(srcdir)/examples/event-sourcing/ledger.proto && touch $@
-$(LEDGER_GEN): examples/event-sourcing/ledger.stamp
-	@test -f $@ || { rm -f examples/event-sourcing/ledger.stamp; \
-		$(MAKE) $(AM_MAKEFLAGS) examples/event-sourcing/ledger.stamp; }
 BUILT_SOURCES += $(LEDGER_GEN)
-CLEANFILES += $(LEDGER_GEN) examples/event-sourcing/ledger.stamp
+CLEANFILES += $(LEDGER_GEN) examples/event-sourcing/ledger.kbus-stamp
 EXTRA_DIST += examples/event-sourcing/ledger.proto \
 	examples/event-sourcing/README.md
 

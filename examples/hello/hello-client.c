@@ -64,9 +64,8 @@ int main(int argc, char **argv) {
         struct state st = {0};
         kbus_call_opts *opts = NULL;
         long count = 1, timeout = 5000;
-        kbus_config *conf;
         char err[512];
-        int rc;
+        int rc = 0;
 
         req.name = "world";
         for (int i = 1; i < argc; i++) {
@@ -88,17 +87,9 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (kbus_config_new(&conf) ||
-            kbus_config_set(conf, "name", "hello-client", err, sizeof(err)) ||
-            (file && kbus_config_load(conf, file, err, sizeof(err)))) {
+        if (kbus_runtime_new_from_file(&st.rt, "hello-client", file, NULL, err,
+                                       sizeof(err))) {
                 fprintf(stderr, "hello-client: %s\n", err);
-                kbus_config_free(conf);
-                return 1;
-        }
-        rc = kbus_runtime_new(&st.rt, &conf, NULL, err, sizeof(err));
-        if (rc) {
-                fprintf(stderr, "hello-client: %s\n", err);
-                kbus_config_free(conf);
                 return 1;
         }
         if (kbus_call_opts_new(&opts) == 0)

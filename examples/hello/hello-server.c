@@ -52,7 +52,6 @@ int main(int argc, char **argv) {
             .say_hello = say_hello,
         };
         const char *file = NULL;
-        kbus_config *conf;
         kbus_runtime *rt;
         char err[512];
         int rc;
@@ -70,17 +69,9 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (kbus_config_new(&conf) ||
-            kbus_config_set(conf, "name", "hello-server", err, sizeof(err)) ||
-            (file && kbus_config_load(conf, file, err, sizeof(err)))) {
+        if (kbus_runtime_new_from_file(&rt, "hello-server", file, NULL, err,
+                                       sizeof(err))) {
                 fprintf(stderr, "hello-server: %s\n", err);
-                kbus_config_free(conf);
-                return 1;
-        }
-        rc = kbus_runtime_new(&rt, &conf, NULL, err, sizeof(err));
-        if (rc) {
-                fprintf(stderr, "hello-server: %s\n", err);
-                kbus_config_free(conf);
                 return 1;
         }
         rc = hello_v1_greeter_serve(rt, &handlers, NULL);

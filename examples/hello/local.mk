@@ -2,16 +2,8 @@
 
 HELLO_GEN = examples/hello/hello.pb-c.c examples/hello/hello.pb-c.h \
 	examples/hello/hello.kbus.c examples/hello/hello.kbus.h
-examples/hello/hello.stamp: examples/hello/hello.proto $(KBUS_PROTOC_DEPS)
-	$(AM_V_GEN)$(MKDIR_P) examples/hello && \
-	$(KBUS_PROTOC) -I$(srcdir)/examples/hello \
-		--c_out=examples/hello --kbus_out=examples/hello \
-		$(srcdir)/examples/hello/hello.proto && touch $@
-$(HELLO_GEN): examples/hello/hello.stamp
-	@test -f $@ || { rm -f examples/hello/hello.stamp; \
-		$(MAKE) $(AM_MAKEFLAGS) examples/hello/hello.stamp; }
 BUILT_SOURCES += $(HELLO_GEN)
-CLEANFILES += $(HELLO_GEN) examples/hello/hello.stamp
+CLEANFILES += $(HELLO_GEN) examples/hello/hello.kbus-stamp
 EXTRA_DIST += examples/hello/hello.proto
 
 hello_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) -I$(top_builddir)/examples/hello

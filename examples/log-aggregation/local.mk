@@ -5,16 +5,8 @@
 LOGS_GEN = \
 	examples/log-aggregation/logs.pb-c.c examples/log-aggregation/logs.pb-c.h \
 	examples/log-aggregation/logs.kbus.c examples/log-aggregation/logs.kbus.h
-examples/log-aggregation/logs.stamp: examples/log-aggregation/logs.proto $(KBUS_PROTOC_DEPS)
-	$(AM_V_GEN)$(MKDIR_P) examples/log-aggregation && \
-	$(KBUS_PROTOC) -I$(srcdir)/examples/log-aggregation \
-		--c_out=examples/log-aggregation --kbus_out=examples/log-aggregation \
-		$(srcdir)/examples/log-aggregation/logs.proto && touch $@
-$(LOGS_GEN): examples/log-aggregation/logs.stamp
-	@test -f $@ || { rm -f examples/log-aggregation/logs.stamp; \
-		$(MAKE) $(AM_MAKEFLAGS) examples/log-aggregation/logs.stamp; }
 BUILT_SOURCES += $(LOGS_GEN)
-CLEANFILES += $(LOGS_GEN) examples/log-aggregation/logs.stamp
+CLEANFILES += $(LOGS_GEN) examples/log-aggregation/logs.kbus-stamp
 EXTRA_DIST += examples/log-aggregation/logs.proto \
 	examples/log-aggregation/README.md
 

@@ -79,9 +79,8 @@ static void on_line(kbus_call *call, const Logs__V1__LogLine *ll, void *arg) {
 int main(int argc, char **argv) {
         static struct collector co;
         const char *file = NULL, *output = NULL;
-        kbus_config *conf = NULL;
         kbus_runtime *rt;
-        char err[512] = "out of memory";
+        char err[512];
         int rc;
 
         for (int i = 1; i < argc; i++) {
@@ -105,12 +104,9 @@ int main(int argc, char **argv) {
                 return 1;
         }
         co.sources = table_new();
-        if (kbus_config_new(&conf) ||
-            kbus_config_set(conf, "name", PROG, err, sizeof(err)) ||
-            (file && kbus_config_load(conf, file, err, sizeof(err))) ||
-            kbus_runtime_new(&rt, &conf, NULL, err, sizeof(err))) {
+        if (kbus_runtime_new_from_file(&rt, PROG, file, NULL, err,
+                                       sizeof(err))) {
                 fprintf(stderr, PROG ": %s\n", err);
-                kbus_config_free(conf);
                 if (co.out != stdout)
                         fclose(co.out);
                 table_free(co.sources, free);

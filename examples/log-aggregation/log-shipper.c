@@ -54,9 +54,8 @@ static int64_t now_ms(void) {
 
 int main(int argc, char **argv) {
         const char *file = NULL, *source = NULL, *logfile = NULL;
-        kbus_config *conf = NULL;
         kbus_runtime *rt;
-        char err[512] = "out of memory";
+        char err[512];
         char *line = NULL;
         size_t cap = 0;
         ssize_t len;
@@ -90,12 +89,9 @@ int main(int argc, char **argv) {
                 perror(logfile);
                 return 1;
         }
-        if (kbus_config_new(&conf) ||
-            kbus_config_set(conf, "name", PROG, err, sizeof(err)) ||
-            (file && kbus_config_load(conf, file, err, sizeof(err))) ||
-            kbus_runtime_new(&rt, &conf, NULL, err, sizeof(err))) {
+        if (kbus_runtime_new_from_file(&rt, PROG, file, NULL, err,
+                                       sizeof(err))) {
                 fprintf(stderr, PROG ": %s\n", err);
-                kbus_config_free(conf);
                 if (in != stdin)
                         fclose(in);
                 return 1;

@@ -377,6 +377,7 @@ int main(int argc, char **argv) {
             {NULL, 0, NULL, 0},
         };
         const char *file = NULL;
+        char err[512];
         long port = 8080, timeout_ms = 5000;
         struct evhttp_bound_socket *sock;
         struct sockaddr_in addr;
@@ -420,8 +421,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "gateway: cannot make an event_base\n");
                 return 1;
         }
-        gw.rt = pipeline_runtime("gateway", file, base);
-        if (!gw.rt) {
+        if (kbus_runtime_new_from_file(&gw.rt, pipeline_prog, file, base, err,
+                                       sizeof(err))) {
+                fprintf(stderr, "%s: %s\n", pipeline_prog, err);
                 event_base_free(base);
                 return 1;
         }
@@ -451,14 +453,14 @@ int main(int argc, char **argv) {
                 port = ntohs(addr.sin_port);
         printf("http://127.0.0.1:%ld\n", port);
         fflush(stdout);
-        pipeline_log(PIPELINE_INFO, "listening on http://127.0.0.1:%ld", port);
+        kbus_log(KBUS_LOG_INFO, "listening on http://127.0.0.1:%ld", port);
 
         rc = kbus_runtime_run(gw.rt);
         if (rc)
                 fprintf(stderr, "gateway: %s\n", kbus_strerror(rc));
-        pipeline_log(PIPELINE_INFO, "%" PRIu64 " HTTP requests, %" PRIu64
-                     " answered 4xx, %" PRIu64 " 5xx", gw.requests,
-                     gw.errors_4xx, gw.errors_5xx);
+        kbus_log(KBUS_LOG_INFO, "%" PRIu64 " HTTP requests, %" PRIu64
+                 " answered 4xx, %" PRIu64 " 5xx", gw.requests,
+                 gw.errors_4xx, gw.errors_5xx);
         kbus_runtime_free(gw.rt);
         kbus_call_opts_free(gw.opts);
         evhttp_free(http);

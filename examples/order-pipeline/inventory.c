@@ -68,12 +68,12 @@ static void check_stock(int p) {
         if (s->available < 0 || s->reserved < 0 || s->shipped < 0 ||
             s->available + s->reserved + s->shipped != s->initial) {
                 svc.went_negative = true;
-                pipeline_log(PIPELINE_ERROR,
-                             "stock of %s is inconsistent: initial %" PRId64
-                             " available %" PRId64 " reserved %" PRId64
-                             " shipped %" PRId64,
-                             catalog[p].sku, s->initial, s->available,
-                             s->reserved, s->shipped);
+                kbus_log(KBUS_LOG_ERROR,
+                         "stock of %s is inconsistent: initial %" PRId64
+                         " available %" PRId64 " reserved %" PRId64
+                         " shipped %" PRId64,
+                         catalog[p].sku, s->initial, s->available,
+                         s->reserved, s->shipped);
         }
 }
 
@@ -192,9 +192,9 @@ static void replay(char *line, void *arg) {
                 return;
         }
 bad:
-        pipeline_log(PIPELINE_WARN, "journal: ignoring a line it cannot use "
-                                    "(starts with '%s %s')",
-                     n > 0 ? f[0] : "", n > 1 ? f[1] : "");
+        kbus_log(KBUS_LOG_WARN, "journal: ignoring a line it cannot use "
+                                "(starts with '%s %s')",
+                 n > 0 ? f[0] : "", n > 1 ? f[1] : "");
 }
 
 /* ---- publishing ------------------------------------------------------ */
@@ -325,8 +325,8 @@ static void on_order_placed(kbus_call *call, const Shop__V1__OrderPlaced *ev,
                 r->state = REJECTED;
                 free(r->reason);
                 r->reason = pipeline_xstrdup(why);
-                pipeline_log(PIPELINE_DEBUG, "order %s rejected: %s",
-                             r->order_id, why);
+                kbus_log(KBUS_LOG_DEBUG, "order %s rejected: %s",
+                         r->order_id, why);
                 journal_append(svc.jr, step_durable,
                                step_new(call, r, publish_outcome),
                                "J %s %" PRId64 " %s %s %s", r->order_id, now,
@@ -353,9 +353,9 @@ static void on_payment_failed(kbus_call *call,
         if (r->state == SHIPPED) {
                 /* payments decides once per order, so this cannot happen
                  * unless its ledger was lost: say so loudly. */
-                pipeline_log(PIPELINE_ERROR, "order %s: PaymentFailed after "
-                             "it shipped; stock left as shipped",
-                             r->order_id);
+                kbus_log(KBUS_LOG_ERROR, "order %s: PaymentFailed after "
+                         "it shipped; stock left as shipped",
+                         r->order_id);
                 kbus_call_fail(call, KBUS_FAILED_PRECONDITION,
                                "payment failed for a shipped order");
                 return;
@@ -374,7 +374,7 @@ static void on_order_shipped(kbus_call *call, const Shop__V1__OrderShipped *ev,
         if (!r || r->state == REJECTED || r->state == RELEASED) {
                 snprintf(why, sizeof(why), "order '%.64s' shipped without "
                          "stock held for it", ev->order_id);
-                pipeline_log(PIPELINE_ERROR, "%s", why);
+                kbus_log(KBUS_LOG_ERROR, "%s", why);
                 kbus_call_fail(call, KBUS_FAILED_PRECONDITION, why);
                 return;
         }
@@ -470,6 +470,7 @@ int main(int argc, char **argv) {
             {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *state_dir = NULL;
+        char err[512];
         long stock = -1;
         int opt, rc;
 
@@ -508,9 +509,11 @@ int main(int argc, char **argv) {
                                                   : catalog[i].initial_stock;
                 svc.stock[i].available = svc.stock[i].initial;
         }
-        svc.rt = pipeline_runtime("inventory", file, NULL);
-        if (!svc.rt)
+        if (kbus_runtime_new_from_file(&svc.rt, pipeline_prog, file, NULL, err,
+                                       sizeof(err))) {
+                fprintf(stderr, "%s: %s\n", pipeline_prog, err);
                 return 1;
+        }
         svc.reservations = table_new();
         if (journal_open(&svc.jr, kbus_runtime_event_base(svc.rt), state_dir,
                          "inventory", replay, NULL)) {
@@ -518,10 +521,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         if (!state_dir)
-                pipeline_log(PIPELINE_WARN, "no --state-dir: reservations are "
-                                            "lost when this process stops");
-        pipeline_log(PIPELINE_INFO, "%zu reservations from the journal",
-                     table_count(svc.reservations));
+                kbus_log(KBUS_LOG_WARN, "no --state-dir: reservations are "
+                                        "lost when this process stops");
+        kbus_log(KBUS_LOG_INFO, "%zu reservations from the journal",
+                 table_count(svc.reservations));
 
         rc = shop_v1_inventory_service_serve(svc.rt, &handlers, NULL);
         if (!rc)

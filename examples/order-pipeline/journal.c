@@ -32,9 +32,9 @@ struct journal {
 
 /* See journal.h: a journal that fails stops the service. */
 static void fatal(journal *j, const char *what, int err) {
-        pipeline_log(PIPELINE_ERROR, "journal %s: %s: %s; stopping, a "
-                     "restart replays the journal", j->path, what,
-                     strerror(err));
+        kbus_log(KBUS_LOG_ERROR, "journal %s: %s: %s; stopping, a "
+                 "restart replays the journal", j->path, what,
+                 strerror(err));
         exit(1);
 }
 
@@ -70,10 +70,10 @@ static int replay_file(journal *j, journal_replay_fn replay, void *arg) {
         }
         while ((n = getline(&line, &cap, f)) > 0) {
                 if (line[n - 1] != '\n') {
-                        pipeline_log(PIPELINE_WARN,
-                                     "journal %s: dropping a last line cut "
-                                     "short by a crash (%zd bytes)",
-                                     j->path, n);
+                        kbus_log(KBUS_LOG_WARN,
+                                 "journal %s: dropping a last line cut "
+                                 "short by a crash (%zd bytes)",
+                                 j->path, n);
                         break;
                 }
                 good += n;
@@ -187,8 +187,8 @@ void journal_append(journal *j, journal_done_fn done, void *arg,
         if (n < 0 || (size_t)n >= sizeof(buf) - 1) {
                 /* The services' lines are far shorter: a bug, not a state
                  * to carry on from. */
-                pipeline_log(PIPELINE_ERROR, "journal: a line of %d bytes "
-                             "is too long", n);
+                kbus_log(KBUS_LOG_ERROR, "journal: a line of %d bytes "
+                         "is too long", n);
                 abort();
         }
         /* One change, one line: a newline inside would split it. */
@@ -217,9 +217,9 @@ void journal_free(journal *j) {
                 return;
         if (j->fd >= 0) {
                 if (fdatasync(j->fd) != 0)
-                        pipeline_log(PIPELINE_ERROR,
-                                     "journal %s: fdatasync: %s", j->path,
-                                     strerror(errno));
+                        kbus_log(KBUS_LOG_ERROR,
+                                 "journal %s: fdatasync: %s", j->path,
+                                 strerror(errno));
                 close(j->fd);
         }
         event_free(j->sync_ev);

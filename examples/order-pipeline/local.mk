@@ -19,16 +19,10 @@ OP_GEN = \
 	examples/order-pipeline/payments.kbus.c examples/order-pipeline/payments.kbus.h \
 	examples/order-pipeline/shipping.pb-c.c examples/order-pipeline/shipping.pb-c.h \
 	examples/order-pipeline/shipping.kbus.c examples/order-pipeline/shipping.kbus.h
-examples/order-pipeline/protos.stamp: $(OP_PROTOS) $(KBUS_PROTOC_DEPS)
-	$(AM_V_GEN)$(MKDIR_P) examples/order-pipeline && \
-	$(KBUS_PROTOC) -I$(srcdir)/examples/order-pipeline \
-		--c_out=examples/order-pipeline --kbus_out=examples/order-pipeline \
-		$(OP_PROTOS:%=$(srcdir)/%) && touch $@
-$(OP_GEN): examples/order-pipeline/protos.stamp
-	@test -f $@ || { rm -f examples/order-pipeline/protos.stamp; \
-		$(MAKE) $(AM_MAKEFLAGS) examples/order-pipeline/protos.stamp; }
+# The services' protos import shop.proto: their code names its types.
+$(OP_PROTOS:.proto=.kbus-stamp): examples/order-pipeline/shop.proto
 BUILT_SOURCES += $(OP_GEN)
-CLEANFILES += $(OP_GEN) examples/order-pipeline/protos.stamp
+CLEANFILES += $(OP_GEN) $(OP_PROTOS:.proto=.kbus-stamp)
 EXTRA_DIST += $(OP_PROTOS) \
 	examples/order-pipeline/README.md \
 	examples/order-pipeline/run-demo.sh \

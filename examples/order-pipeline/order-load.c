@@ -199,8 +199,8 @@ static void place_failed(struct lorder *o, bool retriable, const char *why) {
                 o->ps = P_RETRY_WAIT;
                 o->retry_at_ms = pipeline_mono_ms() + 200.0 * o->attempts;
                 ld.n_place_retries++;
-                pipeline_log(PIPELINE_DEBUG, "%s: %s; trying again",
-                             o->request_id, why);
+                kbus_log(KBUS_LOG_DEBUG, "%s: %s; trying again",
+                         o->request_id, why);
                 return;
         }
         o->ps = P_FAILED;
@@ -1062,6 +1062,7 @@ int main(int argc, char **argv) {
             {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *url = NULL;
+        char err[512];
         struct timeval tick = {0, 50000};
         char run[20];
         int opt, rc;
@@ -1143,9 +1144,11 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "order-load: cannot make an event_base\n");
                 return 1;
         }
-        ld.rt = pipeline_runtime("order-load", file, ld.base);
-        if (!ld.rt)
+        if (kbus_runtime_new_from_file(&ld.rt, pipeline_prog, file, ld.base,
+                                       err, sizeof(err))) {
+                fprintf(stderr, "%s: %s\n", pipeline_prog, err);
                 return 1;
+        }
         if (kbus_call_opts_new(&ld.opts) == 0)
                 kbus_call_opts_set_timeout(ld.opts, 5000);
         ld.n_measured = ld.n_orders;

@@ -214,8 +214,8 @@ static void replay(char *line, void *arg) {
                 return;
         }
 bad:
-        pipeline_log(PIPELINE_WARN, "journal: ignoring a line it cannot read "
-                                    "(starts with '%s')", n > 0 ? f[0] : "");
+        kbus_log(KBUS_LOG_WARN, "journal: ignoring a line it cannot read "
+                                "(starts with '%s')", n > 0 ? f[0] : "");
 }
 
 /* ---- publishing ------------------------------------------------------ */
@@ -275,8 +275,8 @@ static void announce_and_reply(kbus_call *call, const struct order *o) {
 static void placed_durable(void *arg) {
         struct placing *p = arg;
         p->order->durable = true;
-        pipeline_log(PIPELINE_DEBUG, "order %s placed: %" PRId64 " cents",
-                     p->order->id, p->order->total_cents);
+        kbus_log(KBUS_LOG_DEBUG, "order %s placed: %" PRId64 " cents",
+                 p->order->id, p->order->total_cents);
         announce_and_reply(p->call, p->order);
         free(p);
 }
@@ -520,7 +520,7 @@ static void on_state_event(kbus_call *call, const char *id, order_state to,
                 kbus_call_ack(call); /* a redelivery, or overtaken */
                 return;
         }
-        pipeline_log(PIPELINE_DEBUG, "order %s: %s", o->id, state_name(to));
+        kbus_log(KBUS_LOG_DEBUG, "order %s: %s", o->id, state_name(to));
         journal_append(svc.jr, acked_when_durable, call,
                        "S %s %d %" PRId64 " %s", o->id, (int)to, now,
                        detail[0] ? detail : "-");
@@ -614,6 +614,7 @@ int main(int argc, char **argv) {
             {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *state_dir = NULL;
+        char err[512];
         int64_t republished = 0;
         int opt, rc;
 
@@ -640,9 +641,11 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
-        svc.rt = pipeline_runtime("orders", file, NULL);
-        if (!svc.rt)
+        if (kbus_runtime_new_from_file(&svc.rt, pipeline_prog, file, NULL, err,
+                                       sizeof(err))) {
+                fprintf(stderr, "%s: %s\n", pipeline_prog, err);
                 return 1;
+        }
         svc.orders = table_new();
         svc.by_request = table_new();
         if (journal_open(&svc.jr, kbus_runtime_event_base(svc.rt), state_dir,
@@ -651,12 +654,12 @@ int main(int argc, char **argv) {
                 return 1;
         }
         if (!state_dir)
-                pipeline_log(PIPELINE_WARN, "no --state-dir: orders are "
-                                            "lost when this process stops");
+                kbus_log(KBUS_LOG_WARN, "no --state-dir: orders are "
+                                        "lost when this process stops");
         table_foreach(svc.orders, republish_placed, &republished);
-        pipeline_log(PIPELINE_INFO, "%zu orders from the journal, %" PRId64
-                     " OrderPlaced published again", table_count(svc.orders),
-                     republished);
+        kbus_log(KBUS_LOG_INFO, "%zu orders from the journal, %" PRId64
+                 " OrderPlaced published again", table_count(svc.orders),
+                 republished);
 
         rc = shop_v1_order_service_serve(svc.rt, &handlers, NULL);
         if (!rc)

@@ -127,9 +127,9 @@ static void replay(char *line, void *arg) {
         enum outcome o;
 
         if (n < 5 || strlen(f[0]) != 1 || !strchr("CDG", f[0][0])) {
-                pipeline_log(PIPELINE_WARN, "ledger: ignoring a line it cannot "
-                                            "read (starts with '%s')",
-                             n > 0 ? f[0] : "");
+                kbus_log(KBUS_LOG_WARN, "ledger: ignoring a line it cannot "
+                                        "read (starts with '%s')",
+                         n > 0 ? f[0] : "");
                 return;
         }
         o = f[0][0] == 'C' ? CAPTURED : f[0][0] == 'D' ? DECLINED : GAVE_UP;
@@ -203,10 +203,10 @@ static void processor_answers(evutil_socket_t fd, short what, void *arg) {
         if (r < svc.transient_rate) {
                 svc.transient_failures++;
                 if (attempt < svc.max_attempts) {
-                        pipeline_log(PIPELINE_DEBUG, "order %s: processor "
-                                     "unavailable (attempt %" PRIu32 " of %"
-                                     PRIu32 ")", c->order_id, attempt,
-                                     svc.max_attempts);
+                        kbus_log(KBUS_LOG_DEBUG, "order %s: processor "
+                                 "unavailable (attempt %" PRIu32 " of %"
+                                 PRIu32 ")", c->order_id, attempt,
+                                 svc.max_attempts);
                         kbus_call_fail(c->call, KBUS_UNAVAILABLE,
                                        "card processor unavailable");
                         table_put(svc.in_flight, c->order_id, NULL);
@@ -215,8 +215,8 @@ static void processor_answers(evutil_socket_t fd, short what, void *arg) {
                 }
                 snprintf(detail, sizeof(detail), "card processor unavailable "
                          "after %" PRIu32 " attempts", attempt);
-                pipeline_log(PIPELINE_WARN, "order %s: %s; giving up",
-                             c->order_id, detail);
+                kbus_log(KBUS_LOG_WARN, "order %s: %s; giving up",
+                         c->order_id, detail);
                 settle_and_journal(c, GAVE_UP, detail);
                 return;
         }
@@ -246,10 +246,10 @@ static void on_stock_reserved(kbus_call *call,
         if (!pipeline_token_ok(ev->order_id) || ev->amount_cents <= 0 ||
             !pipeline_token_ok(ev->card_token)) {
                 svc.malformed++;
-                pipeline_log(PIPELINE_WARN, "malformed StockReserved at %s "
-                             "[%d] offset %" PRId64 ": dead-lettered",
-                             kbus_call_topic(call), (int)kbus_call_partition(call),
-                             kbus_call_offset(call));
+                kbus_log(KBUS_LOG_WARN, "malformed StockReserved at %s "
+                         "[%d] offset %" PRId64 ": dead-lettered",
+                         kbus_call_topic(call), (int)kbus_call_partition(call),
+                         kbus_call_offset(call));
                 kbus_call_fail(call, KBUS_INVALID_ARGUMENT,
                                "StockReserved needs an order_id, an "
                                "amount_cents above 0 and a card_token");
@@ -347,6 +347,7 @@ int main(int argc, char **argv) {
             {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *state_dir = NULL;
+        char err[512];
         int opt, rc;
 
         pipeline_init("payments");
@@ -398,9 +399,11 @@ int main(int argc, char **argv) {
         if (svc.max_attempts == 0)
                 svc.max_attempts = 5;
 
-        svc.rt = pipeline_runtime("payments", file, NULL);
-        if (!svc.rt)
+        if (kbus_runtime_new_from_file(&svc.rt, pipeline_prog, file, NULL, err,
+                                       sizeof(err))) {
+                fprintf(stderr, "%s: %s\n", pipeline_prog, err);
                 return 1;
+        }
         svc.base = kbus_runtime_event_base(svc.rt);
         svc.ledger = table_new();
         svc.in_flight = table_new();
@@ -410,11 +413,11 @@ int main(int argc, char **argv) {
                 return 1;
         }
         if (!state_dir)
-                pipeline_log(PIPELINE_WARN, "no --state-dir: the ledger is "
-                                            "lost when this process stops");
-        pipeline_log(PIPELINE_INFO, "ledger: %" PRIu32 " charges, %" PRIu32
-                     " declines, %" PRIu32 " given up", svc.charges,
-                     svc.declines, svc.gave_up);
+                kbus_log(KBUS_LOG_WARN, "no --state-dir: the ledger is "
+                                        "lost when this process stops");
+        kbus_log(KBUS_LOG_INFO, "ledger: %" PRIu32 " charges, %" PRIu32
+                 " declines, %" PRIu32 " given up", svc.charges,
+                 svc.declines, svc.gave_up);
 
         rc = shop_v1_payment_service_serve(svc.rt, &handlers, NULL);
         if (!rc)

@@ -3,11 +3,9 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -16,7 +14,6 @@
 const char *pipeline_prog = "order-pipeline";
 
 static uint64_t rng_state;
-static int log_min = PIPELINE_INFO;
 
 /* Fills \p buf from the kernel; ids made from it must not repeat across
  * processes or restarts, which a time-seeded generator cannot promise. */
@@ -37,80 +34,10 @@ static void random_bytes(void *buf, size_t n) {
 }
 
 void pipeline_init(const char *prog) {
-        const char *level = getenv("KBUS_LOG_LEVEL");
         pipeline_prog = prog;
+        kbus_log_set_component(prog);
         random_bytes(&rng_state, sizeof(rng_state));
         rng_state |= 1;
-        if (level && !strcasecmp(level, "debug"))
-                log_min = PIPELINE_DEBUG;
-        else if (level && (!strcasecmp(level, "warn") ||
-                           !strcasecmp(level, "warning")))
-                log_min = PIPELINE_WARN;
-        else if (level && !strcasecmp(level, "error"))
-                log_min = PIPELINE_ERROR;
-}
-
-kbus_runtime *pipeline_runtime(const char *name, const char *file,
-                               struct event_base *base) {
-        kbus_config *conf = NULL;
-        kbus_runtime *rt;
-        char err[512];
-
-        if (kbus_config_new(&conf)) {
-                fprintf(stderr, "%s: out of memory\n", pipeline_prog);
-                return NULL;
-        }
-        if (kbus_config_set(conf, "name", name, err, sizeof(err)) ||
-            (file && kbus_config_load(conf, file, err, sizeof(err)))) {
-                fprintf(stderr, "%s: %s\n", pipeline_prog, err);
-                kbus_config_free(conf);
-                return NULL;
-        }
-        if (kbus_runtime_new(&rt, &conf, base, err, sizeof(err))) {
-                fprintf(stderr, "%s: %s\n", pipeline_prog, err);
-                kbus_config_free(conf);
-                return NULL;
-        }
-        return rt;
-}
-
-void pipeline_log(int level, const char *fmt, ...) {
-        static const char *names[] = {"debug", "info", "warn", "error"};
-        char msg[1024], line[1400];
-        struct timespec ts;
-        struct tm tm;
-        size_t at, o = 0;
-        va_list ap;
-
-        if (level < log_min)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        at = strftime(line, sizeof(line), "{\"ts\":\"%Y-%m-%dT%H:%M:%S", &tm);
-        at += (size_t)snprintf(line + at, sizeof(line) - at,
-                               ".%03ldZ\",\"level\":\"%s\",\"component\":\"%s\","
-                               "\"msg\":\"",
-                               ts.tv_nsec / 1000000, names[level],
-                               pipeline_prog);
-        /* Messages hold ids and reasons we wrote ourselves; escape what
-         * JSON forbids all the same. */
-        for (; msg[o] && at + 8 < sizeof(line); o++) {
-                unsigned char c = (unsigned char)msg[o];
-                if (c == '"' || c == '\\') {
-                        line[at++] = '\\';
-                        line[at++] = (char)c;
-                } else if (c < 0x20) {
-                        at += (size_t)snprintf(line + at, sizeof(line) - at,
-                                               "\\u%04x", c);
-                } else {
-                        line[at++] = (char)c;
-                }
-        }
-        snprintf(line + at, sizeof(line) - at, "\"}\n");
-        fputs(line, stderr);
 }
 
 int64_t pipeline_now_ms(void) {

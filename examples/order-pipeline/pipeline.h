@@ -1,8 +1,8 @@
 /*
- * What the programs of the order pipeline share: starting a kbus runtime
- * from a configuration file, logging in the runtime's JSON-lines format,
- * clocks, random ids, and checking command-line values and the ids that
- * travel in events.
+ * What the programs of the order pipeline share: clocks, random ids, and
+ * checking command-line values and the ids that travel in events.  (They
+ * start their runtimes with kbus_runtime_new_from_file() and log with
+ * kbus_log().)
  *
  * Example code: an allocation failure ends the program with a message
  * (pipeline_xmalloc and friends) rather than being threaded through every
@@ -17,28 +17,12 @@
 
 #include <kbus/kbus.h>
 
-struct event_base;
-
 /* The program's name, for messages; set by pipeline_init(). */
 extern const char *pipeline_prog;
 
-/* Sets the program name and seeds the random generator. */
+/* Sets the program name (also the component of its kbus_log() lines)
+ * and seeds the random generator. */
 void pipeline_init(const char *prog);
-
-/*
- * A runtime configured from \p file (may be NULL), with \p name as its
- * default name (the file can change it), then the KBUS_* environment,
- * on \p base (NULL: an event_base of the runtime's own).  Prints what is
- * wrong and returns NULL on failure.
- */
-kbus_runtime *pipeline_runtime(const char *name, const char *file,
-                               struct event_base *base);
-
-enum { PIPELINE_DEBUG, PIPELINE_INFO, PIPELINE_WARN, PIPELINE_ERROR };
-
-/* A JSON line on stderr, as the runtime writes its own. */
-void pipeline_log(int level, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
 
 /* Wall-clock time, Unix epoch milliseconds (what events carry). */
 int64_t pipeline_now_ms(void);

@@ -59,8 +59,8 @@ static void replay(char *line, void *arg) {
                 shipment_new(f[1], f[3]);
                 return;
         }
-        pipeline_log(PIPELINE_WARN, "journal: ignoring a line it cannot use "
-                                    "(starts with '%s')", n > 0 ? f[0] : "");
+        kbus_log(KBUS_LOG_WARN, "journal: ignoring a line it cannot use "
+                                "(starts with '%s')", n > 0 ? f[0] : "");
 }
 
 /* As part of handling \p call: its acknowledgement waits for the event's
@@ -154,6 +154,7 @@ int main(int argc, char **argv) {
             {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *state_dir = NULL;
+        char err[512];
         int opt, rc;
 
         pipeline_init("shipping");
@@ -179,9 +180,11 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
-        svc.rt = pipeline_runtime("shipping", file, NULL);
-        if (!svc.rt)
+        if (kbus_runtime_new_from_file(&svc.rt, pipeline_prog, file, NULL, err,
+                                       sizeof(err))) {
+                fprintf(stderr, "%s: %s\n", pipeline_prog, err);
                 return 1;
+        }
         svc.shipments = table_new();
         if (journal_open(&svc.jr, kbus_runtime_event_base(svc.rt), state_dir,
                          "shipping", replay, NULL)) {
@@ -189,10 +192,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         if (!state_dir)
-                pipeline_log(PIPELINE_WARN, "no --state-dir: shipments are "
-                                            "lost when this process stops");
-        pipeline_log(PIPELINE_INFO, "%zu shipments from the journal",
-                     table_count(svc.shipments));
+                kbus_log(KBUS_LOG_WARN, "no --state-dir: shipments are "
+                                        "lost when this process stops");
+        kbus_log(KBUS_LOG_INFO, "%zu shipments from the journal",
+                 table_count(svc.shipments));
 
         rc = shop_v1_shipping_service_serve(svc.rt, &handlers, NULL);
         if (!rc)

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "iot.kbus.h"
-#include "stream.h"
 #include "table.h"
 
 #define PROG "enrich"
@@ -105,6 +104,7 @@ int main(int argc, char **argv) {
         table *sites_table = table_new();
         const char *file = NULL, *sites = NULL;
         kbus_runtime *rt;
+        char err[512];
         int rc = 0;
 
         for (int i = 1; i < argc; i++) {
@@ -128,7 +128,12 @@ int main(int argc, char **argv) {
                 for (size_t i = 0; i < sizeof(builtin) / sizeof(*builtin); i++)
                         site_put(sites_table, builtin[i][0], builtin[i][1]);
         }
-        if (rc || stream_runtime_new(&rt, PROG, file)) {
+        if (!rc && kbus_runtime_new_from_file(&rt, PROG, file, NULL, err,
+                                              sizeof(err))) {
+                fprintf(stderr, PROG ": %s\n", err);
+                rc = 1;
+        }
+        if (rc) {
                 table_free(sites_table, free);
                 return 1;
         }

@@ -5,16 +5,8 @@
 IOT_GEN = \
 	examples/stream-processing/iot.pb-c.c examples/stream-processing/iot.pb-c.h \
 	examples/stream-processing/iot.kbus.c examples/stream-processing/iot.kbus.h
-examples/stream-processing/iot.stamp: examples/stream-processing/iot.proto $(KBUS_PROTOC_DEPS)
-	$(AM_V_GEN)$(MKDIR_P) examples/stream-processing && \
-	$(KBUS_PROTOC) -I$(srcdir)/examples/stream-processing \
-		--c_out=examples/stream-processing --kbus_out=examples/stream-processing \
-		$(srcdir)/examples/stream-processing/iot.proto && touch $@
-$(IOT_GEN): examples/stream-processing/iot.stamp
-	@test -f $@ || { rm -f examples/stream-processing/iot.stamp; \
-		$(MAKE) $(AM_MAKEFLAGS) examples/stream-processing/iot.stamp; }
 BUILT_SOURCES += $(IOT_GEN)
-CLEANFILES += $(IOT_GEN) examples/stream-processing/iot.stamp
+CLEANFILES += $(IOT_GEN) examples/stream-processing/iot.kbus-stamp
 EXTRA_DIST += examples/stream-processing/iot.proto \
 	examples/stream-processing/README.md
 
@@ -34,7 +26,7 @@ examples_stream_processing_sensor_sim_CPPFLAGS = $(iot_cppflags) \
 	$(LIBEVENT_CFLAGS)
 examples_stream_processing_sensor_sim_LDADD = $(iot_ldadd) $(LIBEVENT_LIBS)
 examples_stream_processing_enrich_SOURCES = \
-	examples/stream-processing/enrich.c $(iot_common)
+	examples/stream-processing/enrich.c
 nodist_examples_stream_processing_enrich_SOURCES = $(IOT_GEN)
 examples_stream_processing_enrich_CPPFLAGS = $(iot_cppflags) \
 	$(examples_common_cppflags)

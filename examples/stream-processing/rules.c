@@ -126,6 +126,7 @@ static void on_reading(kbus_call *call, const Iot__V1__EnrichedReading *r,
 int main(int argc, char **argv) {
         static struct rules rs = {.threshold = 40, .count = 3};
         const char *file = NULL;
+        char err[512];
         kbus_runtime *rt;
         int rc;
 
@@ -151,8 +152,11 @@ int main(int argc, char **argv) {
         snprintf(rs.rule, sizeof(rs.rule),
                  "temperature > %g for %" PRIu32 " readings", rs.threshold,
                  rs.count);
-        if (stream_runtime_new(&rt, PROG, file))
+        if (kbus_runtime_new_from_file(&rt, PROG, file, NULL, err,
+                                       sizeof(err))) {
+                fprintf(stderr, PROG ": %s\n", err);
                 return 1;
+        }
         rs.devices = table_new();
         rc = iot_v1_enriched_reading_subscribe(rt, NULL, on_reading, &rs);
         if (!rc)

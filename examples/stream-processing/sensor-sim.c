@@ -137,6 +137,7 @@ static int publish_stdin(struct sim *sim) {
 int main(int argc, char **argv) {
         struct sim sim = {.devices = 5, .rounds = 24};
         const char *file = NULL;
+        char err[512];
         int from_stdin = 0, rc = 0;
 
         for (int i = 1; i < argc; i++) {
@@ -163,8 +164,11 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (stream_runtime_new(&sim.rt, PROG, file))
+        if (kbus_runtime_new_from_file(&sim.rt, PROG, file, NULL, err,
+                                       sizeof(err))) {
+                fprintf(stderr, PROG ": %s\n", err);
                 return 1;
+        }
         if (from_stdin) {
                 /* Everything is queued at once; kbus_runtime_free() flushes
                  * the producer, so nothing is lost by not dispatching. */

@@ -4,16 +4,8 @@
 
 BENCH_GEN = tests/bench/bench.pb-c.c tests/bench/bench.pb-c.h \
 	tests/bench/bench.kbus.c tests/bench/bench.kbus.h
-tests/bench/bench.stamp: tests/bench/bench.proto $(KBUS_PROTOC_DEPS)
-	$(AM_V_GEN)$(MKDIR_P) tests/bench && \
-	$(KBUS_PROTOC) -I$(srcdir)/tests/bench \
-		--c_out=tests/bench --kbus_out=tests/bench \
-		$(srcdir)/tests/bench/bench.proto && touch $@
-$(BENCH_GEN): tests/bench/bench.stamp
-	@test -f $@ || { rm -f tests/bench/bench.stamp; \
-		$(MAKE) $(AM_MAKEFLAGS) tests/bench/bench.stamp; }
 BUILT_SOURCES += $(BENCH_GEN)
-CLEANFILES += $(BENCH_GEN) tests/bench/bench.stamp
+CLEANFILES += $(BENCH_GEN) tests/bench/bench.kbus-stamp
 EXTRA_DIST += tests/bench/bench.proto tests/bench/quick.sh
 
 check_PROGRAMS += tests/bench/kbus-bench

@@ -25,3 +25,8 @@ tests_integration_reliability_test_SOURCES = tests/integration/reliability_test.
 nodist_tests_integration_reliability_test_SOURCES = $(HELLO_GEN)
 tests_integration_reliability_test_CPPFLAGS = $(integration_cppflags) $(RDKAFKA_CFLAGS)
 tests_integration_reliability_test_LDADD = $(integration_ldadd) $(RDKAFKA_LIBS)
+
+# The whole /metrics text of a running program, through Prometheus'
+# Python parser (python3-prometheus-client).
+TESTS += tests/integration/metrics_test.sh
+EXTRA_DIST += tests/integration/metrics_test.sh tests/integration/metrics_check.py

@@ -401,6 +401,46 @@ static void test_load_bad_values(void **state) {
                              "a topic name");
 }
 
+/* The operations endpoint's address is checked when the file is loaded,
+ * so that a typo is reported with its file and line rather than when the
+ * runtime tries to listen. */
+static void test_load_bad_http(void **state) {
+        static const char *const bad[] = {
+                "nonsense", ":9100", "127.0.0.1:", "127.0.0.1:http",
+                "127.0.0.1:65536", "127.0.0.1:99999999999", "127.0.0.1:-1",
+                "127.0.0.1:91 00",
+        };
+        static const char *const good[] = {
+                "127.0.0.1:0", "localhost:9100", "0.0.0.0:65535",
+        };
+        kbus_config *conf = *state;
+        char text[128], want[128];
+        size_t i;
+
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(text, sizeof(text), "name = \"x\";\nhttp = \"%s\";\n",
+                         bad[i]);
+                load_fails(conf, text, 2);
+                snprintf(want, sizeof(want),
+                         "key 'http': \"%s\" is not \"host:port\"", bad[i]);
+                assert_contains(err, want);
+                assert_null(conf->http);
+                /* The same check for kbus_config_set(). */
+                assert_int_equal(kbus_config_set(conf, "http", bad[i], err,
+                                                 sizeof(err)),
+                                 KBUS_INVALID_ARGUMENT);
+                assert_contains(err, want);
+        }
+        for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                snprintf(text, sizeof(text), "http = \"%s\";\n", good[i]);
+                assert_int_equal(kbus_config_load(conf,
+                                                  write_file("http.cfg", text),
+                                                  err, sizeof(err)),
+                                 KBUS_OK);
+                assert_string_equal(conf->http, good[i]);
+        }
+}
+
 /* libconfig 1.5 wraps integers beyond 32 bits into a plausible value; the
  * loader must notice rather than use it. */
 static void test_load_int_overflow(void **state) {
@@ -803,6 +843,7 @@ int main(void) {
                 T(test_load_unknown_retry_key),
                 T(test_load_bad_types),
                 T(test_load_bad_values),
+                T(test_load_bad_http),
                 T(test_load_int_overflow),
                 T(test_load_props_errors),
                 T(test_load_error_in_include),

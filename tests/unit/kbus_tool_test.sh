@@ -43,6 +43,12 @@ grep -q -- --partitions "$work/err" ||
 expect_status 2 "--topic without a name" -- broker --topic
 expect_status 2 "bad topic name" -- broker --topic "a b"
 grep -q -- --topic "$work/err" || fail "error does not name --topic"
+expect_status 2 "--ready-file without a name" -- broker --ready-file
+expect_status 2 "--ready-file with an empty name" -- broker --ready-file ""
+expect_status 1 "--ready-file in a missing directory" -- \
+        broker --ready-file "$work/no/such/dir/ready"
+grep -q -- "--ready-file $work/no/such/dir/ready" "$work/err" ||
+        fail "error does not name the ready file: $(cat "$work/err")"
 
 # ---- a running broker ----
 start broker "$kbus_prog" broker --brokers 2 --partitions 3 --topic orders \
@@ -79,3 +85,35 @@ kill -TERM "$(pid_of broker)"
 await broker 5
 ((status == 0)) || fail "exit status $status after SIGTERM"
 note "ok: SIGTERM stops the broker with status 0"
+
+# ---- --ready-file: the README's way to wait for a broker ----
+# A file an earlier run left behind must not pass for this broker's: it is
+# removed at start, and the new one appears whole, once the broker
+# listens (never empty or half written), with the same line as stdout.
+echo "127.0.0.1:1" >"$work/ready"
+start ready-broker "$kbus_prog" broker --ready-file "$work/ready"
+ready_written() {
+        [[ -f $work/ready && $(cat "$work/ready") != 127.0.0.1:1 ]]
+}
+# Each time the file is seen it must be complete: a line and its newline.
+ready_complete() {
+        if [[ -e $work/ready ]]; then
+                [[ $(tail -c 1 "$work/ready" | od -An -c | tr -d ' ') == '\n' ]] ||
+                        fail "ready file seen incomplete: '$(cat "$work/ready")'"
+        fi
+        ready_written
+}
+wait_for 10 "ready file written" ready_complete
+ready=$(cat "$work/ready")
+(($(wc -l <"$work/ready") == 1)) || fail "ready file is not one line: '$ready'"
+[[ $ready == "$(first_line ready-broker 10)" ]] ||
+        fail "ready file '$ready' differs from stdout '$(first_line ready-broker)'"
+host=${ready%:*} port=${ready##*:}
+(exec 3<>"/dev/tcp/$host/$port") 2>/dev/null || fail "cannot connect to $ready"
+ls "$work" | grep -q 'ready\.tmp' && fail "temporary ready file left behind"
+note "ok: ready file $ready, written once listening"
+kill -TERM "$(pid_of ready-broker)"
+await ready-broker 5
+((status == 0)) || fail "exit status $status after SIGTERM"
+[[ ! -e $work/ready ]] || fail "ready file left after the broker stopped"
+note "ok: ready file removed at exit"

@@ -70,7 +70,12 @@ const char *kbus_strerror(int code);
 
 /**
  * @brief Whether a failure with \p code is worth retrying unchanged
- *        (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED...).
+ *        (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED).
+ *
+ * DEADLINE_EXCEEDED is worth a new call with a new deadline, but kbus never
+ * retries it itself: servers, subscribers and idempotent resends retry
+ * UNAVAILABLE, RESOURCE_EXHAUSTED and ABORTED only (docs/WIRE.md, section
+ * 7).
  */
 int kbus_status_is_retriable(int code);
 
@@ -129,6 +134,49 @@ int kbus_config_set(kbus_config *conf, const char *name, const char *value,
                     char *errstr, size_t errlen);
 
 /* ------------------------------------------------------------------ */
+/* Logging                                                             */
+/* ------------------------------------------------------------------ */
+
+/** @brief How much a log line matters; config key `log_level`. */
+typedef enum kbus_log_level {
+        KBUS_LOG_DEBUG = 0,
+        KBUS_LOG_INFO = 1,
+        KBUS_LOG_WARN = 2,
+        KBUS_LOG_ERROR = 3,
+} kbus_log_level;
+
+/**
+ * @brief Writes one JSON line on stderr, in the format of the library's own
+ *        log: {"ts":"2024-05-01T12:00:00.123Z","level":"info",
+ *        "component":"...","msg":"..."}.
+ *
+ * Lines below the process's level are dropped.  The level is the
+ * configuration's log_level (with KBUS_LOG_LEVEL over it) of the last
+ * runtime created; before any runtime exists, KBUS_LOG_LEVEL if it is set
+ * and valid, else info.  The component is the one given to
+ * kbus_log_set_component(), by default the program's name.  A message
+ * longer than about 1000 bytes is cut.
+ *
+ * @remark May be called from any thread: each line is written with one
+ *         call, so lines of concurrent writers do not interleave.
+ */
+void kbus_log(kbus_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+
+/**
+ * @brief Sets the "component" of the lines kbus_log() writes (the library's
+ *        own lines keep theirs: "kafka", "dlq", ...).
+ *
+ * @param component  copied (at most 63 bytes are kept); NULL restores the
+ *                   default, the program's name.
+ * @remark Process-wide.  Call it at start, before other threads log.
+ */
+void kbus_log_set_component(const char *component);
+
+/* ------------------------------------------------------------------ */
 /* Runtime                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -145,6 +193,30 @@ typedef struct kbus_runtime kbus_runtime;
  */
 int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
                      struct event_base *base, char *errstr, size_t errlen);
+
+/**
+ * @brief Creates a runtime the way a kbus program usually does: defaults,
+ *        then \p name as its name, then the libconfig file \p path (which
+ *        may change the name too), then the KBUS_* environment variables,
+ *        as kbus_runtime_new() applies them.
+ *
+ * Equivalent to kbus_config_new(), kbus_config_set(conf, "name", name),
+ * kbus_config_load(conf, path) and kbus_runtime_new(), with the
+ * configuration freed on any failure.
+ *
+ * @param name   application name (client.id, default consumer group,
+ *               ce_source); must not be NULL.
+ * @param path   configuration file, or NULL for none.
+ * @param base   the event_base to run on, or NULL for one of its own.
+ * @returns 0 with *\p rtp set; otherwise *\p rtp is NULL and \p errstr
+ *          says what is wrong: "FILE:LINE: key 'x': ..." for a bad file,
+ *          the variable's name for a bad environment value.  NOT_FOUND
+ *          when the file does not exist.
+ * @remark Call and use from one thread only, as kbus_runtime_new().
+ */
+int kbus_runtime_new_from_file(kbus_runtime **rtp, const char *name,
+                               const char *path, struct event_base *base,
+                               char *errstr, size_t errlen);
 
 /** @brief The runtime's event_base (its own or the one passed in). */
 struct event_base *kbus_runtime_event_base(kbus_runtime *rt);
@@ -230,26 +302,54 @@ typedef enum kbus_ordering {
 int kbus_runtime_set_ordering(kbus_runtime *rt, const char *topic,
                               kbus_ordering ordering, int max_in_flight);
 
-/** @brief Counters a runtime keeps, for metrics and tests. */
+/**
+ * @brief The counters a runtime keeps, for metrics and tests: one
+ *        X(ID, "name", "help text") per counter.
+ *
+ * The one list from which kbus_stat, kbus_stat_name() and the `# HELP`
+ * lines of /metrics (where counter `name` is `kbus_<name>_total`) are made,
+ * so that they cannot disagree.  Append new counters at the end: the
+ * values of kbus_stat are part of the ABI.
+ */
+#define KBUS_STATS(X)                                                          \
+        X(CALLS_STARTED, "calls_started", "Client calls sent.")                \
+        X(CALLS_OK, "calls_ok", "Client calls answered OK.")                   \
+        X(CALLS_FAILED, "calls_failed",                                        \
+          "Client calls answered with an error status.")                       \
+        X(CALLS_TIMED_OUT, "calls_timed_out",                                  \
+          "Client calls that ended in DEADLINE_EXCEEDED.")                     \
+        X(REPLIES_LATE, "replies_late",                                        \
+          "Replies dropped because they came after the call's deadline.")      \
+        X(REPLIES_UNKNOWN, "replies_unknown",                                  \
+          "Replies dropped because they matched no call of this instance.")    \
+        X(REPLIES_DUPLICATE, "replies_duplicate",                              \
+          "Replies dropped because the call was already answered.")            \
+        X(REQUESTS_HANDLED, "requests_handled",                                \
+          "Requests given to a handler.")                                      \
+        X(REQUESTS_EXPIRED, "requests_expired",                                \
+          "Requests skipped because their deadline had passed.")               \
+        X(REQUESTS_UNIMPLEMENTED, "requests_unimplemented",                    \
+          "Requests for a method this server does not have.")                  \
+        X(EVENTS_PUBLISHED, "events_published",                                \
+          "Events handed to the producer.")                                    \
+        X(EVENTS_HANDLED, "events_handled", "Events given to a handler.")      \
+        X(DEAD_LETTERED, "dead_lettered",                                      \
+          "Records written to a dead-letter topic.")                           \
+        X(RETRIES, "retries", "Handler attempts after the first.")             \
+        X(DECODE_ERRORS, "decode_errors",                                      \
+          "Records whose value or headers could not be decoded.")              \
+        X(CALLS_RESENT, "calls_resent", "Idempotent requests sent again.")     \
+        X(REPLIES_CACHED, "replies_cached",                                    \
+          "Duplicate idempotent requests answered from the reply cache.")      \
+        X(EVENTS_UNDELIVERED, "events_undelivered",                            \
+          "Events that were finally not written (delivery failed).")
+
+/** @brief Counters a runtime keeps: KBUS_STAT_<ID> of each KBUS_STATS
+ *         entry, in that order. */
 typedef enum kbus_stat {
-        KBUS_STAT_CALLS_STARTED,       /**< client calls sent */
-        KBUS_STAT_CALLS_OK,            /**< client calls answered OK */
-        KBUS_STAT_CALLS_FAILED,        /**< answered with an error status */
-        KBUS_STAT_CALLS_TIMED_OUT,     /**< ended in DEADLINE_EXCEEDED */
-        KBUS_STAT_REPLIES_LATE,        /**< reply after its deadline: dropped */
-        KBUS_STAT_REPLIES_UNKNOWN,     /**< reply to no call of ours: dropped */
-        KBUS_STAT_REPLIES_DUPLICATE,   /**< second reply to a call: dropped */
-        KBUS_STAT_REQUESTS_HANDLED,    /**< requests given to a handler */
-        KBUS_STAT_REQUESTS_EXPIRED,    /**< requests past deadline, skipped */
-        KBUS_STAT_REQUESTS_UNIMPLEMENTED, /**< unknown kbus-method */
-        KBUS_STAT_EVENTS_PUBLISHED,    /**< events handed to the producer */
-        KBUS_STAT_EVENTS_HANDLED,      /**< events given to a handler */
-        KBUS_STAT_DEAD_LETTERED,       /**< records sent to a .DLT topic */
-        KBUS_STAT_RETRIES,             /**< handler attempts after the first */
-        KBUS_STAT_DECODE_ERRORS,       /**< undecodable values or headers */
-        KBUS_STAT_CALLS_RESENT,        /**< idempotent requests sent again */
-        KBUS_STAT_REPLIES_CACHED,      /**< duplicates answered from cache */
-        KBUS_STAT_EVENTS_UNDELIVERED,  /**< events finally not written */
+#define KBUS_STAT_ENUM_(id, name, help) KBUS_STAT_##id,
+        KBUS_STATS(KBUS_STAT_ENUM_)
+#undef KBUS_STAT_ENUM_
         KBUS_STAT__COUNT
 } kbus_stat;
 
@@ -439,10 +539,11 @@ int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply);
 int kbus_call_ack(kbus_call *call);
 
 /**
- * @brief Completes with an error.  A retriable \p code is retried with
- *        backoff while the method's or event's retry policy allows; after
- *        that, or for a permanent code, a request is answered with the
- *        status and an event is dead-lettered.
+ * @brief Completes with an error.  UNAVAILABLE, RESOURCE_EXHAUSTED and
+ *        ABORTED are retried with backoff while the method's or event's
+ *        retry policy (and a request's deadline) allows; after that, or for
+ *        any other code, DEADLINE_EXCEEDED included, a request is answered
+ *        with the status and an event is dead-lettered.
  */
 int kbus_call_fail(kbus_call *call, kbus_status code, const char *message);
 
