@@ -160,14 +160,12 @@ out:
 /* Adds every partition of \p topic (every non-internal topic if NULL). */
 static int add_partitions(rd_kafka_t *rk, const char *topic,
                           rd_kafka_topic_partition_list_t *parts) {
+        /* All topics, even for one: asking for it by name would create
+         * it where topics are auto-created. */
         const rd_kafka_metadata_t *md;
-        rd_kafka_topic_t *rkt = topic ? rd_kafka_topic_new(rk, topic, NULL)
-                                      : NULL;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, !topic, rkt, &md,
-                                                    10000);
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+        bool found = !topic;
 
-        if (rkt)
-                rd_kafka_topic_destroy(rkt);
         if (err) {
                 fprintf(stderr, "kbus groups: metadata: %s\n",
                         rd_kafka_err2str(err));
@@ -175,6 +173,9 @@ static int add_partitions(rd_kafka_t *rk, const char *topic,
         }
         for (int i = 0; i < md->topic_cnt; i++) {
                 const rd_kafka_metadata_topic_t *t = &md->topics[i];
+                if (topic && strcmp(t->topic, topic))
+                        continue;
+                found = true;
                 if (t->err) {
                         fprintf(stderr, "kbus groups: topic %s: %s\n",
                                 t->topic, rd_kafka_err2str(t->err));
@@ -188,6 +189,10 @@ static int add_partitions(rd_kafka_t *rk, const char *topic,
                             parts, t->topic, t->partitions[p].id);
         }
         rd_kafka_metadata_destroy(md);
+        if (!found) {
+                fprintf(stderr, "kbus groups: no topic %s\n", topic);
+                return 1;
+        }
         return 0;
 }
 

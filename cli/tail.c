@@ -508,31 +508,37 @@ static int assign(struct tail *t, rd_kafka_t *rk, char **topics, int n) {
                         return EXIT_USAGE;
                 }
         }
+        /* All topics at once: asking for one by name would create it on
+         * brokers that auto-create (the embedded one ignores a client's
+         * allow.auto.create.topics=false), and looking must not create. */
+        const rd_kafka_metadata_t *md = NULL;
+        if ((err = rd_kafka_metadata(rk, 1, NULL, &md, 10000))) {
+                fprintf(stderr, "kbus tail: metadata: %s\n",
+                        rd_kafka_err2str(err));
+                return 1;
+        }
         t->parts = rd_kafka_topic_partition_list_new(16);
         for (int i = 0; i < n; i++) {
-                rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topics[i], NULL);
-                const rd_kafka_metadata_t *md = NULL;
-
-                err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-                rd_kafka_topic_destroy(rkt);
-                if (!err && (md->topic_cnt != 1 || md->topics[0].err ||
-                             md->topics[0].partition_cnt == 0))
-                        err = md->topic_cnt && md->topics[0].err
-                                  ? md->topics[0].err
-                                  : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-                if (err) {
+                const rd_kafka_metadata_topic_t *mt = NULL;
+                for (int j = 0; j < md->topic_cnt; j++)
+                        if (!strcmp(md->topics[j].topic, topics[i]))
+                                mt = &md->topics[j];
+                if (!mt || mt->err || mt->partition_cnt == 0) {
                         fprintf(stderr, "kbus tail: topic %s: %s\n",
-                                topics[i], rd_kafka_err2str(err));
-                        if (md)
-                                rd_kafka_metadata_destroy(md);
+                                topics[i],
+                                rd_kafka_err2str(
+                                    mt && mt->err
+                                        ? mt->err
+                                        : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+                        rd_kafka_metadata_destroy(md);
                         return 1;
                 }
-                for (int p = 0; p < md->topics[0].partition_cnt; p++)
+                for (int p = 0; p < mt->partition_cnt; p++)
                         rd_kafka_topic_partition_list_add(
-                            t->parts, topics[i], md->topics[0].partitions[p].id)
+                            t->parts, topics[i], mt->partitions[p].id)
                             ->offset = at;
-                rd_kafka_metadata_destroy(md);
         }
+        rd_kafka_metadata_destroy(md);
         count = t->parts->cnt;
         t->ends = calloc((size_t)count, sizeof(*t->ends));
         t->next = calloc((size_t)count, sizeof(*t->next));

@@ -243,41 +243,41 @@ static int wanted_topics(const kbus_json_pool *pool, const char *dlt,
 }
 
 /* The partition count of \p topic, 0 if it does not exist, -1 on error.
- * \p create asks for auto-creation (a producer's metadata request). */
+ * All topics are asked for: asking for one by name creates it where
+ * topics are auto-created. */
 static int partitions_of(rd_kafka_t *rk, const char *topic) {
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         const rd_kafka_metadata_t *md = NULL;
-        rd_kafka_resp_err_t err;
         int n = -1;
 
-        err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-        rd_kafka_topic_destroy(rkt);
-        if (!err && md->topic_cnt == 1) {
-                if (md->topics[0].err ==
-                    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-                        n = 0;
-                else if (!md->topics[0].err)
-                        n = md->topics[0].partition_cnt;
-        }
-        if (md)
-                rd_kafka_metadata_destroy(md);
+        if (rd_kafka_metadata(rk, 1, NULL, &md, 10000))
+                return -1;
+        n = 0;
+        for (int i = 0; i < md->topic_cnt; i++)
+                if (!strcmp(md->topics[i].topic, topic))
+                        n = md->topics[i].err ? -1
+                                              : md->topics[i].partition_cnt;
+        rd_kafka_metadata_destroy(md);
         return n;
+}
+
+/* Asks for \p topic by name, which makes a broker that auto-creates
+ * topics create it. */
+static void touch_topic(rd_kafka_t *rk, const char *topic) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        const rd_kafka_metadata_t *md = NULL;
+
+        if (!rd_kafka_metadata(rk, 0, rkt, &md, 10000))
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
 }
 
 static int create_embedded(struct cli_kafka *k, struct wanted *w,
                            long partitions, long replication) {
-        /* A producer's metadata request auto-creates (kbus broker allows
-         * it); the consumer of the check does not. */
-        rd_kafka_t *check = cli_kafka_new(k, RD_KAFKA_CONSUMER, NULL, NULL,
-                                          NULL);
-        rd_kafka_t *maker = cli_kafka_new(k, RD_KAFKA_PRODUCER, NULL, NULL,
-                                          NULL);
+        rd_kafka_t *rk = cli_kafka_new(k, RD_KAFKA_PRODUCER, NULL, NULL, NULL);
         int rc = 0;
 
-        if (!check || !maker) {
-                rc = 1;
-                goto out;
-        }
+        if (!rk)
+                return 1;
         fprintf(stderr,
                 "kbus topics: the embedded broker has no CreateTopics: "
                 "missing topics are made by auto-creation, with the "
@@ -286,31 +286,27 @@ static int create_embedded(struct cli_kafka *k, struct wanted *w,
                     ? "; --partitions and --replication cannot be applied"
                     : "");
         for (size_t i = 0; i < w->n; i++) {
-                int n = partitions_of(check, w->names[i]), made;
+                int n = partitions_of(rk, w->names[i]);
                 if (n > 0) {
                         printf("exists   %-50s %d partitions (%s)\n",
                                w->names[i], n, w->why[i]);
                         continue;
                 }
-                made = partitions_of(maker, w->names[i]);
-                for (int tries = 0; made <= 0 && tries < 50; tries++) {
-                        rd_kafka_poll(maker, 100);
-                        made = partitions_of(check, w->names[i]);
+                touch_topic(rk, w->names[i]);
+                for (int tries = 0; n <= 0 && tries < 50; tries++) {
+                        if ((n = partitions_of(rk, w->names[i])) <= 0)
+                                rd_kafka_poll(rk, 100);
                 }
-                if (made <= 0) {
+                if (n <= 0) {
                         fprintf(stderr, "kbus topics: %s was not created\n",
                                 w->names[i]);
                         rc = 1;
                         continue;
                 }
                 printf("created  %-50s %d partitions (%s; auto-created)\n",
-                       w->names[i], made, w->why[i]);
+                       w->names[i], n, w->why[i]);
         }
-out:
-        if (check)
-                rd_kafka_destroy(check);
-        if (maker)
-                rd_kafka_destroy(maker);
+        rd_kafka_destroy(rk);
         return rc;
 }
 
