@@ -34,7 +34,7 @@
 #include "wire.h" /* header names only: the tool uses the public API */
 
 struct dlt_opts {
-        const char *bootstrap;
+        struct cli_kafka k;
         const char *topic;
         const char *to;
         const char *group;
@@ -44,10 +44,12 @@ struct dlt_opts {
 
 static void dlt_usage(FILE *fp) {
         fprintf(fp,
-                "Usage: kbus dlt show   -t TOPIC.DLT [-b BOOTSTRAP] [-n MAX]\n"
-                "       kbus dlt replay -t TOPIC.DLT [-b BOOTSTRAP] [--to TOPIC]"
-                " [--group GROUP]\n"
-                "                       [-n MAX] [--dry-run]\n"
+                "Usage: kbus dlt show   -t TOPIC.DLT [-b BOOTSTRAP] [-X N=V]... "
+                "[-c FILE] [-n MAX]\n"
+                "       kbus dlt replay -t TOPIC.DLT [-b BOOTSTRAP] [-X N=V]... "
+                "[-c FILE]\n"
+                "                       [--to TOPIC] [--group GROUP] [-n MAX] "
+                "[--dry-run]\n"
                 "\n"
                 "show:   print each dead letter as one JSON line (origin, "
                 "reason, attempts, key)\n"
@@ -58,7 +60,6 @@ static void dlt_usage(FILE *fp) {
                 "        (default kbus-dlt-replay), committed once all were "
                 "delivered\n"
                 "\n"
-                "  -b, --bootstrap LIST  brokers (default: $KBUS_BOOTSTRAP)\n"
                 "  -t, --topic TOPIC     the dead-letter topic\n"
                 "  -n, --max N           stop after N records\n"
                 "      --to TOPIC        replay to TOPIC instead of the "
@@ -67,6 +68,7 @@ static void dlt_usage(FILE *fp) {
                 "progress\n"
                 "      --dry-run         say what would be replayed; send "
                 "nothing\n"
+                CLI_KAFKA_HELP
                 "  -h, --help            this help\n");
 }
 
@@ -86,44 +88,19 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
         }
 }
 
+static void replay_setup(rd_kafka_conf_t *conf, void *arg) {
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+        rd_kafka_conf_set_opaque(conf, arg);
+}
+
 /* A consumer (in \p group, if any) or, when \p r is given, a producer
  * whose delivery failures are counted in \p r. */
 static rd_kafka_t *client(rd_kafka_type_t type, const struct dlt_opts *o,
                           const char *group, struct replay *r) {
-        rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        const char *ll = getenv("KBUS_LOW_LATENCY");
-        char err[512];
-        rd_kafka_t *rk;
+        const char *extra[] = {"group.id", group, NULL};
 
-        if (rd_kafka_conf_set(conf, "bootstrap.servers", o->bootstrap, err,
-                              sizeof(err)) ||
-            (group && (rd_kafka_conf_set(conf, "group.id", group, err,
-                                         sizeof(err)) ||
-                       rd_kafka_conf_set(conf, "enable.auto.commit", "false",
-                                         err, sizeof(err)))) ||
-            (type == RD_KAFKA_PRODUCER &&
-             (rd_kafka_conf_set(conf, "enable.idempotence", "true", err,
-                                sizeof(err)) ||
-              /* as the runtime's producer: see kbus__kafka_conf */
-              rd_kafka_conf_set(conf, "max.in.flight.requests.per.connection",
-                                "1", err, sizeof(err)))) ||
-            (ll && !strcmp(ll, "1") && type == RD_KAFKA_CONSUMER &&
-             rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err,
-                               sizeof(err)))) {
-                fprintf(stderr, "kbus dlt: %s\n", err);
-                rd_kafka_conf_destroy(conf);
-                return NULL;
-        }
-        if (r) {
-                rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-                rd_kafka_conf_set_opaque(conf, r);
-        }
-        rk = rd_kafka_new(type, conf, err, sizeof(err));
-        if (!rk) {
-                fprintf(stderr, "kbus dlt: %s\n", err);
-                rd_kafka_conf_destroy(conf);
-        }
-        return rk;
+        return cli_kafka_new((struct cli_kafka *)&o->k, type,
+                             group ? extra : NULL, r ? replay_setup : NULL, r);
 }
 
 /* Assigns every partition of o->topic from the group's committed offsets
@@ -422,20 +399,19 @@ out:
 
 int kbus_tool_dlt(int argc, char **argv) {
         static const struct option longopts[] = {
-            {"bootstrap", required_argument, NULL, 'b'},
             {"topic", required_argument, NULL, 't'},
             {"max", required_argument, NULL, 'n'},
             {"to", required_argument, NULL, 'T'},
             {"group", required_argument, NULL, 'g'},
             {"dry-run", no_argument, NULL, 'd'},
             {"help", no_argument, NULL, 'h'},
+            CLI_KAFKA_LONGOPTS,
             {NULL, 0, NULL, 0},
         };
-        struct dlt_opts o = {getenv("KBUS_BOOTSTRAP"), NULL, NULL,
-                             "kbus-dlt-replay", 0, false};
+        struct dlt_opts o = {0};
         const char *action;
         char *end;
-        int c;
+        int c, r, rc = EXIT_USAGE;
 
         if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
                 dlt_usage(argc < 2 ? stderr : stdout);
@@ -447,11 +423,18 @@ int kbus_tool_dlt(int argc, char **argv) {
                                 "replay)\n", action);
                 return EXIT_USAGE;
         }
+        o.group = "kbus-dlt-replay";
+        if (cli_kafka_init(&o.k, "dlt", argc))
+                return 1;
         optind = 1;
-        while ((c = getopt_long(argc - 1, argv + 1, "b:t:n:h", longopts,
-                                NULL)) != -1) {
+        while ((c = getopt_long(argc - 1, argv + 1, "t:n:h" CLI_KAFKA_SHORTOPTS,
+                                longopts, NULL)) != -1) {
+                if ((r = cli_kafka_opt(&o.k, c, optarg))) {
+                        if (r < 0)
+                                goto out;
+                        continue;
+                }
                 switch (c) {
-                case 'b': o.bootstrap = optarg; break;
                 case 't': o.topic = optarg; break;
                 case 'T': o.to = optarg; break;
                 case 'g': o.group = optarg; break;
@@ -462,24 +445,31 @@ int kbus_tool_dlt(int argc, char **argv) {
                                 fprintf(stderr, "kbus dlt: --max needs a "
                                                 "positive number, got '%s'\n",
                                         optarg);
-                                return EXIT_USAGE;
+                                goto out;
                         }
                         break;
-                case 'h': dlt_usage(stdout); return 0;
-                default: dlt_usage(stderr); return EXIT_USAGE;
+                case 'h':
+                        dlt_usage(stdout);
+                        rc = 0;
+                        goto out;
+                default:
+                        dlt_usage(stderr);
+                        goto out;
                 }
         }
         if (optind < argc - 1) {
                 fprintf(stderr, "kbus dlt: unexpected argument '%s'\n",
                         argv[optind + 1]);
-                return EXIT_USAGE;
+                goto out;
         }
-        if (!o.topic || !o.bootstrap || !*o.bootstrap) {
-                fprintf(stderr, "kbus dlt: %s\n",
-                        !o.topic ? "--topic is required"
-                                 : "no brokers: give -b or set "
-                                   "KBUS_BOOTSTRAP");
-                return EXIT_USAGE;
+        if (!o.topic) {
+                fprintf(stderr, "kbus dlt: --topic is required\n");
+                goto out;
         }
-        return run(!strcmp(action, "replay"), &o);
+        if ((rc = cli_kafka_ready(&o.k)))
+                goto out;
+        rc = run(!strcmp(action, "replay"), &o);
+out:
+        cli_kafka_fini(&o.k);
+        return rc;
 }

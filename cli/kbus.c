@@ -360,6 +360,12 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
         {"broker", "run an embedded Kafka broker on loopback", cmd_broker},
+        {"call", "call a method with JSON, print the reply", kbus_tool_call},
+        {"tail", "print the records of topics, decoded, as JSON lines",
+         kbus_tool_tail},
+        {"topics", "list, describe or create topics", kbus_tool_topics},
+        {"groups", "consumer groups: members, offsets and lag",
+         kbus_tool_groups},
         {"dlt", "show or replay dead-lettered records", kbus_tool_dlt},
         {"version", "print versions", cmd_version},
 };

@@ -1229,6 +1229,42 @@ int kbus_config_set(kbus_config *conf, const char *name, const char *value,
         return KBUS_OK;
 }
 
+const char *kbus_config_get(const kbus_config *conf, const char *name) {
+        const struct key *k;
+
+        if (!conf || !name)
+                return NULL;
+        for (k = keys; k < keys + N_KEYS; k++)
+                if (!strcmp(k->name, name))
+                        break;
+        if (k == keys + N_KEYS ||
+            (k->kind != K_STRING && k->kind != K_TOPIC &&
+             k->kind != K_TOPIC_PART))
+                return NULL;
+        return *(char *const *)((const char *)conf + k->off);
+}
+
+int kbus_config_prop(const kbus_config *conf, const char *list, size_t i,
+                     const char **namep, const char **valuep) {
+        const kbus_props *p;
+
+        if (!conf || !list || !namep || !valuep)
+                return KBUS_INVALID_ARGUMENT;
+        if (!strcmp(list, "kafka"))
+                p = &conf->kafka;
+        else if (!strcmp(list, "producer"))
+                p = &conf->producer;
+        else if (!strcmp(list, "consumer"))
+                p = &conf->consumer;
+        else
+                return KBUS_INVALID_ARGUMENT;
+        if (i >= p->n)
+                return KBUS_NOT_FOUND;
+        *namep = p->names[i];
+        *valuep = p->values[i];
+        return KBUS_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Environment                                                         */
 /* ------------------------------------------------------------------ */

@@ -2,7 +2,7 @@
 
 lib_LTLIBRARIES += libkbus.la
 kbusincludedir = $(includedir)/kbus
-kbusinclude_HEADERS = framework/include/kbus/kbus.h
+kbusinclude_HEADERS = framework/include/kbus/kbus.h framework/include/kbus/json.h
 
 # The library's modules, lowest first (see framework/core.h).  They are
 # built once, into a convenience library that the library's own unit tests
@@ -33,16 +33,23 @@ libkbus_core_la_SOURCES = \
 	framework/client.c \
 	framework/ops.c \
 	framework/runtime.c \
-	framework/setup.c
+	framework/setup.c \
+	framework/json.c framework/json_pool.c framework/json_int.h
+# The JSON mapping decodes descriptor sets and kbus options with code
+# generated into codegen/wkt; it is compiled in (and not exported) rather
+# than linked from libkbus-wkt, so that libkbus installs on its own.
+nodist_libkbus_core_la_SOURCES = codegen/wkt/google/protobuf/descriptor.pb-c.c \
+	codegen/wkt/kbus/options.pb-c.c
 libkbus_core_la_CPPFLAGS = $(libkbus_la_CPPFLAGS)
 libkbus_core_la_LIBADD = $(RDKAFKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) \
 	$(LIBCONFIG_LIBS) $(JANSSON_LIBS)
+$(libkbus_core_la_OBJECTS): codegen/wkt.stamp
 
 libkbus_la_SOURCES =
 libkbus_la_LIBADD = libkbus-core.la
 libkbus_la_CPPFLAGS = $(AM_CPPFLAGS) $(RDKAFKA_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(PROTOBUF_C_CFLAGS) $(LIBCONFIG_CFLAGS) $(JANSSON_CFLAGS) \
-	-DKBUS_VERSION='"$(PACKAGE_VERSION)"'
+	-I$(top_builddir)/codegen/wkt -DKBUS_VERSION='"$(PACKAGE_VERSION)"'
 libkbus_la_LDFLAGS = -version-info $(KBUS_LT_VERSION) -export-symbols-regex '^kbus_[^_]'
 
 # The options for .proto files, installed where `pkg-config --variable=protodir kbus` says.

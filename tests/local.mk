@@ -9,3 +9,4 @@ include tests/badinput/local.mk
 include tests/bench/local.mk
 include tests/e2e/local.mk
 include tests/examples/local.mk
+include tests/cli/local.mk

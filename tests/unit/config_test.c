@@ -688,6 +688,35 @@ static void test_set_props(void **state) {
         assert_int_equal(conf->producer.n, 0);
 }
 
+/* What tools read back: text keys and property lists, in order. */
+static void test_get_and_props(void **state) {
+        kbus_config *conf = *state;
+        const char *name, *value;
+
+        assert_string_equal(kbus_config_get(conf, "bootstrap"), "embedded");
+        assert_string_equal(kbus_config_get(conf, "dlt_suffix"), ".DLT");
+        assert_null(kbus_config_get(conf, "reply_topic"));
+        assert_null(kbus_config_get(conf, "timeout_ms")); /* not text */
+        assert_null(kbus_config_get(conf, "nope"));
+        assert_int_equal(kbus_config_set(conf, "kafka.b", "2", err,
+                                         sizeof(err)),
+                         0);
+        assert_int_equal(kbus_config_set(conf, "kafka.a", "1", err,
+                                         sizeof(err)),
+                         0);
+        assert_int_equal(kbus_config_prop(conf, "kafka", 0, &name, &value), 0);
+        assert_string_equal(name, "b");
+        assert_string_equal(value, "2");
+        assert_int_equal(kbus_config_prop(conf, "kafka", 1, &name, &value), 0);
+        assert_string_equal(name, "a");
+        assert_int_equal(kbus_config_prop(conf, "kafka", 2, &name, &value),
+                         KBUS_NOT_FOUND);
+        assert_int_equal(kbus_config_prop(conf, "consumer", 0, &name, &value),
+                         KBUS_NOT_FOUND);
+        assert_int_equal(kbus_config_prop(conf, "other", 0, &name, &value),
+                         KBUS_INVALID_ARGUMENT);
+}
+
 /* ---- environment ---- */
 
 static void test_env_overrides(void **state) {
@@ -831,6 +860,7 @@ int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
                 T(test_defaults),
                 T(test_free_null),
+                T(test_get_and_props),
                 T(test_null_arguments),
                 T(test_load_good_file),
                 T(test_load_partial_keeps_other_keys),

@@ -35,3 +35,32 @@ TESTS += setup_test
 setup_test_SOURCES = tests/unit/setup_test.c
 setup_test_CPPFLAGS = $(AM_CPPFLAGS) $(CMOCKA_CFLAGS)
 setup_test_LDADD = libkbus.la $(CMOCKA_LIBS)
+
+# The JSON mapping.  json_test.desc is json_test.proto's descriptor set, as
+# `kbus call` users write theirs; json_test.bin is json_test.txt encoded by
+# protoc, the reference the test compares its own bytes with.
+check_PROGRAMS += json_test
+TESTS += json_test
+json_test_SOURCES = tests/unit/json_test.c framework/json.c \
+	framework/json_pool.c framework/alloc.c framework/log.c \
+	framework/status.c
+nodist_json_test_SOURCES = codegen/wkt/google/protobuf/descriptor.pb-c.c \
+	codegen/wkt/kbus/options.pb-c.c \
+	codegen/wkt/google/protobuf/timestamp.pb-c.c
+json_test_CPPFLAGS = $(unit_test_cppflags) $(JANSSON_CFLAGS) \
+	-I$(top_builddir)/codegen/wkt -DJSON_TEST_DIR='"tests/unit"'
+json_test_LDADD = $(unit_test_ldadd) $(JANSSON_LIBS)
+$(json_test_OBJECTS): tests/unit/json_test.stamp codegen/wkt.stamp
+tests/unit/json_test.stamp: tests/unit/json_test.proto tests/unit/json_test.txt \
+		framework/kbus/options.proto
+	$(AM_V_GEN)$(MKDIR_P) tests/unit && \
+	$(PROTOC) -I$(srcdir)/tests/unit -I$(top_srcdir)/framework -I$(PROTO_INCLUDE) \
+		--descriptor_set_out=tests/unit/json_test.desc --include_imports \
+		$(srcdir)/tests/unit/json_test.proto && \
+	$(PROTOC) -I$(srcdir)/tests/unit -I$(top_srcdir)/framework -I$(PROTO_INCLUDE) \
+		--encode=jt.v1.All $(srcdir)/tests/unit/json_test.proto \
+		<$(srcdir)/tests/unit/json_test.txt >tests/unit/json_test.bin && \
+	touch $@
+CLEANFILES += tests/unit/json_test.stamp tests/unit/json_test.desc \
+	tests/unit/json_test.bin
+EXTRA_DIST += tests/unit/json_test.proto tests/unit/json_test.txt

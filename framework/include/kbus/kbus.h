@@ -133,6 +133,26 @@ int kbus_config_load(kbus_config *conf, const char *path, char *errstr,
 int kbus_config_set(kbus_config *conf, const char *name, const char *value,
                     char *errstr, size_t errlen);
 
+/**
+ * @brief The value of text key \p name ("bootstrap", "name", "group",
+ *        "reply_topic", "dlt_suffix", "http"), or NULL when it is unset or
+ *        not one of those.  For tools that talk to the same cluster as the
+ *        services a file configures.
+ * @remark Valid until \p conf is changed or freed.
+ */
+const char *kbus_config_get(const kbus_config *conf, const char *name);
+
+/**
+ * @brief Property \p i of librdkafka property list \p list ("kafka",
+ *        "producer" or "consumer"), in the order they were set.
+ * @returns 0 with *\p namep and *\p valuep set (valid until \p conf
+ *          changes); NOT_FOUND when \p i is past the end;
+ *          INVALID_ARGUMENT for another \p list.
+ * @remark Values may be secrets (sasl.password): do not print them.
+ */
+int kbus_config_prop(const kbus_config *conf, const char *list, size_t i,
+                     const char **namep, const char **valuep);
+
 /* ------------------------------------------------------------------ */
 /* Logging                                                             */
 /* ------------------------------------------------------------------ */
