@@ -605,6 +605,90 @@ int64_t kbus_call_offset(const kbus_call *call);
 const char *kbus_call_traceparent(const kbus_call *call);
 
 /* ------------------------------------------------------------------ */
+/* State tables                                                        */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief A table: protobuf values by key, owned by one consumer group and
+ *        split into the same partitions as the topics the group reads.
+ *        Generated for each message with the option (kbus.table).
+ *
+ * Table partition P lives in the instance that owns input partition P;
+ * every put and delete is a record on the changelog topic
+ * "<group>.<name>.changelog" (partition P), and a partition is rebuilt
+ * from it wherever it is assigned next, before its first handler runs.
+ * See docs/STATE.md for the model and the guarantee.
+ */
+typedef struct kbus_table_desc {
+        const char *name; /**< "counts": names the changelog topic */
+        const ProtobufCMessageDescriptor *value; /**< the value's type */
+} kbus_table_desc;
+
+/**
+ * @brief Keeps table \p t for consumer group \p group (NULL: the
+ *        runtime's group), whose handlers then read and write it.
+ *
+ * Call before kbus_runtime_start().  At start the changelog topic is
+ * created on the embedded broker, or checked on a cluster: it must exist
+ * with as many partitions as the group's input topics.
+ * @returns 0, INVALID_ARGUMENT, ALREADY_EXISTS, FAILED_PRECONDITION
+ *          (already started).
+ */
+int kbus_table_attach(kbus_runtime *rt, const kbus_table_desc *t,
+                      const char *group);
+
+/**
+ * @brief Reads the entry with \p key (\p len bytes; NULL: the record's own
+ *        key) in the partition of \p call's record, as this call sees it:
+ *        its own earlier puts and deletes included.
+ *
+ * @param out the value, owned by the call: valid until the call completes.
+ * @returns 0, NOT_FOUND, INVALID_ARGUMENT (table not attached, no key, or
+ *          the key belongs to another partition), RESOURCE_EXHAUSTED.
+ * @remark Loop thread, inside a handler (before it completes the call).
+ */
+int kbus_table_get(kbus_call *call, const kbus_table_desc *t, const void *key,
+                   size_t len, const ProtobufCMessage **out);
+
+/**
+ * @brief Sets the entry with \p key to \p value, as part of \p call's
+ *        outcome.
+ *
+ * Nothing is visible to other records, or written, until the call
+ * completes successfully (kbus_call_reply(), kbus_call_ack()); then its
+ * writes go to the changelog, and the record's offset is stored, and its
+ * reply sent, only once they are delivered.  A failed call's writes are
+ * dropped.  A record redelivered after its writes were delivered (a crash
+ * before its offset was committed) is not handled again: its events and
+ * reply are sent again, with the same ids.
+ * @returns 0, INVALID_ARGUMENT (as for get, or wrong type),
+ *          RESOURCE_EXHAUSTED.
+ */
+int kbus_table_put(kbus_call *call, const kbus_table_desc *t, const void *key,
+                   size_t len, const ProtobufCMessage *value);
+
+/** @brief Deletes the entry with \p key, as part of \p call's outcome (a
+ *         tombstone on the changelog).  Returns as kbus_table_put(). */
+int kbus_table_delete(kbus_call *call, const kbus_table_desc *t,
+                      const void *key, size_t len);
+
+/** @brief Called for each entry of a scan; a non-zero return stops it. */
+typedef int (*kbus_table_scan_fn)(const void *key, size_t len,
+                                  const ProtobufCMessage *value, void *arg);
+
+/**
+ * @brief Calls \p fn for every entry of the partition of \p call's record
+ *        (the call's own writes not included), in no particular order.
+ * @returns 0, or what \p fn returned to stop, INVALID_ARGUMENT,
+ *          RESOURCE_EXHAUSTED.
+ */
+int kbus_table_scan(kbus_call *call, const kbus_table_desc *t,
+                    kbus_table_scan_fn fn, void *arg);
+
+/** @brief Entries of \p t held by this runtime (all its partitions). */
+size_t kbus_table_size(const kbus_runtime *rt, const kbus_table_desc *t);
+
+/* ------------------------------------------------------------------ */
 /* Embedded broker                                                     */
 /* ------------------------------------------------------------------ */
 
