@@ -177,6 +177,7 @@ int kbus_config_new(kbus_config **confp) {
         conf->group = NULL; /* the consumer group defaults to name */
         conf->low_latency = -1;
         conf->reply_topic = NULL;
+        conf->checkpoint_interval_ms = 10000;
         conf->timeout_ms = 5000;
         conf->shutdown_grace_ms = 10000;
         conf->max_in_flight = 64;
@@ -210,6 +211,7 @@ void kbus_config_free(kbus_config *conf) {
         kbus__free(conf->name);
         kbus__free(conf->group);
         kbus__free(conf->reply_topic);
+        kbus__free(conf->state_dir);
         kbus__free(conf->dlt_suffix);
         kbus__free(conf->http);
         kbus__props_fini(&conf->kafka);
@@ -248,6 +250,7 @@ int kbus__config_copy(const kbus_config *src, kbus_config **dstp) {
         dst->name = dup_or_null(src->name, &ok);
         dst->group = dup_or_null(src->group, &ok);
         dst->reply_topic = dup_or_null(src->reply_topic, &ok);
+        dst->state_dir = dup_or_null(src->state_dir, &ok);
         dst->dlt_suffix = dup_or_null(src->dlt_suffix, &ok);
         dst->http = dup_or_null(src->http, &ok);
         if (!ok || props_copy(&dst->kafka, &src->kafka) ||
@@ -324,6 +327,11 @@ static const struct key keys[] = {
         {"dlt_suffix", K_TOPIC_PART, FIELD(dlt_suffix)},
         /* "host:port" of /healthz, /readyz and /metrics; unset: off. */
         {"http", K_HOSTPORT, FIELD(http)},
+        /* Where table snapshots go; unset: none, restores read the whole
+         * changelog. */
+        {"state_dir", K_STRING, FIELD(state_dir)},
+        {"checkpoint_interval_ms", K_INT64, FIELD(checkpoint_interval_ms), 100,
+         INT32_MAX},
         {"broker_count", K_INT, FIELD(broker_count), 1, 64},
         {"broker_partitions", K_INT, FIELD(broker_partitions), 1, 10000},
         {"retry.max_attempts", K_UINT32, FIELD(retry.max_attempts), 1,

@@ -57,6 +57,8 @@ static void part_revoke(kbus_partition *p) {
                         *pp = p->next;
                         break;
                 }
+        if (g->state_ops)
+                g->state_ops->revoked(g->state, p);
         kbus__records_revoke(p);
 }
 
@@ -66,13 +68,6 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts, void *opaque) {
         kbus_group *g = opaque;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                for (int i = 0; i < parts->cnt; i++) {
-                        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-                        if (!part_find(g, tp->topic, tp->partition) &&
-                            !part_add(g, tp->topic, tp->partition))
-                                KBUS_LOG(KBUS_LOG_ERROR, "consumer",
-                                         "out of memory on assignment");
-                }
                 KBUS_LOG(KBUS_LOG_INFO, "consumer",
                          "group %s: %d partitions assigned", g->id,
                          parts->cnt);
@@ -80,6 +75,19 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 rd_kafka_assign(rk, parts);
                 if (g->rt->closing)
                         rd_kafka_pause_partitions(rk, parts);
+                /* After the assign, so that a partition whose state is
+                 * being restored can be paused meanwhile. */
+                for (int i = 0; i < parts->cnt; i++) {
+                        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                        kbus_partition *p;
+                        if (part_find(g, tp->topic, tp->partition))
+                                continue;
+                        if (!(p = part_add(g, tp->topic, tp->partition)))
+                                KBUS_LOG(KBUS_LOG_ERROR, "consumer",
+                                         "out of memory on assignment");
+                        else if (g->state_ops)
+                                g->state_ops->assigned(g->state, p);
+                }
                 return;
         }
         /* Revoked or lost: store what is complete and commit it now, so the
@@ -183,6 +191,8 @@ static void group_free(kbus_group *g) {
         kbus__bridge_fini(&g->bridge);
         if (g->rk)
                 kbus__consumer_destroy(g->rk, closed);
+        if (g->state_ops)
+                g->state_ops->free(g->state);
         while (g->routes) {
                 kbus_route *r = g->routes;
                 g->routes = r->next;
@@ -263,14 +273,19 @@ static int group_subscribe(kbus_group *g) {
         return 0;
 }
 
+kbus_group *kbus__group_get(kbus_runtime *rt, const char *group_id) {
+        kbus_group *g;
+        for (g = rt->groups; g; g = g->next)
+                if (!strcmp(g->id, group_id))
+                        return g;
+        return group_new(rt, group_id);
+}
+
 int kbus__group_route(kbus_runtime *rt, const char *group_id, kbus_route *r) {
         kbus_group *g;
         if (rt->closing)
                 return KBUS_FAILED_PRECONDITION;
-        for (g = rt->groups; g; g = g->next)
-                if (!strcmp(g->id, group_id))
-                        break;
-        if (!g && !(g = group_new(rt, group_id)))
+        if (!(g = kbus__group_get(rt, group_id)))
                 return KBUS_INTERNAL;
         for (kbus_route *o = g->routes; o; o = o->next)
                 if (!strcmp(o->topic, r->topic) && (o->ev || r->ev))
@@ -288,12 +303,15 @@ int kbus__group_route(kbus_runtime *rt, const char *group_id, kbus_route *r) {
 }
 
 int kbus__groups_start(kbus_runtime *rt) {
-        for (kbus_group *g = rt->groups; g; g = g->next)
-                if (!g->subscribed) {
-                        int rc = group_subscribe(g);
-                        if (rc)
-                                return rc;
-                }
+        for (kbus_group *g = rt->groups; g; g = g->next) {
+                int rc = 0;
+                if (g->state_ops)
+                        rc = g->state_ops->start(g->state);
+                if (!rc && !g->subscribed)
+                        rc = group_subscribe(g);
+                if (rc)
+                        return rc;
+        }
         return 0;
 }
 

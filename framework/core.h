@@ -9,6 +9,7 @@
  *   retry.c     backoff; dlq.c dead letters; wire.c headers, both ways
  *   server.c    requests (a route); events.c publish and subscribe (a route)
  *   client.c    calls and replies; replies.c the idempotent reply cache
+ *   table.c     state tables kept in changelog topics (kbus_state_ops)
  *   ops.c       /healthz, /readyz, /metrics
  * Calls go down this list's dependency order and never back: the engine
  * reaches routes through kbus_route_ops, and the runtime through the
@@ -19,6 +20,7 @@
 
 #include <stddef.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>
 
@@ -32,6 +34,40 @@
 #include "route.h"
 #include "wire.h"
 
+/* ---- partitioned state a group keeps (table.c), reached only through
+ * these functions, which it sets when a table is attached ---- */
+typedef struct kbus_state_ops {
+        /** At kbus_runtime_start: create or check changelog topics. */
+        int (*start)(void *state);
+        /** A partition of the group was assigned (after rd_kafka_assign):
+         *  its state is restored before its first record starts. */
+        void (*assigned)(void *state, kbus_partition *p);
+        /** A partition was revoked or lost, or the runtime closes. */
+        void (*revoked)(void *state, kbus_partition *p);
+        /** Before a record's handler: true when the record's outcome was
+         *  written before (a redelivery) and the state module ends it. */
+        bool (*redelivered)(void *state, kbus_call *call);
+        /** The handler of \p call produced a message (an event): kept for
+         *  the call's outbox. */
+        void (*produced)(void *state, kbus_call *call, const char *topic,
+                         const void *key, size_t key_len, const void *value,
+                         size_t len, const rd_kafka_headers_t *hdrs);
+        /** \p call succeeded: write its changes to the changelog (each
+         *  delivery counted in call->pub), with the reply it sends. */
+        void (*commit)(void *state, kbus_call *call, kbus_status status,
+                       const void *reply, size_t reply_len);
+        /** Its changelog records are delivered: apply them in memory. */
+        void (*apply)(void *state, kbus_call *call);
+        /** Forget the call's changes (a failed attempt, or freed). */
+        void (*discard)(void *state, kbus_call *call);
+        /** /readyz: true while a partition is being restored. */
+        bool (*restoring)(void *state);
+        /** /metrics: restore progress and table sizes. */
+        void (*metrics)(void *state, struct evbuffer *b, const char *app);
+        /** The group is freed. */
+        void (*free)(void *state);
+} kbus_state_ops;
+
 /* ---- a consumer group of the runtime ---- */
 typedef struct kbus_group {
         struct kbus_group *next;
@@ -43,6 +79,8 @@ typedef struct kbus_group {
         kbus_partition *parts;
         bool subscribed; /* the route list is what librdkafka has */
         bool joined;     /* had a first assignment, even an empty one */
+        const kbus_state_ops *state_ops; /* tables, if any */
+        void *state;
 } kbus_group;
 
 /* ---- a call this process made, waiting for its reply ---- */
@@ -144,6 +182,8 @@ void kbus__ops_stop(kbus_runtime *rt);
 /* consumer.c */
 /** Adds route \p r (taken on success) to group \p group_id. */
 int kbus__group_route(kbus_runtime *rt, const char *group_id, kbus_route *r);
+/** The group \p group_id, created if needed (NULL: no memory). */
+kbus_group *kbus__group_get(kbus_runtime *rt, const char *group_id);
 int kbus__groups_start(kbus_runtime *rt);
 void kbus__groups_stop_fetching(kbus_runtime *rt);
 void kbus__groups_close(kbus_runtime *rt);

@@ -15,7 +15,8 @@
  * delivery report goes to \p opaque (NULL: logged if it fails). */
 static int event_produce(kbus_runtime *rt, const kbus_event_desc *ev,
                          const ProtobufCMessage *msg, const char *id,
-                         const char *tp, kbus_dr *dr) {
+                         const char *tp, kbus_dr *dr, kbus_call *call) {
+        rd_kafka_headers_t *hdrs;
         char keybuf[32];
         const void *key;
         size_t key_len = 0, len;
@@ -28,11 +29,32 @@ static int event_produce(kbus_runtime *rt, const kbus_event_desc *ev,
         if (!value)
                 return KBUS_RESOURCE_EXHAUSTED;
         key = kbus__key_of(msg, ev->key_field, &key_len, keybuf);
-        rc = kbus__kafka_produce(rt->producer, ev->topic, RD_KAFKA_PARTITION_UA,
-                                 key, key_len, value, len,
-                                 kbus__wire_event(id, rt->ce_source, ev->type,
-                                                  tp),
-                                 dr);
+        hdrs = kbus__wire_event(id, rt->ce_source, ev->type, tp);
+        if (call && call->part->g->state_ops) {
+                /* Part of the outcome of a call that keeps state: its
+                 * outbox keeps a copy, once librdkafka took the event. */
+                rd_kafka_headers_t *copy = rd_kafka_headers_copy(hdrs);
+                void *vcopy = kbus__malloc(len ? len : 1);
+                if (!vcopy) {
+                        rd_kafka_headers_destroy(copy);
+                        rd_kafka_headers_destroy(hdrs);
+                        kbus__free(value);
+                        return KBUS_RESOURCE_EXHAUSTED;
+                }
+                memcpy(vcopy, value, len);
+                rc = kbus__kafka_produce(rt->producer, ev->topic,
+                                         RD_KAFKA_PARTITION_UA, key, key_len,
+                                         value, len, hdrs, dr);
+                if (!rc)
+                        kbus__record_produced(call, ev->topic, key, key_len,
+                                              vcopy, len, copy);
+                rd_kafka_headers_destroy(copy);
+                kbus__free(vcopy);
+        } else {
+                rc = kbus__kafka_produce(rt->producer, ev->topic,
+                                         RD_KAFKA_PARTITION_UA, key, key_len,
+                                         value, len, hdrs, dr);
+        }
         if (!rc)
                 rt->stats[KBUS_STAT_EVENTS_PUBLISHED]++;
         return rc;
@@ -80,7 +102,7 @@ int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
         kbus__uuid4(id);
         kbus__outgoing_trace(rt, tp);
         rt->event_dr.delivered = plain_delivered;
-        return event_produce(rt, ev, msg, id, tp, &rt->event_dr);
+        return event_produce(rt, ev, msg, id, tp, &rt->event_dr, NULL);
 }
 
 int kbus_publish_confirmed(kbus_runtime *rt, const kbus_event_desc *ev,
@@ -99,7 +121,7 @@ int kbus_publish_confirmed(kbus_runtime *rt, const kbus_event_desc *ev,
         c->arg = arg;
         kbus__uuid4(id);
         kbus__outgoing_trace(rt, tp);
-        rc = event_produce(rt, ev, msg, id, tp, &c->dr);
+        rc = event_produce(rt, ev, msg, id, tp, &c->dr, NULL);
         if (rc)
                 kbus__free(c);
         return rc;
@@ -118,7 +140,7 @@ int kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
                  kbus_call_topic(call), call->msg->partition, call->msg->offset,
                  call->pub.n);
         kbus__trace_child(call->in.traceparent, tp);
-        rc = event_produce(call->rt, ev, msg, id, tp, &call->pub.dr);
+        rc = event_produce(call->rt, ev, msg, id, tp, &call->pub.dr, call);
         if (!rc) {
                 call->pub.n++;
                 call->pub.pending++;

@@ -82,6 +82,8 @@ struct kbus_config {
         kbus_retry_policy retry;  /* defaults for handlers */
         char *dlt_suffix;         /* ".DLT" */
         char *http;               /* operations endpoint "host:port", or NULL */
+        char *state_dir;          /* table snapshots, or NULL: none */
+        int64_t checkpoint_interval_ms; /* between table snapshots */
         int broker_count;         /* brokers of an embedded cluster */
         int broker_partitions;    /* partitions of topics it creates */
         kbus_props kafka;         /* every client */

@@ -27,6 +27,7 @@ libkbus_core_la_SOURCES = \
 	framework/dlq.c framework/dlq.h \
 	framework/route.h \
 	framework/record.c framework/record.h \
+	framework/table.c \
 	framework/server.c \
 	framework/events.c \
 	framework/consumer.c \

@@ -34,7 +34,8 @@ int kbus_runtime_ready(const kbus_runtime *rt) {
         if (!rt->started || rt->closing)
                 return 0;
         for (const kbus_group *g = rt->groups; g; g = g->next)
-                if (!g->joined)
+                if (!g->joined ||
+                    (g->state_ops && g->state_ops->restoring(g->state)))
                         return 0;
         return 1;
 }
@@ -130,6 +131,25 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
                 }
                 rd_kafka_topic_partition_list_destroy(l);
         }
+        for (kbus_group *g = rt->groups; g; g = g->next)
+                if (g->state_ops) {
+                        evbuffer_add_printf(
+                            b,
+                            "# HELP kbus_table_entries Entries of a table "
+                            "partition held here.\n"
+                            "# TYPE kbus_table_entries gauge\n"
+                            "# HELP kbus_table_bytes Memory of a table "
+                            "partition beyond its values' bytes.\n"
+                            "# TYPE kbus_table_bytes gauge\n"
+                            "# HELP kbus_table_restore_remaining Changelog "
+                            "records still to read before the partition "
+                            "is restored (0: restored).\n"
+                            "# TYPE kbus_table_restore_remaining gauge\n");
+                        break;
+                }
+        for (kbus_group *g = rt->groups; g; g = g->next)
+                if (g->state_ops)
+                        g->state_ops->metrics(g->state, b, app);
 }
 
 static void on_request(struct evhttp_request *req, void *arg) {

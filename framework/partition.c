@@ -59,6 +59,8 @@ void kbus__partition_free(kbus_partition *p) {
  * partition waits for it. */
 bool kbus__partition_has_room(kbus_partition *p) {
         uint64_t open = kbus__offsets_open(&p->offsets);
+        if (p->holds > 0)
+                return false;
         if (open < p->max_uncommitted) {
                 p->uncommitted_full = false;
                 return p->in_flight < p->max_in_flight;

@@ -45,6 +45,8 @@ typedef struct kbus_partition {
         const struct kbus_route *route; /* found at the first record */
         int64_t committed; /* last committed offset known; KBUS_COMMITTED_NONE
                             * or KBUS_COMMITTED_UNKNOWN */
+        int holds;    /* > 0: its state is being restored; nothing starts */
+        bool first_seen; /* the state module saw its first record */
         bool paused;
         bool revoked; /* no longer ours: freed when live drops to 0 */
 } kbus_partition;

@@ -13,6 +13,12 @@
 
 static void dispatch(kbus_call *call);
 static void abandon(kbus_call *call);
+
+/* The group's state module (table.c), if it keeps any state. */
+#define STATE(call) ((call)->part->g)
+#define HAS_STATE(call) (STATE(call)->state_ops != NULL)
+#define STATE_DO(call, fn, ...)                                                \
+        STATE(call)->state_ops->fn(STATE(call)->state, __VA_ARGS__)
 static void reply_delivered(kbus_dr *dr, const rd_kafka_message_t *m);
 static void published(kbus_dr *dr, const rd_kafka_message_t *m);
 
@@ -188,6 +194,8 @@ int kbus__records_init(kbus_runtime *rt) {
 
 static void call_free(kbus_call *call) {
         kbus_runtime *rt = call->rt;
+        if (call->writes)
+                STATE_DO(call, discard, call);
         if (call->lprev)
                 call->lprev->lnext = call->lnext;
         else
@@ -256,6 +264,10 @@ static void abandon(kbus_call *call) {
         end(call, true);
 }
 
+void kbus__record_abandon(kbus_call *call) {
+        abandon(call);
+}
+
 void kbus__records_revoke(kbus_partition *p) {
         kbus_runtime *rt = p->g->rt;
         kbus_keyed *w = kbus__keys_take_waiting(&p->keys);
@@ -315,6 +327,10 @@ static void dispatch(kbus_call *call) {
                                          "no server or subscriber for topic");
                 return;
         }
+        /* A record whose outcome was written before a crash is not
+         * handled again: the state module sends what it owed, and ends it. */
+        if (HAS_STATE(call) && STATE_DO(call, redelivered, call))
+                return;
         call->route->ops->dispatch(call);
 }
 
@@ -322,6 +338,8 @@ void kbus__record_run(kbus_call *call) {
         kbus_runtime *rt = call->rt;
         call->state = KBUS_REC_HANDLING;
         call->pub.n = 0;
+        if (call->writes) /* an earlier attempt's */
+                STATE_DO(call, discard, call);
         rt->current = call;
         /* The handler may end the call, and free it, before it returns. */
         call->route->ops->invoke(call);
@@ -621,8 +639,12 @@ static void release(kbus_call *call) {
                 fail_now(call, KBUS_UNAVAILABLE,
                          error ? error : "an event was not delivered");
         } else if (h.kind == KBUS_OUTCOME_REPLY) {
+                if (call->writes)
+                        STATE_DO(call, apply, call);
                 reply_packed(call, h.value, h.len);
         } else if (h.kind == KBUS_OUTCOME_ACK) {
+                if (call->writes)
+                        STATE_DO(call, apply, call);
                 kbus__record_finish(call);
         } else {
                 fail_now(call, h.code, h.message);
@@ -679,6 +701,10 @@ int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply) {
                 kbus__record_finish(call);
                 return KBUS_RESOURCE_EXHAUSTED;
         }
+        /* Table changes go to the changelog with the reply (its outbox);
+         * the reply leaves once they are delivered. */
+        if (call->writes)
+                STATE_DO(call, commit, call, KBUS_OK, value, len);
         if (must_hold(call))
                 return hold(call, KBUS_OUTCOME_REPLY, KBUS_OK, NULL, value,
                             len);
@@ -690,6 +716,8 @@ int kbus_call_ack(kbus_call *call) {
                 return KBUS_INVALID_ARGUMENT;
         if (call->method && !(call->method->flags & KBUS_METHOD_ONE_WAY))
                 return KBUS_INVALID_ARGUMENT; /* must reply */
+        if (call->writes)
+                STATE_DO(call, commit, call, KBUS_OK, NULL, 0);
         if (must_hold(call))
                 return hold(call, KBUS_OUTCOME_ACK, KBUS_OK, NULL, NULL, 0);
         kbus__record_finish(call);
@@ -706,6 +734,14 @@ int kbus_call_fail(kbus_call *call, kbus_status code, const char *message) {
                 return hold(call, KBUS_OUTCOME_FAIL, code, message, NULL, 0);
         fail_now(call, code, message);
         return 0;
+}
+
+void kbus__record_produced(kbus_call *call, const char *topic,
+                           const void *key, size_t key_len, const void *value,
+                           size_t len, const rd_kafka_headers_t *hdrs) {
+        if (HAS_STATE(call))
+                STATE_DO(call, produced, call, topic, key, key_len, value, len,
+                         hdrs);
 }
 
 /* ---- what a handler may ask ---- */

@@ -85,6 +85,7 @@ struct kbus_call {
                 char *error;       /* the first that failed, why */
                 bool failed;
         } pub;
+        void *writes; /* the state module's: this attempt's table changes */
         struct kbus_outcome {
                 kbus_outcome_kind kind;
                 kbus_status code;
@@ -132,6 +133,15 @@ void kbus__record_dead_letter(kbus_call *call, const char *error_class,
 
 /** The record is done: its offset may be stored, the next of its key runs. */
 void kbus__record_finish(kbus_call *call);
+
+/** Lets the record go without storing its offset: it is redelivered. */
+void kbus__record_abandon(kbus_call *call);
+
+/** The handler of \p call produced a message on its behalf (an event):
+ *  the group's state module, if any, keeps a copy for the call's outbox. */
+void kbus__record_produced(kbus_call *call, const char *topic,
+                           const void *key, size_t key_len, const void *value,
+                           size_t len, const rd_kafka_headers_t *hdrs);
 
 /** The traceparent for an outgoing message: a child of the running
  *  handler's trace, else a new trace. */

@@ -32,6 +32,11 @@
 #define KBUS_H_CE_TYPE "ce_type"
 #define KBUS_H_CE_TIME "ce_time"
 
+/* Changelog records of state tables (docs/STATE.md). */
+#define KBUS_H_SOURCE "kbus-source" /* "<offset> <attempt> <i>/<n> <topic>" */
+#define KBUS_H_COMMITTED "kbus-committed" /* decimal: all below are done */
+#define KBUS_H_OUTBOX "kbus-outbox" /* binary: what the record sent */
+
 /* Dead letters: Spring for Apache Kafka's names, and kbus's own. */
 #define KBUS_H_DLT_PREFIX "kafka_dlt-"
 #define KBUS_H_DLT_TOPIC "kafka_dlt-original-topic"

@@ -10,3 +10,4 @@ include tests/bench/local.mk
 include tests/e2e/local.mk
 include tests/examples/local.mk
 include tests/cli/local.mk
+include tests/state/local.mk

@@ -1,0 +1,1752 @@
+/*
+ * State tables: protobuf values by key, owned by a consumer group, split
+ * like its input topics and kept in changelog topics (docs/STATE.md).
+ *
+ * Table partition P lives where input partition P is assigned.  On
+ * assignment it is rebuilt before the partition's first record starts
+ * (from a local snapshot if one is there, then the changelog's tail); the
+ * group's other partitions keep flowing.  A handler's puts and deletes stay
+ * with its call until the call succeeds; then each becomes a changelog
+ * record of partition P, and they are applied in memory once all are
+ * delivered, before the record's offset is stored.
+ *
+ * Effectively once.  Every changelog record carries the input record it
+ * came from and its place in that attempt's batch (kbus-source), the
+ * offset below which every input record was done when it was written
+ * (kbus-committed), and the batch's last record carries the messages the
+ * call sent (kbus-outbox: its events and its reply).  A restore applies
+ * every complete batch, and the batches below the highest kbus-committed
+ * it saw even when compaction left only part of them.  It remembers the
+ * complete batches by input record, so that a record which a crash before
+ * its offset commit makes the group deliver again is not handled twice:
+ * its outbox is sent again instead.  The first record of a partition
+ * shows where the group's committed offset is; what is below it is
+ * forgotten then, and, while running, below the committed offsets
+ * librdkafka's statistics report.
+ *
+ * This module reaches the engine only through the functions it sets in
+ * the group (kbus_state_ops) and the record's completion path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#include <librdkafka/rdkafka_mock.h>
+
+/* ---- a byte buffer: outboxes and snapshots ---- */
+
+typedef struct bytes {
+        unsigned char *p;
+        size_t len, cap;
+        bool failed; /* out of memory at some point: unusable */
+} bytes;
+
+static void put(bytes *b, const void *src, size_t n) {
+        if (b->failed)
+                return;
+        if (b->len + n > b->cap) {
+                size_t ncap = b->cap ? b->cap * 2 : 256;
+                unsigned char *np;
+                while (ncap < b->len + n)
+                        ncap *= 2;
+                if (!(np = kbus__realloc(b->p, ncap))) {
+                        b->failed = true;
+                        return;
+                }
+                b->p = np;
+                b->cap = ncap;
+        }
+        memcpy(b->p + b->len, src, n);
+        b->len += n;
+}
+
+static void put_u32(bytes *b, uint32_t v) {
+        uint8_t x[4];
+        kbus__be32(x, v);
+        put(b, x, 4);
+}
+
+static void put_i64(bytes *b, int64_t v) {
+        uint8_t x[8];
+        kbus__be64(x, (uint64_t)v);
+        put(b, x, 8);
+}
+
+/* Length-prefixed bytes; NULL is written as length 0xffffffff. */
+static void put_blob(bytes *b, const void *p, size_t n) {
+        put_u32(b, p ? (uint32_t)n : UINT32_MAX);
+        if (p)
+                put(b, p, n);
+}
+
+/* A reader that refuses to go past the end. */
+typedef struct reader {
+        const unsigned char *p, *end;
+        bool bad;
+} reader;
+
+static bool get(reader *r, void *dst, size_t n) {
+        if (r->bad || (size_t)(r->end - r->p) < n) {
+                r->bad = true;
+                return false;
+        }
+        memcpy(dst, r->p, n);
+        r->p += n;
+        return true;
+}
+
+static uint32_t get_u32(reader *r) {
+        uint8_t x[4] = {0};
+        get(r, x, 4);
+        return (uint32_t)x[0] << 24 | (uint32_t)x[1] << 16 |
+               (uint32_t)x[2] << 8 | x[3];
+}
+
+static int64_t get_i64(reader *r) {
+        uint64_t hi = get_u32(r);
+        return (int64_t)(hi << 32 | get_u32(r));
+}
+
+/* Points *p at the next blob, in place; false at the end or when bad. */
+static bool get_blob(reader *r, const void **p, size_t *n) {
+        uint32_t len = get_u32(r);
+        if (r->bad)
+                return false;
+        if (len == UINT32_MAX) {
+                *p = NULL;
+                *n = 0;
+                return true;
+        }
+        if ((size_t)(r->end - r->p) < len) {
+                r->bad = true;
+                return false;
+        }
+        *p = r->p;
+        *n = len;
+        r->p += len;
+        return true;
+}
+
+/* CRC-32 (IEEE): snapshots check their own bytes with it. */
+static uint32_t crc32(const unsigned char *p, size_t n) {
+        uint32_t c = 0xffffffffu;
+        while (n--) {
+                c ^= *p++;
+                for (int k = 0; k < 8; k++)
+                        c = c >> 1 ^ (0xedb88320u & -(c & 1));
+        }
+        return ~c;
+}
+
+/* ---- the objects ---- */
+
+typedef struct state state;
+typedef struct table table;
+typedef struct tpart tpart;
+typedef struct writes writes;
+
+/* An entry of a table partition. */
+typedef struct entry {
+        kbus_hnode node;
+        int64_t offset; /* the changelog record it comes from */
+        void *value;    /* packed */
+        size_t len;
+        size_t key_len;
+        unsigned char key[];
+} entry;
+
+/* A complete batch whose input record may be delivered again (not yet
+ * committed): found by the input record's offset and topic. */
+typedef struct applied {
+        kbus_hnode node; /* key: offset (8 bytes BE), then the topic */
+        int64_t offset;
+        void *outbox;
+        size_t outbox_len;
+        size_t key_len;
+        unsigned char key[]; /* offset, topic, '\0' */
+} applied;
+
+/* Restore: one change read from the changelog. */
+typedef struct change {
+        int64_t offset;
+        void *key, *value; /* value NULL: a delete */
+        size_t key_len, len;
+} change;
+
+/* Restore: a batch not yet complete. */
+typedef struct pending {
+        struct pending *next;
+        int64_t offset;   /* of its input record */
+        uint32_t attempt;
+        uint32_t n;       /* changes in the batch */
+        change *changes;  /* those read, n at most */
+        uint32_t seen;
+        void *outbox;
+        size_t outbox_len;
+        char topic[];
+} pending;
+
+struct tpart {
+        table *t;
+        int32_t partition;
+        int users; /* input partitions assigned with this number */
+        kbus_hash entries;
+        size_t overhead; /* bytes beyond keys and values */
+        bool restoring;
+        int64_t next;     /* changelog offset after the last one read */
+        int64_t w_max;    /* highest kbus-committed seen */
+        int64_t restore_ms, restore_from, records_read, restore_end;
+        bool from_snapshot;
+        kbus_hash applied; /* applied, by input record */
+        pending *pending;
+        writes *inflight; /* calls whose changes are out, not applied */
+        bool dirty;       /* changed since the last snapshot */
+};
+
+struct table {
+        table *next;
+        state *st;
+        const kbus_table_desc *desc;
+        char *changelog;
+        tpart **parts;
+        int32_t n_parts;
+};
+
+struct state {
+        kbus_runtime *rt;
+        kbus_group *g;
+        table *tables;
+        rd_kafka_t *restorer; /* reads changelogs: assigned, no group */
+        kbus_bridge bridge;
+        int restoring;        /* table partitions being restored */
+        int32_t partitions;   /* of the input topics, once known */
+        struct event *checkpoint;
+};
+
+/* One put or delete of a call. */
+typedef struct edit {
+        struct edit *next;
+        kbus_dr dr; /* its changelog record's delivery */
+        writes *ws;
+        table *t;
+        int64_t delivered; /* its changelog offset, once delivered */
+        void *value;       /* NULL: a delete */
+        size_t len;
+        size_t key_len;
+        unsigned char key[];
+} edit;
+
+/* A call's changes, outbox and the values it read. */
+struct writes {
+        state *st;
+        kbus_call *call;
+        edit *head, *tail;
+        uint32_t n;
+        bytes outbox;     /* u32 count, then the messages */
+        uint32_t n_out;
+        ProtobufCMessage **got;
+        size_t n_got;
+        tpart *tp;        /* while in its inflight list */
+        writes *inext;
+        /* A redelivered record: its outbox is being sent again. */
+        kbus_dr resend_dr;
+        uint32_t resend_pending;
+        bool resend_failed;
+        struct event *resend_timer;
+        const applied *resend;
+};
+
+static const kbus_state_ops table_ops;
+
+/* ---- entries ---- */
+
+static entry *entry_find(tpart *tp, const void *key, size_t len) {
+        kbus_hnode *n = kbus__hash_find(&tp->entries, key, len);
+        return n ? kbus__entry_of(n, entry, node) : NULL;
+}
+
+static void entry_free(entry *e) {
+        kbus__free(e->value);
+        kbus__free(e);
+}
+
+/* Applies a put (\p value taken) or a delete at changelog \p offset; an
+ * entry written by a later changelog record stays.  False when out of
+ * memory. */
+static bool entry_set(tpart *tp, const void *key, size_t key_len,
+                      void *value, size_t len, int64_t offset) {
+        entry *e = entry_find(tp, key, key_len);
+        if (e && e->offset > offset) {
+                kbus__free(value);
+                return true;
+        }
+        if (!value) {
+                if (e) {
+                        kbus__hash_remove(&tp->entries, &e->node);
+                        tp->overhead -= sizeof(*e);
+                        entry_free(e);
+                }
+                return true;
+        }
+        if (!e) {
+                if (!(e = kbus__calloc(1, sizeof(*e) + key_len))) {
+                        kbus__free(value);
+                        return false;
+                }
+                memcpy(e->key, key, key_len);
+                e->key_len = key_len;
+                e->node.key = e->key;
+                e->node.len = key_len;
+                if (!kbus__hash_insert(&tp->entries, &e->node)) {
+                        kbus__free(e);
+                        kbus__free(value);
+                        return false;
+                }
+                tp->overhead += sizeof(*e);
+        }
+        kbus__free(e->value);
+        e->value = value;
+        e->len = len;
+        e->offset = offset;
+        return true;
+}
+
+static void free_entry_node(kbus_hnode *n, void *arg) {
+        entry_free(kbus__entry_of(n, entry, node));
+}
+
+/* ---- table partitions ---- */
+
+static tpart *tpart_of(table *t, int32_t partition) {
+        return partition < t->n_parts ? t->parts[partition] : NULL;
+}
+
+static void applied_free(kbus_hnode *n, void *arg) {
+        applied *a = kbus__entry_of(n, applied, node);
+        kbus__free(a->outbox);
+        kbus__free(a);
+}
+
+static void applied_clear(tpart *tp) {
+        kbus__hash_each(&tp->applied, applied_free, NULL);
+        kbus__hash_fini(&tp->applied);
+}
+
+/* The lookup key of an input record: its offset, then its topic. */
+static size_t applied_key(unsigned char *out, size_t cap, const char *topic,
+                          size_t topic_len, int64_t offset) {
+        if (topic_len + 8 > cap)
+                topic_len = cap - 8;
+        kbus__be64(out, (uint64_t)offset);
+        memcpy(out + 8, topic, topic_len);
+        return 8 + topic_len;
+}
+
+static applied *applied_find(tpart *tp, const char *topic, size_t topic_len,
+                             int64_t offset) {
+        unsigned char k[300];
+        size_t n = applied_key(k, sizeof(k), topic, topic_len, offset);
+        kbus_hnode *node = kbus__hash_find(&tp->applied, k, n);
+        return node ? kbus__entry_of(node, applied, node) : NULL;
+}
+
+/* Remembers a complete batch whose input record may come again. */
+static void remember(tpart *tp, const char *topic, size_t topic_len,
+                     int64_t offset, const void *outbox, size_t outbox_len) {
+        unsigned char k[300];
+        size_t n = applied_key(k, sizeof(k), topic, topic_len, offset);
+        applied *a;
+        if (applied_find(tp, topic, topic_len, offset) ||
+            !(a = kbus__calloc(1, sizeof(*a) + n + 1)))
+                return;
+        memcpy(a->key, k, n);
+        a->key_len = n;
+        a->node.key = a->key;
+        a->node.len = n;
+        a->offset = offset;
+        if (outbox_len && (a->outbox = kbus__malloc(outbox_len))) {
+                memcpy(a->outbox, outbox, outbox_len);
+                a->outbox_len = outbox_len;
+        }
+        if (!kbus__hash_insert(&tp->applied, &a->node)) {
+                kbus__free(a->outbox);
+                kbus__free(a);
+        }
+}
+
+/* Forgets the batches whose input records are committed: they cannot come
+ * again.  \p below(topic, offset) says which. */
+struct forget {
+        tpart *tp;
+        int64_t (*committed)(tpart *tp, const char *topic);
+};
+
+static void forget_one(kbus_hnode *n, void *arg) {
+        struct forget *f = arg;
+        applied *a = kbus__entry_of(n, applied, node);
+        int64_t c = f->committed(f->tp, (const char *)a->key + 8);
+        if (c >= 0 && a->offset < c) {
+                kbus__hash_remove(&f->tp->applied, n);
+                applied_free(n, NULL);
+        }
+}
+
+static void pending_free(pending *pb) {
+        for (uint32_t i = 0; i < pb->seen; i++) {
+                kbus__free(pb->changes[i].key);
+                kbus__free(pb->changes[i].value);
+        }
+        kbus__free(pb->changes);
+        kbus__free(pb->outbox);
+        kbus__free(pb);
+}
+
+static void tpart_free(tpart *tp) {
+        kbus__hash_each(&tp->entries, free_entry_node, NULL);
+        kbus__hash_fini(&tp->entries);
+        applied_clear(tp);
+        while (tp->pending) {
+                pending *next = tp->pending->next;
+                pending_free(tp->pending);
+                tp->pending = next;
+        }
+        /* Calls still out keep their changes; applying finds no partition. */
+        for (writes *w = tp->inflight; w; w = w->inext)
+                w->tp = NULL;
+        kbus__free(tp);
+}
+
+static tpart *tpart_new(table *t, int32_t partition) {
+        tpart *tp;
+        if (partition >= t->n_parts) {
+                tpart **np = kbus__realloc(t->parts,
+                                           (size_t)(partition + 1) * sizeof(*np));
+                if (!np)
+                        return NULL;
+                for (int32_t i = t->n_parts; i <= partition; i++)
+                        np[i] = NULL;
+                t->parts = np;
+                t->n_parts = partition + 1;
+        }
+        if (!(tp = kbus__calloc(1, sizeof(*tp))))
+                return NULL;
+        tp->t = t;
+        tp->partition = partition;
+        tp->w_max = -1;
+        t->parts[partition] = tp;
+        return tp;
+}
+
+/* ---- snapshots ---- */
+
+#define SNAP_MAGIC "KBUSSNP1"
+
+/* <state_dir>/<group>/<table>/<partition>.snap */
+static void snap_path(const tpart *tp, char *out, size_t n, const char *ext) {
+        const state *st = tp->t->st;
+        snprintf(out, n, "%s/%s/%s/%" PRId32 ".snap%s", st->rt->conf->state_dir,
+                 st->g->id, tp->t->desc->name, tp->partition, ext);
+}
+
+static int mkdirs(char *path) {
+        for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = '\0';
+                if (mkdir(path, 0755) && errno != EEXIST) {
+                        *s = '/';
+                        return -1;
+                }
+                *s = '/';
+        }
+        return 0;
+}
+
+static void snap_applied(kbus_hnode *n, void *arg) {
+        applied *a = kbus__entry_of(n, applied, node);
+        bytes *b = arg;
+        put_blob(b, a->key + 8, a->key_len - 8);
+        put_i64(b, a->offset);
+        put_blob(b, a->outbox, a->outbox_len);
+}
+
+static void snap_entry(kbus_hnode *n, void *arg) {
+        entry *e = kbus__entry_of(n, entry, node);
+        bytes *b = arg;
+        put_blob(b, e->key, e->key_len);
+        put_blob(b, e->value, e->len);
+        put_i64(b, e->offset);
+}
+
+/* Writes the partition's snapshot: what a restart reads instead of the
+ * changelog up to the offset it covers.  Changes still out (not applied)
+ * are not in it, so it covers the changelog only up to the first of their
+ * records: a restore reads again from there, in order, which leaves the
+ * entries it already had as they were. */
+static void snap_write(tpart *tp) {
+        state *st = tp->t->st;
+        char path[1024], tmp[1040];
+        bytes b = {0};
+        int64_t covers = tp->next;
+        uint32_t crc;
+        FILE *f;
+
+        if (!st->rt->conf->state_dir || tp->restoring || !tp->dirty)
+                return;
+        for (writes *w = tp->inflight; w; w = w->inext)
+                for (edit *x = w->head; x; x = x->next)
+                        if (x->delivered >= 0 && x->delivered < covers)
+                                covers = x->delivered;
+        put(&b, SNAP_MAGIC, 8);
+        put_blob(&b, st->g->id, strlen(st->g->id));
+        put_blob(&b, tp->t->desc->name, strlen(tp->t->desc->name));
+        put_u32(&b, (uint32_t)tp->partition);
+        put_i64(&b, covers);
+        put_i64(&b, tp->next);
+        put_i64(&b, tp->w_max);
+        put_u32(&b, (uint32_t)tp->applied.n);
+        kbus__hash_each(&tp->applied, snap_applied, &b);
+        put_i64(&b, (int64_t)tp->entries.n);
+        kbus__hash_each(&tp->entries, snap_entry, &b);
+        crc = crc32(b.p, b.len);
+        put_u32(&b, crc);
+        snap_path(tp, path, sizeof(path), "");
+        snap_path(tp, tmp, sizeof(tmp), ".tmp");
+        if (b.failed || mkdirs(tmp) || !(f = fopen(tmp, "wb"))) {
+                KBUS_LOG(KBUS_LOG_WARN, "table",
+                         "cannot write snapshot %s: %s", path,
+                         b.failed ? "out of memory" : strerror(errno));
+                kbus__free(b.p);
+                return;
+        }
+        /* Written aside and renamed into place: a crash leaves the old
+         * snapshot or the new one, never half of one. */
+        if (fwrite(b.p, 1, b.len, f) != b.len || fflush(f) ||
+            fsync(fileno(f)) || fclose(f) || rename(tmp, path)) {
+                KBUS_LOG(KBUS_LOG_WARN, "table",
+                         "cannot write snapshot %s: %s", path, strerror(errno));
+                unlink(tmp);
+        } else {
+                tp->dirty = false;
+        }
+        kbus__free(b.p);
+}
+
+/* Reads the partition's snapshot, if any; on success the partition holds
+ * its entries and *covers is the changelog offset to read from.  A
+ * snapshot that does not check out is discarded with a warning. */
+static bool snap_read(tpart *tp, int64_t *covers) {
+        state *st = tp->t->st;
+        char path[1024];
+        unsigned char *buf = NULL;
+        const void *p;
+        size_t n;
+        long size;
+        reader r;
+        FILE *f;
+        const char *why = NULL;
+        int64_t n_entries;
+
+        if (!st->rt->conf->state_dir)
+                return false;
+        snap_path(tp, path, sizeof(path), "");
+        if (!(f = fopen(path, "rb")))
+                return false;
+        if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 12 ||
+            fseek(f, 0, SEEK_SET) || !(buf = kbus__malloc((size_t)size)) ||
+            fread(buf, 1, (size_t)size, f) != (size_t)size) {
+                why = "unreadable or too short";
+                goto bad;
+        }
+        r.p = buf;
+        r.end = buf + size - 4;
+        r.bad = false;
+        {
+                reader c = {buf + size - 4, buf + size, false};
+                if (get_u32(&c) != crc32(buf, (size_t)size - 4)) {
+                        why = "checksum does not match (corrupt or truncated)";
+                        goto bad;
+                }
+        }
+        if (memcmp(buf, SNAP_MAGIC, 8)) {
+                why = "not a kbus snapshot, or another version";
+                goto bad;
+        }
+        r.p += 8;
+        if (!get_blob(&r, &p, &n) || n != strlen(st->g->id) ||
+            memcmp(p, st->g->id, n) || !get_blob(&r, &p, &n) ||
+            n != strlen(tp->t->desc->name) ||
+            memcmp(p, tp->t->desc->name, n) ||
+            get_u32(&r) != (uint32_t)tp->partition) {
+                why = "made for another group, table or partition";
+                goto bad;
+        }
+        *covers = get_i64(&r);
+        tp->next = get_i64(&r);
+        tp->w_max = get_i64(&r);
+        for (uint32_t i = 0, k = get_u32(&r); i < k && !r.bad; i++) {
+                const void *topic, *ob;
+                size_t tl, ol;
+                int64_t off;
+                get_blob(&r, &topic, &tl);
+                off = get_i64(&r);
+                get_blob(&r, &ob, &ol);
+                if (!r.bad)
+                        remember(tp, topic, tl, off, ob, ol);
+        }
+        n_entries = get_i64(&r);
+        for (int64_t i = 0; i < n_entries && !r.bad; i++) {
+                const void *key, *val;
+                size_t kl, vl;
+                int64_t off;
+                void *copy;
+                get_blob(&r, &key, &kl);
+                get_blob(&r, &val, &vl);
+                off = get_i64(&r);
+                if (r.bad || !val)
+                        break;
+                if (!(copy = kbus__malloc(vl ? vl : 1)) ||
+                    !entry_set(tp, key, kl, memcpy(copy, val, vl), vl, off)) {
+                        why = "out of memory loading it";
+                        goto bad;
+                }
+        }
+        if (r.bad || r.p != r.end || *covers < 0 || *covers > tp->next) {
+                why = "its contents do not add up";
+                goto bad;
+        }
+        fclose(f);
+        kbus__free(buf);
+        return true;
+bad:
+        KBUS_LOG(KBUS_LOG_WARN, "table",
+                 "snapshot %s discarded (%s): table %s partition %" PRId32
+                 " is rebuilt from the changelog",
+                 path, why ? why : "unreadable", tp->t->desc->name,
+                 tp->partition);
+        if (f)
+                fclose(f);
+        kbus__free(buf);
+        kbus__hash_each(&tp->entries, free_entry_node, NULL);
+        kbus__hash_fini(&tp->entries);
+        applied_clear(tp);
+        tp->overhead = 0;
+        tp->next = 0;
+        tp->w_max = -1;
+        return false;
+}
+
+/* The group's committed offset of \p topic at the partition's number, as
+ * librdkafka's statistics last said; -1 when not known. */
+static int64_t committed_of(tpart *tp, const char *topic) {
+        for (kbus_partition *p = tp->t->st->g->parts; p; p = p->next)
+                if (p->partition == tp->partition && !strcmp(p->topic, topic))
+                        return p->committed;
+        return -1;
+}
+
+static void on_checkpoint(evutil_socket_t fd, short what, void *arg) {
+        state *st = arg;
+        for (table *t = st->tables; t; t = t->next)
+                for (int32_t i = 0; i < t->n_parts; i++)
+                        if (t->parts[i]) {
+                                struct forget f = {t->parts[i], committed_of};
+                                kbus__hash_each(&t->parts[i]->applied,
+                                                forget_one, &f);
+                                snap_write(t->parts[i]);
+                        }
+        kbus__timer_ms(st->checkpoint, st->rt->conf->checkpoint_interval_ms);
+}
+
+/* ---- restore ---- */
+
+static void restorer_assign(state *st) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+        for (table *t = st->tables; t; t = t->next)
+                for (int32_t i = 0; i < t->n_parts; i++)
+                        if (t->parts[i] && t->parts[i]->restoring)
+                                rd_kafka_topic_partition_list_add(l, t->changelog,
+                                                                  i)
+                                    ->offset = t->parts[i]->next;
+        rd_kafka_assign(st->restorer, l->cnt ? l : NULL);
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Input partitions wait while their state is restored. */
+static void hold(state *st, int32_t partition, bool on) {
+        for (kbus_partition *p = st->g->parts; p; p = p->next)
+                if (p->partition == partition) {
+                          if (on)
+                                p->holds++;
+                        else if (p->holds > 0)
+                                p->holds--;
+                        kbus__partition_pause(p, p->holds > 0);
+                }
+        if (!on)
+                event_active(st->rt->ready_ev, EV_TIMEOUT, 0);
+}
+
+static void apply_pending(tpart *tp, pending *pb) {
+        for (uint32_t i = 0; i < pb->seen; i++) {
+                change *c = &pb->changes[i];
+                if (!entry_set(tp, c->key, c->key_len, c->value, c->len,
+                               c->offset))
+                        KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                 "out of memory restoring table %s",
+                                 tp->t->desc->name);
+                c->value = NULL; /* taken */
+        }
+}
+
+static void restore_done(tpart *tp) {
+        state *st = tp->t->st;
+        size_t dropped = 0;
+        /* Batches never completed: below the committed mark, compaction
+         * took the rest (they are applied); above it, a crash cut them
+         * short, and their input records come again. */
+        while (tp->pending) {
+                pending *pb = tp->pending;
+                tp->pending = pb->next;
+                if (pb->offset < tp->w_max)
+                        apply_pending(tp, pb);
+                else
+                        dropped++;
+                pending_free(pb);
+        }
+        tp->restoring = false;
+        st->restoring--;
+        KBUS_LOG(KBUS_LOG_INFO, "table",
+                 "table %s partition %" PRId32 " restored: %zu entries, %"
+                 PRId64 " changelog records read from offset %" PRId64
+                 "%s in %" PRId64 " ms%s",
+                 tp->t->desc->name, tp->partition, tp->entries.n,
+                 tp->records_read, tp->restore_from,
+                 tp->from_snapshot ? " (after the local snapshot)" : "",
+                 kbus__now_ms() - tp->restore_ms,
+                 dropped ? ", unfinished batches left for redelivery" : "");
+        restorer_assign(st);
+        hold(st, tp->partition, false);
+}
+
+/* Parses kbus-source: "<offset> <attempt> <i>/<n> <topic>". */
+static bool parse_source(const char *v, size_t len, int64_t *offset,
+                         uint32_t *attempt, uint32_t *i, uint32_t *n,
+                         const char **topic, size_t *topic_len) {
+        char buf[320];
+        int used = 0;
+        long long off;
+        if (len >= sizeof(buf))
+                return false;
+        memcpy(buf, v, len);
+        buf[len] = '\0';
+        if (sscanf(buf, "%lld %" SCNu32 " %" SCNu32 "/%" SCNu32 " %n", &off,
+                   attempt, i, n, &used) != 4 ||
+            !used || *i < 1 || *i > *n || *n > 100000)
+                return false;
+        *offset = off;
+        *topic = v + used;
+        *topic_len = len - (size_t)used;
+        return *topic_len > 0;
+}
+
+static const void *header(const rd_kafka_message_t *m, const char *name,
+                          size_t *len) {
+        rd_kafka_headers_t *h;
+        const void *v;
+        if (rd_kafka_message_headers(m, &h) ||
+            rd_kafka_header_get_last(h, name, &v, len))
+                return NULL;
+        return v;
+}
+
+/* One changelog record read during a restore. */
+static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
+        const void *src, *w, *ob;
+        size_t src_len, w_len, ob_len = 0;
+        int64_t offset;
+        uint32_t attempt, i, n;
+        const char *topic;
+        size_t topic_len;
+        pending *pb;
+        change *c;
+
+        tp->records_read++;
+        tp->next = m->offset + 1;
+        tp->dirty = true;
+        if ((w = header(m, KBUS_H_COMMITTED, &w_len))) {
+                char s[24];
+                snprintf(s, sizeof(s), "%.*s", (int)(w_len < 23 ? w_len : 23),
+                         (const char *)w);
+                if (strtoll(s, NULL, 10) > tp->w_max)
+                        tp->w_max = strtoll(s, NULL, 10);
+        }
+        if (!(src = header(m, KBUS_H_SOURCE, &src_len)) ||
+            !parse_source(src, src_len, &offset, &attempt, &i, &n, &topic,
+                          &topic_len)) {
+                /* Written by something else than kbus: taken as it is. */
+                void *v = m->payload ? kbus__malloc(m->len ? m->len : 1) : NULL;
+                if (v)
+                        memcpy(v, m->payload, m->len);
+                entry_set(tp, m->key, m->key_len, v, m->len, m->offset);
+                return;
+        }
+        ob = header(m, KBUS_H_OUTBOX, &ob_len);
+        for (pb = tp->pending; pb; pb = pb->next)
+                if (pb->offset == offset && pb->attempt == attempt &&
+                    strlen(pb->topic) == topic_len &&
+                    !memcmp(pb->topic, topic, topic_len))
+                        break;
+        if (!pb) {
+                if (!(pb = kbus__calloc(1, sizeof(*pb) + topic_len + 1)) ||
+                    !(pb->changes = kbus__calloc(n, sizeof(*pb->changes)))) {
+                        kbus__free(pb);
+                        KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                 "out of memory restoring table %s",
+                                 tp->t->desc->name);
+                        return;
+                }
+                memcpy(pb->topic, topic, topic_len);
+                pb->offset = offset;
+                pb->attempt = attempt;
+                pb->n = n;
+                pb->next = tp->pending;
+                tp->pending = pb;
+        }
+        if (pb->seen < pb->n) {
+                c = &pb->changes[pb->seen++];
+                c->offset = m->offset;
+                c->key_len = m->key_len;
+                c->key = kbus__malloc(m->key_len ? m->key_len : 1);
+                if (c->key)
+                        memcpy(c->key, m->key, m->key_len);
+                if (m->payload) {
+                        c->len = m->len;
+                        if ((c->value = kbus__malloc(m->len ? m->len : 1)))
+                                memcpy(c->value, m->payload, m->len);
+                }
+        }
+        if (ob && ob_len && !pb->outbox && (pb->outbox = kbus__malloc(ob_len))) {
+                memcpy(pb->outbox, ob, ob_len);
+                pb->outbox_len = ob_len;
+        }
+        if (i == n && pb->seen == pb->n) {
+                /* Complete: applied, and remembered in case its input
+                 * record comes again. */
+                pending **pp = &tp->pending;
+                while (*pp != pb)
+                        pp = &(*pp)->next;
+                *pp = pb->next;
+                apply_pending(tp, pb);
+                remember(tp, pb->topic, topic_len, pb->offset, pb->outbox,
+                         pb->outbox_len);
+                pending_free(pb);
+        }
+}
+
+static void restorer_drain(void *owner) {
+        state *st = owner;
+        rd_kafka_message_t *m;
+        while ((m = rd_kafka_consumer_poll(st->restorer, 0))) {
+                const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+                tpart *tp = NULL;
+                for (table *t = st->tables; t; t = t->next)
+                        if (!strcmp(t->changelog, topic))
+                                tp = tpart_of(t, m->partition);
+                if (!tp || !tp->restoring) {
+                        /* Revoked while its records were on the way. */
+                } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        tp->restore_end = m->offset;
+                        restore_done(tp);
+                } else if (m->err) {
+                        KBUS_LOG(KBUS_LOG_WARN, "table",
+                                 "restoring %s [%" PRId32 "]: %s", topic,
+                                 m->partition, rd_kafka_message_errstr(m));
+                } else {
+                        restore_record(tp, m);
+                }
+                rd_kafka_message_destroy(m);
+        }
+}
+
+static int restorer_open(state *st) {
+        char err[512], rkerr[512], group[300];
+        rd_kafka_conf_t *conf;
+        int rc;
+        if (st->restorer)
+                return 0;
+        rc = kbus__kafka_conf(&st->rt->site, true, &conf, err, sizeof(err));
+        if (rc) {
+                KBUS_LOG(KBUS_LOG_ERROR, "table", "restore consumer: %s", err);
+                return rc;
+        }
+        /* Changelogs are read by assign(): no group is joined and nothing
+         * is committed; the end of each partition says "restored". */
+        snprintf(group, sizeof(group), "%s.restore.%016" PRIx64, st->g->id,
+                 kbus__random_u64());
+        rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, 0);
+        st->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr,
+                                    sizeof(rkerr));
+        if (!st->restorer) {
+                rd_kafka_conf_destroy(conf);
+                KBUS_LOG(KBUS_LOG_ERROR, "table", "restore consumer: %s",
+                         rkerr);
+                return KBUS_INTERNAL;
+        }
+        rd_kafka_poll_set_consumer(st->restorer);
+        return kbus__bridge_init(&st->bridge, st->rt->base,
+                                 rd_kafka_queue_get_consumer(st->restorer),
+                                 restorer_drain, st);
+}
+
+/* ---- the group's hooks ---- */
+
+static void state_assigned(void *arg, kbus_partition *p) {
+        state *st = arg;
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *tp = tpart_of(t, p->partition);
+                int64_t covers = 0;
+                if (tp) { /* a second input topic of the same number */
+                        tp->users++;
+                        if (tp->restoring)
+                                hold(st, p->partition, true);
+                        continue;
+                }
+                if (!(tp = tpart_new(t, p->partition)) || restorer_open(st)) {
+                        KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                 "cannot restore table %s partition %" PRId32
+                                 ": its records wait",
+                                 t->desc->name, p->partition);
+                        hold(st, p->partition, true);
+                        continue;
+                }
+                tp->users = 1;
+                tp->restoring = true;
+                tp->restore_ms = kbus__now_ms();
+                tp->from_snapshot = snap_read(tp, &covers);
+                tp->restore_from = tp->next = tp->from_snapshot ? covers : 0;
+                st->restoring++;
+                hold(st, p->partition, true);
+                KBUS_LOG(KBUS_LOG_INFO, "table",
+                         "restoring table %s partition %" PRId32
+                         " from %s offset %" PRId64 "%s",
+                         t->desc->name, p->partition, t->changelog, tp->next,
+                         tp->from_snapshot ? " (local snapshot before it)" : "");
+        }
+        restorer_assign(st);
+}
+
+static void state_revoked(void *arg, kbus_partition *p) {
+        state *st = arg;
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *tp = tpart_of(t, p->partition);
+                if (!tp || --tp->users > 0)
+                        continue;
+                if (tp->restoring) {
+                        /* It stops restoring; the next owner does it. */
+                        st->restoring--;
+                        KBUS_LOG(KBUS_LOG_INFO, "table",
+                                 "table %s partition %" PRId32
+                                 " revoked while restoring (%" PRId64
+                                 " records read): restore stopped",
+                                 t->desc->name, p->partition, tp->records_read);
+                } else {
+                        snap_write(tp);
+                }
+                t->parts[p->partition] = NULL;
+                tpart_free(tp);
+        }
+        if (st->restorer)
+                restorer_assign(st);
+}
+
+static bool state_restoring(void *arg) {
+        return ((state *)arg)->restoring > 0;
+}
+
+static void count_bytes(kbus_hnode *n, void *arg) {
+        entry *e = kbus__entry_of(n, entry, node);
+        *(size_t *)arg += e->key_len;
+}
+
+static void state_metrics(void *arg, struct evbuffer *b, const char *app) {
+        state *st = arg;
+        for (table *t = st->tables; t; t = t->next)
+                for (int32_t i = 0; i < t->n_parts; i++) {
+                        tpart *tp = t->parts[i];
+                        size_t keys = 0;
+                        int64_t left = 0;
+                        if (!tp)
+                                continue;
+                        kbus__hash_each(&tp->entries, count_bytes, &keys);
+                        if (tp->restoring) {
+                                int64_t lo, hi;
+                                if (!rd_kafka_get_watermark_offsets(
+                                        st->restorer, t->changelog, i, &lo,
+                                        &hi) &&
+                                    hi > tp->next)
+                                        left = hi - tp->next;
+                                else
+                                        left = 1; /* not known yet */
+                        }
+                        evbuffer_add_printf(
+                            b,
+                            "kbus_table_entries{app=\"%s\",table=\"%s\","
+                            "partition=\"%" PRId32 "\"} %zu\n"
+                            "kbus_table_bytes{app=\"%s\",table=\"%s\","
+                            "partition=\"%" PRId32 "\"} %zu\n"
+                            "kbus_table_restore_remaining{app=\"%s\","
+                            "table=\"%s\",partition=\"%" PRId32 "\"} %" PRId64
+                            "\n",
+                            app, t->desc->name, i, tp->entries.n, app,
+                            t->desc->name, i,
+                            tp->overhead + keys +
+                                (tp->entries.mask + 1) * sizeof(void *),
+                            app, t->desc->name, i, left);
+                }
+}
+
+/* Creates a missing changelog topic: compacted, with the input's
+ * partition count.  The embedded broker has no CreateTopics; it creates a
+ * topic whose metadata is asked for, with its default partition count. */
+static bool changelog_create(state *st, const table *t, int partitions) {
+        rd_kafka_t *rk = st->rt->producer;
+        /* librdkafka's mock cluster names itself "mockCluster..." */
+        char *cluster = rd_kafka_clusterid(rk, 5000), err[256];
+        bool mock = cluster && !strncmp(cluster, "mockCluster", 11);
+        bool ok = false;
+
+        free(cluster);
+        if (mock) {
+                const struct rd_kafka_metadata *md;
+                rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, t->changelog,
+                                                           NULL);
+                ok = rkt && !rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+                if (ok) {
+                        ok = md->topic_cnt == 1 && !md->topics[0].err &&
+                             md->topics[0].partition_cnt == partitions;
+                        rd_kafka_metadata_destroy(md);
+                }
+                if (rkt)
+                        rd_kafka_topic_destroy(rkt);
+        } else {
+                rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
+                    t->changelog, partitions, -1, err, sizeof(err));
+                rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+                rd_kafka_event_t *ev;
+                if (nt) {
+                        rd_kafka_NewTopic_set_config(nt, "cleanup.policy",
+                                                     "compact");
+                        /* Keep the uncommitted tail whole: see STATE.md. */
+                        rd_kafka_NewTopic_set_config(
+                            nt, "min.compaction.lag.ms", "3600000");
+                        rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+                        ev = rd_kafka_queue_poll(q, 15000);
+                        if (ev) {
+                                size_t n;
+                                const rd_kafka_topic_result_t **res =
+                                    rd_kafka_CreateTopics_result_topics(
+                                        rd_kafka_event_CreateTopics_result(ev),
+                                        &n);
+                                ok = !rd_kafka_event_error(ev) && n == 1 &&
+                                     !rd_kafka_topic_result_error(res[0]);
+                                rd_kafka_event_destroy(ev);
+                        }
+                        rd_kafka_NewTopic_destroy(nt);
+                }
+                rd_kafka_queue_destroy(q);
+        }
+        if (ok)
+                KBUS_LOG(KBUS_LOG_INFO, "table",
+                         "created changelog topic %s of table %s: %d "
+                         "partitions%s",
+                         t->changelog, t->desc->name, partitions,
+                         mock ? " (embedded broker: not compacted)"
+                              : ", compacted");
+        return ok;
+}
+
+/* The partition count of \p topic, or -1 when it does not exist. */
+static int partitions_of(const struct rd_kafka_metadata *md,
+                         const char *topic) {
+        for (int i = 0; i < md->topic_cnt; i++)
+                if (!strcmp(md->topics[i].topic, topic) && !md->topics[i].err)
+                        return md->topics[i].partition_cnt;
+        return -1;
+}
+
+/* Creates the changelog topics on the embedded broker; on a cluster,
+ * checks that each has the partition count of the group's input topics,
+ * and creates a missing one (blocking admin requests, before the loop
+ * runs). */
+static int state_start(void *arg) {
+        state *st = arg;
+        kbus_runtime *rt = st->rt;
+        const struct rd_kafka_metadata *md = NULL;
+        int rc = 0;
+
+        if (rt->broker) {
+                st->partitions = rt->conf->broker_partitions;
+                for (table *t = st->tables; t; t = t->next)
+                        rd_kafka_mock_topic_create(kbus_broker_mock(rt->broker),
+                                                   t->changelog,
+                                                   rt->conf->broker_partitions,
+                                                   1);
+        } else if (rd_kafka_metadata(rt->producer, 1, NULL, &md, 10000) ==
+                   RD_KAFKA_RESP_ERR_NO_ERROR) {
+                int input = -1;
+                const char *input_topic = NULL;
+                for (kbus_route *r = st->g->routes; r; r = r->next) {
+                        int n = partitions_of(md, r->topic);
+                        if (n > 0 && input > 0 && n != input) {
+                                KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                         "group %s keeps tables but its input "
+                                         "topics %s (%d partitions) and %s "
+                                         "(%d) are not co-partitioned",
+                                         st->g->id, input_topic, input,
+                                         r->topic, n);
+                                rc = KBUS_FAILED_PRECONDITION;
+                        }
+                        if (n > 0) {
+                                input = n;
+                                input_topic = r->topic;
+                        }
+                }
+                if (input < 0)
+                        input = 4; /* created on first use, as the broker's */
+                st->partitions = input;
+                for (table *t = st->tables; t && !rc; t = t->next) {
+                        int changelog = partitions_of(md, t->changelog);
+                        if (changelog < 0 && changelog_create(st, t, input))
+                                changelog = input;
+                        if (changelog < 0) {
+                                KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                         "changelog topic %s of table %s does "
+                                         "not exist and cannot be created: "
+                                         "create it compacted, with %d "
+                                         "partitions (docs/STATE.md)",
+                                         t->changelog, t->desc->name, input);
+                                rc = KBUS_FAILED_PRECONDITION;
+                        } else if (changelog != input) {
+                                KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                         "changelog topic %s has %d "
+                                         "partitions but input topic %s has "
+                                         "%d: they must be equal",
+                                         t->changelog, changelog,
+                                         input_topic ? input_topic : "?",
+                                         input);
+                                rc = KBUS_FAILED_PRECONDITION;
+                        }
+                }
+                rd_kafka_metadata_destroy(md);
+        } else {
+                KBUS_LOG(KBUS_LOG_WARN, "table",
+                         "cannot check changelog topics: no metadata");
+        }
+        if (!rc && rt->conf->state_dir && !st->checkpoint) {
+                st->checkpoint = evtimer_new(rt->base, on_checkpoint, st);
+                if (st->checkpoint)
+                        kbus__timer_ms(st->checkpoint,
+                                       rt->conf->checkpoint_interval_ms);
+        }
+        return rc;
+}
+
+static void state_free(void *arg) {
+        state *st = arg;
+        if (st->checkpoint)
+                event_free(st->checkpoint);
+        if (st->restorer) {
+                bool closed = kbus__consumer_close(st->restorer, 0, "restorer");
+                kbus__bridge_fini(&st->bridge);
+                kbus__consumer_destroy(st->restorer, closed);
+        }
+        while (st->tables) {
+                table *t = st->tables;
+                st->tables = t->next;
+                for (int32_t i = 0; i < t->n_parts; i++)
+                        if (t->parts[i])
+                                tpart_free(t->parts[i]);
+                kbus__free(t->parts);
+                kbus__free(t->changelog);
+                kbus__free(t);
+        }
+        kbus__free(st);
+}
+
+/* ---- a call's changes ---- */
+
+static writes *writes_of(kbus_call *call, state *st) {
+        writes *ws = call->writes;
+        if (!ws && (ws = kbus__calloc(1, sizeof(*ws)))) {
+                ws->st = st;
+                ws->call = call;
+                put_u32(&ws->outbox, 0); /* the count, set when written */
+                call->writes = ws;
+        }
+        return ws;
+}
+
+static void inflight_unlink(writes *ws) {
+        if (!ws->tp)
+                return;
+        for (writes **pp = &ws->tp->inflight; *pp; pp = &(*pp)->inext)
+                if (*pp == ws) {
+                        *pp = ws->inext;
+                        break;
+                }
+        ws->tp = NULL;
+}
+
+static void state_discard(void *arg, kbus_call *call) {
+        writes *ws = call->writes;
+        call->writes = NULL;
+        inflight_unlink(ws);
+        while (ws->head) {
+                edit *x = ws->head;
+                ws->head = x->next;
+                kbus__free(x->value);
+                kbus__free(x);
+        }
+        for (size_t i = 0; i < ws->n_got; i++)
+                protobuf_c_message_free_unpacked(ws->got[i],
+                                                 &kbus__pb_allocator);
+        kbus__free(ws->got);
+        kbus__free(ws->outbox.p);
+        if (ws->resend_timer)
+                event_free(ws->resend_timer);
+        kbus__free(ws);
+}
+
+/* Adds one message to the outbox: topic, partition, key, value, headers. */
+static void outbox_add(writes *ws, const char *topic, int32_t partition,
+                       const void *key, size_t key_len, const void *value,
+                       size_t len, const rd_kafka_headers_t *hdrs) {
+        const char *name;
+        const void *v;
+        size_t vlen, n = 0;
+        bytes *b = &ws->outbox;
+        put_blob(b, topic, strlen(topic));
+        put_u32(b, (uint32_t)partition);
+        put_blob(b, key, key_len);
+        put_blob(b, value, len);
+        while (hdrs && !rd_kafka_header_get_all(hdrs, n, &name, &v, &vlen))
+                n++;
+        put_u32(b, (uint32_t)n);
+        for (size_t i = 0; i < n; i++) {
+                rd_kafka_header_get_all(hdrs, i, &name, &v, &vlen);
+                put_blob(b, name, strlen(name));
+                put_blob(b, v, vlen);
+        }
+        ws->n_out++;
+        if (!b->failed)
+                kbus__be32(b->p, ws->n_out);
+}
+
+static void state_produced(void *arg, kbus_call *call, const char *topic,
+                           const void *key, size_t key_len, const void *value,
+                           size_t len, const rd_kafka_headers_t *hdrs) {
+        writes *ws = writes_of(call, arg);
+        if (ws)
+                outbox_add(ws, topic, RD_KAFKA_PARTITION_UA, key, key_len,
+                           value, len, hdrs);
+}
+
+static void write_delivered(kbus_dr *dr, const rd_kafka_message_t *m) {
+        edit *x = kbus__entry_of(dr, edit, dr);
+        kbus_call *call = x->ws->call;
+        if (!m->err)
+                x->delivered = m->offset;
+        /* The record counts it with the events it published. */
+        call->pub.dr.delivered(&call->pub.dr, m);
+}
+
+/* Produces the call's changes, in order, to partition P of each table's
+ * changelog; the last one carries the outbox: the events published and
+ * the reply about to be sent. */
+static void state_commit(void *arg, kbus_call *call, kbus_status status,
+                         const void *reply, size_t reply_len) {
+        state *st = arg;
+        writes *ws = call->writes;
+        kbus_partition *p = call->part;
+        char source[320], committed[24];
+        uint32_t i = 0;
+
+        if (!ws->n)
+                return; /* events only: nothing to keep */
+        if (call->wants_reply) {
+                char topic[256], tp[KBUS_TRACEPARENT_LEN + 1];
+                rd_kafka_headers_t *h;
+                memcpy(topic, call->in.reply_topic, call->in.reply_topic_len);
+                topic[call->in.reply_topic_len] = '\0';
+                kbus__trace_child(call->in.traceparent, tp);
+                h = kbus__wire_reply(call->in.corr, call->in.corr_len, status,
+                                     NULL, tp);
+                outbox_add(ws, topic, call->in.reply_partition, NULL, 0, reply,
+                           reply_len, h);
+                rd_kafka_headers_destroy(h);
+        }
+        snprintf(committed, sizeof(committed), "%" PRId64,
+                 kbus__offsets_open(&p->offsets)
+                     ? kbus__offsets_oldest(&p->offsets)
+                     : kbus_call_offset(call));
+        for (edit *x = ws->head; x; x = x->next) {
+                rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+                void *value = NULL;
+                int rc;
+                i++;
+                snprintf(source, sizeof(source),
+                         "%" PRId64 " %" PRIu32 " %" PRIu32 "/%" PRIu32 " %s",
+                         kbus_call_offset(call), kbus_call_attempt(call), i,
+                         ws->n, kbus_call_topic(call));
+                rd_kafka_header_add(h, KBUS_H_SOURCE, -1, source, -1);
+                rd_kafka_header_add(h, KBUS_H_COMMITTED, -1, committed, -1);
+                if (!x->next && !ws->outbox.failed && ws->n_out)
+                        rd_kafka_header_add(h, KBUS_H_OUTBOX, -1, ws->outbox.p,
+                                            (ssize_t)ws->outbox.len);
+                if (x->value && !(value = kbus__malloc(x->len ? x->len : 1))) {
+                        rd_kafka_headers_destroy(h);
+                        rc = KBUS_RESOURCE_EXHAUSTED;
+                } else {
+                        if (value)
+                                memcpy(value, x->value, x->len);
+                        x->dr.delivered = write_delivered;
+                        x->delivered = -1;
+                        rc = kbus__kafka_produce(st->rt->producer,
+                                                 x->t->changelog,
+                                                 p->partition, x->key,
+                                                 x->key_len, value, x->len, h,
+                                                 &x->dr);
+                }
+                if (rc) {
+                        /* Like an event that was not delivered: the call
+                         * fails, and its retry writes the batch again. */
+                        if (!call->pub.failed) {
+                                call->pub.failed = true;
+                                call->pub.error = kbus__strdup(
+                                    "cannot write to the changelog");
+                        }
+                        continue;
+                }
+                call->pub.pending++;
+        }
+        if ((ws->tp = tpart_of(ws->head->t, p->partition))) {
+                ws->inext = ws->tp->inflight;
+                ws->tp->inflight = ws;
+        }
+}
+
+static void state_apply(void *arg, kbus_call *call) {
+        writes *ws = call->writes;
+        const char *topic = kbus_call_topic(call);
+        tpart *first = ws->head ? tpart_of(ws->head->t, call->part->partition)
+                                : NULL;
+        inflight_unlink(ws);
+        /* Until its offset is committed, a crash brings the record back:
+         * then it is recognised, and not handled twice. */
+        if (first)
+                remember(first, topic, strlen(topic), kbus_call_offset(call),
+                         ws->outbox.failed ? NULL : ws->outbox.p,
+                         ws->outbox.failed ? 0 : ws->outbox.len);
+        for (edit *x = ws->head; x; x = x->next) {
+                tpart *tp = tpart_of(x->t, call->part->partition);
+                if (!tp || x->delivered < 0)
+                        continue; /* revoked: its next owner restores it */
+                if (x->delivered >= tp->next)
+                        tp->next = x->delivered + 1;
+                tp->dirty = true;
+                if (!entry_set(tp, x->key, x->key_len, x->value, x->len,
+                               x->delivered))
+                        KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                 "out of memory applying to table %s",
+                                 x->t->desc->name);
+                x->value = NULL; /* taken */
+        }
+}
+
+/* ---- redeliveries ---- */
+
+static void resend(writes *ws);
+
+static void on_resend_timer(evutil_socket_t fd, short what, void *arg) {
+        resend(arg);
+}
+
+static void resend_delivered(kbus_dr *dr, const rd_kafka_message_t *m) {
+        writes *ws = kbus__entry_of(dr, writes, resend_dr);
+        if (m->err)
+                ws->resend_failed = true;
+        if (--ws->resend_pending > 0)
+                return;
+        if (!ws->resend_failed) {
+                kbus__record_finish(ws->call);
+                return;
+        }
+        /* Tried again until it goes, like a dead letter. */
+        if (!ws->resend_timer &&
+            !(ws->resend_timer = evtimer_new(ws->st->rt->base, on_resend_timer,
+                                             ws))) {
+                kbus__record_abandon(ws->call);
+                return;
+        }
+        kbus__timer_ms(ws->resend_timer, 1000);
+}
+
+/* Sends the outbox of a record handled before again; the record finishes
+ * when all of it is delivered. */
+static void resend(writes *ws) {
+        kbus_call *call = ws->call;
+        reader r = {ws->resend->outbox,
+                    (const unsigned char *)ws->resend->outbox +
+                        ws->resend->outbox_len,
+                    false};
+        uint32_t n = ws->resend->outbox ? get_u32(&r) : 0;
+
+        if (call->part->revoked || call->rt->closed) {
+                kbus__record_abandon(call);
+                return;
+        }
+        ws->resend_failed = false;
+        ws->resend_pending = 1; /* until every message is queued */
+        ws->resend_dr.delivered = resend_delivered;
+        for (uint32_t i = 0; i < n && !r.bad; i++) {
+                const void *topic = NULL, *key = NULL, *value = NULL,
+                           *name = NULL, *v = NULL;
+                size_t tl = 0, kl = 0, vl = 0, nl = 0, hl = 0;
+                char tbuf[256];
+                int32_t partition;
+                uint32_t nh;
+                rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+                void *copy = NULL;
+                get_blob(&r, &topic, &tl);
+                partition = (int32_t)get_u32(&r);
+                get_blob(&r, &key, &kl);
+                get_blob(&r, &value, &vl);
+                nh = get_u32(&r);
+                for (uint32_t k = 0; k < nh && !r.bad; k++) {
+                        char hn[256];
+                        get_blob(&r, &name, &nl);
+                        get_blob(&r, &v, &hl);
+                        if (r.bad || nl >= sizeof(hn))
+                                break;
+                        memcpy(hn, name, nl);
+                        hn[nl] = '\0';
+                        rd_kafka_header_add(h, hn, -1, v, (ssize_t)hl);
+                }
+                if (r.bad || tl >= sizeof(tbuf) ||
+                    (value && !(copy = kbus__malloc(vl ? vl : 1)))) {
+                        rd_kafka_headers_destroy(h);
+                        ws->resend_failed = true;
+                        break;
+                }
+                memcpy(tbuf, topic, tl);
+                tbuf[tl] = '\0';
+                if (copy)
+                        memcpy(copy, value, vl);
+                if (kbus__kafka_produce(call->rt->producer, tbuf, partition,
+                                        key, kl, copy, vl, h, &ws->resend_dr))
+                        ws->resend_failed = true;
+                else
+                        ws->resend_pending++;
+        }
+        {
+                rd_kafka_message_t done = {.err = RD_KAFKA_RESP_ERR_NO_ERROR};
+                resend_delivered(&ws->resend_dr, &done);
+        }
+}
+
+/* The first record of an input partition after its assignment is where the
+ * group's committed offset is: batches of records before it cannot come
+ * again. */
+struct first {
+        tpart *tp;
+        const char *topic;
+        int64_t offset;
+};
+
+static void forget_before_first(kbus_hnode *n, void *arg) {
+        struct first *f = arg;
+        applied *a = kbus__entry_of(n, applied, node);
+        if (a->offset < f->offset && !strcmp((const char *)a->key + 8, f->topic)) {
+                kbus__hash_remove(&f->tp->applied, n);
+                applied_free(n, NULL);
+        }
+}
+
+static bool state_redelivered(void *arg, kbus_call *call) {
+        state *st = arg;
+        const char *topic = kbus_call_topic(call);
+        if (!call->part->first_seen) {
+                call->part->first_seen = true;
+                for (table *t = st->tables; t; t = t->next) {
+                        tpart *tp = tpart_of(t, call->part->partition);
+                        struct first f = {tp, topic, kbus_call_offset(call)};
+                        if (tp)
+                                kbus__hash_each(&tp->applied,
+                                                forget_before_first, &f);
+                }
+        }
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *tp = tpart_of(t, call->part->partition);
+                const applied *a;
+                writes *ws;
+                if (!tp || !(a = applied_find(tp, topic, strlen(topic),
+                                              kbus_call_offset(call))))
+                        continue;
+                KBUS_LOGT(KBUS_LOG_INFO, "table", call->in.traceparent,
+                          "%s [%" PRId32 "] offset %" PRId64
+                          " was handled before a restart: not handled again; "
+                          "its events and reply are sent again",
+                          topic, call->part->partition, kbus_call_offset(call));
+                if (!(ws = writes_of(call, st))) {
+                        kbus__record_abandon(call);
+                        return true;
+                }
+                ws->resend = a;
+                resend(ws);
+                return true;
+        }
+        return false;
+}
+
+static const kbus_state_ops table_ops = {
+    .start = state_start,
+    .assigned = state_assigned,
+    .revoked = state_revoked,
+    .redelivered = state_redelivered,
+    .produced = state_produced,
+    .commit = state_commit,
+    .apply = state_apply,
+    .discard = state_discard,
+    .restoring = state_restoring,
+    .metrics = state_metrics,
+    .free = state_free,
+};
+
+/* ---- the public API ---- */
+
+int kbus_table_attach(kbus_runtime *rt, const kbus_table_desc *td,
+                      const char *group) {
+        kbus_group *g;
+        state *st;
+        table *t;
+        char name[512];
+
+        if (!td || !td->name || !td->value)
+                return KBUS_INVALID_ARGUMENT;
+        if (rt->started || rt->closing)
+                return KBUS_FAILED_PRECONDITION;
+        if (!group)
+                group = rt->conf->group ? rt->conf->group : rt->conf->name;
+        if (!(g = kbus__group_get(rt, group)))
+                return KBUS_RESOURCE_EXHAUSTED;
+        if (g->state_ops && g->state_ops != &table_ops)
+                return KBUS_FAILED_PRECONDITION;
+        if (!(st = g->state)) {
+                if (!(st = kbus__calloc(1, sizeof(*st))))
+                        return KBUS_RESOURCE_EXHAUSTED;
+                st->rt = rt;
+                st->g = g;
+                kbus__bridge_clear(&st->bridge);
+                g->state = st;
+                g->state_ops = &table_ops;
+        }
+        for (t = st->tables; t; t = t->next)
+                if (t->desc == td || !strcmp(t->desc->name, td->name))
+                        return KBUS_ALREADY_EXISTS;
+        snprintf(name, sizeof(name), "%s.%s.changelog", group, td->name);
+        if (!(t = kbus__calloc(1, sizeof(*t))) ||
+            !(t->changelog = kbus__strdup(name))) {
+                kbus__free(t);
+                return KBUS_RESOURCE_EXHAUSTED;
+        }
+        t->st = st;
+        t->desc = td;
+        t->next = st->tables;
+        st->tables = t;
+        KBUS_LOG(KBUS_LOG_INFO, "table", "group %s keeps table %s in %s",
+                 group, td->name, name);
+        return 0;
+}
+
+/* The table partition of the call's record, or NULL. */
+static tpart *call_part(kbus_call *call, const kbus_table_desc *td,
+                        table **tp_table) {
+        kbus_group *g = call->part->g;
+        state *st = g->state_ops == &table_ops ? g->state : NULL;
+        if (!st)
+                return NULL;
+        for (table *t = st->tables; t; t = t->next)
+                if (t->desc == td) {
+                        *tp_table = t;
+                        return tpart_of(t, call->part->partition);
+                }
+        return NULL;
+}
+
+/* The key to use: the record's own when \p key is NULL.  Another key must
+ * belong to the record's partition, where its entry lives: the partitioner
+ * kbus's producers use (murmur2, as Java clients) must send it there. */
+static bool key_ok(kbus_call *call, const void **key, size_t *len) {
+        const rd_kafka_message_t *m = call->msg;
+        const state *st = call->part->g->state;
+        if (!*key) {
+                if (!m->key)
+                        return false;
+                *key = m->key;
+                *len = m->key_len;
+                return true;
+        }
+        if (m->key && m->key_len == *len && !memcmp(m->key, *key, *len))
+                return true;
+        return st->partitions > 0 &&
+               rd_kafka_msg_partitioner_murmur2_random(NULL, *key, *len,
+                                                       st->partitions, NULL,
+                                                       NULL) ==
+                   call->part->partition;
+}
+
+static edit *own_edit(writes *ws, table *t, const void *key, size_t len) {
+        edit *found = NULL;
+        for (edit *x = ws ? ws->head : NULL; x; x = x->next)
+                if (x->t == t && x->key_len == len && !memcmp(x->key, key, len))
+                        found = x; /* the last one counts */
+        return found;
+}
+
+int kbus_table_get(kbus_call *call, const kbus_table_desc *td, const void *key,
+                   size_t len, const ProtobufCMessage **out) {
+        table *t = NULL;
+        tpart *tp = call_part(call, td, &t);
+        const void *value;
+        size_t vlen;
+        ProtobufCMessage *msg, **ng;
+        writes *ws;
+        edit *x;
+        entry *e;
+
+        *out = NULL;
+        if (!tp || !key_ok(call, &key, &len))
+                return KBUS_INVALID_ARGUMENT;
+        if ((x = own_edit(call->writes, t, key, len))) {
+                value = x->value;
+                vlen = x->len;
+        } else if ((e = entry_find(tp, key, len))) {
+                value = e->value;
+                vlen = e->len;
+        } else {
+                value = NULL;
+        }
+        if (!value)
+                return KBUS_NOT_FOUND;
+        if (!(ws = writes_of(call, tp->t->st)))
+                return KBUS_RESOURCE_EXHAUSTED;
+        msg = protobuf_c_message_unpack(td->value, &kbus__pb_allocator, vlen,
+                                        value);
+        if (!msg)
+                return KBUS_DATA_LOSS;
+        if (!(ng = kbus__realloc(ws->got, (ws->n_got + 1) * sizeof(*ng)))) {
+                protobuf_c_message_free_unpacked(msg, &kbus__pb_allocator);
+                return KBUS_RESOURCE_EXHAUSTED;
+        }
+        ws->got = ng;
+        ws->got[ws->n_got++] = msg;
+        *out = msg;
+        return 0;
+}
+
+static int add_write(kbus_call *call, const kbus_table_desc *td,
+                     const void *key, size_t len, const ProtobufCMessage *v) {
+        table *t = NULL;
+        tpart *tp = call_part(call, td, &t);
+        writes *ws;
+        edit *x;
+
+        if (!tp || call->state != KBUS_REC_HANDLING ||
+            (v && v->descriptor != td->value) || !key_ok(call, &key, &len))
+                return KBUS_INVALID_ARGUMENT;
+        if (!(ws = writes_of(call, tp->t->st)) ||
+            !(x = kbus__calloc(1, sizeof(*x) + len)))
+                return KBUS_RESOURCE_EXHAUSTED;
+        if (v && !(x->value = kbus__pack(v, &x->len))) {
+                kbus__free(x);
+                return KBUS_RESOURCE_EXHAUSTED;
+        }
+        x->ws = ws;
+        x->t = t;
+        x->delivered = -1;
+        x->key_len = len;
+        memcpy(x->key, key, len);
+        if (ws->tail)
+                ws->tail->next = x;
+        else
+                ws->head = x;
+        ws->tail = x;
+        ws->n++;
+        return 0;
+}
+
+int kbus_table_put(kbus_call *call, const kbus_table_desc *td, const void *key,
+                   size_t len, const ProtobufCMessage *value) {
+        if (!value)
+                return KBUS_INVALID_ARGUMENT;
+        return add_write(call, td, key, len, value);
+}
+
+int kbus_table_delete(kbus_call *call, const kbus_table_desc *td,
+                      const void *key, size_t len) {
+        return add_write(call, td, key, len, NULL);
+}
+
+struct scan {
+        const kbus_table_desc *td;
+        kbus_table_scan_fn fn;
+        void *arg;
+        int rc;
+};
+
+static void scan_one(kbus_hnode *n, void *arg) {
+        struct scan *s = arg;
+        entry *e = kbus__entry_of(n, entry, node);
+        ProtobufCMessage *msg;
+        if (s->rc)
+                return;
+        msg = protobuf_c_message_unpack(s->td->value, &kbus__pb_allocator,
+                                        e->len, e->value);
+        if (!msg) {
+                s->rc = KBUS_DATA_LOSS;
+                return;
+        }
+        s->rc = s->fn(e->key, e->key_len, msg, s->arg);
+        protobuf_c_message_free_unpacked(msg, &kbus__pb_allocator);
+}
+
+int kbus_table_scan(kbus_call *call, const kbus_table_desc *td,
+                    kbus_table_scan_fn fn, void *arg) {
+        table *t = NULL;
+        tpart *tp = call_part(call, td, &t);
+        struct scan s = {td, fn, arg, 0};
+        if (!tp || !fn)
+                return KBUS_INVALID_ARGUMENT;
+        kbus__hash_each(&tp->entries, scan_one, &s);
+        return s.rc;
+}
+
+size_t kbus_table_size(const kbus_runtime *rt, const kbus_table_desc *td) {
+        size_t n = 0;
+        for (const kbus_group *g = rt->groups; g; g = g->next) {
+                const state *st = g->state_ops == &table_ops ? g->state : NULL;
+                for (table *t = st ? st->tables : NULL; t; t = t->next)
+                        if (t->desc == td)
+                                for (int32_t i = 0; i < t->n_parts; i++)
+                                        if (t->parts[i])
+                                                n += t->parts[i]->entries.n;
+        }
+        return n;
+}

@@ -1,0 +1,14 @@
+# State tables on the embedded broker: processes counting events in a
+# table, killed and restarted (docs/STATE.md).
+
+check_PROGRAMS += tests/state/counter
+tests_state_counter_SOURCES = tests/state/counter.c
+nodist_tests_state_counter_SOURCES = $(HELLO_GEN)
+tests_state_counter_CPPFLAGS = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) \
+	$(LIBEVENT_CFLAGS) -I$(top_builddir)/examples/hello
+tests_state_counter_LDADD = libkbus.la libkbus-wkt.la $(LIBEVENT_LIBS) \
+	$(PROTOBUF_C_LIBS)
+
+state_tests = tests/state/count_kill_test.sh
+TESTS += $(state_tests)
+EXTRA_DIST += $(state_tests) tests/state/counts.py
