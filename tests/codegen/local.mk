@@ -44,7 +44,8 @@ EXTRA_DIST += \
 	tests/codegen/errors/optional.proto \
 	tests/codegen/errors/keyfield.proto \
 	tests/codegen/errors/options.proto \
-	tests/codegen/errors/names.proto
+	tests/codegen/errors/names.proto \
+	tests/codegen/errors/table.proto
 
 # The tests need the plugin and libkbus-wkt (both part of `all`, which
 # `make check` builds first) and env.sh.  With .sh in TEST_EXTENSIONS,
