@@ -519,6 +519,129 @@ header_event(buf *b, const mevent *ev)
         free(evp);
 }
 
+static void
+header_table(buf *b, const mtable *tb)
+{
+        const char *full = tb->msg->full_name;
+        const char *const key_params[] = { "kbus_call *call",
+                                           "const void *key", "size_t len" };
+        char *brief, *details, *lead, *p;
+
+        buf_printf(b, "/* table %s */\n\n", full);
+        brief = xasprintf("The table \"%s\" of %s values.", tb->name, full);
+        details = xasprintf(
+                "Owned by one consumer group, and split into the same "
+                "partitions as the\n"
+                "topics the group reads.  Changelog topic: "
+                "\"<group>.%s.changelog\".\n"
+                "See kbus_table_desc and docs/STATE.md.", tb->name);
+        put_doc(b, "", brief, tb->comment, details);
+        free(brief);
+        free(details);
+        buf_printf(b, "extern const kbus_table_desc %s;\n\n", tb->desc_var);
+
+        brief = xasprintf("Keeps the table \"%s\" for consumer group @p "
+                          "group.", tb->name);
+        put_doc(b, "", brief, NULL,
+                "Call before kbus_runtime_start().  See "
+                "kbus_table_attach().\n"
+                "@param group  NULL for the runtime's group.");
+        free(brief);
+        {
+                const char *params[] = { "kbus_runtime *rt",
+                                         "const char *group" };
+
+                put_int_proto(b, tb->attach_fn, params, 2);
+        }
+
+        brief = xasprintf("Reads the entry with @p key of the table \"%s\" "
+                          "as @p call sees it.", tb->name);
+        put_doc(b, "", brief, NULL,
+                "In the partition of @p call's record, with the call's own "
+                "earlier puts\n"
+                "and deletes applied.\n"
+                "@param key  @p len bytes; NULL for the key of @p call's "
+                "record.\n"
+                "@param out  the value, owned by @p call and valid until it "
+                "completes;\n"
+                "             NULL unless 0 is returned.  May be NULL to "
+                "test for @p key.\n"
+                "@returns 0, KBUS_NOT_FOUND, or another error of "
+                "kbus_table_get().\n"
+                "@remark Loop thread, inside a handler, before it completes "
+                "@p call.");
+        free(brief);
+        p = xasprintf("const %s **out", tb->msg->c_type);
+        {
+                const char *params[] = { key_params[0], key_params[1],
+                                         key_params[2], p };
+
+                put_int_proto(b, tb->get_fn, params, 4);
+        }
+        free(p);
+
+        brief = xasprintf("Sets the entry with @p key of the table \"%s\" "
+                          "to @p value.", tb->name);
+        details = xasprintf(
+                "Part of @p call's outcome: written to the changelog once "
+                "@p call\n"
+                "completes successfully, dropped if it fails.  @p key as "
+                "for\n"
+                "%s().  See kbus_table_put().", tb->get_fn);
+        put_doc(b, "", brief, NULL, details);
+        free(brief);
+        free(details);
+        p = xasprintf("const %s *value", tb->msg->c_type);
+        {
+                const char *params[] = { key_params[0], key_params[1],
+                                         key_params[2], p };
+
+                put_int_proto(b, tb->put_fn, params, 4);
+        }
+
+        brief = xasprintf("Deletes the entry with @p key of the table "
+                          "\"%s\".", tb->name);
+        put_doc(b, "", brief, NULL,
+                "Part of @p call's outcome, like a put: a tombstone on the "
+                "changelog.\n"
+                "See kbus_table_delete().");
+        free(brief);
+        put_int_proto(b, tb->delete_fn, key_params, 3);
+
+        brief = xasprintf("Called by %s() for each entry.", tb->scan_fn);
+        put_doc(b, "", brief, NULL,
+                "@p key and @p value are valid during the call only.  A "
+                "non-zero return\n"
+                "stops the scan, and the scan returns it.");
+        free(brief);
+        lead = xasprintf("typedef int (*%s)(", tb->scan_fn_type);
+        {
+                const char *params[] = { "const void *key", "size_t len", p,
+                                         "void *arg" };
+
+                put_params(b, "", lead, params, 4, ");\n\n");
+        }
+        free(lead);
+        free(p);
+
+        brief = xasprintf("Calls @p fn for each entry of the table \"%s\" "
+                          "in @p call's partition.", tb->name);
+        put_doc(b, "", brief, NULL,
+                "The partition of @p call's record, in no particular order; "
+                "the call's\n"
+                "own writes are not included.\n"
+                "@returns 0, what @p fn returned to stop, or an error of\n"
+                "         kbus_table_scan().");
+        free(brief);
+        p = xasprintf("%s fn", tb->scan_fn_type);
+        {
+                const char *params[] = { "kbus_call *call", p, "void *arg" };
+
+                put_int_proto(b, tb->scan_fn, params, 3);
+        }
+        free(p);
+}
+
 /* One keyword #define, or its #undef. */
 static void
 put_shim_one(buf *b, const char *kw, bool define)
@@ -558,13 +681,15 @@ emit_header(buf *b, const mfile *mf)
                 buf_printf(b, "#include \"%s\"\n", mf->includes[i]);
         put_shim(b, mf, false);
         buf_puts(b, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
-        if (mf->n_services == 0 && mf->n_events == 0)
+        if (mf->n_services == 0 && mf->n_events == 0 && mf->n_tables == 0)
                 buf_printf(b, "/* %s has no services and no (kbus.event) "
                            "messages. */\n\n", mf->name);
         for (size_t i = 0; i < mf->n_services; i++)
                 header_service(b, &mf->services[i]);
         for (size_t i = 0; i < mf->n_events; i++)
                 header_event(b, &mf->events[i]);
+        for (size_t i = 0; i < mf->n_tables; i++)
+                header_table(b, &mf->tables[i]);
         buf_printf(b, "#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s */\n",
                    mf->guard);
 }
@@ -734,8 +859,8 @@ source_service(buf *b, const mservice *s)
 }
 
 
-/* A typed publish function: int \p name(\p params) { return
- * \p call(\p args); }. */
+/* A typed wrapper of a libkbus function (publish, table calls): int
+ * \p name(\p params) { return \p call(\p args); }. */
 static void
 put_publish_fn(buf *b, const char *name, const char *const *params,
                size_t n_params, const char *call, const char *const *args,
@@ -834,6 +959,124 @@ source_event(buf *b, const mevent *ev)
         free(ev_ref);
 }
 
+static void
+source_table(buf *b, const mtable *tb)
+{
+        const char *const key_params[] = { "kbus_call *call",
+                                           "const void *key", "size_t len" };
+        const char *const scan_params[] = { "const void *key", "size_t len",
+                                            "const ProtobufCMessage *value",
+                                            "void *arg" };
+        char *lead, *p, *t_ref, *cast;
+
+        buf_printf(b, "/* table %s */\n\n", tb->msg->full_name);
+        buf_printf(b, "const kbus_table_desc %s = {\n" INDENT ".name = ",
+                   tb->desc_var);
+        put_cstring(b, tb->name);
+        buf_printf(b, ",\n" INDENT ".value = &%s,\n};\n\n",
+                   tb->msg->c_desc);
+        t_ref = xasprintf("&%s", tb->desc_var);
+
+        {
+                const char *params[] = { "kbus_runtime *rt",
+                                         "const char *group" };
+                const char *args[] = { "rt", t_ref, "group" };
+
+                put_publish_fn(b, tb->attach_fn, params, 2,
+                               "kbus_table_attach(", args, 3);
+        }
+
+        /* get: the value comes back as a ProtobufCMessage; converting the
+         * pointer itself, rather than passing &out cast to another
+         * pointer-to-pointer type, keeps to C's aliasing rules. */
+        p = xasprintf("const %s **out", tb->msg->c_type);
+        {
+                const char *params[] = { key_params[0], key_params[1],
+                                         key_params[2], p };
+                const char *args[] = { "call", t_ref, "key", "len",
+                                       "&value" };
+
+                buf_puts(b, "int\n");
+                lead = xasprintf("%s(", tb->get_fn);
+                put_params(b, "", lead, params, 4, ")\n");
+                free(lead);
+                buf_puts(b, "{\n" INDENT
+                         "const ProtobufCMessage *value = NULL;\n");
+                put_params(b, INDENT, "int rc = kbus_table_get(", args, 5,
+                           ");\n\n");
+                buf_printf(b, INDENT "if (out != NULL)\n"
+                           INDENT INDENT "*out = rc == 0 ? (const %s *)value "
+                           ": NULL;\n"
+                           INDENT "return rc;\n"
+                           "}\n\n", tb->msg->c_type);
+        }
+        free(p);
+
+        p = xasprintf("const %s *value", tb->msg->c_type);
+        {
+                const char *params[] = { key_params[0], key_params[1],
+                                         key_params[2], p };
+                const char *args[] = { "call", t_ref, "key", "len",
+                                       "(const ProtobufCMessage *)value" };
+
+                put_publish_fn(b, tb->put_fn, params, 4, "kbus_table_put(",
+                               args, 5);
+        }
+        free(p);
+        {
+                const char *args[] = { "call", t_ref, "key", "len" };
+
+                put_publish_fn(b, tb->delete_fn, key_params, 3,
+                               "kbus_table_delete(", args, 4);
+        }
+
+        /* scan: libkbus calls back with a ProtobufCMessage; the typed
+         * callback travels in a struct on the stack to a trampoline, so
+         * no function is called through a pointer of another type. */
+        buf_printf(b, "struct %s {\n"
+                   INDENT "%s fn;\n"
+                   INDENT "void *arg;\n"
+                   "};\n\n", tb->scan_ctx, tb->scan_fn_type);
+        buf_puts(b, "static int\n");
+        lead = xasprintf("%s(", tb->scan_entry_fn);
+        put_params(b, "", lead, scan_params, 4, ")\n");
+        free(lead);
+        buf_printf(b, "{\n" INDENT "const struct %s *ctx = arg;\n\n",
+                   tb->scan_ctx);
+        cast = xasprintf("(const %s *)value", tb->msg->c_type);
+        {
+                const char *args[] = { "key", "len", cast, "ctx->arg" };
+
+                put_params(b, INDENT, "return ctx->fn(", args, 4,
+                           ");\n}\n\n");
+        }
+        free(cast);
+
+        buf_puts(b, "int\n");
+        lead = xasprintf("%s(", tb->scan_fn);
+        p = xasprintf("%s fn", tb->scan_fn_type);
+        {
+                const char *params[] = { "kbus_call *call", p, "void *arg" };
+
+                put_params(b, "", lead, params, 3, ")\n");
+        }
+        free(p);
+        free(lead);
+        p = xasprintf("fn != NULL ? %s : NULL", tb->scan_entry_fn);
+        {
+                const char *args[] = { "call", t_ref, p, "&ctx" };
+
+                buf_printf(b, "{\n"
+                           INDENT "struct %s ctx = { fn, arg };\n\n"
+                           INDENT "/* A NULL fn reaches libkbus as NULL, "
+                           "which refuses it. */\n", tb->scan_ctx);
+                put_params(b, INDENT, "return kbus_table_scan(", args, 4,
+                           ");\n}\n\n");
+        }
+        free(p);
+        free(t_ref);
+}
+
 void
 emit_source(buf *b, const mfile *mf)
 {
@@ -843,6 +1086,8 @@ emit_source(buf *b, const mfile *mf)
                 source_service(b, &mf->services[i]);
         for (size_t i = 0; i < mf->n_events; i++)
                 source_event(b, &mf->events[i]);
+        for (size_t i = 0; i < mf->n_tables; i++)
+                source_table(b, &mf->tables[i]);
         /* No trailing blank line. */
         while (b->len >= 2 && b->data[b->len - 1] == '\n' &&
                b->data[b->len - 2] == '\n')

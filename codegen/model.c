@@ -25,6 +25,12 @@
 
 /* Kafka's limit on topic names (kafka.common.internals.Topic). */
 #define TOPIC_MAX 249
+/* A table's changelog topic is "<group>.<name>.changelog": its name must
+ * leave room for the suffix, the dot and a group of one character at
+ * least; the group itself is only known at run time. */
+#define CHANGELOG_SUFFIX ".changelog"
+#define TABLE_NAME_MAX \
+        (TOPIC_MAX - ((int)sizeof CHANGELOG_SUFFIX - 1) - 2)
 
 typedef Google__Protobuf__FieldDescriptorProto field_proto;
 typedef Google__Protobuf__ServiceDescriptorProto service_proto;
@@ -406,7 +412,7 @@ cmp_strp(const void *a, const void *b)
 }
 
 /* ------------------------------------------------------------------ */
-/* Messages: proto3 optional, events                                   */
+/* Messages: proto3 optional, events, tables                           */
 /* ------------------------------------------------------------------ */
 
 static void
@@ -470,6 +476,86 @@ build_event(builder *b, const mtype *t, const Kbus__EventOptions *eo,
         free(what);
 }
 
+static bool
+valid_table_name(const char *name)
+{
+        size_t n = strlen(name);
+
+        return n > 0 && n <= (size_t)TABLE_NAME_MAX &&
+               strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+static void
+build_table(builder *b, const mtype *t, const Kbus__TableOptions *to,
+            const int32_t *path, size_t n_path)
+{
+        mfile *mf = b->mf;
+        mtable *tb;
+        char *what = xasprintf("message %s", t->full_name);
+        const char *pkg = b->fd->package ? b->fd->package : "";
+        const char *rel = *pkg ? t->full_name + strlen(pkg) + 1
+                               : t->full_name;
+        char *prefix = names_kbus(b->pkg_prefix, rel);
+
+        mf->tables = xrealloc(mf->tables,
+                              (mf->n_tables + 1) * sizeof *mf->tables);
+        tb = &mf->tables[mf->n_tables++];
+        memset(tb, 0, sizeof *tb);
+        tb->msg = t;
+        tb->desc_var = xasprintf("%s__table", prefix);
+        tb->attach_fn = xasprintf("%s_attach", prefix);
+        tb->get_fn = xasprintf("%s_get", prefix);
+        tb->put_fn = xasprintf("%s_put", prefix);
+        tb->delete_fn = xasprintf("%s_delete", prefix);
+        tb->scan_fn = xasprintf("%s_scan", prefix);
+        tb->scan_fn_type = xasprintf("%s_scan_fn", prefix);
+        tb->scan_ctx = xasprintf("%s__scan_ctx", prefix);
+        tb->scan_entry_fn = xasprintf("%s__scan_entry", prefix);
+        tb->comment = find_comment(b->fd, path, n_path);
+
+        if (to->name != NULL) {
+                if (!valid_table_name(to->name))
+                        report(b, "%s: (kbus.table).name \"%s\" is not a "
+                              "valid table name (1 to %d of [a-zA-Z0-9._-]; "
+                              "it names the changelog topic "
+                              "\"<group>.<name>%s\")", what, to->name,
+                              TABLE_NAME_MAX, CHANGELOG_SUFFIX);
+                tb->name = xstrdup(to->name);
+        } else {
+                /* The simple name: "Count" for demo.v1.Count, "Item" for
+                 * shop.v1.Order.Item.  Only its length can be wrong. */
+                const char *simple = t->msg->name;
+
+                if (!valid_table_name(simple))
+                        report(b, "%s: the name is too long for a table "
+                              "(at most %d characters); set "
+                              "(kbus.table).name", what, TABLE_NAME_MAX);
+                tb->name = xstrdup(simple);
+        }
+        /* Two tables of one name would share a changelog topic, and the
+         * runtime would refuse the second; say so now.  Other files of
+         * the program are not visible here. */
+        for (size_t i = 0; i + 1 < mf->n_tables; i++)
+                if (strcmp(mf->tables[i].name, tb->name) == 0)
+                        report(b, "%s: table name \"%s\" is also the name "
+                              "of the table of message %s; set "
+                              "(kbus.table).name on one of them", what,
+                              tb->name, mf->tables[i].msg->full_name);
+
+        cname_add(b, tb->desc_var, what);
+        cname_add(b, tb->attach_fn, what);
+        cname_add(b, tb->get_fn, what);
+        cname_add(b, tb->put_fn, what);
+        cname_add(b, tb->delete_fn, what);
+        cname_add(b, tb->scan_fn, what);
+        cname_add(b, tb->scan_fn_type, what);
+        cname_add(b, tb->scan_ctx, what);
+        cname_add(b, tb->scan_entry_fn, what);
+        free(prefix);
+        free(what);
+}
+
 static void
 walk_message(builder *b, const char *scope, const message_proto *msg,
              int32_t *path, size_t n_path)
@@ -479,6 +565,7 @@ walk_message(builder *b, const char *scope, const message_proto *msg,
         const mtype *t = registry_find(b->reg, full);
         char *what = xasprintf("message %s", full);
         Kbus__EventOptions *eo;
+        Kbus__TableOptions *to;
 
         for (size_t i = 0; i < msg->n_field; i++) {
                 /* protobuf-c 1.4 refuses them, so the .pb-c.h we build on
@@ -497,6 +584,14 @@ walk_message(builder *b, const char *scope, const message_proto *msg,
                 build_event(b, t, eo, path, n_path);
         if (eo != NULL)
                 protobuf_c_message_free_unpacked(&eo->base, NULL);
+        /* A message may be both an event and a table's value. */
+        to = (Kbus__TableOptions *)get_ext(b, what, msg->options,
+                                           KBUS_EXT_TABLE,
+                                           &kbus__table_options__descriptor);
+        if (to != NULL && t != NULL)
+                build_table(b, t, to, path, n_path);
+        if (to != NULL)
+                protobuf_c_message_free_unpacked(&to->base, NULL);
 
         for (size_t i = 0; i < msg->n_nested_type; i++) {
                 path[n_path] = PATH_MESSAGE_NESTED;
@@ -912,6 +1007,22 @@ model_fini(mfile *mf)
                 free(ev->comment);
         }
         free(mf->events);
+        for (size_t i = 0; i < mf->n_tables; i++) {
+                mtable *tb = &mf->tables[i];
+
+                free(tb->name);
+                free(tb->desc_var);
+                free(tb->attach_fn);
+                free(tb->get_fn);
+                free(tb->put_fn);
+                free(tb->delete_fn);
+                free(tb->scan_fn);
+                free(tb->scan_fn_type);
+                free(tb->scan_ctx);
+                free(tb->scan_entry_fn);
+                free(tb->comment);
+        }
+        free(mf->tables);
         for (size_t i = 0; i < mf->n_includes; i++)
                 free(mf->includes[i]);
         free(mf->includes);

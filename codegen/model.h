@@ -95,6 +95,22 @@ typedef struct mevent {
         char *comment;
 } mevent;
 
+/** A message with (kbus.table): a state table of such values. */
+typedef struct mtable {
+        const mtype *msg;
+        char *name;          /**< "Count": the changelog is "<group>.Count.changelog" */
+        char *desc_var;      /**< "demo_v1_count__table" */
+        char *attach_fn;
+        char *get_fn;
+        char *put_fn;
+        char *delete_fn;
+        char *scan_fn;
+        char *scan_fn_type;  /**< the typed scan callback */
+        char *scan_ctx;      /**< struct tag of the scan trampoline's state */
+        char *scan_entry_fn; /**< static trampoline to the scan callback */
+        char *comment;
+} mtable;
+
 typedef struct mfile {
         const char *name; /**< "dir/hello.proto" */
         char *base;       /**< "dir/hello" */
@@ -111,6 +127,8 @@ typedef struct mfile {
         size_t n_services;
         mevent *events;
         size_t n_events;
+        mtable *tables;
+        size_t n_tables;
 } mfile;
 
 /** @brief Indexes every message of every file in \p req. */

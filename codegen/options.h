@@ -16,6 +16,7 @@
 #define KBUS_EXT_SERVICE 50901
 #define KBUS_EXT_METHOD 50902
 #define KBUS_EXT_EVENT 50903
+#define KBUS_EXT_TABLE 50904
 /** protobuf-c's (pb_c_file) extension of FileOptions. */
 #define PB_C_EXT_FILE 1019
 

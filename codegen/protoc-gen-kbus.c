@@ -1,6 +1,6 @@
 /*
- * protoc-gen-kbus: the protoc plugin that turns services and (kbus.event)
- * messages into typed C stubs over libkbus.
+ * protoc-gen-kbus: the protoc plugin that turns services, (kbus.event)
+ * messages and (kbus.table) messages into typed C stubs over libkbus.
  *
  * protoc runs it with a CodeGeneratorRequest on stdin and reads a
  * CodeGeneratorResponse from stdout.  Mistakes in the user's .proto are

@@ -1,7 +1,7 @@
 /*
  * api_test: what generated code promises, checked without a broker.
  *
- * The generated stubs call seven libkbus functions; this file defines
+ * The generated stubs call twelve libkbus functions; this file defines
  * stand-ins that record their arguments, so the test needs only the
  * generated code and libkbus-wkt.  It checks the API's shape at compile
  * time (typed function pointers), the descriptors' contents (paths, topics,
@@ -17,6 +17,7 @@
 #include "nopkg.kbus.h"
 #include "shop/v1/common.kbus.h"
 #include "shop/v1/orders.kbus.h"
+#include "table.kbus.h"
 
 static int failures;
 
@@ -49,6 +50,10 @@ static struct {
         const char *group;
         kbus_call *call;
         void *arg;
+        const kbus_table_desc *table;
+        const void *key;
+        size_t len;
+        kbus_table_scan_fn scan_fn;
 } last;
 
 int
@@ -145,6 +150,93 @@ kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply)
         return 0;
 }
 
+/* What the stand-in table calls answer: kbus_table_get() returns
+ * table_rc and table_value; kbus_table_scan() visits the entries of
+ * table_entries until its callback returns non-zero. */
+static int table_rc;
+static const ProtobufCMessage *table_value;
+static const ProtobufCMessage *table_entries[3];
+
+int
+kbus_table_attach(kbus_runtime *rt, const kbus_table_desc *t,
+                  const char *group)
+{
+        memset(&last, 0, sizeof last);
+        last.fn = "kbus_table_attach";
+        last.rt = rt;
+        last.table = t;
+        last.group = group;
+        return 0;
+}
+
+int
+kbus_table_get(kbus_call *call, const kbus_table_desc *t, const void *key,
+               size_t len, const ProtobufCMessage **out)
+{
+        memset(&last, 0, sizeof last);
+        last.fn = "kbus_table_get";
+        last.call = call;
+        last.table = t;
+        last.key = key;
+        last.len = len;
+        /* The generated code always passes somewhere to write. */
+        if (out == NULL)
+                return KBUS_INTERNAL;
+        /* Written on failure too: the typed get must not pass on what
+         * libkbus leaves in *out then. */
+        *out = table_value;
+        return table_rc;
+}
+
+int
+kbus_table_put(kbus_call *call, const kbus_table_desc *t, const void *key,
+               size_t len, const ProtobufCMessage *value)
+{
+        memset(&last, 0, sizeof last);
+        last.fn = "kbus_table_put";
+        last.call = call;
+        last.table = t;
+        last.key = key;
+        last.len = len;
+        last.msg = value;
+        return 0;
+}
+
+int
+kbus_table_delete(kbus_call *call, const kbus_table_desc *t,
+                  const void *key, size_t len)
+{
+        memset(&last, 0, sizeof last);
+        last.fn = "kbus_table_delete";
+        last.call = call;
+        last.table = t;
+        last.key = key;
+        last.len = len;
+        return 0;
+}
+
+int
+kbus_table_scan(kbus_call *call, const kbus_table_desc *t,
+                kbus_table_scan_fn fn, void *arg)
+{
+        memset(&last, 0, sizeof last);
+        last.fn = "kbus_table_scan";
+        last.call = call;
+        last.table = t;
+        last.scan_fn = fn;
+        last.arg = arg;
+        if (fn == NULL)
+                return KBUS_INVALID_ARGUMENT;
+        for (size_t i = 0; i < 3; i++) {
+                char key = (char)('a' + i);
+                int rc = fn(&key, 1, table_entries[i], arg);
+
+                if (rc != 0)
+                        return rc;
+        }
+        return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Typed handlers and callbacks that record what reached them          */
 /* ------------------------------------------------------------------ */
@@ -205,6 +297,19 @@ on_register(kbus_call *call, const Registry__Entry *req, void *arg)
         got.arg = arg;
 }
 
+/* Counts entries, remembering the last; stops at the one that is *arg. */
+static int
+on_count(const void *key, size_t len, const Demo__V1__Count *value,
+         void *arg)
+{
+        got.calls++;
+        got.msg = value;
+        got.arg = arg;
+        CHECK(len == 1 && *(const char *)key == 'a' + got.calls - 1);
+        return arg != NULL && value == *(const Demo__V1__Count **)arg ? 7
+                                                                     : 0;
+}
+
 /* The API of the generated code, as documented: a wrong signature does
  * not compile (-Werror turns incompatible pointer types into errors). */
 static void
@@ -239,6 +344,20 @@ check_shapes(void)
         /* c_package renames the C types, not the kbus names */
         int (*tick)(kbus_runtime *, const OtherName__Tick *) =
                 renamed_pkg_tick_publish;
+        /* tables */
+        int (*attach)(kbus_runtime *, const char *) = demo_v1_count_attach;
+        int (*get)(kbus_call *, const void *, size_t,
+                   const Demo__V1__Count **) = demo_v1_count_get;
+        int (*put)(kbus_call *, const void *, size_t,
+                   const Demo__V1__Count *) = demo_v1_count_put;
+        int (*del)(kbus_call *, const void *, size_t) = demo_v1_count_delete;
+        int (*scan)(kbus_call *, demo_v1_count_scan_fn, void *) =
+                demo_v1_count_scan;
+        int (*scan_fn)(const void *, size_t, const Demo__V1__Count *,
+                       void *) = (demo_v1_count_scan_fn)NULL;
+        int (*line_get)(kbus_call *, const void *, size_t,
+                        const Demo__V1__Order__Line **) =
+                demo_v1_order_line_get;
         shop_v1_order_service_handlers oh;
         directory_handlers dh;
 
@@ -252,6 +371,8 @@ check_shapes(void)
         (void)dh;
         CHECK(call && serve && reply && publish && subscribe && cancel &&
               quote && ping_reply && tick && cancel_cb == NULL);
+        CHECK(attach && get && put && del && scan && scan_fn == NULL &&
+              line_get);
 }
 
 static void
@@ -429,6 +550,83 @@ check_nopkg(void)
               &other_name__tick__descriptor);
 }
 
+static void
+check_tables(void)
+{
+        kbus_runtime *rt = (kbus_runtime *)&got;
+        kbus_call *call = (kbus_call *)&last;
+        Demo__V1__Count a = DEMO__V1__COUNT__INIT, b = DEMO__V1__COUNT__INIT;
+        const Demo__V1__Count *out = &b;
+        const Demo__V1__Count *stop;
+        const char key[] = "k1";
+
+        /* descriptors: default and explicit names, nested, event too */
+        CHECK_STR(demo_v1_count__table.name, "Count");
+        CHECK(demo_v1_count__table.value == &demo__v1__count__descriptor);
+        CHECK_STR(demo_v1_stock__table.name, "inventory.stock-levels_v2");
+        CHECK(demo_v1_stock__table.value == &demo__v1__stock__descriptor);
+        CHECK_STR(demo_v1_balance__table.name, "balances");
+        CHECK(demo_v1_balance__table.value ==
+              &demo__v1__balance__descriptor);
+        CHECK(demo_v1_balance__event.message ==
+              &demo__v1__balance__descriptor);
+        CHECK_STR(demo_v1_balance__event.key_field, "account");
+        CHECK_STR(demo_v1_order_line__table.name, "Line");
+        CHECK(demo_v1_order_line__table.value ==
+              &demo__v1__order__line__descriptor);
+
+        CHECK(demo_v1_count_attach(rt, "g1") == 0);
+        CHECK_STR(last.fn, "kbus_table_attach");
+        CHECK(last.rt == rt && last.table == &demo_v1_count__table &&
+              strcmp(last.group, "g1") == 0);
+        CHECK(demo_v1_stock_attach(rt, NULL) == 0);
+        CHECK(last.table == &demo_v1_stock__table && last.group == NULL);
+
+        /* get: the value as the typed message; NULL unless found */
+        table_rc = 0;
+        table_value = &a.base;
+        CHECK(demo_v1_count_get(call, key, 2, &out) == 0);
+        CHECK_STR(last.fn, "kbus_table_get");
+        CHECK(last.call == call && last.table == &demo_v1_count__table &&
+              last.key == key && last.len == 2);
+        CHECK(out == &a);
+        table_rc = KBUS_NOT_FOUND;
+        CHECK(demo_v1_count_get(call, NULL, 0, &out) == KBUS_NOT_FOUND);
+        CHECK(last.key == NULL && last.len == 0 && out == NULL);
+        table_rc = 0;
+        CHECK(demo_v1_count_get(call, key, 2, NULL) == 0);
+        CHECK_STR(last.fn, "kbus_table_get");
+
+        CHECK(demo_v1_count_put(call, key, 2, &a) == 0);
+        CHECK_STR(last.fn, "kbus_table_put");
+        CHECK(last.call == call && last.table == &demo_v1_count__table &&
+              last.key == key && last.len == 2 && last.msg == &a.base);
+        CHECK(demo_v1_count_delete(call, key, 2) == 0);
+        CHECK_STR(last.fn, "kbus_table_delete");
+        CHECK(last.call == call && last.table == &demo_v1_count__table &&
+              last.key == key && last.len == 2 && last.msg == NULL);
+
+        /* scan: every entry reaches the typed callback with its arg, and
+         * a non-zero return stops the scan and is returned */
+        table_entries[0] = &a.base;
+        table_entries[1] = &b.base;
+        table_entries[2] = &a.base;
+        memset(&got, 0, sizeof got);
+        stop = NULL;
+        CHECK(demo_v1_count_scan(call, on_count, &stop) == 0);
+        CHECK_STR(last.fn, "kbus_table_scan");
+        CHECK(last.call == call && last.table == &demo_v1_count__table &&
+              last.scan_fn != NULL);
+        CHECK(got.calls == 3 && got.msg == &a && got.arg == &stop);
+        memset(&got, 0, sizeof got);
+        stop = &b;
+        CHECK(demo_v1_count_scan(call, on_count, &stop) == 7);
+        CHECK(got.calls == 2 && got.msg == &b);
+        /* a NULL callback is passed on for libkbus to refuse */
+        CHECK(demo_v1_count_scan(call, NULL, NULL) == KBUS_INVALID_ARGUMENT);
+        CHECK(last.scan_fn == NULL);
+}
+
 int
 main(void)
 {
@@ -436,6 +634,7 @@ main(void)
         check_hello();
         check_options();
         check_nopkg();
+        check_tables();
         if (failures == 0)
                 printf("ok: api_test\n");
         return failures ? 1 : 0;

@@ -17,7 +17,7 @@ GOLDEN=$abs_top_srcdir/tests/codegen/golden
 WKT_INCLUDE=$abs_top_builddir/codegen/wkt
 
 # The .proto files with golden output, relative to $PROTOS.
-GOLDEN_PROTOS="hello.proto shop/v1/common.proto shop/v1/orders.proto nopkg.proto cpackage.proto"
+GOLDEN_PROTOS="hello.proto shop/v1/common.proto shop/v1/orders.proto nopkg.proto cpackage.proto table.proto"
 
 plugin_prog=$abs_top_builddir/protoc-gen-kbus$EXEEXT
 if [ ! -x "$plugin_prog" ]; then

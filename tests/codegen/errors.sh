@@ -76,6 +76,20 @@ names.proto: service err.v1.Greeter, method Get_X: handler name get_x is also us
 names.proto: service err.v1.Typed, method Int: protoc-c names a struct member "int" after this method
 E
 
+# Table names become part of the changelog topic "<group>.<name>.changelog".
+expect table.proto <<'E'
+table.proto: message err.v1.Bad: (kbus.table).name "bad name!" is not a valid table name (1 to 237 of [a-zA-Z0-9._-]; it names the changelog topic "<group>.<name>.changelog")
+table.proto: message err.v1.Empty: (kbus.table).name "" is not a valid table name
+table.proto: message err.v1.TooLong: (kbus.table).name "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu" is not a valid table name
+table.proto: message err.v1.Mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm: the name is too long for a table (at most 237 characters); set (kbus.table).name
+table.proto: message err.v1.Second: table name "counts" is also the name of the table of message err.v1.First; set (kbus.table).name on one of them
+table.proto: service err.v1.HTTPStats, method Get: generated C name err_v1_http_stats_get is also generated for message err.v1.HttpStats
+E
+if grep -q "message err.v1.Longest\|message err.v1.First:" "$work/log"; then
+        echo "FAIL: table.proto: a valid table name was reported"
+        failed=1
+fi
+
 expect streaming.proto --kbus_opt=bogus,other <<'E'
 unknown parameter "bogus"
 unknown parameter "other"

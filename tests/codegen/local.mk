@@ -25,6 +25,7 @@ EXTRA_DIST += \
 	tests/codegen/protos/hello.proto \
 	tests/codegen/protos/nopkg.proto \
 	tests/codegen/protos/cpackage.proto \
+	tests/codegen/protos/table.proto \
 	tests/codegen/protos/shop/v1/common.proto \
 	tests/codegen/protos/shop/v1/orders.proto \
 	tests/codegen/golden/hello.kbus.c \
@@ -33,6 +34,8 @@ EXTRA_DIST += \
 	tests/codegen/golden/nopkg.kbus.h \
 	tests/codegen/golden/cpackage.kbus.c \
 	tests/codegen/golden/cpackage.kbus.h \
+	tests/codegen/golden/table.kbus.c \
+	tests/codegen/golden/table.kbus.h \
 	tests/codegen/golden/shop/v1/common.kbus.c \
 	tests/codegen/golden/shop/v1/common.kbus.h \
 	tests/codegen/golden/shop/v1/orders.kbus.c \
@@ -41,7 +44,8 @@ EXTRA_DIST += \
 	tests/codegen/errors/optional.proto \
 	tests/codegen/errors/keyfield.proto \
 	tests/codegen/errors/options.proto \
-	tests/codegen/errors/names.proto
+	tests/codegen/errors/names.proto \
+	tests/codegen/errors/table.proto
 
 # The tests need the plugin and libkbus-wkt (both part of `all`, which
 # `make check` builds first) and env.sh.  With .sh in TEST_EXTENSIONS,
