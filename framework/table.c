@@ -1560,7 +1560,13 @@ int kbus_table_attach(kbus_runtime *rt, const kbus_table_desc *td,
         for (t = st->tables; t; t = t->next)
                 if (t->desc == td || !strcmp(t->desc->name, td->name))
                         return KBUS_ALREADY_EXISTS;
-        snprintf(name, sizeof(name), "%s.%s.changelog", group, td->name);
+        if ((size_t)snprintf(name, sizeof(name), "%s.%s.changelog", group,
+                             td->name) > 249) {
+                KBUS_LOG(KBUS_LOG_ERROR, "table",
+                         "changelog topic of table %s in group %s would be "
+                         "longer than 249 characters", td->name, group);
+                return KBUS_INVALID_ARGUMENT;
+        }
         if (!(t = kbus__calloc(1, sizeof(*t))) ||
             !(t->changelog = kbus__strdup(name))) {
                 kbus__free(t);

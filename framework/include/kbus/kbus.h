@@ -631,8 +631,9 @@ typedef struct kbus_table_desc {
  * Call before kbus_runtime_start().  At start the changelog topic is
  * created on the embedded broker, or checked on a cluster: it must exist
  * with as many partitions as the group's input topics.
- * @returns 0, INVALID_ARGUMENT, ALREADY_EXISTS, FAILED_PRECONDITION
- *          (already started).
+ * @returns 0, INVALID_ARGUMENT (no name, or a changelog topic name longer
+ *          than Kafka's 249 characters), ALREADY_EXISTS (a table of that
+ *          name in the group), FAILED_PRECONDITION (already started).
  */
 int kbus_table_attach(kbus_runtime *rt, const kbus_table_desc *t,
                       const char *group);
@@ -661,6 +662,7 @@ int kbus_table_get(kbus_call *call, const kbus_table_desc *t, const void *key,
  * dropped.  A record redelivered after its writes were delivered (a crash
  * before its offset was committed) is not handled again: its events and
  * reply are sent again, with the same ids.
+ * \p value is encoded at once: the caller keeps it.
  * @returns 0, INVALID_ARGUMENT (as for get, or wrong type),
  *          RESOURCE_EXHAUSTED.
  */
