@@ -22,9 +22,10 @@ static void try_later(kbus_dead_letter *dl, const char *why) {
                 return;
         }
         KBUS_LOG(KBUS_LOG_WARN, "dlq",
-                 "cannot dead-letter %s [%" PRId32 "] offset %" PRId64
-                 " (%s); retrying in 1 s, partition held",
-                 rd_kafka_topic_name(m->rkt), m->partition, m->offset, why);
+                 "dead letter to %s%s failed (%s) for %s [%" PRId32
+                 "] offset %" PRId64 "; retrying in 1 s, partition held",
+                 rd_kafka_topic_name(m->rkt), dl->suffix, why,
+                 rd_kafka_topic_name(m->rkt), m->partition, m->offset);
         if (!dl->timer) {
                 dl->timer = evtimer_new(dl->base, on_timer, dl);
                 if (!dl->timer) {
