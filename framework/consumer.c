@@ -96,7 +96,15 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * runtime closes, librdkafka's own close commits them, without
          * waiting forever for a broker that may be gone.) */
         if (!rd_kafka_assignment_lost(rk) && !g->rt->closed) {
-                rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
+                rd_kafka_resp_err_t cerr;
+                /* What handlers wrote first: their replies, events and
+                 * table changes land before the next owner starts (a
+                 * table's next owner restores from the changelog), and the
+                 * records they end are committed with the rest.  Bounded,
+                 * like the commit itself. */
+                if (rd_kafka_outq_len(g->rt->producer) > 0)
+                        rd_kafka_flush(g->rt->producer, 5000);
+                cerr = rd_kafka_commit(rk, NULL, 0);
                 if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
                         KBUS_LOG(KBUS_LOG_WARN, "consumer",
                                  "group %s: commit on revoke: %s", g->id,

@@ -690,6 +690,18 @@ static void published(kbus_dr *dr, const rd_kafka_message_t *m) {
                 release(call);
 }
 
+/* A call with table changes whose partition was revoked while it ran:
+ * the next owner has restored (or is restoring) the table without them,
+ * and handles the record again from the start.  Writing them now would
+ * put changes into the changelog behind its back, so the call is let go,
+ * its changes, and its reply, dropped. */
+static bool stale_state(kbus_call *call) {
+        if (!call->writes || !call->part->revoked)
+                return false;
+        abandon(call);
+        return true;
+}
+
 int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply) {
         void *value;
         size_t len;
@@ -700,6 +712,10 @@ int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply) {
         if (!value) {
                 kbus__record_finish(call);
                 return KBUS_RESOURCE_EXHAUSTED;
+        }
+        if (stale_state(call)) {
+                kbus__free(value);
+                return 0;
         }
         /* Table changes go to the changelog with the reply (its outbox);
          * the reply leaves once they are delivered. */
@@ -716,6 +732,8 @@ int kbus_call_ack(kbus_call *call) {
                 return KBUS_INVALID_ARGUMENT;
         if (call->method && !(call->method->flags & KBUS_METHOD_ONE_WAY))
                 return KBUS_INVALID_ARGUMENT; /* must reply */
+        if (stale_state(call))
+                return 0;
         if (call->writes)
                 STATE_DO(call, commit, call, KBUS_OK, NULL, 0);
         if (must_hold(call))
