@@ -30,3 +30,7 @@ tests_integration_reliability_test_LDADD = $(integration_ldadd) $(RDKAFKA_LIBS)
 # Python parser (python3-prometheus-client).
 TESTS += tests/integration/metrics_test.sh
 EXTRA_DIST += tests/integration/metrics_test.sh tests/integration/metrics_check.py
+
+# A second SIGTERM ends a program at once, whatever is still in flight.
+TESTS += tests/integration/second_signal_test.sh
+EXTRA_DIST += tests/integration/second_signal_test.sh
