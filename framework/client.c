@@ -278,9 +278,13 @@ int kbus__client_start(kbus_runtime *rt) {
 /* Calls still waiting end now, CANCELLED. */
 static void cancel(kbus_hnode *n, void *arg) {
         kbus_pending *p = kbus__entry_of(n, kbus_pending, node);
-        if (p->state == PENDING_WAITING && p->cb)
-                p->method->complete(p->cb, KBUS_CANCELLED, "runtime shut down",
-                                    NULL, p->arg);
+        if (p->state == PENDING_WAITING) {
+                if (p->cb)
+                        p->method->complete(p->cb, KBUS_CANCELLED,
+                                            "runtime shut down", NULL, p->arg);
+                if (p->dr_pending)
+                        p->rt->stale_requests++; /* as pending_end does */
+        }
         if (!p->dr_pending)
                 pending_free(p);
         else
@@ -378,6 +382,14 @@ static void on_resend(evutil_socket_t fd, short what, void *arg) {
         void *copy;
         if (p->state != PENDING_WAITING)
                 return;
+        if (p->dr_pending) {
+                /* A retriable reply came before the report of the request
+                 * it answers.  One request of a call in flight at a time:
+                 * the call has one kbus_dr, and rt->stale_requests counts
+                 * one outstanding report per ended call. */
+                kbus__timer_ms(p->saved->resend_timer, 100);
+                return;
+        }
         copy = kbus__malloc(p->saved->len ? p->saved->len : 1);
         if (copy) {
                 memcpy(copy, p->saved->value, p->saved->len);

@@ -1,10 +1,13 @@
 /*
  * Request/reply on the embedded broker: a round trip, 1,000 concurrent
  * calls answered exactly once each, deadlines (late replies dropped and
- * counted, expired requests not executed), and UNIMPLEMENTED.
+ * counted, expired requests not executed), UNIMPLEMENTED, and a shutdown
+ * that does not wait for the requests of calls that have ended.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "harness.h"
 #include "hello.kbus.h"
@@ -323,6 +326,71 @@ static void test_ops_endpoint(void **state) {
         kbus_runtime_free(srv);
 }
 
+/* ---- shutdown after the broker went away (issue 9, defect 4) ---- */
+
+/* A runtime with its own embedded broker, so that the test can take that
+ * broker away without disturbing the others. */
+static kbus_runtime *own_broker_runtime(const char *name, const char *grace) {
+        kbus_config *conf;
+        kbus_runtime *rt;
+        char err[512];
+        assert_int_equal(kbus_config_new(&conf), 0);
+        assert_int_equal(kbus_config_set(conf, "name", name, err, sizeof(err)),
+                         0);
+        assert_int_equal(kbus_config_set(conf, "bootstrap", "embedded", err,
+                                         sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", grace,
+                                         err, sizeof(err)), 0);
+        if (kbus_runtime_new(&rt, &conf, test_base, err, sizeof(err))) {
+                fprintf(stderr, "runtime: %s\n", err);
+                fail();
+        }
+        return rt;
+}
+
+/* Calls nobody serves end DEADLINE_EXCEEDED; the second one's request
+ * could not even be written, its broker being down.  Shutting down must
+ * not spend the grace period trying to deliver a request whose call has
+ * ended: nobody waits for its reply any more.  (It took the whole
+ * shutdown_grace_ms.) */
+static void test_free_skips_requests_of_ended_calls(void **state) {
+        kbus_runtime *cli = own_broker_runtime("gone-client", "8000");
+        const char *wrap = getenv("KBUS_TEST_WRAP");
+        /* Freeing the embedded broker alone can take a second. */
+        double limit = wrap && *wrap ? 6.0 : 3.0;
+        Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+        kbus_call_opts *opts = opts_for("gone.requests", 500);
+        struct result r = {0};
+        double t0, took;
+
+        assert_int_equal(kbus_runtime_start(cli), 0);
+        req.name = "before";
+        assert_int_equal(
+            hello_v1_greeter_say_hello(cli, &req, opts, on_reply, &r), 0);
+        assert_true(run_until(&r.done, 10));
+        assert_int_equal(r.status, KBUS_DEADLINE_EXCEEDED);
+
+        assert_int_equal(rd_kafka_mock_broker_set_down(kbus_runtime_mock(cli),
+                                                       1), 0);
+        memset(&r, 0, sizeof(r));
+        req.name = "after";
+        assert_int_equal(
+            hello_v1_greeter_say_hello(cli, &req, opts, on_reply, &r), 0);
+        kbus_call_opts_free(opts);
+        assert_true(run_until(&r.done, 10));
+        assert_int_equal(r.status, KBUS_DEADLINE_EXCEEDED);
+        assert_int_equal(kbus_runtime_stat(cli, KBUS_STAT_CALLS_TIMED_OUT), 2);
+
+        t0 = now_s();
+        kbus_runtime_shutdown(cli);
+        run_for(0.05);
+        kbus_runtime_free(cli);
+        took = now_s() - t0;
+        fprintf(stderr, "shutdown and free took %.2f s (grace 8 s)\n", took);
+        assert_true(took < limit);
+        assert_int_equal(r.calls, 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_round_trip),
@@ -331,6 +399,7 @@ int main(void) {
             cmocka_unit_test(test_expired_request_not_executed),
             cmocka_unit_test(test_unknown_method),
             cmocka_unit_test(test_ops_endpoint),
+            cmocka_unit_test(test_free_skips_requests_of_ended_calls),
         };
         int rc;
         harness_up();

@@ -290,6 +290,10 @@ void kbus_runtime_shutdown(kbus_runtime *rt);
  *        consumers and frees everything.  Calls still pending complete
  *        with CANCELLED first.  Must be called outside event dispatch.
  *        NULL is fine.
+ *
+ * The flush waits at most shutdown_grace_ms (not at all after a second
+ * signal), and never for the request of a call that has already ended
+ * (answered, failed or past its deadline): such requests are dropped.
  */
 void kbus_runtime_free(kbus_runtime *rt);
 
