@@ -360,6 +360,33 @@ int kbus__client_start(kbus_runtime *rt) {
         return rc;
 }
 
+/* Before the runtime's last flush: calls that wait for a reply end now,
+ * CANCELLED, so that their requests still queued are not waited for
+ * (nobody will read the reply).  One-way calls are left to their delivery
+ * reports, which the flush brings: being written is their outcome.  The
+ * calls stay in the table, for kbus__client_fini() to free. */
+static void cancel_waiting(kbus_hnode *n, void *arg) {
+        kbus_pending *p = kbus__entry_of(n, kbus_pending, node);
+        kbus_runtime *rt = p->rt;
+        if (p->state != PENDING_WAITING ||
+            (p->method->flags & KBUS_METHOD_ONE_WAY))
+                return;
+        p->state = PENDING_DONE;
+        rt->n_waiting--;
+        if (p->dr_pending)
+                rt->stale_requests++;
+        evtimer_del(p->timer);
+        if (p->saved)
+                evtimer_del(p->saved->resend_timer);
+        if (p->cb)
+                p->method->complete(p->cb, KBUS_CANCELLED, "runtime shut down",
+                                    NULL, p->arg);
+}
+
+void kbus__client_cancel(kbus_runtime *rt) {
+        kbus__hash_each(&rt->calls, cancel_waiting, NULL);
+}
+
 /* Calls still waiting end now, CANCELLED. */
 static void cancel(kbus_hnode *n, void *arg) {
         kbus_pending *p = kbus__entry_of(n, kbus_pending, node);

@@ -157,6 +157,8 @@ void kbus__groups_close(kbus_runtime *rt);
 /* client.c */
 int kbus__client_init(kbus_runtime *rt, char *errstr, size_t errlen);
 int kbus__client_start(kbus_runtime *rt);
+/** Ends the calls waiting for a reply, CANCELLED, before the last flush. */
+void kbus__client_cancel(kbus_runtime *rt);
 void kbus__client_fini(kbus_runtime *rt);
 
 #endif

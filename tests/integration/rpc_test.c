@@ -391,6 +391,38 @@ static void test_free_skips_requests_of_ended_calls(void **state) {
         assert_int_equal(r.calls, 1);
 }
 
+/* A runtime freed with a call still waiting, its request stuck in the
+ * producer (broker down): the call ends CANCELLED at once, and its request
+ * is not waited for either. */
+static void test_free_cancels_waiting_calls_first(void **state) {
+        kbus_runtime *cli = own_broker_runtime("cancel-client", "8000");
+        const char *wrap = getenv("KBUS_TEST_WRAP");
+        double limit = wrap && *wrap ? 6.0 : 3.0;
+        Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
+        kbus_call_opts *opts = opts_for("cancel.requests", 30000);
+        struct result r = {0};
+        double t0, took;
+
+        assert_int_equal(kbus_runtime_start(cli), 0);
+        assert_int_equal(rd_kafka_mock_broker_set_down(kbus_runtime_mock(cli),
+                                                       1), 0);
+        req.name = "stuck";
+        assert_int_equal(
+            hello_v1_greeter_say_hello(cli, &req, opts, on_reply, &r), 0);
+        kbus_call_opts_free(opts);
+        run_for(0.3);
+        assert_false(r.done);
+
+        t0 = now_s();
+        kbus_runtime_free(cli);
+        took = now_s() - t0;
+        fprintf(stderr, "free took %.2f s (grace 8 s)\n", took);
+        assert_true(r.done);
+        assert_int_equal(r.calls, 1);
+        assert_int_equal(r.status, KBUS_CANCELLED);
+        assert_true(took < limit);
+}
+
 /* ---- the first call of a fresh runtime (issue 9, defect 5) ---- */
 
 static double one_call(kbus_runtime *cli, const char *topic) {
@@ -471,6 +503,7 @@ int main(void) {
             cmocka_unit_test(test_unknown_method),
             cmocka_unit_test(test_ops_endpoint),
             cmocka_unit_test(test_free_skips_requests_of_ended_calls),
+            cmocka_unit_test(test_free_cancels_waiting_calls_first),
             cmocka_unit_test(test_first_call_after_ready),
         };
         int rc;

@@ -292,13 +292,14 @@ void kbus_runtime_shutdown(kbus_runtime *rt);
 
 /**
  * @brief Stores and commits offsets, flushes the producer, closes the
- *        consumers and frees everything.  Calls still pending complete
- *        with CANCELLED first.  Must be called outside event dispatch.
- *        NULL is fine.
+ *        consumers and frees everything.  Calls still waiting for a reply
+ *        complete with CANCELLED first; one-way calls still being written
+ *        learn the outcome of the flush.  Must be called outside event
+ *        dispatch.  NULL is fine.
  *
  * The flush waits at most shutdown_grace_ms (not at all after a second
- * signal), and never for the request of a call that has already ended
- * (answered, failed or past its deadline): such requests are dropped.
+ * signal), and never for the request of a call that has ended (answered,
+ * failed, past its deadline or just cancelled): such requests are dropped.
  */
 void kbus_runtime_free(kbus_runtime *rt);
 
