@@ -222,7 +222,7 @@ int kbus__client_init(kbus_runtime *rt, char *errstr, size_t errlen) {
 static int reply_consumer_open(kbus_runtime *rt) {
         rd_kafka_topic_partition_list_t *l;
         rd_kafka_resp_err_t err;
-        /* A reply topic of our own is new: it starts at 0.  Offset 0 rather
+        /* A generated reply topic is new: it starts at 0.  Offset 0 rather
          * than BEGINNING saves an offset query, which librdkafka puts off
          * by half a second when, as here, the partition's leader is not
          * known yet at assign(); should the log not start at 0 after all,
