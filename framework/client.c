@@ -3,8 +3,11 @@
  *
  * Each runtime has its own reply topic (by default "<name>.replies.<random
  * hex>", partition 0), read by a consumer that uses assign(), not a group:
- * no rebalance can ever hand our replies to someone else, and the consumer
- * is assigned in kbus_runtime_start(), before any request can leave.
+ * no rebalance can ever hand our replies to someone else.  The consumer is
+ * assigned before any request can leave: at the first call, or in
+ * kbus_runtime_start() when a reply topic is configured or services were
+ * declared with kbus_client_prepare() (whose request topics' metadata is
+ * then fetched too, so that the first call costs what later ones do).
  * Pending calls live in a hash table keyed by correlation id, each with a
  * deadline timer.  A call that ended stays in the table for a while as a
  * tombstone, so a reply arriving after its deadline is told apart (and
@@ -176,11 +179,17 @@ static void reply_drain(void *owner) {
         kbus_runtime *rt = owner;
         rd_kafka_message_t *m;
         while ((m = rd_kafka_consumer_poll(rt->reply_rk, 0))) {
-                if (!m->err)
+                if (!m->err) {
+                        rt->reply_fetching = true;
                         reply_handle(rt, m);
-                else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        /* Its offset resolved, its leader found, one fetch
+                         * answered: a reply now arrives in one fetch. */
+                        rt->reply_fetching = true;
+                } else {
                         KBUS_LOG(KBUS_LOG_WARN, "client", "reply consumer: %s",
                                  rd_kafka_message_errstr(m));
+                }
                 rd_kafka_message_destroy(m);
         }
 }
@@ -207,13 +216,18 @@ int kbus__client_init(kbus_runtime *rt, char *errstr, size_t errlen) {
 }
 
 /* Creates the reply consumer and assigns it.  Done at the first call (or at
- * start for a configured reply topic), so a runtime that never calls pays
- * for no consumer, and still before the first request leaves: a reply can
- * never arrive before its consumer is assigned. */
+ * start for a configured reply topic or declared services), so a runtime
+ * that never calls pays for no consumer, and still before the first request
+ * leaves: a reply can never arrive before its consumer is assigned. */
 static int reply_consumer_open(kbus_runtime *rt) {
         rd_kafka_topic_partition_list_t *l;
         rd_kafka_resp_err_t err;
-        int64_t start = RD_KAFKA_OFFSET_BEGINNING;
+        /* A generated reply topic is new: it starts at 0.  Offset 0 rather
+         * than BEGINNING saves an offset query, which librdkafka puts off
+         * by half a second when, as here, the partition's leader is not
+         * known yet at assign(); should the log not start at 0 after all,
+         * auto.offset.reset (earliest) takes the consumer to its start. */
+        int64_t start = 0;
         char rkerr[512], errstr[512];
         rd_kafka_conf_t *conf;
         int rc;
@@ -228,6 +242,9 @@ static int reply_consumer_open(kbus_runtime *rt) {
          * offsets are never committed. */
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
         rd_kafka_conf_set(conf, "group.id", rt->reply_topic, NULL, 0);
+        /* The end of the partition, reached once, says it is fetching
+         * (kbus_runtime_ready). */
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, 0);
         rt->reply_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr,
                                     sizeof(rkerr));
         if (!rt->reply_rk) {
@@ -269,18 +286,117 @@ static int reply_consumer_open(kbus_runtime *rt) {
         return 0;
 }
 
+/* ---- services declared in advance ---- */
+
+struct kbus_prepared {
+        struct kbus_prepared *next;
+        rd_kafka_topic_t *rkt; /* held: the producer keeps its metadata */
+        bool replies;          /* some method of it has a reply */
+        char topic[];
+};
+
+/* Makes the producer look up the leaders of \p p's topic now rather than
+ * at the first call: a topic handle asks for its metadata when created (or
+ * when the producer's first connection comes up), and holding it keeps the
+ * metadata refreshed.  The embedded broker creates the topic first, so
+ * that the answer has leaders. */
+static void prepared_warm(kbus_runtime *rt, struct kbus_prepared *p) {
+        if (p->rkt)
+                return;
+        if (rt->broker)
+                rd_kafka_mock_topic_create(kbus_broker_mock(rt->broker),
+                                           p->topic,
+                                           rt->conf->broker_partitions, 1);
+        p->rkt = rd_kafka_topic_new(rt->producer, p->topic, NULL);
+        if (!p->rkt)
+                KBUS_LOG(KBUS_LOG_WARN, "client",
+                         "topic %s: %s; its first call looks it up", p->topic,
+                         rd_kafka_err2str(rd_kafka_last_error()));
+}
+
+int kbus_client_prepare(kbus_runtime *rt, const kbus_service_desc *svc) {
+        struct kbus_prepared *p;
+        bool replies = false;
+        size_t len;
+
+        if (!svc || !svc->topic || !*svc->topic)
+                return KBUS_INVALID_ARGUMENT;
+        if (rt->closing)
+                return KBUS_FAILED_PRECONDITION;
+        for (size_t i = 0; i < svc->n_methods; i++)
+                if (!(svc->methods[i].flags & KBUS_METHOD_ONE_WAY))
+                        replies = true;
+        for (p = rt->prepared; p; p = p->next)
+                if (!strcmp(p->topic, svc->topic))
+                        break;
+        if (!p) {
+                len = strlen(svc->topic);
+                p = kbus__calloc(1, sizeof(*p) + len + 1);
+                if (!p)
+                        return KBUS_RESOURCE_EXHAUSTED;
+                memcpy(p->topic, svc->topic, len + 1);
+                p->next = rt->prepared;
+                rt->prepared = p;
+        }
+        p->replies |= replies;
+        if (!rt->started)
+                return 0; /* kbus_runtime_start() warms it */
+        prepared_warm(rt, p);
+        return replies && !rt->reply_rk ? reply_consumer_open(rt) : 0;
+}
+
 int kbus__client_start(kbus_runtime *rt) {
-        return rt->conf->reply_topic && !rt->reply_rk
-                   ? reply_consumer_open(rt)
-                   : 0;
+        bool replies = rt->conf->reply_topic != NULL;
+        int rc = 0;
+
+        for (struct kbus_prepared *p = rt->prepared; p; p = p->next) {
+                prepared_warm(rt, p);
+                replies |= p->replies;
+        }
+        if (replies && !rt->reply_rk)
+                rc = reply_consumer_open(rt);
+        if (!rc && replies)
+                rt->reply_at_start = true;
+        return rc;
+}
+
+/* Before the runtime's last flush: calls that wait for a reply end now,
+ * CANCELLED, so that their requests still queued are not waited for
+ * (nobody will read the reply).  One-way calls are left to their delivery
+ * reports, which the flush brings: being written is their outcome.  The
+ * calls stay in the table, for kbus__client_fini() to free. */
+static void cancel_waiting(kbus_hnode *n, void *arg) {
+        kbus_pending *p = kbus__entry_of(n, kbus_pending, node);
+        kbus_runtime *rt = p->rt;
+        if (p->state != PENDING_WAITING ||
+            (p->method->flags & KBUS_METHOD_ONE_WAY))
+                return;
+        p->state = PENDING_DONE;
+        rt->n_waiting--;
+        if (p->dr_pending)
+                rt->stale_requests++;
+        evtimer_del(p->timer);
+        if (p->saved)
+                evtimer_del(p->saved->resend_timer);
+        if (p->cb)
+                p->method->complete(p->cb, KBUS_CANCELLED, "runtime shut down",
+                                    NULL, p->arg);
+}
+
+void kbus__client_cancel(kbus_runtime *rt) {
+        kbus__hash_each(&rt->calls, cancel_waiting, NULL);
 }
 
 /* Calls still waiting end now, CANCELLED. */
 static void cancel(kbus_hnode *n, void *arg) {
         kbus_pending *p = kbus__entry_of(n, kbus_pending, node);
-        if (p->state == PENDING_WAITING && p->cb)
-                p->method->complete(p->cb, KBUS_CANCELLED, "runtime shut down",
-                                    NULL, p->arg);
+        if (p->state == PENDING_WAITING) {
+                if (p->cb)
+                        p->method->complete(p->cb, KBUS_CANCELLED,
+                                            "runtime shut down", NULL, p->arg);
+                if (p->dr_pending)
+                        p->rt->stale_requests++; /* as pending_end does */
+        }
         if (!p->dr_pending)
                 pending_free(p);
         else
@@ -288,6 +404,13 @@ static void cancel(kbus_hnode *n, void *arg) {
 }
 
 void kbus__client_fini(kbus_runtime *rt) {
+        while (rt->prepared) {
+                struct kbus_prepared *p = rt->prepared;
+                rt->prepared = p->next;
+                if (p->rkt)
+                        rd_kafka_topic_destroy(p->rkt);
+                kbus__free(p);
+        }
         kbus__hash_each(&rt->calls, cancel, NULL);
         kbus__hash_fini(&rt->calls);
         kbus__ring_fini(&rt->ended);
@@ -378,6 +501,14 @@ static void on_resend(evutil_socket_t fd, short what, void *arg) {
         void *copy;
         if (p->state != PENDING_WAITING)
                 return;
+        if (p->dr_pending) {
+                /* A retriable reply came before the report of the request
+                 * it answers.  One request of a call in flight at a time:
+                 * the call has one kbus_dr, and rt->stale_requests counts
+                 * one outstanding report per ended call. */
+                kbus__timer_ms(p->saved->resend_timer, 100);
+                return;
+        }
         copy = kbus__malloc(p->saved->len ? p->saved->len : 1);
         if (copy) {
                 memcpy(copy, p->saved->value, p->saved->len);

@@ -143,6 +143,10 @@ struct kbus_runtime {
         kbus_ring ended;  /* kbus_pending *: the last calls to end, kept
                            * to tell late replies from unknown ones */
         size_t stale_requests; /* requests still queued whose call ended */
+        struct kbus_prepared *prepared; /* services declared to be called */
+        bool reply_at_start;  /* reply consumer opened by kbus_runtime_start:
+                               * readiness waits for its first fetch */
+        bool reply_fetching;  /* the reply consumer reached its end once */
         const struct timeval *common_tv[8]; /* libevent common timeouts */
         int64_t common_ms[8];
         struct timeval scratch_tv;
@@ -152,6 +156,8 @@ struct kbus_runtime {
         size_t records_in_flight;
         kbus_call *current; /* record whose handler is running, for traces */
         kbus_reply_cache replies; /* idempotent methods' recent outcomes */
+        char reply_topic_seen[256]; /* the last caller's reply topic, its */
+        size_t reply_topic_seen_len; /* leaders asked for (server.c) */
         kbus_call *live;    /* list of every record being handled */
         kbus_call *ready, *ready_tail; /* records to hand to handlers */
         struct event *ready_ev;        /* runs them, outside user code */
@@ -191,6 +197,8 @@ void kbus__groups_close(kbus_runtime *rt);
 /* client.c */
 int kbus__client_init(kbus_runtime *rt, char *errstr, size_t errlen);
 int kbus__client_start(kbus_runtime *rt);
+/** Ends the calls waiting for a reply, CANCELLED, before the last flush. */
+void kbus__client_cancel(kbus_runtime *rt);
 void kbus__client_fini(kbus_runtime *rt);
 
 #endif

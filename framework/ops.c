@@ -1,7 +1,8 @@
 /*
  * The operations endpoint: a small evhttp listener on the runtime's loop
  * serving /healthz (the loop runs), /readyz (kbus_runtime_ready: started,
- * every consumer group joined, not shutting down) and /metrics (the runtime's
+ * every consumer group joined, the reply consumer opened at start fetching,
+ * not shutting down) and /metrics (the runtime's
  * counters, in-flight gauges and consumer lag, in Prometheus text format).
  * Lag comes from librdkafka's cached high watermarks and our positions, so
  * a scrape never waits for the broker.
@@ -32,6 +33,10 @@ static void reply_text(struct evhttp_request *req, int code,
 
 int kbus_runtime_ready(const kbus_runtime *rt) {
         if (!rt->started || rt->closing)
+                return 0;
+        /* A reply consumer opened at start must be fetching, or the
+         * first call would wait for its offset query and first fetch. */
+        if (rt->reply_at_start && !rt->reply_fetching)
                 return 0;
         for (const kbus_group *g = rt->groups; g; g = g->next)
                 if (!g->joined ||

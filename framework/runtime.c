@@ -242,10 +242,12 @@ void kbus_runtime_free(kbus_runtime *rt) {
                 return;
         rt->closing = rt->closed = true;
         kbus__ops_stop(rt);
+        kbus__client_cancel(rt);
         if (rt->producer) {
                 /* Deliver what is queued (replies, dead letters: their
-                 * reports store offsets), then give up on the rest.
-                 * Requests whose call has ended are not waited for. */
+                 * reports store offsets; events; one-way requests), then
+                 * give up on the rest.  Requests whose call has ended,
+                 * cancelled just now included, are not waited for. */
                 int64_t end = kbus__now_ms() +
                               (rt->conf && !rt->hurry ? rt->conf->shutdown_grace_ms
                                                       : 0);

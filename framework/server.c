@@ -99,12 +99,38 @@ static bool find_method(kbus_call *call) {
         return false;
 }
 
+/* A producer asks for a topic's leaders when a topic handle is made for
+ * it, but not when a message names a topic it has not seen: such a message
+ * waits for the producer's next scan of unknown topics, up to a second.
+ * So the first reply to each new caller would be late by that much.  A
+ * caller's reply topic is announced here instead, before its handler
+ * runs; comparing with the last one seen keeps this off the path of a
+ * steady caller. */
+static void reply_topic_warm(kbus_runtime *rt, const kbus_wire_in *in) {
+        size_t len = in->reply_topic_len;
+        rd_kafka_topic_t *rkt;
+
+        if (len >= sizeof(rt->reply_topic_seen) ||
+            (len == rt->reply_topic_seen_len &&
+             !memcmp(rt->reply_topic_seen, in->reply_topic, len)))
+                return;
+        memcpy(rt->reply_topic_seen, in->reply_topic, len);
+        rt->reply_topic_seen[len] = '\0';
+        rt->reply_topic_seen_len = len;
+        /* Known already: no query.  Unknown: a query now. */
+        rkt = rd_kafka_topic_new(rt->producer, rt->reply_topic_seen, NULL);
+        if (rkt)
+                rd_kafka_topic_destroy(rkt);
+}
+
 static void request_dispatch(kbus_call *call) {
         kbus_runtime *rt = call->rt;
         char why[300];
 
         call->wants_reply = call->in.reply_topic && call->in.corr &&
                             call->in.reply_partition >= 0;
+        if (call->wants_reply)
+                reply_topic_warm(rt, &call->in);
         if (!call->in.method) {
                 rt->stats[KBUS_STAT_DECODE_ERRORS]++;
                 kbus__record_dead_letter(call, "kbus.DecodeError",

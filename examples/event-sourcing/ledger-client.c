@@ -163,6 +163,17 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "ledger-client: %s\n", err);
                 return 1;
         }
+        /* Declared before start: the reply consumer is assigned and the
+         * ledger topic's leaders are looked up at once, so the first call
+         * does not wait for either. */
+        rc = kbus_client_prepare(st.rt, &ledger_v1_ledger__service);
+        if (!rc)
+                rc = kbus_runtime_start(st.rt);
+        if (rc) {
+                fprintf(stderr, "ledger-client: %s\n", kbus_strerror(rc));
+                kbus_runtime_free(st.rt);
+                return 1;
+        }
         if (kbus_call_opts_new(&st.opts) == 0)
                 kbus_call_opts_set_timeout(st.opts, timeout);
         run_next(&st);

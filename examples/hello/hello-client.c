@@ -92,6 +92,17 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "hello-client: %s\n", err);
                 return 1;
         }
+        /* Declared before start: the reply consumer is assigned and the
+         * request topic's leaders are looked up at once, so the first
+         * call does not wait for either. */
+        rc = kbus_client_prepare(st.rt, &hello_v1_greeter__service);
+        if (!rc)
+                rc = kbus_runtime_start(st.rt);
+        if (rc) {
+                fprintf(stderr, "hello-client: %s\n", kbus_strerror(rc));
+                kbus_runtime_free(st.rt);
+                return 1;
+        }
         if (kbus_call_opts_new(&opts) == 0)
                 kbus_call_opts_set_timeout(opts, timeout);
         for (long i = 0; i < count; i++) {

@@ -427,6 +427,14 @@ int main(int argc, char **argv) {
                 event_base_free(base);
                 return 1;
         }
+        /* The first HTTP request costs what later ones do: the reply
+         * consumer is assigned and the orders topic's leaders looked up at
+         * start, and readiness (/readyz) waits for the reply consumer. */
+        rc = kbus_client_prepare(gw.rt, &shop_v1_order_service__service);
+        if (rc) {
+                fprintf(stderr, "gateway: %s\n", kbus_strerror(rc));
+                return 1;
+        }
         if (kbus_call_opts_new(&gw.opts) == 0)
                 kbus_call_opts_set_timeout(gw.opts, timeout_ms);
         http = evhttp_new(base);

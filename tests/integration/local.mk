@@ -13,8 +13,8 @@ EXTRA_DIST += tests/integration/harness.h
 
 tests_integration_rpc_test_SOURCES = tests/integration/rpc_test.c
 nodist_tests_integration_rpc_test_SOURCES = $(HELLO_GEN)
-tests_integration_rpc_test_CPPFLAGS = $(integration_cppflags)
-tests_integration_rpc_test_LDADD = $(integration_ldadd)
+tests_integration_rpc_test_CPPFLAGS = $(integration_cppflags) $(RDKAFKA_CFLAGS)
+tests_integration_rpc_test_LDADD = $(integration_ldadd) $(RDKAFKA_LIBS)
 
 tests_integration_events_test_SOURCES = tests/integration/events_test.c
 nodist_tests_integration_events_test_SOURCES = $(HELLO_GEN)
@@ -30,3 +30,7 @@ tests_integration_reliability_test_LDADD = $(integration_ldadd) $(RDKAFKA_LIBS)
 # Python parser (python3-prometheus-client).
 TESTS += tests/integration/metrics_test.sh
 EXTRA_DIST += tests/integration/metrics_test.sh tests/integration/metrics_check.py
+
+# A second SIGTERM ends a program at once, whatever is still in flight.
+TESTS += tests/integration/second_signal_test.sh
+EXTRA_DIST += tests/integration/second_signal_test.sh

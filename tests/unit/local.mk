@@ -64,3 +64,8 @@ tests/unit/json_test.stamp: tests/unit/json_test.proto tests/unit/json_test.txt 
 CLEANFILES += tests/unit/json_test.stamp tests/unit/json_test.desc \
 	tests/unit/json_test.bin
 EXTRA_DIST += tests/unit/json_test.proto tests/unit/json_test.txt
+
+# No call or include cycle among the library's modules: `nm` of its objects
+# and the #include lines of framework/.
+TESTS += tests/unit/cycles_test.sh
+EXTRA_DIST += tests/unit/cycles_test.sh tests/unit/cycles.py

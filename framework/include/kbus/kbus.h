@@ -254,18 +254,23 @@ int kbus_runtime_http_port(const kbus_runtime *rt);
 const char *kbus_runtime_reply_topic(const kbus_runtime *rt);
 
 /**
- * @brief Starts fetching: assigns the reply consumer and subscribes the
- *        consumer groups.  kbus_runtime_run() calls it; call it yourself
- *        when you dispatch the event_base on your own.  Servers and
- *        subscriptions added later are subscribed at once.
+ * @brief Starts fetching: assigns the reply consumer (when a reply topic is
+ *        configured or services were declared with kbus_client_prepare();
+ *        otherwise at the first call), fetches the declared services'
+ *        metadata, and subscribes the consumer groups.  kbus_runtime_run()
+ *        calls it; call it yourself when you dispatch the event_base on
+ *        your own.  Servers and subscriptions added later are subscribed at
+ *        once.
  */
 int kbus_runtime_start(kbus_runtime *rt);
 
 /**
- * @brief 1 if the runtime is started, not shutting down, and every one of
- *        its consumer groups has joined (had its first assignment, even an
- *        empty one): its servers and subscriptions receive records; else 0.
- *        /readyz answers the same.  (An int, not a bool: this header does
+ * @brief 1 if the runtime is started, not shutting down, every one of its
+ *        consumer groups has joined (had its first assignment, even an
+ *        empty one): its servers and subscriptions receive records, and the
+ *        reply consumer opened at start, if any (kbus_client_prepare(), or
+ *        a configured reply_topic), has fetched once: replies arrive without
+ *        delay; else 0.  /readyz answers the same.  (An int, not a bool: this header does
  *        not include <stdbool.h>, whose bool macro would break protoc-c
  *        code for a method named Bool.)
  */
@@ -287,9 +292,14 @@ void kbus_runtime_shutdown(kbus_runtime *rt);
 
 /**
  * @brief Stores and commits offsets, flushes the producer, closes the
- *        consumers and frees everything.  Calls still pending complete
- *        with CANCELLED first.  Must be called outside event dispatch.
- *        NULL is fine.
+ *        consumers and frees everything.  Calls still waiting for a reply
+ *        complete with CANCELLED first; one-way calls still being written
+ *        learn the outcome of the flush.  Must be called outside event
+ *        dispatch.  NULL is fine.
+ *
+ * The flush waits at most shutdown_grace_ms (not at all after a second
+ * signal), and never for the request of a call that has ended (answered,
+ * failed, past its deadline or just cancelled): such requests are dropped.
  */
 void kbus_runtime_free(kbus_runtime *rt);
 
@@ -481,6 +491,29 @@ int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
                     const kbus_method_desc *method,
                     const ProtobufCMessage *req, const kbus_call_opts *opts,
                     kbus_fn cb, void *arg);
+
+/**
+ * @brief Declares that this runtime will call \p svc, so that its first
+ *        call costs what later ones do.
+ *
+ * Without it, the first call of a process opens the reply consumer (which
+ * must look up its offset and leader before it fetches) and the producer
+ * looks up the request topic's leaders: half a second to a few seconds.
+ * With it, kbus_runtime_start() does both, and kbus_runtime_ready() answers
+ * 1 only once the reply consumer has fetched.  In embedded mode the request
+ * topic is created too.  Call it before kbus_runtime_start(), once per
+ * service (generated descriptors are named `<package>_<service>__service`,
+ * e.g. hello_v1_greeter__service); called after, it does the same at once,
+ * without affecting readiness.  Calls to a topic other than the service's
+ * (kbus_call_opts_set_topic()) are prepared by passing a copy of the
+ * descriptor with that topic.
+ *
+ * @returns 0; INVALID_ARGUMENT (no descriptor or topic);
+ *          RESOURCE_EXHAUSTED; FAILED_PRECONDITION (shutting down); or the
+ *          error of opening the reply consumer (after start).
+ * @remark The topic is copied; \p svc need not outlive the call.
+ */
+int kbus_client_prepare(kbus_runtime *rt, const kbus_service_desc *svc);
 
 /* ------------------------------------------------------------------ */
 /* Servers and subscriptions                                           */
