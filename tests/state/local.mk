@@ -9,7 +9,8 @@ tests_state_counter_CPPFLAGS = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) \
 tests_state_counter_LDADD = libkbus.la libkbus-wkt.la $(LIBEVENT_LIBS) \
 	$(PROTOBUF_C_LIBS)
 
-state_tests = tests/state/count_kill_test.sh tests/state/checkpoint_test.sh
+state_tests = tests/state/count_kill_test.sh tests/state/checkpoint_test.sh \
+	tests/state/snapshot_test.sh
 TESTS += $(state_tests)
 EXTRA_DIST += $(state_tests) tests/state/counts.py \
 	tests/state/snap.py tests/state/state.sh
