@@ -665,15 +665,26 @@ static void on_checkpoint(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- restore ---- */
 
-static void restorer_assign(state *st) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
-        for (table *t = st->tables; t; t = t->next)
-                for (int32_t i = 0; i < t->n_parts; i++)
-                        if (t->parts[i] && t->parts[i]->restoring)
-                                rd_kafka_topic_partition_list_add(l, t->changelog,
-                                                                  i)
-                                    ->offset = t->parts[i]->next;
-        rd_kafka_assign(st->restorer, l->cnt ? l : NULL);
+/* Starts or stops reading partition \p tp of its changelog.  Only that
+ * partition changes: replacing the whole assignment each time stopped and
+ * restarted every other restore too, and several replacements in a row
+ * (the partitions of one revocation, one by one) made librdkafka 2.0.2
+ * stop a partition twice and abort ("rktp_started" assertion). */
+static void restorer_change(tpart *tp, bool add) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_error_t *err;
+        rd_kafka_topic_partition_list_add(l, tp->t->changelog, tp->partition)
+            ->offset = tp->next;
+        err = add ? rd_kafka_incremental_assign(tp->t->st->restorer, l)
+                  : rd_kafka_incremental_unassign(tp->t->st->restorer, l);
+        if (err) {
+                KBUS_LOG(KBUS_LOG_ERROR, "table",
+                         "%s %s [%" PRId32 "]: %s",
+                         add ? "cannot read" : "cannot stop reading",
+                         tp->t->changelog, tp->partition,
+                         rd_kafka_error_string(err));
+                rd_kafka_error_destroy(err);
+        }
         rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -729,7 +740,7 @@ static void restore_done(tpart *tp) {
                  tp->from_snapshot ? " (after the local snapshot)" : "",
                  kbus__now_ms() - tp->restore_ms,
                  dropped ? ", unfinished batches left for redelivery" : "");
-        restorer_assign(st);
+        restorer_change(tp, false);
         hold(st, tp->partition, false);
 }
 
@@ -938,8 +949,8 @@ static void state_assigned(void *arg, kbus_partition *p) {
                          " from %s offset %" PRId64 "%s",
                          t->desc->name, p->partition, t->changelog, tp->next,
                          tp->from_snapshot ? " (local snapshot before it)" : "");
+                restorer_change(tp, true);
         }
-        restorer_assign(st);
 }
 
 static void state_revoked(void *arg, kbus_partition *p) {
@@ -950,6 +961,7 @@ static void state_revoked(void *arg, kbus_partition *p) {
                         continue;
                 if (tp->restoring) {
                         /* It stops restoring; the next owner does it. */
+                        restorer_change(tp, false);
                         st->restoring--;
                         KBUS_LOG(KBUS_LOG_INFO, "table",
                                  "table %s partition %" PRId32
@@ -962,8 +974,6 @@ static void state_revoked(void *arg, kbus_partition *p) {
                 t->parts[p->partition] = NULL;
                 tpart_free(tp);
         }
-        if (st->restorer)
-                restorer_assign(st);
 }
 
 static bool state_restoring(void *arg) {
