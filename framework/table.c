@@ -1024,13 +1024,16 @@ static void state_metrics(void *arg, struct evbuffer *b, const char *app) {
 
 /* Creates a missing changelog topic: compacted, with the input's
  * partition count.  The embedded broker has no CreateTopics; it creates a
- * topic whose metadata is asked for, with its default partition count. */
-static bool changelog_create(state *st, const table *t, int partitions) {
+ * topic whose metadata is asked for, with its default partition count (4),
+ * which need not be the input's.  Returns the partition count the topic
+ * has then, or -1. */
+static int changelog_create(state *st, const table *t, int partitions) {
         rd_kafka_t *rk = st->rt->producer;
         /* librdkafka's mock cluster names itself "mockCluster..." */
         char *cluster = rd_kafka_clusterid(rk, 5000), err[256];
         bool mock = cluster && !strncmp(cluster, "mockCluster", 11);
         bool ok = false;
+        int made = -1;
 
         free(cluster);
         if (mock) {
@@ -1039,8 +1042,9 @@ static bool changelog_create(state *st, const table *t, int partitions) {
                                                            NULL);
                 ok = rkt && !rd_kafka_metadata(rk, 0, rkt, &md, 10000);
                 if (ok) {
-                        ok = md->topic_cnt == 1 && !md->topics[0].err &&
-                             md->topics[0].partition_cnt == partitions;
+                        ok = md->topic_cnt == 1 && !md->topics[0].err;
+                        if (ok)
+                                made = md->topics[0].partition_cnt;
                         rd_kafka_metadata_destroy(md);
                 }
                 if (rkt)
@@ -1066,6 +1070,8 @@ static bool changelog_create(state *st, const table *t, int partitions) {
                                         &n);
                                 ok = !rd_kafka_event_error(ev) && n == 1 &&
                                      !rd_kafka_topic_result_error(res[0]);
+                                if (ok)
+                                        made = partitions;
                                 rd_kafka_event_destroy(ev);
                         }
                         rd_kafka_NewTopic_destroy(nt);
@@ -1076,10 +1082,10 @@ static bool changelog_create(state *st, const table *t, int partitions) {
                 KBUS_LOG(KBUS_LOG_INFO, "table",
                          "created changelog topic %s of table %s: %d "
                          "partitions%s",
-                         t->changelog, t->desc->name, partitions,
+                         t->changelog, t->desc->name, made,
                          mock ? " (embedded broker: not compacted)"
                               : ", compacted");
-        return ok;
+        return made;
 }
 
 /* The partition count of \p topic, or -1 when it does not exist. */
@@ -1133,8 +1139,8 @@ static int state_start(void *arg) {
                 st->partitions = input;
                 for (table *t = st->tables; t && !rc; t = t->next) {
                         int changelog = partitions_of(md, t->changelog);
-                        if (changelog < 0 && changelog_create(st, t, input))
-                                changelog = input;
+                        if (changelog < 0)
+                                changelog = changelog_create(st, t, input);
                         if (changelog < 0) {
                                 KBUS_LOG(KBUS_LOG_ERROR, "table",
                                          "changelog topic %s of table %s does "
