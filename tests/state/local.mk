@@ -19,7 +19,7 @@ tests_state_table_faults_test_LDADD = $(faults_ldadd)
 TESTS += tests/state/table_faults_test
 
 state_tests = tests/state/count_kill_test.sh tests/state/checkpoint_test.sh \
-	tests/state/snapshot_test.sh
+	tests/state/snapshot_test.sh tests/state/partitions_test.sh
 TESTS += $(state_tests)
 EXTRA_DIST += $(state_tests) tests/state/counts.py \
 	tests/state/snap.py tests/state/state.sh
