@@ -58,7 +58,9 @@ while read -r p covered end; do
         read_total=$((read_total + nread))
 done <"$work/snap.before"
 note "read $read_total of $written changelog records ($tail_len after the snapshots)"
-((read_total * 4 < written)) ||
+# Snapshots come every 200 ms: the tail is a small part of the changelog
+# (under a slow wrapper a larger one).
+((read_total * (slow > 1 ? 2 : 4) < written)) ||
         fail "the restart read $read_total of $written changelog records: not only the tail"
 exact_counts "$count" "$keys"
 
