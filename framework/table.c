@@ -537,6 +537,21 @@ static void snap_write(tpart *tp) {
         kbus__free(b.p);
 }
 
+/* Forgets what the partition's snapshot gave it, with a warning: it is
+ * rebuilt from the changelog. */
+static void snap_discard(tpart *tp, const char *path, const char *why) {
+        KBUS_LOG(KBUS_LOG_WARN, "table",
+                 "snapshot %s discarded (%s): table %s partition %" PRId32
+                 " is rebuilt from the changelog",
+                 path, why, tp->t->desc->name, tp->partition);
+        kbus__hash_each(&tp->entries, free_entry_node, NULL);
+        kbus__hash_fini(&tp->entries);
+        applied_clear(tp);
+        tp->overhead = 0;
+        tp->next = 0;
+        tp->w_max = -1;
+}
+
 /* Reads the partition's snapshot, if any; on success the partition holds
  * its entries and *covers is the changelog offset to read from.  A
  * snapshot that does not check out is discarded with a warning. */
@@ -624,20 +639,10 @@ static bool snap_read(tpart *tp, int64_t *covers) {
         kbus__free(buf);
         return true;
 bad:
-        KBUS_LOG(KBUS_LOG_WARN, "table",
-                 "snapshot %s discarded (%s): table %s partition %" PRId32
-                 " is rebuilt from the changelog",
-                 path, why ? why : "unreadable", tp->t->desc->name,
-                 tp->partition);
+        snap_discard(tp, path, why ? why : "unreadable");
         if (f)
                 fclose(f);
         kbus__free(buf);
-        kbus__hash_each(&tp->entries, free_entry_node, NULL);
-        kbus__hash_fini(&tp->entries);
-        applied_clear(tp);
-        tp->overhead = 0;
-        tp->next = 0;
-        tp->w_max = -1;
         return false;
 }
 
@@ -673,8 +678,10 @@ static void on_checkpoint(evutil_socket_t fd, short what, void *arg) {
 static void restorer_change(tpart *tp, bool add) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_error_t *err;
+        /* Without a snapshot, from the changelog's first record, which is
+         * not 0 once the broker dropped old ones. */
         rd_kafka_topic_partition_list_add(l, tp->t->changelog, tp->partition)
-            ->offset = tp->next;
+            ->offset = tp->next > 0 ? tp->next : RD_KAFKA_OFFSET_BEGINNING;
         err = add ? rd_kafka_incremental_assign(tp->t->st->restorer, l)
                   : rd_kafka_incremental_unassign(tp->t->st->restorer, l);
         if (err) {
@@ -859,6 +866,31 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
         }
 }
 
+/* The changelog does not have the offset the snapshot covers: it is not
+ * the changelog the snapshot was made from (a new embedded broker, a topic
+ * made again), or it lost records since.  Its entries, and the records it
+ * says were handled, cannot be trusted: the partition is rebuilt from the
+ * changelog's start. */
+static void snapshot_gone(tpart *tp) {
+        char path[1024], why[160];
+        pending *pb;
+        snap_path(tp, path, sizeof(path), "");
+        snprintf(why, sizeof(why),
+                 "it covers changelog offset %" PRId64
+                 ", which %s [%" PRId32 "] does not have",
+                 tp->restore_from, tp->t->changelog, tp->partition);
+        snap_discard(tp, path, why);
+        while ((pb = tp->pending)) {
+                tp->pending = pb->next;
+                pending_free(pb);
+        }
+        tp->from_snapshot = false;
+        tp->restore_from = 0;
+        tp->records_read = 0;
+        restorer_change(tp, false);
+        restorer_change(tp, true);
+}
+
 static void restorer_drain(void *owner) {
         state *st = owner;
         rd_kafka_message_t *m;
@@ -873,6 +905,9 @@ static void restorer_drain(void *owner) {
                 } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         tp->restore_end = m->offset;
                         restore_done(tp);
+                } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET &&
+                           tp->from_snapshot) {
+                        snapshot_gone(tp);
                 } else if (m->err) {
                         KBUS_LOG(KBUS_LOG_WARN, "table",
                                  "restoring %s [%" PRId32 "]: %s", topic,
@@ -902,6 +937,9 @@ static int restorer_open(state *st) {
         rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
         rd_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, 0);
+        /* A snapshot's offset the changelog does not have is reported, not
+         * silently replaced by another (snapshot_gone). */
+        rd_kafka_conf_set(conf, "auto.offset.reset", "error", NULL, 0);
         st->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr,
                                     sizeof(rkerr));
         if (!st->restorer) {
