@@ -65,7 +65,7 @@ pkgconfig_DATA = framework/kbus.pc
 framework_tests = framework/hash_test framework/ring_test \
 	framework/offsets_test framework/keys_test framework/retry_test \
 	framework/wire_test framework/kafka_test framework/dlq_test \
-	framework/record_test
+	framework/record_test framework/table_test
 check_PROGRAMS += $(framework_tests)
 TESTS += $(framework_tests)
 framework_test_cppflags = $(libkbus_la_CPPFLAGS) $(CMOCKA_CFLAGS)
@@ -100,3 +100,8 @@ nodist_framework_record_test_SOURCES = $(HELLO_GEN)
 framework_record_test_CPPFLAGS = $(framework_test_cppflags) $(KBUS_GEN_CPPFLAGS) \
 	-I$(top_builddir)/examples/hello -I$(top_srcdir)/tests/integration
 framework_record_test_LDADD = $(framework_test_ldadd)
+framework_table_test_SOURCES = framework/table_test.c
+nodist_framework_table_test_SOURCES = $(HELLO_GEN)
+framework_table_test_CPPFLAGS = $(framework_test_cppflags) $(KBUS_GEN_CPPFLAGS) \
+	-I$(top_builddir)/examples/hello -I$(top_srcdir)/tests/integration
+framework_table_test_LDADD = $(framework_test_ldadd)

@@ -537,6 +537,21 @@ static void snap_write(tpart *tp) {
         kbus__free(b.p);
 }
 
+/* Forgets what the partition's snapshot gave it, with a warning: it is
+ * rebuilt from the changelog. */
+static void snap_discard(tpart *tp, const char *path, const char *why) {
+        KBUS_LOG(KBUS_LOG_WARN, "table",
+                 "snapshot %s discarded (%s): table %s partition %" PRId32
+                 " is rebuilt from the changelog",
+                 path, why, tp->t->desc->name, tp->partition);
+        kbus__hash_each(&tp->entries, free_entry_node, NULL);
+        kbus__hash_fini(&tp->entries);
+        applied_clear(tp);
+        tp->overhead = 0;
+        tp->next = 0;
+        tp->w_max = -1;
+}
+
 /* Reads the partition's snapshot, if any; on success the partition holds
  * its entries and *covers is the changelog offset to read from.  A
  * snapshot that does not check out is discarded with a warning. */
@@ -624,20 +639,10 @@ static bool snap_read(tpart *tp, int64_t *covers) {
         kbus__free(buf);
         return true;
 bad:
-        KBUS_LOG(KBUS_LOG_WARN, "table",
-                 "snapshot %s discarded (%s): table %s partition %" PRId32
-                 " is rebuilt from the changelog",
-                 path, why ? why : "unreadable", tp->t->desc->name,
-                 tp->partition);
+        snap_discard(tp, path, why ? why : "unreadable");
         if (f)
                 fclose(f);
         kbus__free(buf);
-        kbus__hash_each(&tp->entries, free_entry_node, NULL);
-        kbus__hash_fini(&tp->entries);
-        applied_clear(tp);
-        tp->overhead = 0;
-        tp->next = 0;
-        tp->w_max = -1;
         return false;
 }
 
@@ -665,15 +670,28 @@ static void on_checkpoint(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- restore ---- */
 
-static void restorer_assign(state *st) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
-        for (table *t = st->tables; t; t = t->next)
-                for (int32_t i = 0; i < t->n_parts; i++)
-                        if (t->parts[i] && t->parts[i]->restoring)
-                                rd_kafka_topic_partition_list_add(l, t->changelog,
-                                                                  i)
-                                    ->offset = t->parts[i]->next;
-        rd_kafka_assign(st->restorer, l->cnt ? l : NULL);
+/* Starts or stops reading partition \p tp of its changelog.  Only that
+ * partition changes: replacing the whole assignment each time stopped and
+ * restarted every other restore too, and several replacements in a row
+ * (the partitions of one revocation, one by one) made librdkafka 2.0.2
+ * stop a partition twice and abort ("rktp_started" assertion). */
+static void restorer_change(tpart *tp, bool add) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_error_t *err;
+        /* Without a snapshot, from the changelog's first record, which is
+         * not 0 once the broker dropped old ones. */
+        rd_kafka_topic_partition_list_add(l, tp->t->changelog, tp->partition)
+            ->offset = tp->next > 0 ? tp->next : RD_KAFKA_OFFSET_BEGINNING;
+        err = add ? rd_kafka_incremental_assign(tp->t->st->restorer, l)
+                  : rd_kafka_incremental_unassign(tp->t->st->restorer, l);
+        if (err) {
+                KBUS_LOG(KBUS_LOG_ERROR, "table",
+                         "%s %s [%" PRId32 "]: %s",
+                         add ? "cannot read" : "cannot stop reading",
+                         tp->t->changelog, tp->partition,
+                         rd_kafka_error_string(err));
+                rd_kafka_error_destroy(err);
+        }
         rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -729,7 +747,7 @@ static void restore_done(tpart *tp) {
                  tp->from_snapshot ? " (after the local snapshot)" : "",
                  kbus__now_ms() - tp->restore_ms,
                  dropped ? ", unfinished batches left for redelivery" : "");
-        restorer_assign(st);
+        restorer_change(tp, false);
         hold(st, tp->partition, false);
 }
 
@@ -848,6 +866,31 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
         }
 }
 
+/* The changelog does not have the offset the snapshot covers: it is not
+ * the changelog the snapshot was made from (a new embedded broker, a topic
+ * made again), or it lost records since.  Its entries, and the records it
+ * says were handled, cannot be trusted: the partition is rebuilt from the
+ * changelog's start. */
+static void snapshot_gone(tpart *tp) {
+        char path[1024], why[160];
+        pending *pb;
+        snap_path(tp, path, sizeof(path), "");
+        snprintf(why, sizeof(why),
+                 "it covers changelog offset %" PRId64
+                 ", which %s [%" PRId32 "] does not have",
+                 tp->restore_from, tp->t->changelog, tp->partition);
+        snap_discard(tp, path, why);
+        while ((pb = tp->pending)) {
+                tp->pending = pb->next;
+                pending_free(pb);
+        }
+        tp->from_snapshot = false;
+        tp->restore_from = 0;
+        tp->records_read = 0;
+        restorer_change(tp, false);
+        restorer_change(tp, true);
+}
+
 static void restorer_drain(void *owner) {
         state *st = owner;
         rd_kafka_message_t *m;
@@ -862,6 +905,9 @@ static void restorer_drain(void *owner) {
                 } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         tp->restore_end = m->offset;
                         restore_done(tp);
+                } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET &&
+                           tp->from_snapshot) {
+                        snapshot_gone(tp);
                 } else if (m->err) {
                         KBUS_LOG(KBUS_LOG_WARN, "table",
                                  "restoring %s [%" PRId32 "]: %s", topic,
@@ -891,6 +937,9 @@ static int restorer_open(state *st) {
         rd_kafka_conf_set(conf, "group.id", group, NULL, 0);
         rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
         rd_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, 0);
+        /* A snapshot's offset the changelog does not have is reported, not
+         * silently replaced by another (snapshot_gone). */
+        rd_kafka_conf_set(conf, "auto.offset.reset", "error", NULL, 0);
         st->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr,
                                     sizeof(rkerr));
         if (!st->restorer) {
@@ -938,8 +987,8 @@ static void state_assigned(void *arg, kbus_partition *p) {
                          " from %s offset %" PRId64 "%s",
                          t->desc->name, p->partition, t->changelog, tp->next,
                          tp->from_snapshot ? " (local snapshot before it)" : "");
+                restorer_change(tp, true);
         }
-        restorer_assign(st);
 }
 
 static void state_revoked(void *arg, kbus_partition *p) {
@@ -950,6 +999,7 @@ static void state_revoked(void *arg, kbus_partition *p) {
                         continue;
                 if (tp->restoring) {
                         /* It stops restoring; the next owner does it. */
+                        restorer_change(tp, false);
                         st->restoring--;
                         KBUS_LOG(KBUS_LOG_INFO, "table",
                                  "table %s partition %" PRId32
@@ -962,8 +1012,6 @@ static void state_revoked(void *arg, kbus_partition *p) {
                 t->parts[p->partition] = NULL;
                 tpart_free(tp);
         }
-        if (st->restorer)
-                restorer_assign(st);
 }
 
 static bool state_restoring(void *arg) {
@@ -1014,13 +1062,16 @@ static void state_metrics(void *arg, struct evbuffer *b, const char *app) {
 
 /* Creates a missing changelog topic: compacted, with the input's
  * partition count.  The embedded broker has no CreateTopics; it creates a
- * topic whose metadata is asked for, with its default partition count. */
-static bool changelog_create(state *st, const table *t, int partitions) {
+ * topic whose metadata is asked for, with its default partition count (4),
+ * which need not be the input's.  Returns the partition count the topic
+ * has then, or -1. */
+static int changelog_create(state *st, const table *t, int partitions) {
         rd_kafka_t *rk = st->rt->producer;
         /* librdkafka's mock cluster names itself "mockCluster..." */
         char *cluster = rd_kafka_clusterid(rk, 5000), err[256];
         bool mock = cluster && !strncmp(cluster, "mockCluster", 11);
         bool ok = false;
+        int made = -1;
 
         free(cluster);
         if (mock) {
@@ -1029,8 +1080,9 @@ static bool changelog_create(state *st, const table *t, int partitions) {
                                                            NULL);
                 ok = rkt && !rd_kafka_metadata(rk, 0, rkt, &md, 10000);
                 if (ok) {
-                        ok = md->topic_cnt == 1 && !md->topics[0].err &&
-                             md->topics[0].partition_cnt == partitions;
+                        ok = md->topic_cnt == 1 && !md->topics[0].err;
+                        if (ok)
+                                made = md->topics[0].partition_cnt;
                         rd_kafka_metadata_destroy(md);
                 }
                 if (rkt)
@@ -1056,6 +1108,8 @@ static bool changelog_create(state *st, const table *t, int partitions) {
                                         &n);
                                 ok = !rd_kafka_event_error(ev) && n == 1 &&
                                      !rd_kafka_topic_result_error(res[0]);
+                                if (ok)
+                                        made = partitions;
                                 rd_kafka_event_destroy(ev);
                         }
                         rd_kafka_NewTopic_destroy(nt);
@@ -1066,10 +1120,10 @@ static bool changelog_create(state *st, const table *t, int partitions) {
                 KBUS_LOG(KBUS_LOG_INFO, "table",
                          "created changelog topic %s of table %s: %d "
                          "partitions%s",
-                         t->changelog, t->desc->name, partitions,
+                         t->changelog, t->desc->name, made,
                          mock ? " (embedded broker: not compacted)"
                               : ", compacted");
-        return ok;
+        return made;
 }
 
 /* The partition count of \p topic, or -1 when it does not exist. */
@@ -1123,8 +1177,8 @@ static int state_start(void *arg) {
                 st->partitions = input;
                 for (table *t = st->tables; t && !rc; t = t->next) {
                         int changelog = partitions_of(md, t->changelog);
-                        if (changelog < 0 && changelog_create(st, t, input))
-                                changelog = input;
+                        if (changelog < 0)
+                                changelog = changelog_create(st, t, input);
                         if (changelog < 0) {
                                 KBUS_LOG(KBUS_LOG_ERROR, "table",
                                          "changelog topic %s of table %s does "

@@ -1,0 +1,340 @@
+/*
+ * State tables (framework/table.c) through a runtime on the embedded
+ * broker: what a handler sees of its table.
+ *   - inside a call, get sees the call's own puts and deletes (the last
+ *     one of a key counts), and the next call of the key sees them too;
+ *   - a failed attempt's writes are dropped: its retry, and the calls
+ *     after it, see the value from before;
+ *   - after a delete, get says NOT_FOUND, also after a restore;
+ *   - scan sees the partition's entries, and not the call's own writes;
+ *     a non-zero return stops it and is returned;
+ *   - a key of another partition is refused with INVALID_ARGUMENT by get,
+ *     put and delete, and so is a value of another type;
+ *   - a runtime of the same group started afterwards restores the table
+ *     from the changelog: the same entries, deletes included.
+ * Every record carries the same key, so the steps run one after the
+ * other, each once the one before has ended (and its writes are applied);
+ * the steps name the entry they work on.  A handler notes what it saw and
+ * the test checks it afterwards, outside the loop.
+ */
+#include <librdkafka/rdkafka.h>
+
+#include "core.h"
+#include "harness.h"
+#include "hello.kbus.h"
+
+#include <librdkafka/rdkafka_mock.h>
+
+#define TOPIC "table.ops"
+#define GROUP "table-test"
+#define PARTITIONS 2
+
+static const kbus_table_desc things = {
+    .name = "things",
+    .value = &hello__v1__greeted__descriptor,
+};
+
+/* What one step saw. */
+struct step {
+        bool done;
+        int rc;          /* of its get, or of the check that failed */
+        char got[64];    /* the value it read */
+        char scan[256];  /* "key=value " of each entry scanned, sorted */
+        char broken[200]; /* the first check inside the call that failed */
+        int attempts;
+};
+
+static struct step steps[32];
+
+/* Keys: the record key of every step, and entries of partition 0 (the
+ * record key's) and of partition 1. */
+static char k_rec[16], k_b[16], k_c[16], k_d[16], k_other[16];
+
+static int32_t partition_of(const char *key) {
+        return rd_kafka_msg_partitioner_murmur2_random(NULL, key, strlen(key),
+                                                       PARTITIONS, NULL, NULL);
+}
+
+/* The next key "<prefix><n>" that murmur2 puts in \p partition. */
+static void key_in(char *out, const char *prefix, int32_t partition) {
+        static int n;
+        do
+                snprintf(out, 16, "%s%d", prefix, n++);
+        while (partition_of(out) != partition);
+}
+
+/* Reads \p key (NULL: the record's) into \p out; returns the status. */
+static int get(kbus_call *call, const char *key, char *out, size_t n) {
+        const ProtobufCMessage *v = NULL;
+        int rc = kbus_table_get(call, &things, key, key ? strlen(key) : 0, &v);
+        snprintf(out, n, "%s",
+                 rc ? kbus_status_name(rc)
+                    : ((const Hello__V1__Greeted *)v)->message);
+        return rc;
+}
+
+static int put(kbus_call *call, const char *key, const char *value) {
+        Hello__V1__Greeted v = HELLO__V1__GREETED__INIT;
+        v.name = (char *)(key ? key : k_rec);
+        v.message = (char *)value;
+        return kbus_table_put(call, &things, key, key ? strlen(key) : 0,
+                              &v.base);
+}
+
+static int del(kbus_call *call, const char *key) {
+        return kbus_table_delete(call, &things, key, key ? strlen(key) : 0);
+}
+
+/* Inside the handler: notes the first check that fails. */
+#define CHECK(s, cond)                                                         \
+        do {                                                                   \
+                if (!(cond) && !(s)->broken[0])                                \
+                        snprintf((s)->broken, sizeof((s)->broken),             \
+                                 "line %d: %s", __LINE__, #cond);              \
+        } while (0)
+
+static int scanned(const void *key, size_t len, const ProtobufCMessage *value,
+                   void *arg) {
+        char *list = arg, item[64], *at;
+        const Hello__V1__Greeted *v = (const Hello__V1__Greeted *)value;
+        snprintf(item, sizeof(item), "%.*s=%s ", (int)len, (const char *)key,
+                 v->message);
+        /* Sorted, so that the order of the hash does not matter. */
+        for (at = list; *at && strcmp(at, item) < 0;) {
+                char *next = strchr(at, ' ');
+                at = next ? next + 1 : at + strlen(at);
+        }
+        memmove(at + strlen(item), at, strlen(at) + 1);
+        memcpy(at, item, strlen(item));
+        return 0;
+}
+
+static int scan_stops(const void *key, size_t len,
+                      const ProtobufCMessage *value, void *arg) {
+        ++*(int *)arg;
+        return 7;
+}
+
+/* "<step> <op> [<key> [<value>]]": the key "-" is the record's own. */
+static void on_op(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
+        char op[16] = "", key[16] = "", value[32] = "", got[64];
+        int id = -1;
+        struct step *s;
+        const char *k;
+
+        sscanf(ev->message, "%d %15s %15s %31s", &id, op, key, value);
+        assert_true(id >= 0 && id < 32);
+        s = &steps[id];
+        s->attempts++;
+        k = !key[0] || !strcmp(key, "-") ? NULL : key;
+        if (!strcmp(op, "ryw")) {
+                /* Read your writes, inside one call. */
+                CHECK(s, get(call, k, got, sizeof(got)) == KBUS_NOT_FOUND);
+                CHECK(s, put(call, k, "1") == 0);
+                CHECK(s, get(call, k, got, sizeof(got)) == 0 &&
+                             !strcmp(got, "1"));
+                CHECK(s, put(call, k, "2") == 0);
+                CHECK(s, get(call, k, got, sizeof(got)) == 0 &&
+                             !strcmp(got, "2"));
+                CHECK(s, del(call, k) == 0);
+                CHECK(s, get(call, k, got, sizeof(got)) == KBUS_NOT_FOUND);
+                CHECK(s, put(call, k, "3") == 0);
+                CHECK(s, get(call, k, got, sizeof(got)) == 0 &&
+                             !strcmp(got, "3"));
+                /* The same key given explicitly is the same entry. */
+                CHECK(s, get(call, k_rec, got, sizeof(got)) == 0 &&
+                             !strcmp(got, "3"));
+        } else if (!strcmp(op, "get")) {
+                s->rc = get(call, k, s->got, sizeof(s->got));
+        } else if (!strcmp(op, "put")) {
+                CHECK(s, put(call, k, value) == 0);
+        } else if (!strcmp(op, "del")) {
+                CHECK(s, del(call, k) == 0);
+        } else if (!strcmp(op, "failput")) {
+                /* Attempt 1 writes and fails; its retry reads. */
+                if (kbus_call_attempt(call) == 1) {
+                        CHECK(s, put(call, k, value) == 0);
+                        CHECK(s, get(call, k, got, sizeof(got)) == 0 &&
+                                     !strcmp(got, value));
+                        kbus_call_fail(call, KBUS_UNAVAILABLE, "try again");
+                        return;
+                }
+                s->rc = get(call, k, s->got, sizeof(s->got));
+        } else if (!strcmp(op, "scan")) {
+                int n = 0;
+                /* The call's own write is not in the scan. */
+                CHECK(s, put(call, k, value) == 0);
+                CHECK(s, kbus_table_scan(call, &things, scanned, s->scan) == 0);
+                CHECK(s, kbus_table_scan(call, &things, scan_stops, &n) == 7 &&
+                             n == 1);
+                CHECK(s, kbus_table_scan(call, &things, NULL, NULL) ==
+                             KBUS_INVALID_ARGUMENT);
+        } else if (!strcmp(op, "other")) {
+                /* A key of the other partition, and a value of another
+                 * type: refused, and nothing is written. */
+                Hello__V1__HelloRequest wrong = HELLO__V1__HELLO_REQUEST__INIT;
+                CHECK(s, partition_of(k_other) != partition_of(k_rec));
+                CHECK(s, get(call, k_other, got, sizeof(got)) ==
+                             KBUS_INVALID_ARGUMENT);
+                CHECK(s, put(call, k_other, "x") == KBUS_INVALID_ARGUMENT);
+                CHECK(s, del(call, k_other) == KBUS_INVALID_ARGUMENT);
+                CHECK(s, kbus_table_put(call, &things, NULL, 0, &wrong.base) ==
+                             KBUS_INVALID_ARGUMENT);
+                CHECK(s, kbus_table_put(call, &things, NULL, 0, NULL) ==
+                             KBUS_INVALID_ARGUMENT);
+        } else {
+                CHECK(s, !"a known step");
+        }
+        s->done = true;
+        kbus_call_ack(call);
+}
+
+static kbus_event_desc ops_desc;
+
+static kbus_runtime *subscriber(void) {
+        kbus_runtime *rt = test_runtime(GROUP, GROUP);
+        assert_int_equal(kbus_table_attach(rt, &things, NULL), 0);
+        assert_int_equal(kbus_subscribe(rt, &ops_desc, NULL, (kbus_fn)on_op,
+                                        NULL),
+                         0);
+        assert_int_equal(kbus_runtime_start(rt), 0);
+        assert_true(run_until_ready(rt, 60));
+        return rt;
+}
+
+static void send_step(kbus_runtime *pub, int id, const char *op,
+                      const char *key, const char *value) {
+        Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%d %s %s %s", id, op, key ? key : "-",
+                 value ? value : "");
+        ev.name = k_rec;
+        ev.message = msg;
+        assert_int_equal(kbus_publish(pub, &ops_desc, &ev.base), 0);
+}
+
+static bool steps_done(int from, int to) {
+        for (int i = from; i < to; i++)
+                if (!steps[i].done)
+                        return false;
+        return true;
+}
+
+static void run_steps(int from, int to) {
+        double end = now_s() + 60;
+        while (!steps_done(from, to) && now_s() < end)
+                run_for(0.05);
+        for (int i = from; i < to; i++) {
+                if (steps[i].broken[0])
+                        fail_msg("step %d: %s", i, steps[i].broken);
+                if (!steps[i].done)
+                        fail_msg("step %d did not end", i);
+        }
+}
+
+static void assert_got(int id, const char *want) {
+        if (strcmp(steps[id].got, want))
+                fail_msg("step %d read \"%s\", not \"%s\"", id, steps[id].got,
+                         want);
+}
+
+static void test_table_semantics(void **state) {
+        rd_kafka_mock_cluster_t *mock = kbus_broker_mock(test_broker);
+        kbus_runtime *pub = test_runtime("table-test-pub", NULL);
+        kbus_runtime *sub;
+        char want[256];
+
+        ops_desc = hello_v1_greeted__event;
+        ops_desc.topic = TOPIC;
+        ops_desc.retry.max_attempts = 3;
+        ops_desc.retry.initial_backoff_ms = 10;
+        ops_desc.retry.max_backoff_ms = 10;
+        ops_desc.retry.multiplier = 1.0;
+        key_in(k_rec, "rec", 0);
+        key_in(k_b, "b", 0);
+        key_in(k_c, "c", 0);
+        key_in(k_d, "d", 0);
+        key_in(k_other, "x", 1);
+        assert_int_equal(rd_kafka_mock_topic_create(mock, TOPIC, PARTITIONS, 1),
+                         0);
+        assert_int_equal(rd_kafka_mock_topic_create(
+                             mock, GROUP ".things.changelog", PARTITIONS, 1),
+                         0);
+        sub = subscriber();
+
+        send_step(pub, 0, "ryw", NULL, NULL);
+        send_step(pub, 1, "get", NULL, NULL);
+        send_step(pub, 2, "failput", NULL, "bad");
+        send_step(pub, 3, "get", NULL, NULL);
+        send_step(pub, 4, "put", k_b, "b");
+        send_step(pub, 5, "put", k_c, "c");
+        send_step(pub, 6, "del", NULL, NULL);
+        send_step(pub, 7, "get", NULL, NULL);
+        send_step(pub, 8, "scan", k_d, "d");
+        send_step(pub, 9, "get", k_d, NULL);
+        send_step(pub, 10, "other", NULL, NULL);
+        send_step(pub, 11, "put", k_c, "c2");
+        send_step(pub, 12, "del", k_b, NULL);
+        /* Begins once step 12 has ended, its writes applied. */
+        send_step(pub, 13, "get", k_c, NULL);
+        run_steps(0, 14);
+
+        /* The next call sees what the last one wrote. */
+        assert_int_equal(steps[1].rc, 0);
+        assert_got(1, "3");
+        /* The failed attempt's put is gone: its retry and the next call
+         * see the value from before. */
+        assert_int_equal(steps[2].attempts, 2);
+        assert_int_equal(steps[2].rc, 0);
+        assert_got(2, "3");
+        assert_int_equal(steps[3].rc, 0);
+        assert_got(3, "3");
+        /* Deleted. */
+        assert_int_equal(steps[7].rc, KBUS_NOT_FOUND);
+        /* The scan saw b and c, not the record's deleted entry, nor d,
+         * written by the same call. */
+        snprintf(want, sizeof(want), "%s=b %s=c ", k_b, k_c);
+        assert_string_equal(steps[8].scan, want);
+        assert_int_equal(steps[9].rc, 0);
+        assert_got(9, "d");
+        /* c (c2) and d: the record's entry and b are deleted, and nothing
+         * of the other partition was written. */
+        assert_int_equal(kbus_table_size(sub, &things), 2);
+        kbus_runtime_free(sub);
+
+        /* Another runtime of the group restores the table from the
+         * changelog. */
+        memset(steps, 0, sizeof(steps));
+        sub = subscriber();
+        send_step(pub, 0, "get", NULL, NULL);
+        send_step(pub, 1, "get", k_b, NULL);
+        send_step(pub, 2, "get", k_c, NULL);
+        send_step(pub, 3, "get", k_d, NULL);
+        send_step(pub, 4, "scan", k_rec, "again");
+        send_step(pub, 5, "get", NULL, NULL);
+        run_steps(0, 6);
+        assert_int_equal(steps[0].rc, KBUS_NOT_FOUND);
+        assert_int_equal(steps[1].rc, KBUS_NOT_FOUND);
+        assert_int_equal(steps[2].rc, 0);
+        assert_got(2, "c2");
+        assert_int_equal(steps[3].rc, 0);
+        assert_got(3, "d");
+        snprintf(want, sizeof(want), "%s=c2 %s=d ", k_c, k_d);
+        assert_string_equal(steps[4].scan, want);
+        assert_int_equal(steps[5].rc, 0);
+        assert_got(5, "again");
+        assert_int_equal(kbus_table_size(sub, &things), 3);
+        kbus_runtime_free(sub);
+        kbus_runtime_free(pub);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_table_semantics),
+        };
+        int rc;
+        harness_up();
+        rc = cmocka_run_group_tests(tests, NULL, NULL);
+        harness_down();
+        return rc;
+}
