@@ -227,7 +227,8 @@ struct state {
         kbus_bridge bridge;
         int restoring;        /* table partitions being restored */
         int32_t partitions;   /* of the input topics, once known */
-        struct event *checkpoint;
+        struct event *checkpoint; /* forgetting, and snapshots */
+        int64_t last_snapshot_ms;
 };
 
 /* One put or delete of a call. */
@@ -655,17 +656,30 @@ static int64_t committed_of(tpart *tp, const char *topic) {
         return -1;
 }
 
+/* Every second: forgets the batches whose input records are committed
+ * (librdkafka's statistics say so every second), so that what is kept for
+ * redeliveries stays about a second's worth; and writes the snapshots of
+ * partitions that changed, every checkpoint_interval_ms. */
 static void on_checkpoint(evutil_socket_t fd, short what, void *arg) {
         state *st = arg;
+        const kbus_config *conf = st->rt->conf;
+        bool snapshot = conf->state_dir &&
+                        kbus__now_ms() - st->last_snapshot_ms >=
+                            conf->checkpoint_interval_ms;
         for (table *t = st->tables; t; t = t->next)
                 for (int32_t i = 0; i < t->n_parts; i++)
                         if (t->parts[i]) {
                                 struct forget f = {t->parts[i], committed_of};
                                 kbus__hash_each(&t->parts[i]->applied,
                                                 forget_one, &f);
-                                snap_write(t->parts[i]);
+                                if (snapshot)
+                                        snap_write(t->parts[i]);
                         }
-        kbus__timer_ms(st->checkpoint, st->rt->conf->checkpoint_interval_ms);
+        if (snapshot)
+                st->last_snapshot_ms = kbus__now_ms();
+        kbus__timer_ms(st->checkpoint, conf->checkpoint_interval_ms < 1000
+                                           ? conf->checkpoint_interval_ms
+                                           : 1000);
 }
 
 /* ---- restore ---- */
@@ -696,6 +710,14 @@ static void restorer_change(tpart *tp, bool add) {
 }
 
 /* Input partitions wait while their state is restored. */
+/* Partition \p p waits for a restore of its number (one count per table
+ * partition being restored); every restore's end releases each partition
+ * of its number once. */
+static void hold_one(kbus_partition *p) {
+        p->holds++;
+        kbus__partition_pause(p, true);
+}
+
 static void hold(state *st, int32_t partition, bool on) {
         for (kbus_partition *p = st->g->parts; p; p = p->next)
                 if (p->partition == partition) {
@@ -964,7 +986,7 @@ static void state_assigned(void *arg, kbus_partition *p) {
                 if (tp) { /* a second input topic of the same number */
                         tp->users++;
                         if (tp->restoring)
-                                hold(st, p->partition, true);
+                                hold_one(p);
                         continue;
                 }
                 if (!(tp = tpart_new(t, p->partition)) || restorer_open(st)) {
@@ -972,7 +994,7 @@ static void state_assigned(void *arg, kbus_partition *p) {
                                  "cannot restore table %s partition %" PRId32
                                  ": its records wait",
                                  t->desc->name, p->partition);
-                        hold(st, p->partition, true);
+                        hold_one(p);
                         continue;
                 }
                 tp->users = 1;
@@ -981,7 +1003,7 @@ static void state_assigned(void *arg, kbus_partition *p) {
                 tp->from_snapshot = snap_read(tp, &covers);
                 tp->restore_from = tp->next = tp->from_snapshot ? covers : 0;
                 st->restoring++;
-                hold(st, p->partition, true);
+                hold_one(p);
                 KBUS_LOG(KBUS_LOG_INFO, "table",
                          "restoring table %s partition %" PRId32
                          " from %s offset %" PRId64 "%s",
@@ -1203,11 +1225,11 @@ static int state_start(void *arg) {
                 KBUS_LOG(KBUS_LOG_WARN, "table",
                          "cannot check changelog topics: no metadata");
         }
-        if (!rc && rt->conf->state_dir && !st->checkpoint) {
+        if (!rc && !st->checkpoint) {
                 st->checkpoint = evtimer_new(rt->base, on_checkpoint, st);
+                st->last_snapshot_ms = kbus__now_ms();
                 if (st->checkpoint)
-                        kbus__timer_ms(st->checkpoint,
-                                       rt->conf->checkpoint_interval_ms);
+                        kbus__timer_ms(st->checkpoint, 1000);
         }
         return rc;
 }
