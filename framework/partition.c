@@ -45,6 +45,11 @@ void kbus__partition_free(kbus_partition *p) {
                 kbus__ring_pop(&p->wait, &m);
                 rd_kafka_message_destroy(m);
         }
+        while (p->spare) {
+                struct kbus_spare *s = p->spare;
+                p->spare = s->next;
+                kbus__free(s);
+        }
         kbus__ring_fini(&p->wait);
         kbus__keys_fini(&p->keys);
         kbus__offsets_fini(&p->offsets);

@@ -47,6 +47,12 @@ typedef struct kbus_partition {
                             * or KBUS_COMMITTED_UNKNOWN */
         bool paused;
         bool revoked; /* no longer ours: freed when live drops to 0 */
+        /* Memory of calls that ended here, for the next records: reusing
+         * one costs far less than malloc and free (record.c). */
+        struct kbus_spare {
+                struct kbus_spare *next;
+        } *spare;
+        int n_spare;
 } kbus_partition;
 
 /** A new partition, not in any list; NULL when out of memory. */

@@ -18,12 +18,29 @@ static void published(kbus_dr *dr, const rd_kafka_message_t *m);
 
 /* ---- admission ---- */
 
+/* Records end in the partition they came from, and the next ones need a
+ * call of the same size: each partition keeps a few ended calls' memory
+ * (a record at a time per partition needs one; records in flight waiting
+ * for their replies' reports need more). */
+#define SPARE_CALLS 64
+
+/* A cleared call for a record of \p p; NULL when out of memory. */
+static kbus_call *call_new(kbus_partition *p) {
+        struct kbus_spare *s = p->spare;
+        if (!s)
+                return kbus__calloc(1, sizeof(kbus_call));
+        p->spare = s->next;
+        p->n_spare--;
+        memset(s, 0, sizeof(kbus_call));
+        return (kbus_call *)s;
+}
+
 /* Makes \p m (not taken unless this returns true) a call and starts it,
  * or queues it behind the record holding its key.  False when out of
  * memory: then nothing changed. */
 static bool admit(kbus_partition *p, rd_kafka_message_t *m) {
         kbus_runtime *rt = p->g->rt;
-        kbus_call *call = kbus__calloc(1, sizeof(*call));
+        kbus_call *call = call_new(p);
 
         if (!call)
                 return false;
@@ -186,8 +203,13 @@ int kbus__records_init(kbus_runtime *rt) {
 
 /* ---- the two ends ---- */
 
+/* Frees what \p call holds, and keeps its memory in its partition for a
+ * later record, unless the partition has enough or is going away.  Most
+ * calls hold nothing but the record and its decoded value: the other
+ * members are tested before they are freed. */
 static void call_free(kbus_call *call) {
         kbus_runtime *rt = call->rt;
+        kbus_partition *p = call->part;
         if (call->lprev)
                 call->lprev->lnext = call->lnext;
         else
@@ -196,14 +218,25 @@ static void call_free(kbus_call *call) {
                 call->lnext->lprev = call->lprev;
         if (call->timer)
                 event_free(call->timer);
-        kbus__dead_letter_fini(&call->dlt);
-        kbus__free(call->pub.error);
-        kbus__free(call->held.message);
-        kbus__free(call->held.value);
+        if (call->dlt.producer) /* dead-lettered */
+                kbus__dead_letter_fini(&call->dlt);
+        if (call->pub.error)
+                kbus__free(call->pub.error);
+        if (call->held.message)
+                kbus__free(call->held.message);
+        if (call->held.value)
+                kbus__free(call->held.value);
         if (call->input)
                 protobuf_c_message_free_unpacked(call->input,
                                                  &kbus__pb_allocator);
         rd_kafka_message_destroy(call->msg);
+        if (!p->revoked && p->n_spare < SPARE_CALLS) {
+                struct kbus_spare *s = (struct kbus_spare *)call;
+                s->next = p->spare;
+                p->spare = s;
+                p->n_spare++;
+                return;
+        }
         kbus__free(call);
 }
 
