@@ -87,6 +87,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * Records still in handlers end without storing.  (When the
          * runtime closes, librdkafka's own close commits them, without
          * waiting forever for a broker that may be gone.) */
+        for (kbus_partition *p = g->parts; p; p = p->next)
+                kbus__partition_flush(p);
         if (!rd_kafka_assignment_lost(rk) && !g->rt->closed) {
                 rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
                 if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)

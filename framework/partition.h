@@ -47,6 +47,10 @@ typedef struct kbus_partition {
                             * or KBUS_COMMITTED_UNKNOWN */
         bool paused;
         bool revoked; /* no longer ours: freed when live drops to 0 */
+        /* The offset to store, kept until kbus__partition_flush: storing
+         * once per loop wake-up rather than once per record. */
+        int64_t store_next;
+        bool store_due;
         /* Memory of calls that ended here, for the next records: reusing
          * one costs far less than malloc and free (record.c). */
         struct kbus_spare {
@@ -72,7 +76,12 @@ bool kbus__partition_has_room(kbus_partition *p);
 /** Pauses or resumes fetching. */
 void kbus__partition_pause(kbus_partition *p, bool pause);
 
-/** Stores \p next (the offset to resume from) for the next commit. */
-void kbus__partition_store(kbus_partition *p, int64_t next);
+/** Notes \p next (the offset to resume from) as the one to store;
+ *  kbus__partition_flush stores it.  True if none was due before. */
+bool kbus__partition_store(kbus_partition *p, int64_t next);
+
+/** Stores the offset noted, if any, for the next commit: before any
+ *  commit, and at least once per loop wake-up. */
+void kbus__partition_flush(kbus_partition *p);
 
 #endif

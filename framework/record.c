@@ -190,9 +190,11 @@ static void on_ready(evutil_socket_t fd, short what, void *arg) {
                         dispatch(call);
         }
         for (kbus_group *g = rt->groups; g; g = g->next)
-                for (kbus_partition *p = g->parts; p; p = p->next)
+                for (kbus_partition *p = g->parts; p; p = p->next) {
                         if (p->wait.n > 0 && kbus__partition_has_room(p))
                                 pump(p);
+                        kbus__partition_flush(p);
+                }
 }
 
 int kbus__records_init(kbus_runtime *rt) {
@@ -279,8 +281,12 @@ static void end(kbus_call *call, bool abandoned) {
 void kbus__record_finish(kbus_call *call) {
         kbus_partition *p = call->part;
         int64_t next;
-        if (kbus__offsets_done(&p->offsets, call->seq, &next) && !p->revoked)
-                kbus__partition_store(p, next);
+        /* Stored by on_ready, after what woke the loop is done: once per
+         * partition per wake-up instead of once per record.  Whatever
+         * commits first (a revocation, the close) stores it before. */
+        if (kbus__offsets_done(&p->offsets, call->seq, &next) &&
+            !p->revoked && kbus__partition_store(p, next))
+                event_active(call->rt->ready_ev, EV_TIMEOUT, 0);
         end(call, false);
 }
 
@@ -293,6 +299,7 @@ void kbus__records_revoke(kbus_partition *p) {
         kbus_runtime *rt = p->g->rt;
         kbus_keyed *w = kbus__keys_take_waiting(&p->keys);
 
+        kbus__partition_flush(p); /* what finished is stored */
         while (p->wait.n > 0) {
                 rd_kafka_message_t *m;
                 kbus__ring_pop(&p->wait, &m);
