@@ -31,6 +31,8 @@ typedef struct kbus_partition {
         int32_t partition;
         kbus_offsets offsets;
         kbus_keys keys;  /* KBUS_ORDER_KEY: keys held by its records */
+        struct kbus_call *dispatching; /* record.c: a record in its first
+                                        * run whose key is not in keys yet */
         kbus_ring wait;  /* rd_kafka_message_t *: fetched, not admitted */
         size_t wait_high; /* pause fetching when this many wait */
         int in_flight;    /* admitted records holding a handler slot */

@@ -69,15 +69,32 @@ static bool admit(kbus_partition *p, rd_kafka_message_t *m) {
         p->in_flight++;
         p->live++;
         rt->records_in_flight++;
-        if (p->ordering == KBUS_ORDER_KEY && m->key) {
+        if (p->ordering != KBUS_ORDER_KEY || !m->key) {
+                dispatch(call);
+                return true;
+        }
+        if (p->keys.held.n > 0) {
+                /* Some record holds a key: this one's may be it. */
                 call->keyed = true;
                 if (!kbus__keys_take(&p->keys, &call->key, m->key,
-                                     m->key_len)) {
+                                     m->key_len))
                         call->state = KBUS_REC_WAITING;
-                        return true;
-                }
+                else
+                        dispatch(call);
+                return true;
         }
+        /* No key is held, so this one is free.  Most handlers complete
+         * before they return, and then nobody needs to know it was taken:
+         * it enters the table only if the record is still alive after its
+         * handler's first run.  Nothing else of the partition starts
+         * meanwhile, so it is still free then. */
+        p->dispatching = call;
         dispatch(call);
+        if (p->dispatching != call)
+                return true; /* it ended */
+        p->dispatching = NULL;
+        call->keyed = true;
+        kbus__keys_take(&p->keys, &call->key, m->key, m->key_len);
         return true;
 }
 
@@ -264,6 +281,8 @@ static void end(kbus_call *call, bool abandoned) {
                 if (abandoned && call->cached) /* a redelivery must run it */
                         kbus__replies_forget(&rt->replies, call->in.corr,
                                              call->in.corr_len);
+                if (p->dispatching == call)
+                        p->dispatching = NULL; /* admit() need not take its key */
                 rt->records_in_flight--;
                 if (call->state != KBUS_REC_REPLYING)
                         p->in_flight--;
