@@ -107,6 +107,22 @@ static void test_invalid_traceparent_ignored(void **state) {
         assert_string_equal(in.traceparent, "");
 }
 
+/* Names that share a length or a beginning with kbus's are not kbus's. */
+static void test_similar_names_ignored(void **state) {
+        kbus_wire_in in;
+        char why[256];
+        add("ce_time", "2026-01-01T00:00:00.000Z", 24); /* as long as ce_type */
+        add("kbus-statux", "3", 1);                      /* as kbus-status */
+        add("kbus-methodx", "/a.B/C", 6);
+        add("kbus-metho", "/a.B/C", 6);
+        add("ce_type", "a.b", 3);
+        assert_int_equal(read_in(&in, why), 0);
+        assert_null(in.method);
+        assert_int_equal(in.status, -1);
+        assert_int_equal(in.ce_type_len, 3);
+        assert_memory_equal(in.ce_type, "a.b", 3);
+}
+
 /* Reads \p tp (55 bytes) as the only header: whether it was kept. */
 static bool traceparent_kept(const char *tp) {
         kbus_wire_in in;
@@ -172,6 +188,8 @@ int main(void) {
             cmocka_unit_test_setup_teardown(test_invalid_traceparent_ignored,
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(test_traceparent_every_byte, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_similar_names_ignored, setup,
                                             teardown),
             cmocka_unit_test(test_trace_child_keeps_trace_id),
         };
