@@ -151,7 +151,14 @@ static void group_handle(kbus_group *g, rd_kafka_message_t *m) {
                 rd_kafka_message_destroy(m);
                 return;
         }
-        p = part_find(g, rd_kafka_topic_name(m->rkt), m->partition);
+        /* Each partition holds a handle on its topic, and librdkafka puts
+         * that same topic object in the records it fetches: comparing
+         * pointers finds the partition without comparing names. */
+        for (p = g->parts; p; p = p->next)
+                if (p->rkt == m->rkt && p->partition == m->partition)
+                        break;
+        if (!p)
+                p = part_find(g, rd_kafka_topic_name(m->rkt), m->partition);
         if (!p) {
                 /* Fetched just before a revoke: its new owner reads it. */
                 rd_kafka_message_destroy(m);
