@@ -38,19 +38,21 @@ static bool is_hex(unsigned char c) {
         return (unsigned)(c - '0') < 10 || (unsigned)(c - 'a') < 6;
 }
 
-/* Whether the 8 bytes at \p s are all lower-case hex digits, in a few
- * instructions for all eight: this runs for every record that carries a
- * traceparent.  For a byte b below 0x80, b + (0x80 - lo) has its top bit
- * set exactly when b >= lo, and b + (0x7f - hi) exactly when b > hi; the
- * sums stay within the byte.  A byte with its top bit set is never a
- * digit, and is refused before the sums are looked at. */
-static bool hex8(const char *s) {
+/* The top bit of each of the 8 bytes at \p s that is not a lower-case hex
+ * digit, in a few instructions for all eight: this runs for every record
+ * that carries a traceparent.  For a byte b below 0x80, b + (0x80 - lo)
+ * has its top bit set exactly when b >= lo, and b + (0x7f - hi) exactly
+ * when b > hi; the sums stay within the byte.  A byte with its top bit set
+ * is never a digit (and may carry into the next byte's sums, which then do
+ * not matter). */
+static inline __attribute__((always_inline)) uint64_t
+not_hex8(const char *s) {
         const uint64_t ones = 0x0101010101010101u, top = ones * 0x80;
         uint64_t x, digit, lower;
         memcpy(&x, s, 8);
         digit = (x + ones * (0x80 - '0')) & ~(x + ones * (0x7f - '9'));
         lower = (x + ones * (0x80 - 'a')) & ~(x + ones * (0x7f - 'f'));
-        return !(x & top) && ((digit | lower) & top) == top;
+        return (x | ~(digit | lower)) & top;
 }
 
 /* "00-" 32 hex "-" 16 hex "-" 2 hex: the trace id and the parent id eight
@@ -58,8 +60,9 @@ static bool hex8(const char *s) {
 static bool valid_traceparent(const char *s, size_t n) {
         return n == KBUS_TRACEPARENT_LEN && s[2] == '-' && s[35] == '-' &&
                s[52] == '-' && is_hex(s[0]) && is_hex(s[1]) &&
-               hex8(s + 3) && hex8(s + 11) && hex8(s + 19) && hex8(s + 27) &&
-               hex8(s + 36) && hex8(s + 44) && is_hex(s[53]) && is_hex(s[54]);
+               is_hex(s[53]) && is_hex(s[54]) &&
+               !(not_hex8(s + 3) | not_hex8(s + 11) | not_hex8(s + 19) |
+                 not_hex8(s + 27) | not_hex8(s + 36) | not_hex8(s + 44));
 }
 
 #define SEEN(bit)                                                              \
