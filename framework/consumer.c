@@ -95,16 +95,17 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * Records still in handlers end without storing.  (When the
          * runtime closes, librdkafka's own close commits them, without
          * waiting forever for a broker that may be gone.) */
-        if (!rd_kafka_assignment_lost(rk) && !g->rt->closed) {
-                rd_kafka_resp_err_t cerr;
-                /* What handlers wrote first: their replies, events and
-                 * table changes land before the next owner starts (a
-                 * table's next owner restores from the changelog), and the
-                 * records they end are committed with the rest.  Bounded,
-                 * like the commit itself. */
-                if (rd_kafka_outq_len(g->rt->producer) > 0)
-                        rd_kafka_flush(g->rt->producer, 5000);
-                cerr = rd_kafka_commit(rk, NULL, 0);
+        bool commit = !rd_kafka_assignment_lost(rk) && !g->rt->closed;
+        /* What handlers wrote first: their replies, events and table
+         * changes land before the next owner starts (a table's next owner
+         * restores from the changelog), and the records they end are
+         * committed with the rest.  Bounded, like the commit itself. */
+        if (commit && rd_kafka_outq_len(g->rt->producer) > 0)
+                rd_kafka_flush(g->rt->producer, 5000);
+        for (kbus_partition *p = g->parts; p; p = p->next)
+                kbus__partition_flush(p);
+        if (commit) {
+                rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
                 if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
                         KBUS_LOG(KBUS_LOG_WARN, "consumer",
                                  "group %s: commit on revoke: %s", g->id,
@@ -165,7 +166,14 @@ static void group_handle(kbus_group *g, rd_kafka_message_t *m) {
                 rd_kafka_message_destroy(m);
                 return;
         }
-        p = part_find(g, rd_kafka_topic_name(m->rkt), m->partition);
+        /* Each partition holds a handle on its topic, and librdkafka puts
+         * that same topic object in the records it fetches: comparing
+         * pointers finds the partition without comparing names. */
+        for (p = g->parts; p; p = p->next)
+                if (p->rkt == m->rkt && p->partition == m->partition)
+                        break;
+        if (!p)
+                p = part_find(g, rd_kafka_topic_name(m->rkt), m->partition);
         if (!p) {
                 /* Fetched just before a revoke: its new owner reads it. */
                 rd_kafka_message_destroy(m);

@@ -320,7 +320,19 @@ bool kbus__consumer_close(rd_kafka_t *rk, int64_t grace_ms, const char *what) {
                  * callback-only poll meets an op meant for the application
                  * (a consumer error, say).  Our partitions were let go
                  * already, so a revoke only needs the unassign (librdkafka
-                 * then commits what was stored); anything else is dropped. */
+                 * then commits what was stored); anything else is dropped.
+                 *
+                 * rd_kafka_assign() waits without a bound for the group to
+                 * serve it, and a group that ends with the call still
+                 * queued never does (librdkafka #4884).  In 2.0.2 a closing
+                 * group that handed out a rebalance event does not end
+                 * before the answer (RD_KAFKA_CGRP_WAIT_ASSIGN_CALL holds
+                 * rd_kafka_cgrp_try_terminate), and once it has ended the
+                 * call fails at once on its disabled queue.  Not answering
+                 * would be worse: the close would time out and
+                 * rd_kafka_destroy() could wait for the group for ever.  And
+                 * rd_kafka_assignment() goes through the same queue, so it
+                 * cannot tell safely whether there is anything to unassign. */
                 while (!rd_kafka_consumer_closed(rk) && kbus__now_ms() < end) {
                         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
                         if (!ev)

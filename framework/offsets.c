@@ -15,9 +15,11 @@ void kbus__offsets_fini(kbus_offsets *t) {
 }
 
 bool kbus__offsets_add(kbus_offsets *t, int64_t offset, uint64_t *seq) {
-        kbus_offset_slot s = {offset, false};
-        if (!kbus__ring_push(&t->slots, &s))
+        kbus_offset_slot *s = kbus__ring_add(&t->slots);
+        if (!s)
                 return false;
+        s->offset = offset;
+        s->done = false;
         *seq = t->head + t->slots.n - 1;
         return true;
 }

@@ -45,6 +45,11 @@ void kbus__partition_free(kbus_partition *p) {
                 kbus__ring_pop(&p->wait, &m);
                 rd_kafka_message_destroy(m);
         }
+        while (p->spare) {
+                struct kbus_spare *s = p->spare;
+                p->spare = s->next;
+                kbus__free(s);
+        }
         kbus__ring_fini(&p->wait);
         kbus__keys_fini(&p->keys);
         kbus__offsets_fini(&p->offsets);
@@ -94,11 +99,22 @@ void kbus__partition_pause(kbus_partition *p, bool pause) {
         p->paused = pause;
 }
 
-void kbus__partition_store(kbus_partition *p, int64_t next) {
+bool kbus__partition_store(kbus_partition *p, int64_t next) {
+        bool was_due = p->store_due;
+        p->store_next = next;
+        p->store_due = true;
+        return !was_due;
+}
+
+void kbus__partition_flush(kbus_partition *p) {
+        int64_t next = p->store_next;
+        rd_kafka_resp_err_t err;
+        if (!p->store_due)
+                return;
+        p->store_due = false;
         /* This form takes the offset of the last record handled and adds
          * one itself; it is the cheap one, without a partition list. */
-        rd_kafka_resp_err_t err =
-            rd_kafka_offset_store(p->rkt, p->partition, next - 1);
+        err = rd_kafka_offset_store(p->rkt, p->partition, next - 1);
         if (err)
                 KBUS_LOG(KBUS_LOG_DEBUG, "consumer",
                          "cannot store offset %" PRId64 " of %s [%" PRId32

@@ -31,6 +31,8 @@ typedef struct kbus_partition {
         int32_t partition;
         kbus_offsets offsets;
         kbus_keys keys;  /* KBUS_ORDER_KEY: keys held by its records */
+        struct kbus_call *dispatching; /* record.c: a record in its first
+                                        * run whose key is not in keys yet */
         kbus_ring wait;  /* rd_kafka_message_t *: fetched, not admitted */
         size_t wait_high; /* pause fetching when this many wait */
         int in_flight;    /* admitted records holding a handler slot */
@@ -49,6 +51,16 @@ typedef struct kbus_partition {
         bool first_seen; /* the state module saw its first record */
         bool paused;
         bool revoked; /* no longer ours: freed when live drops to 0 */
+        /* The offset to store, kept until kbus__partition_flush: storing
+         * once per loop wake-up rather than once per record. */
+        int64_t store_next;
+        bool store_due;
+        /* Memory of calls that ended here, for the next records: reusing
+         * one costs far less than malloc and free (record.c). */
+        struct kbus_spare {
+                struct kbus_spare *next;
+        } *spare;
+        int n_spare;
 } kbus_partition;
 
 /** A new partition, not in any list; NULL when out of memory. */
@@ -68,7 +80,12 @@ bool kbus__partition_has_room(kbus_partition *p);
 /** Pauses or resumes fetching. */
 void kbus__partition_pause(kbus_partition *p, bool pause);
 
-/** Stores \p next (the offset to resume from) for the next commit. */
-void kbus__partition_store(kbus_partition *p, int64_t next);
+/** Notes \p next (the offset to resume from) as the one to store;
+ *  kbus__partition_flush stores it.  True if none was due before. */
+bool kbus__partition_store(kbus_partition *p, int64_t next);
+
+/** Stores the offset noted, if any, for the next commit: before any
+ *  commit, and at least once per loop wake-up. */
+void kbus__partition_flush(kbus_partition *p);
 
 #endif

@@ -24,12 +24,29 @@ static void published(kbus_dr *dr, const rd_kafka_message_t *m);
 
 /* ---- admission ---- */
 
+/* Records end in the partition they came from, and the next ones need a
+ * call of the same size: each partition keeps a few ended calls' memory
+ * (a record at a time per partition needs one; records in flight waiting
+ * for their replies' reports need more). */
+#define SPARE_CALLS 64
+
+/* A cleared call for a record of \p p; NULL when out of memory. */
+static kbus_call *call_new(kbus_partition *p) {
+        struct kbus_spare *s = p->spare;
+        if (!s)
+                return kbus__calloc(1, sizeof(kbus_call));
+        p->spare = s->next;
+        p->n_spare--;
+        memset(s, 0, sizeof(kbus_call));
+        return (kbus_call *)s;
+}
+
 /* Makes \p m (not taken unless this returns true) a call and starts it,
  * or queues it behind the record holding its key.  False when out of
  * memory: then nothing changed. */
 static bool admit(kbus_partition *p, rd_kafka_message_t *m) {
         kbus_runtime *rt = p->g->rt;
-        kbus_call *call = kbus__calloc(1, sizeof(*call));
+        kbus_call *call = call_new(p);
 
         if (!call)
                 return false;
@@ -58,15 +75,32 @@ static bool admit(kbus_partition *p, rd_kafka_message_t *m) {
         p->in_flight++;
         p->live++;
         rt->records_in_flight++;
-        if (p->ordering == KBUS_ORDER_KEY && m->key) {
+        if (p->ordering != KBUS_ORDER_KEY || !m->key) {
+                dispatch(call);
+                return true;
+        }
+        if (p->keys.held.n > 0) {
+                /* Some record holds a key: this one's may be it. */
                 call->keyed = true;
                 if (!kbus__keys_take(&p->keys, &call->key, m->key,
-                                     m->key_len)) {
+                                     m->key_len))
                         call->state = KBUS_REC_WAITING;
-                        return true;
-                }
+                else
+                        dispatch(call);
+                return true;
         }
+        /* No key is held, so this one is free.  Most handlers complete
+         * before they return, and then nobody needs to know it was taken:
+         * it enters the table only if the record is still alive after its
+         * handler's first run.  Nothing else of the partition starts
+         * meanwhile, so it is still free then. */
+        p->dispatching = call;
         dispatch(call);
+        if (p->dispatching != call)
+                return true; /* it ended */
+        p->dispatching = NULL;
+        call->keyed = true;
+        kbus__keys_take(&p->keys, &call->key, m->key, m->key_len);
         return true;
 }
 
@@ -179,9 +213,11 @@ static void on_ready(evutil_socket_t fd, short what, void *arg) {
                         dispatch(call);
         }
         for (kbus_group *g = rt->groups; g; g = g->next)
-                for (kbus_partition *p = g->parts; p; p = p->next)
+                for (kbus_partition *p = g->parts; p; p = p->next) {
                         if (p->wait.n > 0 && kbus__partition_has_room(p))
                                 pump(p);
+                        kbus__partition_flush(p);
+                }
 }
 
 int kbus__records_init(kbus_runtime *rt) {
@@ -192,8 +228,13 @@ int kbus__records_init(kbus_runtime *rt) {
 
 /* ---- the two ends ---- */
 
+/* Frees what \p call holds, and keeps its memory in its partition for a
+ * later record, unless the partition has enough or is going away.  Most
+ * calls hold nothing but the record and its decoded value: the other
+ * members are tested before they are freed. */
 static void call_free(kbus_call *call) {
         kbus_runtime *rt = call->rt;
+        kbus_partition *p = call->part;
         if (call->writes)
                 STATE_DO(call, discard, call);
         if (call->lprev)
@@ -204,14 +245,25 @@ static void call_free(kbus_call *call) {
                 call->lnext->lprev = call->lprev;
         if (call->timer)
                 event_free(call->timer);
-        kbus__dead_letter_fini(&call->dlt);
-        kbus__free(call->pub.error);
-        kbus__free(call->held.message);
-        kbus__free(call->held.value);
+        if (call->dlt.producer) /* dead-lettered */
+                kbus__dead_letter_fini(&call->dlt);
+        if (call->pub.error)
+                kbus__free(call->pub.error);
+        if (call->held.message)
+                kbus__free(call->held.message);
+        if (call->held.value)
+                kbus__free(call->held.value);
         if (call->input)
                 protobuf_c_message_free_unpacked(call->input,
                                                  &kbus__pb_allocator);
         rd_kafka_message_destroy(call->msg);
+        if (!p->revoked && p->n_spare < SPARE_CALLS) {
+                struct kbus_spare *s = (struct kbus_spare *)call;
+                s->next = p->spare;
+                p->spare = s;
+                p->n_spare++;
+                return;
+        }
         kbus__free(call);
 }
 
@@ -237,6 +289,8 @@ static void end(kbus_call *call, bool abandoned) {
                 if (abandoned && call->cached) /* a redelivery must run it */
                         kbus__replies_forget(&rt->replies, call->in.corr,
                                              call->in.corr_len);
+                if (p->dispatching == call)
+                        p->dispatching = NULL; /* admit() need not take its key */
                 rt->records_in_flight--;
                 if (call->state != KBUS_REC_REPLYING)
                         p->in_flight--;
@@ -254,8 +308,12 @@ static void end(kbus_call *call, bool abandoned) {
 void kbus__record_finish(kbus_call *call) {
         kbus_partition *p = call->part;
         int64_t next;
-        if (kbus__offsets_done(&p->offsets, call->seq, &next) && !p->revoked)
-                kbus__partition_store(p, next);
+        /* Stored by on_ready, after what woke the loop is done: once per
+         * partition per wake-up instead of once per record.  Whatever
+         * commits first (a revocation, the close) stores it before. */
+        if (kbus__offsets_done(&p->offsets, call->seq, &next) &&
+            !p->revoked && kbus__partition_store(p, next))
+                event_active(call->rt->ready_ev, EV_TIMEOUT, 0);
         end(call, false);
 }
 
@@ -272,6 +330,7 @@ void kbus__records_revoke(kbus_partition *p) {
         kbus_runtime *rt = p->g->rt;
         kbus_keyed *w = kbus__keys_take_waiting(&p->keys);
 
+        kbus__partition_flush(p); /* what finished is stored */
         while (p->wait.n > 0) {
                 rd_kafka_message_t *m;
                 kbus__ring_pop(&p->wait, &m);

@@ -36,17 +36,3 @@ bool kbus__ring_reserve(kbus_ring *r, size_t cap) {
         return true;
 }
 
-bool kbus__ring_push(kbus_ring *r, const void *e) {
-        if (r->n == r->cap && !kbus__ring_reserve(r, r->n + 1))
-                return false;
-        memcpy(kbus__ring_at(r, r->n), e, r->esize);
-        r->n++;
-        return true;
-}
-
-void kbus__ring_pop(kbus_ring *r, void *out) {
-        if (out)
-                memcpy(out, kbus__ring_at(r, 0), r->esize);
-        r->head = (r->head + 1) & (r->cap - 1);
-        r->n--;
-}

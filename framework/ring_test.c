@@ -36,6 +36,34 @@ static void test_fifo_across_wrap_and_growth(void **state) {
         kbus__ring_fini(&r);
 }
 
+/* Elements added in place come out in order, like pushed ones. */
+static void test_add_in_place(void **state) {
+        kbus_ring r;
+        int64_t v;
+        kbus__ring_init(&r, sizeof(int64_t));
+        for (int64_t i = 0; i < 40; i++) {
+                int64_t *slot = kbus__ring_add(&r);
+                assert_non_null(slot);
+                *slot = i;
+                if (i % 3 == 0) {
+                        kbus__ring_pop(&r, &v);
+                        assert_int_equal(v, i / 3);
+                }
+        }
+        assert_int_equal(r.n, 40 - 14);
+        for (size_t i = 0; i < r.n; i++)
+                assert_int_equal(*(int64_t *)kbus__ring_at(&r, i), 14 + i);
+        /* Full, and no memory to grow: nothing is added. */
+        while (r.n < r.cap)
+                *(int64_t *)kbus__ring_add(&r) = 0;
+        v = (int64_t)r.n;
+        kbus__alloc_fail_after(0);
+        assert_null(kbus__ring_add(&r));
+        kbus__alloc_fail_after(-1);
+        assert_int_equal(r.n, v);
+        kbus__ring_fini(&r);
+}
+
 static void test_reserve_means_no_allocation(void **state) {
         kbus_ring r;
         kbus__ring_init(&r, sizeof(void *));
@@ -78,6 +106,7 @@ static void test_failed_growth_changes_nothing(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_fifo_across_wrap_and_growth),
+            cmocka_unit_test(test_add_in_place),
             cmocka_unit_test(test_reserve_means_no_allocation),
             cmocka_unit_test(test_failed_growth_changes_nothing),
         };

@@ -107,6 +107,57 @@ static void test_invalid_traceparent_ignored(void **state) {
         assert_string_equal(in.traceparent, "");
 }
 
+/* Names that share a length or a beginning with kbus's are not kbus's. */
+static void test_similar_names_ignored(void **state) {
+        kbus_wire_in in;
+        char why[256];
+        add("ce_time", "2026-01-01T00:00:00.000Z", 24); /* as long as ce_type */
+        add("kbus-statux", "3", 1);                      /* as kbus-status */
+        add("kbus-methodx", "/a.B/C", 6);
+        add("kbus-metho", "/a.B/C", 6);
+        add("ce_type", "a.b", 3);
+        assert_int_equal(read_in(&in, why), 0);
+        assert_null(in.method);
+        assert_int_equal(in.status, -1);
+        assert_int_equal(in.ce_type_len, 3);
+        assert_memory_equal(in.ce_type, "a.b", 3);
+}
+
+/* Reads \p tp (55 bytes) as the only header: whether it was kept. */
+static bool traceparent_kept(const char *tp) {
+        kbus_wire_in in;
+        char why[256];
+        rd_kafka_headers_destroy(hdrs);
+        hdrs = rd_kafka_headers_new(1);
+        add("traceparent", tp, KBUS_TRACEPARENT_LEN);
+        assert_int_equal(read_in(&in, why), 0);
+        if (in.traceparent[0])
+                assert_memory_equal(in.traceparent, tp, KBUS_TRACEPARENT_LEN + 1);
+        return in.traceparent[0] != '\0';
+}
+
+/* A traceparent of the right length is kept only if every character is a
+ * lower-case hex digit, or a dash where the format has one: each byte value
+ * at each place, against the plain definition. */
+static void test_traceparent_every_byte(void **state) {
+        const char *good =
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        char tp[KBUS_TRACEPARENT_LEN + 1];
+        assert_true(traceparent_kept(good));
+        for (int i = 0; i < KBUS_TRACEPARENT_LEN; i++)
+                for (int c = 0; c < 256; c++) {
+                        bool dash = i == 2 || i == 35 || i == 52;
+                        bool want = dash ? c == '-'
+                                         : (c >= '0' && c <= '9') ||
+                                               (c >= 'a' && c <= 'f');
+                        memcpy(tp, good, sizeof(tp));
+                        tp[i] = (char)c;
+                        if (traceparent_kept(tp) != want)
+                                fail_msg("byte 0x%02x at %d: %s", c, i,
+                                         want ? "refused" : "accepted");
+                }
+}
+
 static void test_trace_child_keeps_trace_id(void **state) {
         const char *tp =
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -136,6 +187,10 @@ int main(void) {
             cmocka_unit_test_setup_teardown(test_bad_status, setup, teardown),
             cmocka_unit_test_setup_teardown(test_invalid_traceparent_ignored,
                                             setup, teardown),
+            cmocka_unit_test_setup_teardown(test_traceparent_every_byte, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_similar_names_ignored, setup,
+                                            teardown),
             cmocka_unit_test(test_trace_child_keeps_trace_id),
         };
         return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
