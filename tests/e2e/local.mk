@@ -13,6 +13,8 @@ e2e_tests = \
 	tests/e2e/gateway_test.sh \
 	tests/e2e/payments_kill_test.sh \
 	tests/e2e/payments_outage_test.sh \
-	tests/e2e/leader_move_test.sh
+	tests/e2e/leader_move_test.sh \
+	tests/e2e/scale_kill_test.sh \
+	tests/e2e/scale_up_test.sh
 TESTS += $(e2e_tests)
 EXTRA_DIST += $(e2e_tests) tests/e2e/lib.sh
