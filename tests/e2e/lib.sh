@@ -87,11 +87,13 @@ finish_load() {
 ledger_check() {
         local report charges dups
         command -v kcat >/dev/null 2>&1 || { note "kcat is not installed: PaymentCaptured not read"; return 0; }
+        # A PaymentCaptured's value starts with its order_id (field 1) and
+        # charge_id (field 2), each after a tag and a length byte.
         report=$(kcat -C -b "$BOOTSTRAP" -t shop.v1.PaymentCaptured -o beginning -e -q \
-                -X fetch.wait.max.ms=10 -f '%k %s\n' 2>/dev/null |
-                grep -ao '^o-[0-9a-f]\{16\} .*ch_[0-9a-f]\{16\}' |
-                sed 's/^\(o-[0-9a-f]*\) .*\(ch_[0-9a-f]*\)$/\1 \2/' | sort -u |
-                awk '{ n++; if (seen[$1]++) dup++ } END { printf "%d %d\n", n, dup }')
+                -X fetch.wait.max.ms=10 -f '%s\n' 2>/dev/null |
+                LC_ALL=C grep -ao 'o-[0-9a-f]\{16\}..ch_[0-9a-f]\{16\}' |
+                LC_ALL=C sed 's/^\(o-[0-9a-f]*\)..\(ch_[0-9a-f]*\)$/\1 \2/' | sort -u |
+                awk '{ n++; if (seen[$1]++) dup++ } END { printf "%d %d\n", n, dup }') || true
         read -r charges dups <<<"$report"
         ((charges > 0)) || fail "no PaymentCaptured read back"
         ((dups == 0)) || fail "$dups orders were captured with two charge ids"
