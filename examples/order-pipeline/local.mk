@@ -38,7 +38,6 @@ EXTRA_DIST += $(OP_PROTOS) \
 noinst_LTLIBRARIES += examples/order-pipeline/libpipeline.la
 examples_order_pipeline_libpipeline_la_SOURCES = \
 	examples/order-pipeline/pipeline.c examples/order-pipeline/pipeline.h \
-	examples/order-pipeline/journal.c examples/order-pipeline/journal.h \
 	examples/order-pipeline/catalog.c examples/order-pipeline/catalog.h
 nodist_examples_order_pipeline_libpipeline_la_SOURCES = $(OP_GEN)
 examples_order_pipeline_libpipeline_la_CPPFLAGS = $(op_cppflags)

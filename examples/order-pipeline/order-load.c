@@ -18,8 +18,12 @@
  * 4. Polls each placed order (GET /orders/{id}, or GetOrder) until it is
  *    final: SHIPPED, REJECTED, or PAYMENT_FAILED with its stock released.
  *    Prints a progress line every second.
- * 5. Checks the books through the services' Audit methods: payments
- *    charged exactly the paid orders (count and amount), nobody twice;
+ * 5. Checks the books through the services' Audit methods, one request
+ *    per partition (--partitions, keyed so that each reaches its own: every
+ *    service keeps its state in kbus tables split like its topics, and the
+ *    instance owning a partition answers for it), summed: payments
+ *    charged exactly the paid orders (count and amount), nobody twice
+ *    (orders saw no order captured with two charge ids);
  *    shipping shipped each paid order once; inventory's stock adds up for
  *    every product, what it shipped is what the shipped orders hold, and
  *    the stock of every failed payment came back.  The services settle a
@@ -93,7 +97,9 @@ struct job {
 
 /* What order-load keeps of each service's Audit answer. */
 struct books {
-        bool have_orders, have_inventory, have_payments, have_shipping;
+        /* partitions answered, of ld.partitions */
+        int have_orders, have_inventory, have_payments, have_shipping;
+        uint32_t o_double;
         uint32_t o_placed, o_reserved, o_paid, o_shipped, o_rejected,
             o_failed, o_released;
         int64_t o_paid_cents;
@@ -121,11 +127,18 @@ static struct {
         enum phase phase;
         /* settings */
         long n_orders, in_flight_max, poison, warmup;
+        int32_t partitions; /* of the services' topics */
+        char (*audit_keys)[32]; /* one AuditRequest key per partition */
         double rate; /* new orders per second; 0: as fast as they go */
         double timeout_ms, ready_timeout_ms, audit_timeout_ms;
         bool rpc;
-        char host[256];
-        int port;
+        /* the gateways (--url, comma-separated); connection i goes to
+         * gateway i % n_gateways */
+        struct {
+                char host[256];
+                int port;
+        } gw[8];
+        int n_gateways;
         kbus_call_opts *opts;
         /* the run: orders and n_orders are the batch being placed, first
          * the warm-up orders, then the measured ones */
@@ -302,7 +315,7 @@ static bool http_send(struct conn *c, struct lorder *o, bool place) {
         j->o = o;
         req = evhttp_request_new(place ? http_placed : http_polled, j);
         h = evhttp_request_get_output_headers(req);
-        evhttp_add_header(h, "Host", ld.host);
+        evhttp_add_header(h, "Host", ld.gw[(c - ld.conns) % ld.n_gateways].host);
         if (place) {
                 json_t *items = json_array(), *body;
                 char *text;
@@ -493,6 +506,22 @@ static void ready_answer(kbus_status status) {
                 ld.ready_ok++;
 }
 
+/* One key per partition for the Audit requests: "audit-<n>" with the
+ * smallest n that the partitioner sends to that partition. */
+static void make_audit_keys(void) {
+        ld.audit_keys = pipeline_xcalloc((size_t)ld.partitions,
+                                         sizeof(*ld.audit_keys));
+        for (int32_t p = 0; p < ld.partitions; p++) {
+                for (long n = 0;; n++) {
+                        snprintf(ld.audit_keys[p], sizeof(ld.audit_keys[p]),
+                                 "audit-%ld", n);
+                        if (pipeline_partition_of(ld.audit_keys[p],
+                                                  ld.partitions) == p)
+                                break;
+                }
+        }
+}
+
 static void ready_orders(kbus_status s, const char *m,
                          const Shop__V1__OrdersAudit *a, void *arg) {
         ready_answer(s);
@@ -517,28 +546,33 @@ static void ready_gateway(struct evhttp_request *req, void *arg) {
         ld.conns[0].busy = false;
 }
 
-/* Asks every service once; the tick looks at the answers. */
+/* Asks every service once for every partition; the tick looks at the
+ * answers. */
 static void probe_ready(void) {
         Shop__V1__AuditRequest req = SHOP__V1__AUDIT_REQUEST__INIT;
-        ld.ready_pending = 4;
+        ld.ready_pending = 0;
         ld.ready_ok = 0;
-        if (shop_v1_order_service_audit(ld.rt, &req, ld.opts, ready_orders,
-                                        NULL))
-                ld.ready_pending--;
-        if (shop_v1_inventory_service_audit(ld.rt, &req, ld.opts,
-                                            ready_inventory, NULL))
-                ld.ready_pending--;
-        if (shop_v1_payment_service_audit(ld.rt, &req, ld.opts,
-                                          ready_payments, NULL))
-                ld.ready_pending--;
-        if (shop_v1_shipping_service_audit(ld.rt, &req, ld.opts,
-                                           ready_shipping, NULL))
-                ld.ready_pending--;
+        for (int32_t p = 0; p < ld.partitions; p++) {
+                req.partition_key = ld.audit_keys[p];
+                ld.ready_pending += 4;
+                if (shop_v1_order_service_audit(ld.rt, &req, ld.opts,
+                                                ready_orders, NULL))
+                        ld.ready_pending--;
+                if (shop_v1_inventory_service_audit(ld.rt, &req, ld.opts,
+                                                    ready_inventory, NULL))
+                        ld.ready_pending--;
+                if (shop_v1_payment_service_audit(ld.rt, &req, ld.opts,
+                                                  ready_payments, NULL))
+                        ld.ready_pending--;
+                if (shop_v1_shipping_service_audit(ld.rt, &req, ld.opts,
+                                                   ready_shipping, NULL))
+                        ld.ready_pending--;
+        }
         if (!ld.rpc && !ld.ready_gateway && !ld.conns[0].busy) {
                 struct evhttp_request *hr =
                     evhttp_request_new(ready_gateway, NULL);
                 evhttp_add_header(evhttp_request_get_output_headers(hr), "Host",
-                                  ld.host);
+                                  ld.gw[0].host);
                 if (evhttp_make_request(ld.conns[0].evcon, hr, EVHTTP_REQ_GET,
                                         "/orders/o-ready-probe") == 0)
                         ld.conns[0].busy = true;
@@ -549,41 +583,46 @@ static void probe_ready(void) {
 
 static void start_audit(void);
 
+/* Whether an Audit answer came, and from the partition it was sent to
+ * (\p arg); anything else counts as a failure. */
+static bool answered(kbus_status s, int32_t partition, void *arg) {
+        struct books *b = &ld.books;
+        b->pending--;
+        if (s != KBUS_OK || partition != (int32_t)(intptr_t)arg) {
+                b->failures++;
+                return false;
+        }
+        return true;
+}
+
 static void audit_orders(kbus_status s, const char *m,
                          const Shop__V1__OrdersAudit *a, void *arg) {
         struct books *b = &ld.books;
-        b->pending--;
-        if (s != KBUS_OK) {
-                b->failures++;
+        if (!answered(s, a ? a->partition : -1, arg))
                 return;
-        }
-        b->have_orders = true;
-        b->o_placed = a->placed;
-        b->o_reserved = a->stock_reserved;
-        b->o_paid = a->paid;
-        b->o_shipped = a->shipped;
-        b->o_rejected = a->rejected;
-        b->o_failed = a->payment_failed;
-        b->o_released = a->stock_released;
-        b->o_paid_cents = a->paid_cents;
-        memset(b->o_shipped_units, 0, sizeof(b->o_shipped_units));
+        b->have_orders++;
+        b->o_placed += a->placed;
+        b->o_reserved += a->stock_reserved;
+        b->o_paid += a->paid;
+        b->o_shipped += a->shipped;
+        b->o_rejected += a->rejected;
+        b->o_failed += a->payment_failed;
+        b->o_released += a->stock_released;
+        b->o_paid_cents += a->paid_cents;
+        b->o_double += a->double_charged;
         for (size_t i = 0; i < a->n_shipped_units; i++) {
                 int p = catalog_index(a->shipped_units[i]->sku);
                 if (p >= 0)
-                        b->o_shipped_units[p] = a->shipped_units[i]->units;
+                        b->o_shipped_units[p] += a->shipped_units[i]->units;
         }
 }
 
 static void audit_inventory(kbus_status s, const char *m,
                             const Shop__V1__InventoryAudit *a, void *arg) {
         struct books *b = &ld.books;
-        b->pending--;
-        if (s != KBUS_OK) {
-                b->failures++;
+        if (!answered(s, a ? a->partition : -1, arg))
                 return;
-        }
-        b->have_inventory = true;
-        memset(b->stock, 0, sizeof(b->stock));
+        b->have_inventory++;
         for (size_t i = 0; i < a->n_stock; i++) {
                 int p = catalog_index(a->stock[i]->sku);
                 if (p < 0)
@@ -594,62 +633,67 @@ static void audit_inventory(kbus_status s, const char *m,
                 b->stock[p].shipped = a->stock[i]->shipped;
                 b->stock[p].seen = true;
         }
-        b->i_held = a->held;
-        b->i_released = a->released;
-        b->i_shipped = a->shipped;
-        b->i_rejected = a->rejected;
-        b->i_negative = a->went_negative;
+        b->i_held += a->held;
+        b->i_released += a->released;
+        b->i_shipped += a->shipped;
+        b->i_rejected += a->rejected;
+        b->i_negative |= a->went_negative;
 }
 
 static void audit_payments(kbus_status s, const char *m,
                            const Shop__V1__PaymentsAudit *a, void *arg) {
         struct books *b = &ld.books;
-        b->pending--;
-        if (s != KBUS_OK) {
-                b->failures++;
+        if (!answered(s, a ? a->partition : -1, arg))
                 return;
-        }
-        b->have_payments = true;
-        b->p_charges = a->charges;
-        b->p_charged_orders = a->charged_orders;
-        b->p_charged_cents = a->charged_cents;
-        b->p_declines = a->declines;
-        b->p_gave_up = a->gave_up;
-        b->p_transient = a->transient_failures;
-        b->p_redeliveries = a->redeliveries;
-        b->p_malformed = a->malformed;
+        b->have_payments++;
+        b->p_charges += a->charges;
+        b->p_charged_orders += a->charged_orders;
+        b->p_charged_cents += a->charged_cents;
+        b->p_declines += a->declines;
+        b->p_gave_up += a->gave_up;
+        /* The processes' own counters: every instance answers for each
+         * of its partitions, so keep the largest, not the sum. */
+        if (a->transient_failures > b->p_transient)
+                b->p_transient = a->transient_failures;
+        if (a->redeliveries > b->p_redeliveries)
+                b->p_redeliveries = a->redeliveries;
+        if (a->malformed > b->p_malformed)
+                b->p_malformed = a->malformed;
 }
 
 static void audit_shipping(kbus_status s, const char *m,
                            const Shop__V1__ShippingAudit *a, void *arg) {
         struct books *b = &ld.books;
-        b->pending--;
-        if (s != KBUS_OK) {
-                b->failures++;
+        if (!answered(s, a ? a->partition : -1, arg))
                 return;
-        }
-        b->have_shipping = true;
-        b->s_shipments = a->shipments;
-        b->s_redeliveries = a->redeliveries;
+        b->have_shipping++;
+        b->s_shipments += a->shipments;
+        if (a->redeliveries > b->s_redeliveries)
+                b->s_redeliveries = a->redeliveries;
 }
 
+/* Asks every service for the books of every partition. */
 static void start_audit(void) {
         Shop__V1__AuditRequest req = SHOP__V1__AUDIT_REQUEST__INIT;
         struct books *b = &ld.books;
         memset(b, 0, sizeof(*b));
-        b->pending = 4;
-        if (shop_v1_order_service_audit(ld.rt, &req, ld.opts, audit_orders,
-                                        NULL))
-                b->pending--, b->failures++;
-        if (shop_v1_inventory_service_audit(ld.rt, &req, ld.opts,
-                                            audit_inventory, NULL))
-                b->pending--, b->failures++;
-        if (shop_v1_payment_service_audit(ld.rt, &req, ld.opts,
-                                          audit_payments, NULL))
-                b->pending--, b->failures++;
-        if (shop_v1_shipping_service_audit(ld.rt, &req, ld.opts,
-                                           audit_shipping, NULL))
-                b->pending--, b->failures++;
+        for (int32_t p = 0; p < ld.partitions; p++) {
+                void *arg = (void *)(intptr_t)p;
+                req.partition_key = ld.audit_keys[p];
+                b->pending += 4;
+                if (shop_v1_order_service_audit(ld.rt, &req, ld.opts,
+                                                audit_orders, arg))
+                        b->pending--, b->failures++;
+                if (shop_v1_inventory_service_audit(ld.rt, &req, ld.opts,
+                                                    audit_inventory, arg))
+                        b->pending--, b->failures++;
+                if (shop_v1_payment_service_audit(ld.rt, &req, ld.opts,
+                                                  audit_payments, arg))
+                        b->pending--, b->failures++;
+                if (shop_v1_shipping_service_audit(ld.rt, &req, ld.opts,
+                                                   audit_shipping, arg))
+                        b->pending--, b->failures++;
+        }
 }
 
 /* One check: prints it when \p print, returns whether it holds. */
@@ -676,16 +720,17 @@ static bool books_balance(bool print) {
         int64_t reserved = 0, shipped_units = 0, moved = 0;
         char bad[256] = "";
 
-        if (!(b->have_orders && b->have_inventory && b->have_payments &&
-              b->have_shipping)) {
+        if (b->have_orders < ld.partitions ||
+            b->have_inventory < ld.partitions ||
+            b->have_payments < ld.partitions ||
+            b->have_shipping < ld.partitions) {
                 if (print)
                         printf("check %-12s FAILED  services did not answer "
-                               "Audit (orders %s, inventory %s, payments %s, "
-                               "shipping %s)\n", "audit",
-                               b->have_orders ? "ok" : "no",
-                               b->have_inventory ? "ok" : "no",
-                               b->have_payments ? "ok" : "no",
-                               b->have_shipping ? "ok" : "no");
+                               "Audit for every partition (of %d: orders %d, "
+                               "inventory %d, payments %d, shipping %d)\n",
+                               "audit", (int)ld.partitions, b->have_orders,
+                               b->have_inventory, b->have_payments,
+                               b->have_shipping);
                 return false;
         }
         for (size_t p = 0; p < catalog_size; p++) {
@@ -716,9 +761,12 @@ static bool books_balance(bool print) {
                     PRId64 " cents; orders paid %" PRIu32 ", %" PRId64
                     " cents", b->p_charges, b->p_charged_cents, paid,
                     b->o_paid_cents);
-        ok &= check(print, b->p_charges == b->p_charged_orders, "no-double",
-                    "%" PRIu32 " charges for %" PRIu32 " distinct orders",
-                    b->p_charges, b->p_charged_orders);
+        ok &= check(print, b->p_charges == b->p_charged_orders &&
+                               b->o_double == 0,
+                    "no-double", "%" PRIu32 " charges for %" PRIu32
+                    " distinct orders; %" PRIu32 " orders captured with a "
+                    "second charge id", b->p_charges, b->p_charged_orders,
+                    b->o_double);
         ok &= check(print, b->p_declines + b->p_gave_up == b->o_failed,
                     "failures", "payments declined %" PRIu32 " and gave up %"
                     PRIu32 "; orders PAYMENT_FAILED %" PRIu32, b->p_declines,
@@ -817,7 +865,7 @@ static void summary(void) {
               "refused as invalid, %ld resent after a timeout or 503",
               ld.n_bad_request, ld.n_place_retries);
         if (ld.books.have_payments)
-                printf("info  payments: %" PRIu32 " transient processor "
+                printf("info  payments (largest of one process): %" PRIu32 " transient processor "
                        "failures, %" PRIu32 " redelivered StockReserved, %"
                        PRIu32 " malformed dead-lettered\n",
                        ld.books.p_transient, ld.books.p_redeliveries,
@@ -927,7 +975,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
 
         switch (ld.phase) {
         case WAIT_READY:
-                if (ld.probed && ld.ready_pending == 0 && ld.ready_ok == 4 &&
+                if (ld.probed && ld.ready_pending == 0 &&
+                    ld.ready_ok == 4 * ld.partitions &&
                     (ld.rpc || ld.ready_gateway)) {
                         start_warmup();
                         break;
@@ -999,8 +1048,10 @@ static void usage(FILE *out) {
                 "  orders placed=N shipped=A rejected=B payment_failed=C "
                 "lost=D place_p50_ms=X\n"
                 "  place_p99_ms=Y final_p50_ms=Z\n\n"
-                "  --url URL            the gateway, e.g. "
-                "http://127.0.0.1:8080 (orders go over HTTP)\n"
+                "  --url URL[,URL...]   the gateway, e.g. "
+                "http://127.0.0.1:8080 (orders go over\n"
+                "                       HTTP), or several, each taking a "
+                "share of the connections\n"
                 "  --rpc                call OrderService directly instead "
                 "of the gateway\n"
                 "  -n, --orders N       orders to place (default 1000)\n"
@@ -1026,6 +1077,8 @@ static void usage(FILE *out) {
                 "StockReserved events, which\n"
                 "                       payments must dead-letter (default "
                 "0)\n"
+                "  --partitions N       partitions of the services' topics, "
+                "for Audit (default 4)\n"
                 "  -h, --help           this help\n\n"
                 "Exit status: 0 all orders final and the books balance; 1 "
                 "otherwise; 2 usage.\n"
@@ -1033,18 +1086,31 @@ static void usage(FILE *out) {
                 "`kbus broker`), KBUS_LOG_LEVEL.\n");
 }
 
-static void parse_url(const char *url) {
-        struct evhttp_uri *u = evhttp_uri_parse(url);
-        const char *host = u ? evhttp_uri_get_host(u) : NULL;
-        if (!host || !evhttp_uri_get_scheme(u) ||
-            strcmp(evhttp_uri_get_scheme(u), "http")) {
-                fprintf(stderr, "order-load: --url needs http://HOST:PORT, "
-                                "not '%s'\n", url);
+static void parse_url(const char *list) {
+        char *copy = pipeline_xstrdup(list), *save = NULL;
+        for (char *url = strtok_r(copy, ",", &save); url;
+             url = strtok_r(NULL, ",", &save)) {
+                struct evhttp_uri *u = evhttp_uri_parse(url);
+                const char *host = u ? evhttp_uri_get_host(u) : NULL;
+                if (!host || !evhttp_uri_get_scheme(u) ||
+                    strcmp(evhttp_uri_get_scheme(u), "http") ||
+                    ld.n_gateways == 8) {
+                        fprintf(stderr, "order-load: --url needs 1 to 8 "
+                                        "http://HOST:PORT, not '%s'\n", url);
+                        exit(2);
+                }
+                snprintf(ld.gw[ld.n_gateways].host,
+                         sizeof(ld.gw[ld.n_gateways].host), "%s", host);
+                ld.gw[ld.n_gateways].port =
+                    evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
+                ld.n_gateways++;
+                evhttp_uri_free(u);
+        }
+        free(copy);
+        if (ld.n_gateways == 0) {
+                fprintf(stderr, "order-load: --url needs http://HOST:PORT\n");
                 exit(2);
         }
-        snprintf(ld.host, sizeof(ld.host), "%s", host);
-        ld.port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
-        evhttp_uri_free(u);
 }
 
 int main(int argc, char **argv) {
@@ -1059,6 +1125,7 @@ int main(int argc, char **argv) {
             {"poison", required_argument, NULL, 'P'},
             {"rate", required_argument, NULL, 'Q'},
             {"warmup", required_argument, NULL, 'w'},
+            {"partitions", required_argument, NULL, 'N'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -1075,6 +1142,7 @@ int main(int argc, char **argv) {
         ld.ready_timeout_ms = 60000;
         ld.audit_timeout_ms = 15000;
         ld.warmup = 1;
+        ld.partitions = 4;
         while ((opt = getopt_long(argc, argv, "n:C:c:h", longopts, NULL)) !=
                -1) {
                 switch (opt) {
@@ -1112,6 +1180,10 @@ int main(int argc, char **argv) {
                 case 'w':
                         ld.warmup = pipeline_parse_long("--warmup", optarg, 0,
                                                         16);
+                        break;
+                case 'N':
+                        ld.partitions = (int32_t)pipeline_parse_long(
+                            "--partitions", optarg, 1, 10000);
                         break;
                 case 'Q':
                         ld.rate = pipeline_parse_double("--rate", optarg, 0,
@@ -1167,6 +1239,7 @@ int main(int argc, char **argv) {
                                 return 1;
                         }
         }
+        make_audit_keys();
         if (kbus_call_opts_new(&ld.opts) == 0)
                 kbus_call_opts_set_timeout(ld.opts, 5000);
         ld.n_measured = ld.n_orders;
@@ -1179,8 +1252,10 @@ int main(int argc, char **argv) {
                 ld.conns = pipeline_xcalloc((size_t)ld.in_flight_max,
                                             sizeof(*ld.conns));
                 for (long i = 0; i < ld.in_flight_max; i++) {
+                        int g = (int)(i % ld.n_gateways);
                         ld.conns[i].evcon = evhttp_connection_base_new(
-                            ld.base, NULL, ld.host, (ev_uint16_t)ld.port);
+                            ld.base, NULL, ld.gw[g].host,
+                            (ev_uint16_t)ld.gw[g].port);
                         if (!ld.conns[i].evcon) {
                                 fprintf(stderr, "order-load: cannot make an "
                                                 "HTTP connection\n");
@@ -1206,6 +1281,7 @@ int main(int argc, char **argv) {
         event_free(ld.tick);
         kbus_runtime_free(ld.rt);
         kbus_call_opts_free(ld.opts);
+        free(ld.audit_keys);
         for (long i = 0; ld.conns && i < ld.in_flight_max; i++)
                 evhttp_connection_free(ld.conns[i].evcon);
         free(ld.conns);

@@ -2,12 +2,14 @@
  * payments: charges orders whose stock is reserved, through a simulated
  * card processor, and never twice.
  *
- *   payments [-c FILE] [-s STATE_DIR] [--transient-rate R] [--decline-rate R]
+ *   payments [-c FILE] [--transient-rate R] [--decline-rate R]
  *            [--latency-ms MS]
  *
  * On StockReserved it asks the processor to charge the order's amount.
  * The processor answers after a latency (a libevent timer: the loop never
- * sleeps) with one of three outcomes, drawn at random:
+ * sleeps) with one of three outcomes, drawn from the order id and the
+ * attempt's number (see processor_answers()), so that it is idempotent by
+ * order id:
  *
  *  - captured: the charge goes into the ledger, then PaymentCaptured;
  *  - declined: the decline goes into the ledger, then PaymentFailed (the
@@ -22,15 +24,19 @@
  * amount not above zero, no card) fails with INVALID_ARGUMENT, a permanent
  * status: the runtime moves it to shop.v1.StockReserved.DLT.
  *
- * The ledger is the journal (journal.h), keyed by order id, replayed at
- * start.  A charge counts as made when its ledger line is on disk; then
- * the outcome is published as part of handling the StockReserved, which
- * is acknowledged only once that event is delivered.  A StockReserved
- * that comes back (the outcome was not delivered, or the process died
- * first) finds the order settled and only publishes the outcome again.
- * (A real processor would take the order id as its idempotency key, so
- * that a crash between its answer and the ledger line could not charge
- * twice either; the simulated one is in this process and dies with it.)
+ * The ledger is the kbus table "ledger" (key = order id), split like
+ * StockReserved: each instance holds the orders of its partitions.  The
+ * settled order is put into it, and the outcome published, with the call:
+ * both reach Kafka (the table's changelog, the event's topic) before the
+ * StockReserved is acknowledged, or neither counts.  A StockReserved that
+ * comes again finds the order settled and only publishes the outcome
+ * again; one redelivered after a crash that followed the changelog write
+ * (the instance died before its offset was committed) is recognised by
+ * kbus and not handled at all, whichever instance receives it: nobody is
+ * charged twice.  (A real processor would also take the order id as its
+ * idempotency key, so that a crash between its answer and the changelog
+ * write could not charge twice either; the simulated one is in this
+ * process and dies with it.)
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -40,21 +46,12 @@
 
 #include <event2/event.h>
 
-#include "journal.h"
 #include "payments.kbus.h"
 #include "pipeline.h"
 #include "shop.kbus.h"
 #include "table.h"
 
-enum outcome { CAPTURED, DECLINED, GAVE_UP };
-
-/* One settled order: what the ledger says about it. */
-struct entry {
-        char *order_id;
-        enum outcome outcome;
-        int64_t amount_cents;
-        char *detail; /* charge id, or the reason it failed */
-};
+#define OUT(x) SHOP__V1__PAYMENT__OUTCOME__OUTCOME_##x
 
 /* A charge the processor is working on. */
 struct charge {
@@ -63,85 +60,25 @@ struct charge {
         char *order_id;
         char *card;
         int64_t amount_cents;
-        struct entry *entry; /* once settled, until durable */
 };
 
 static struct {
         kbus_runtime *rt;
-        journal *jr;
         struct event_base *base;
-        table *ledger;    /* order id -> struct entry */
         table *in_flight; /* order id -> struct charge */
         double transient_rate, decline_rate;
         long latency_ms;
         uint32_t max_attempts;
-        /* Audit counters.  charges counts ledger lines, replayed ones
-         * included, so a second charge of one order would show. */
-        uint32_t charges, charged_orders, declines, gave_up;
-        int64_t charged_cents;
+        /* this process's counters, for Audit */
         uint32_t transient_failures, redeliveries, malformed;
 } svc;
-
-static void entry_free(void *p) {
-        struct entry *e = p;
-        free(e->order_id);
-        free(e->detail);
-        free(e);
-}
-
-/* Records a settled order in memory and in the counters. */
-static struct entry *settle(const char *order_id, enum outcome outcome,
-                            int64_t amount, const char *detail) {
-        struct entry *e = table_get(svc.ledger, order_id);
-        if (outcome == CAPTURED) {
-                svc.charges++;
-                svc.charged_cents += amount;
-                if (!e || e->outcome != CAPTURED)
-                        svc.charged_orders++;
-        } else if (outcome == DECLINED) {
-                svc.declines++;
-        } else {
-                svc.gave_up++;
-        }
-        if (e) /* only a damaged ledger repeats an order: keep the first */
-                return e;
-        e = pipeline_xcalloc(1, sizeof(*e));
-        e->order_id = pipeline_xstrdup(order_id);
-        e->outcome = outcome;
-        e->amount_cents = amount;
-        e->detail = pipeline_xstrdup(detail);
-        table_put(svc.ledger, e->order_id, e);
-        return e;
-}
-
-/* ---- the ledger ------------------------------------------------------
- *
- *   C <order> <ms> <amount> <charge id>          captured
- *   D <order> <ms> <amount> <reason to the end>  declined
- *   G <order> <ms> <amount> <reason to the end>  gave up (processor down)
- */
-
-static void replay(char *line, void *arg) {
-        char *f[5];
-        int n = journal_split(line, f, 5);
-        enum outcome o;
-
-        if (n < 5 || strlen(f[0]) != 1 || !strchr("CDG", f[0][0])) {
-                kbus_log(KBUS_LOG_WARN, "ledger: ignoring a line it cannot "
-                                        "read (starts with '%s')",
-                         n > 0 ? f[0] : "");
-                return;
-        }
-        o = f[0][0] == 'C' ? CAPTURED : f[0][0] == 'D' ? DECLINED : GAVE_UP;
-        settle(f[1], o, strtoll(f[3], NULL, 10), f[4]);
-}
 
 /* ---- publishing ------------------------------------------------------ */
 
 /* As part of handling \p call: its acknowledgement waits for the event's
  * delivery. */
-static int publish_outcome(kbus_call *call, const struct entry *e) {
-        if (e->outcome == CAPTURED) {
+static int publish_outcome(kbus_call *call, const Shop__V1__Payment *e) {
+        if (e->outcome == OUT(CAPTURED)) {
                 Shop__V1__PaymentCaptured ev = SHOP__V1__PAYMENT_CAPTURED__INIT;
                 ev.order_id = e->order_id;
                 ev.charge_id = e->detail;
@@ -154,14 +91,15 @@ static int publish_outcome(kbus_call *call, const struct entry *e) {
         return shop_v1_payment_failed_publish_from(call, &ev);
 }
 
-/* An outcome that was not delivered fails the StockReserved with
- * UNAVAILABLE (the runtime does that); one that could not be queued (a
- * full producer queue) fails it here.  Either way it is retried, and the
- * retry finds the order in the ledger and only publishes. */
-static void ack_or_retry(kbus_call *call, int publish_rc) {
-        if (publish_rc)
+/* An outcome that was not delivered, or a ledger entry not written, fails
+ * the StockReserved with UNAVAILABLE (the runtime does that); one that
+ * could not be queued (a full producer queue) fails it here.  Either way
+ * it is retried on the ledger as it was. */
+static void ack_or_retry(kbus_call *call, int rc) {
+        if (rc)
                 kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED,
-                               "cannot publish the payment's outcome");
+                               "cannot record or publish the payment's "
+                               "outcome");
         else
                 kbus_call_ack(call);
 }
@@ -169,36 +107,59 @@ static void ack_or_retry(kbus_call *call, int publish_rc) {
 /* ---- the simulated card processor ------------------------------------ */
 
 static void charge_free(struct charge *c) {
+        table_put(svc.in_flight, c->order_id, NULL);
         event_free(c->timer);
         free(c->order_id);
         free(c->card);
         free(c);
 }
 
-/* The ledger line is on disk: the order is settled for good. */
-static void charge_durable(void *arg) {
-        struct charge *c = arg;
+/* Settles the order: into the ledger and out as an event, with the call. */
+static void settle(struct charge *c, Shop__V1__Payment__Outcome outcome,
+                   const char *detail) {
+        Shop__V1__Payment e = SHOP__V1__PAYMENT__INIT;
         kbus_call *call = c->call;
-        ack_or_retry(call, publish_outcome(call, c->entry));
-        table_put(svc.in_flight, c->order_id, NULL);
+        int rc;
+
+        e.order_id = c->order_id;
+        e.outcome = outcome;
+        e.amount_cents = c->amount_cents;
+        e.detail = (char *)detail;
+        e.at_ms = pipeline_now_ms();
+        e.attempts = kbus_call_attempt(call);
+        rc = shop_v1_payment_put(call, NULL, 0, &e);
+        if (!rc)
+                rc = publish_outcome(call, &e);
         charge_free(c);
+        ack_or_retry(call, rc);
 }
 
-static void settle_and_journal(struct charge *c, enum outcome outcome,
-                               const char *detail) {
-        static const char tag[] = {'C', 'D', 'G'};
-        c->entry = settle(c->order_id, outcome, c->amount_cents, detail);
-        journal_append(svc.jr, charge_durable, c, "%c %s %" PRId64 " %" PRId64
-                       " %s", tag[outcome], c->order_id, pipeline_now_ms(),
-                       c->amount_cents, detail);
+/* FNV-1a over the order id and \p salt. */
+static uint64_t order_hash(const char *order_id, uint32_t salt) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (const char *p = order_id; *p; p++)
+                h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+        for (int i = 0; i < 4; i++)
+                h = (h ^ ((salt >> (8 * i)) & 0xff)) * 0x100000001b3ULL;
+        return h;
 }
 
-/* The processor answers. */
+/* The processor answers.  It is idempotent by order id, as a real one is
+ * given the order id as its idempotency key: its answer to an attempt is a
+ * function of the order id and the attempt's number, and a capture's
+ * charge id one of the order id.  So when an instance dies after the
+ * processor charged but before the ledger entry reached the changelog, the
+ * StockReserved handled again (by whichever instance) gets the same answer
+ * and the same charge id: the order is charged once, and a PaymentCaptured
+ * sent twice is the same event twice. */
 static void processor_answers(evutil_socket_t fd, short what, void *arg) {
         struct charge *c = arg;
         uint32_t attempt = kbus_call_attempt(c->call);
         char detail[64];
-        double r = pipeline_random();
+        double r = (double)(order_hash(c->order_id, attempt) >> 11) /
+                   9007199254740992.0;
+        double d = (double)(order_hash(c->order_id, 0) >> 11) /
+                   9007199254740992.0;
 
         if (r < svc.transient_rate) {
                 svc.transient_failures++;
@@ -207,42 +168,36 @@ static void processor_answers(evutil_socket_t fd, short what, void *arg) {
                                  "unavailable (attempt %" PRIu32 " of %"
                                  PRIu32 ")", c->order_id, attempt,
                                  svc.max_attempts);
-                        kbus_call_fail(c->call, KBUS_UNAVAILABLE,
-                                       "card processor unavailable");
-                        table_put(svc.in_flight, c->order_id, NULL);
+                        kbus_call *call = c->call;
                         charge_free(c);
+                        kbus_call_fail(call, KBUS_UNAVAILABLE,
+                                       "card processor unavailable");
                         return;
                 }
                 snprintf(detail, sizeof(detail), "card processor unavailable "
                          "after %" PRIu32 " attempts", attempt);
                 kbus_log(KBUS_LOG_WARN, "order %s: %s; giving up",
                          c->order_id, detail);
-                settle_and_journal(c, GAVE_UP, detail);
+                settle(c, OUT(GAVE_UP), detail);
                 return;
         }
-        if (!strcmp(c->card, "tok_declined") ||
-            r < svc.transient_rate + svc.decline_rate) {
-                settle_and_journal(c, DECLINED, "card declined");
+        if (!strcmp(c->card, "tok_declined") || d < svc.decline_rate) {
+                settle(c, OUT(DECLINED), "card declined");
                 return;
         }
-        pipeline_random_id(detail, sizeof(detail), "ch_");
-        settle_and_journal(c, CAPTURED, detail);
+        snprintf(detail, sizeof(detail), "ch_%016" PRIx64,
+                 order_hash(c->order_id, 0xc4a56e));
+        settle(c, OUT(CAPTURED), detail);
 }
 
 static void on_stock_reserved(kbus_call *call,
                               const Shop__V1__StockReserved *ev, void *arg) {
-        struct entry *e = table_get(svc.ledger, ev->order_id);
+        const Shop__V1__Payment *e;
         struct charge *c;
         struct timeval tv;
         long ms;
+        int rc;
 
-        if (e) {
-                /* Settled before: a redelivery, or a retry because the
-                 * outcome was not delivered.  Publish it again. */
-                svc.redeliveries++;
-                ack_or_retry(call, publish_outcome(call, e));
-                return;
-        }
         if (!pipeline_token_ok(ev->order_id) || ev->amount_cents <= 0 ||
             !pipeline_token_ok(ev->card_token)) {
                 svc.malformed++;
@@ -253,6 +208,18 @@ static void on_stock_reserved(kbus_call *call,
                 kbus_call_fail(call, KBUS_INVALID_ARGUMENT,
                                "StockReserved needs an order_id, an "
                                "amount_cents above 0 and a card_token");
+                return;
+        }
+        rc = shop_v1_payment_get(call, NULL, 0, &e);
+        if (rc == 0) {
+                /* Settled before: another delivery of the event.  Publish
+                 * the outcome again; downstream drops the repeat. */
+                svc.redeliveries++;
+                ack_or_retry(call, publish_outcome(call, e));
+                return;
+        }
+        if (rc != KBUS_NOT_FOUND) {
+                kbus_call_fail(call, rc, "reading the ledger");
                 return;
         }
         if (table_get(svc.in_flight, ev->order_id)) {
@@ -269,12 +236,12 @@ static void on_stock_reserved(kbus_call *call,
         c->card = pipeline_xstrdup(ev->card_token);
         c->amount_cents = ev->amount_cents;
         c->timer = evtimer_new(svc.base, processor_answers, c);
+        table_put(svc.in_flight, c->order_id, c);
         if (!c->timer) {
                 charge_free(c);
                 kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED, "no timer");
                 return;
         }
-        table_put(svc.in_flight, c->order_id, c);
         /* Latency between half and one and a half times the setting. */
         ms = svc.latency_ms / 2 +
              (long)(pipeline_random() * (double)(svc.latency_ms + 1));
@@ -285,17 +252,43 @@ static void on_stock_reserved(kbus_call *call,
 
 /* ---- PaymentService -------------------------------------------------- */
 
+static int count_payment(const void *key, size_t len,
+                         const Shop__V1__Payment *e, void *arg) {
+        Shop__V1__PaymentsAudit *a = arg;
+        switch (e->outcome) {
+        case OUT(CAPTURED):
+                a->charges++;
+                a->charged_orders++;
+                a->charged_cents += e->amount_cents;
+                break;
+        case OUT(DECLINED):
+                a->declines++;
+                break;
+        case OUT(GAVE_UP):
+                a->gave_up++;
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+/* The ledger of the request's partition.  Each order has one entry, so
+ * charges equals charged_orders here by construction; a second charge of
+ * one order would show downstream, as a PaymentCaptured with another
+ * charge id (orders counts those). */
 static void audit(kbus_call *call, const Shop__V1__AuditRequest *req,
                   void *arg) {
         Shop__V1__PaymentsAudit a = SHOP__V1__PAYMENTS_AUDIT__INIT;
-        a.charges = svc.charges;
-        a.charged_orders = svc.charged_orders;
-        a.charged_cents = svc.charged_cents;
-        a.declines = svc.declines;
-        a.gave_up = svc.gave_up;
+        int rc = shop_v1_payment_scan(call, count_payment, &a);
+        if (rc) {
+                kbus_call_fail(call, rc, "reading the ledger");
+                return;
+        }
         a.transient_failures = svc.transient_failures;
         a.redeliveries = svc.redeliveries;
         a.malformed = svc.malformed;
+        a.partition = kbus_call_partition(call);
         shop_v1_payment_service_audit_reply(call, &a);
 }
 
@@ -304,23 +297,24 @@ static void audit(kbus_call *call, const Shop__V1__AuditRequest *req,
 /* At exit, charges the processor has not answered are dropped unsettled:
  * their events were not acknowledged and will be delivered again. */
 static void drop_in_flight(const char *key, void *value, void *arg) {
-        if (value)
-                charge_free(value);
+        struct charge *c = value;
+        if (!c)
+                return;
+        event_free(c->timer);
+        free(c->order_id);
+        free(c->card);
+        free(c);
 }
 
 static void usage(FILE *out) {
         fprintf(out,
-                "usage: payments [-c FILE] [-s STATE_DIR] [--transient-rate R] "
+                "usage: payments [-c FILE] [--transient-rate R] "
                 "[--decline-rate R]\n"
                 "                [--latency-ms MS]\n"
                 "Charges orders on StockReserved through a simulated card "
                 "processor, until\nSIGINT or SIGTERM.\n\n"
                 "  -c, --config FILE        kbus configuration file "
                 "(libconfig format)\n"
-                "  -s, --state-dir DIR      keep the charge ledger in DIR, "
-                "so a restart never\n"
-                "                           charges twice (default: memory "
-                "only)\n"
                 "  --transient-rate R       share of processor calls that "
                 "fail for a while and are\n"
                 "                           retried, 0 to 1 (default 0.03)\n"
@@ -339,14 +333,13 @@ int main(int argc, char **argv) {
         };
         static const struct option longopts[] = {
             {"config", required_argument, NULL, 'c'},
-            {"state-dir", required_argument, NULL, 's'},
             {"transient-rate", required_argument, NULL, 'T'},
             {"decline-rate", required_argument, NULL, 'D'},
             {"latency-ms", required_argument, NULL, 'L'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
-        const char *file = NULL, *state_dir = NULL;
+        const char *file = NULL;
         char err[512];
         int opt, rc;
 
@@ -354,13 +347,10 @@ int main(int argc, char **argv) {
         svc.transient_rate = 0.03;
         svc.decline_rate = 0.02;
         svc.latency_ms = 5;
-        while ((opt = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
                 switch (opt) {
                 case 'c':
                         file = optarg;
-                        break;
-                case 's':
-                        state_dir = optarg;
                         break;
                 case 'T':
                         svc.transient_rate = pipeline_parse_double(
@@ -405,21 +395,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         svc.base = kbus_runtime_event_base(svc.rt);
-        svc.ledger = table_new();
         svc.in_flight = table_new();
-        if (journal_open(&svc.jr, svc.base, state_dir, "payments", replay,
-                         NULL)) {
-                kbus_runtime_free(svc.rt);
-                return 1;
-        }
-        if (!state_dir)
-                kbus_log(KBUS_LOG_WARN, "no --state-dir: the ledger is "
-                                        "lost when this process stops");
-        kbus_log(KBUS_LOG_INFO, "ledger: %" PRIu32 " charges, %" PRIu32
-                 " declines, %" PRIu32 " given up", svc.charges,
-                 svc.declines, svc.gave_up);
-
-        rc = shop_v1_payment_service_serve(svc.rt, &handlers, NULL);
+        rc = shop_v1_payment_attach(svc.rt, NULL);
+        if (!rc)
+                rc = shop_v1_payment_service_serve(svc.rt, &handlers, NULL);
         if (!rc)
                 rc = shop_v1_stock_reserved_subscribe(svc.rt, NULL,
                                                       on_stock_reserved, NULL);
@@ -427,10 +406,8 @@ int main(int argc, char **argv) {
                 rc = kbus_runtime_run(svc.rt);
         if (rc)
                 fprintf(stderr, "payments: %s\n", kbus_strerror(rc));
-        journal_free(svc.jr);
         table_foreach(svc.in_flight, drop_in_flight, NULL);
         kbus_runtime_free(svc.rt);
         table_free(svc.in_flight, NULL);
-        table_free(svc.ledger, entry_free);
         return rc ? 1 : 0;
 }

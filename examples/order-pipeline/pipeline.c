@@ -110,6 +110,58 @@ double pipeline_parse_double(const char *flag, const char *s, double min,
         return v;
 }
 
+int pipeline_local_key(kbus_call *call, const kbus_table_desc *t,
+                       const char *base, char *out, size_t size) {
+        for (int n = 0; n < 1024; n++) {
+                const ProtobufCMessage *v;
+                int len = snprintf(out, size, "%s/%d", base, n);
+                if (len < 0 || (size_t)len >= size)
+                        return KBUS_OUT_OF_RANGE;
+                if (kbus_table_get(call, t, out, (size_t)len, &v) !=
+                    KBUS_INVALID_ARGUMENT)
+                        return 0;
+        }
+        return KBUS_OUT_OF_RANGE;
+}
+
+/* Kafka's murmur2 (seed 0x9747b28c), written from its description: four
+ * bytes at a time, little-endian, then the tail, then the final mix. */
+static uint32_t murmur2(const uint8_t *data, size_t len) {
+        const uint32_t m = 0x5bd1e995;
+        uint32_t h = 0x9747b28c ^ (uint32_t)len;
+        size_t i = 0;
+        for (; i + 4 <= len; i += 4) {
+                uint32_t k = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 |
+                             (uint32_t)data[i + 2] << 16 |
+                             (uint32_t)data[i + 3] << 24;
+                k *= m;
+                k ^= k >> 24;
+                k *= m;
+                h *= m;
+                h ^= k;
+        }
+        switch (len - i) {
+        case 3:
+                h ^= (uint32_t)data[i + 2] << 16;
+                /* fall through */
+        case 2:
+                h ^= (uint32_t)data[i + 1] << 8;
+                /* fall through */
+        case 1:
+                h ^= data[i];
+                h *= m;
+        }
+        h ^= h >> 13;
+        h *= m;
+        h ^= h >> 15;
+        return h;
+}
+
+int32_t pipeline_partition_of(const char *key, int32_t partitions) {
+        uint32_t h = murmur2((const uint8_t *)key, strlen(key));
+        return (int32_t)((h & 0x7fffffff) % (uint32_t)partitions);
+}
+
 static void *check(void *p) {
         if (!p) {
                 fprintf(stderr, "%s: out of memory\n", pipeline_prog);

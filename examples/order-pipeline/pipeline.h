@@ -51,6 +51,26 @@ long pipeline_parse_long(const char *flag, const char *s, long min, long max);
 double pipeline_parse_double(const char *flag, const char *s, double min,
                              double max);
 
+/*
+ * A table key of the partition of \p call's record, made from \p base:
+ * "<base>/<n>" with the smallest n that falls into that partition (the
+ * table refuses keys of other partitions, and says so with
+ * KBUS_INVALID_ARGUMENT).  A handler keeps a second entry about its
+ * record's key this way (the step of an order, the line of an order at a
+ * product) in the one partition it may write.  The same base always gives
+ * the same key while the partition count stays.
+ * @returns 0, or KBUS_OUT_OF_RANGE when no n below 1024 fits.
+ */
+int pipeline_local_key(kbus_call *call, const kbus_table_desc *t,
+                       const char *base, char *out, size_t size);
+
+/*
+ * The partition of \p key among \p partitions, as kbus's producers choose
+ * it (Kafka's murmur2 partitioner, as Java clients): how order-load sends
+ * one Audit request to each partition.
+ */
+int32_t pipeline_partition_of(const char *key, int32_t partitions);
+
 /* Allocation that ends the program when memory runs out. */
 void *pipeline_xmalloc(size_t size);
 void *pipeline_xcalloc(size_t n, size_t size);

@@ -15,4 +15,12 @@ e2e_tests = \
 	tests/e2e/payments_outage_test.sh \
 	tests/e2e/leader_move_test.sh
 TESTS += $(e2e_tests)
-EXTRA_DIST += $(e2e_tests) tests/e2e/lib.sh
+# Several instances of every service, killed or added mid-run.  Not in
+# TESTS yet: a partition revoked by a rebalance lets its calls in flight
+# complete afterwards, and their table writes can reach the changelog after
+# the next owner restored it (orders acknowledged but lost there).  Run
+# them with make check TESTS="$(e2e_scale_tests)" until that is fixed.
+e2e_scale_tests = \
+	tests/e2e/scale_kill_test.sh \
+	tests/e2e/scale_up_test.sh
+EXTRA_DIST += $(e2e_tests) $(e2e_scale_tests) tests/e2e/lib.sh
