@@ -31,25 +31,14 @@ static int event_produce(kbus_runtime *rt, const kbus_event_desc *ev,
         key = kbus__key_of(msg, ev->key_field, &key_len, keybuf);
         hdrs = kbus__wire_event(id, rt->ce_source, ev->type, tp);
         if (call && call->part->g->state_ops) {
-                /* Part of the outcome of a call that keeps state: its
-                 * outbox keeps a copy, once librdkafka took the event. */
-                rd_kafka_headers_t *copy = rd_kafka_headers_copy(hdrs);
-                void *vcopy = kbus__malloc(len ? len : 1);
-                if (!vcopy) {
-                        rd_kafka_headers_destroy(copy);
-                        rd_kafka_headers_destroy(hdrs);
-                        kbus__free(value);
-                        return KBUS_RESOURCE_EXHAUSTED;
-                }
-                memcpy(vcopy, value, len);
-                rc = kbus__kafka_produce(rt->producer, ev->topic,
-                                         RD_KAFKA_PARTITION_UA, key, key_len,
-                                         value, len, hdrs, dr);
-                if (!rc)
-                        kbus__record_produced(call, ev->topic, key, key_len,
-                                              vcopy, len, copy);
-                rd_kafka_headers_destroy(copy);
-                kbus__free(vcopy);
+                /* Part of the outcome of a call that keeps state: it goes
+                 * to the call's outbox, and out once the call's changes
+                 * are written (table.c). */
+                kbus__record_produced(call, ev->topic, key, key_len, value,
+                                      len, hdrs);
+                rd_kafka_headers_destroy(hdrs);
+                kbus__free(value);
+                rc = 0;
         } else {
                 rc = kbus__kafka_produce(rt->producer, ev->topic,
                                          RD_KAFKA_PARTITION_UA, key, key_len,
@@ -143,7 +132,10 @@ int kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
         rc = event_produce(call->rt, ev, msg, id, tp, &call->pub.dr, call);
         if (!rc) {
                 call->pub.n++;
-                call->pub.pending++;
+                /* Kept for later when the call keeps state (table.c sends
+                 * it, and counts its report then). */
+                if (!call->part->g->state_ops)
+                        call->pub.pending++;
         }
         return rc;
 }

@@ -252,6 +252,8 @@ struct writes {
         uint32_t n;
         bytes outbox;     /* u32 count, then the messages */
         uint32_t n_out;
+        uint32_t n_events;        /* of the outbox: sent once written */
+        uint32_t changelog_left;  /* changelog records not yet reported */
         ProtobufCMessage **got;
         size_t n_got;
         tpart *tp;        /* while in its inflight list */
@@ -1334,18 +1336,44 @@ static void state_produced(void *arg, kbus_call *call, const char *topic,
                            value, len, hdrs);
 }
 
+static uint32_t outbox_send(kbus_runtime *rt, const void *outbox,
+                            size_t outbox_len, uint32_t first, uint32_t count,
+                            kbus_dr *dr, bool *failed);
+
+/* The call's events go out once its changes are written: a crash in
+ * between leaves them in the changelog's outbox, sent when the record
+ * comes again; a crash before leaves nothing, and the record runs again. */
+static void send_events(writes *ws) {
+        kbus_call *call = ws->call;
+        bool failed = false;
+        call->pub.pending += outbox_send(call->rt, ws->outbox.p,
+                                         ws->outbox.len, 0, ws->n_events,
+                                         &call->pub.dr, &failed);
+        if (failed && !call->pub.failed) {
+                call->pub.failed = true;
+                call->pub.error = kbus__strdup("cannot send an event");
+        }
+}
+
 static void write_delivered(kbus_dr *dr, const rd_kafka_message_t *m) {
         edit *x = kbus__entry_of(dr, edit, dr);
-        kbus_call *call = x->ws->call;
+        writes *ws = x->ws;
+        kbus_call *call = ws->call;
         if (!m->err)
                 x->delivered = m->offset;
-        /* The record counts it with the events it published. */
+        /* The last change written, all of them well: the events follow,
+         * counted before this report is, so the outcome waits for them. */
+        if (--ws->changelog_left == 0 && !m->err && !call->pub.failed &&
+            !ws->outbox.failed)
+                send_events(ws);
+        /* The record counts it with the events. */
         call->pub.dr.delivered(&call->pub.dr, m);
 }
 
 /* Produces the call's changes, in order, to partition P of each table's
- * changelog; the last one carries the outbox: the events published and
- * the reply about to be sent. */
+ * changelog; the last one carries the outbox: the events the handler
+ * published (sent once the changes are written) and the reply about to be
+ * sent. */
 static void state_commit(void *arg, kbus_call *call, kbus_status status,
                          const void *reply, size_t reply_len) {
         state *st = arg;
@@ -1354,8 +1382,11 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
         char source[320], committed[24];
         uint32_t i = 0;
 
-        if (!ws->n)
-                return; /* events only: nothing to keep */
+        ws->n_events = ws->n_out;
+        if (!ws->n) {
+                send_events(ws); /* no changes: nothing to wait for */
+                return;
+        }
         if (call->wants_reply) {
                 char topic[256], tp[KBUS_TRACEPARENT_LEN + 1];
                 rd_kafka_headers_t *h;
@@ -1411,6 +1442,7 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
                         continue;
                 }
                 call->pub.pending++;
+                ws->changelog_left++;
         }
         if ((ws->tp = tpart_of(ws->head->t, p->partition))) {
                 ws->inext = ws->tp->inflight;
@@ -1476,22 +1508,15 @@ static void resend_delivered(kbus_dr *dr, const rd_kafka_message_t *m) {
 
 /* Sends the outbox of a record handled before again; the record finishes
  * when all of it is delivered. */
-static void resend(writes *ws) {
-        kbus_call *call = ws->call;
-        reader r = {ws->resend->outbox,
-                    (const unsigned char *)ws->resend->outbox +
-                        ws->resend->outbox_len,
-                    false};
-        uint32_t n = ws->resend->outbox ? get_u32(&r) : 0;
-
-        if (call->part->revoked || call->rt->closed) {
-                kbus__record_abandon(call);
-                return;
-        }
-        ws->resend_failed = false;
-        ws->resend_pending = 1; /* until every message is queued */
-        ws->resend_dr.delivered = resend_delivered;
-        for (uint32_t i = 0; i < n && !r.bad; i++) {
+/* Produces messages [first, first + count) of \p outbox, each reporting to
+ * \p dr; returns how many were queued, and sets *failed when one could not
+ * be. */
+static uint32_t outbox_send(kbus_runtime *rt, const void *outbox,
+                            size_t outbox_len, uint32_t first, uint32_t count,
+                            kbus_dr *dr, bool *failed) {
+        reader r = {outbox, (const unsigned char *)outbox + outbox_len, false};
+        uint32_t n = outbox ? get_u32(&r) : 0, queued = 0;
+        for (uint32_t i = 0; i < n && i < first + count && !r.bad; i++) {
                 const void *topic = NULL, *key = NULL, *value = NULL,
                            *name = NULL, *v = NULL;
                 size_t tl = 0, kl = 0, vl = 0, nl = 0, hl = 0;
@@ -1515,22 +1540,42 @@ static void resend(writes *ws) {
                         hn[nl] = '\0';
                         rd_kafka_header_add(h, hn, -1, v, (ssize_t)hl);
                 }
+                if (i < first) {
+                        rd_kafka_headers_destroy(h);
+                        continue;
+                }
                 if (r.bad || tl >= sizeof(tbuf) ||
                     (value && !(copy = kbus__malloc(vl ? vl : 1)))) {
                         rd_kafka_headers_destroy(h);
-                        ws->resend_failed = true;
+                        *failed = true;
                         break;
                 }
                 memcpy(tbuf, topic, tl);
                 tbuf[tl] = '\0';
                 if (copy)
                         memcpy(copy, value, vl);
-                if (kbus__kafka_produce(call->rt->producer, tbuf, partition,
-                                        key, kl, copy, vl, h, &ws->resend_dr))
-                        ws->resend_failed = true;
+                if (kbus__kafka_produce(rt->producer, tbuf, partition, key, kl,
+                                        copy, vl, h, dr))
+                        *failed = true;
                 else
-                        ws->resend_pending++;
+                        queued++;
         }
+        return queued;
+}
+
+static void resend(writes *ws) {
+        kbus_call *call = ws->call;
+        if (call->part->revoked || call->rt->closed) {
+                kbus__record_abandon(call);
+                return;
+        }
+        ws->resend_failed = false;
+        ws->resend_dr.delivered = resend_delivered;
+        /* One more until every message is queued. */
+        ws->resend_pending = 1 + outbox_send(call->rt, ws->resend->outbox,
+                                             ws->resend->outbox_len, 0,
+                                             UINT32_MAX, &ws->resend_dr,
+                                             &ws->resend_failed);
         {
                 rd_kafka_message_t done = {.err = RD_KAFKA_RESP_ERR_NO_ERROR};
                 resend_delivered(&ws->resend_dr, &done);
