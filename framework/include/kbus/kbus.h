@@ -615,6 +615,11 @@ int kbus_call_fail(kbus_call *call, kbus_status code, const char *message);
  * "<topic>-<partition>-<offset>-<n>"), so consumers can drop duplicates.
  * The event's traceparent continues the record's trace.
  *
+ * In a consumer group that keeps state tables, the event is not sent now:
+ * it waits with the call's table changes and goes out once they are
+ * written to the changelog, when the call succeeds (docs/STATE.md); a
+ * failed call sends none.
+ *
  * @returns 0, INVALID_ARGUMENT (wrong message type, or \p call already
  *          completed), RESOURCE_EXHAUSTED (producer queue full: nothing was
  *          queued).
