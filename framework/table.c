@@ -215,6 +215,7 @@ struct table {
         state *st;
         const kbus_table_desc *desc;
         char *changelog;
+        rd_kafka_topic_t *rkt; /* the producer's handle on the changelog */
         tpart **parts;
         int32_t n_parts;
 };
@@ -1081,6 +1082,22 @@ static int partitions_of(const struct rd_kafka_metadata *md,
         return -1;
 }
 
+/* Makes the producer learn the changelog's partitions now.  librdkafka
+ * 2.0.2 asks for the metadata of a topic it first meets in a produce call
+ * only at its next periodic refresh (topic.metadata.refresh.interval.ms),
+ * so every call writing in the first second waited for it (kbus-bench,
+ * case g).  The handle is kept so that the producer keeps the topic. */
+static void changelog_warm(state *st, table *t) {
+        const struct rd_kafka_metadata *md;
+        if (t->rkt ||
+            !(t->rkt = rd_kafka_topic_new(st->rt->producer, t->changelog,
+                                          NULL)))
+                return;
+        if (rd_kafka_metadata(st->rt->producer, 0, t->rkt, &md, 5000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_metadata_destroy(md);
+}
+
 /* Creates the changelog topics on the embedded broker; on a cluster,
  * checks that each has the partition count of the group's input topics,
  * and creates a missing one (blocking admin requests, before the loop
@@ -1149,6 +1166,8 @@ static int state_start(void *arg) {
                 KBUS_LOG(KBUS_LOG_WARN, "table",
                          "cannot check changelog topics: no metadata");
         }
+        for (table *t = st->tables; t && !rc; t = t->next)
+                changelog_warm(st, t);
         if (!rc && rt->conf->state_dir && !st->checkpoint) {
                 st->checkpoint = evtimer_new(rt->base, on_checkpoint, st);
                 if (st->checkpoint)
@@ -1174,6 +1193,8 @@ static void state_free(void *arg) {
                         if (t->parts[i])
                                 tpart_free(t->parts[i]);
                 kbus__free(t->parts);
+                if (t->rkt)
+                        rd_kafka_topic_destroy(t->rkt);
                 kbus__free(t->changelog);
                 kbus__free(t);
         }
