@@ -1288,6 +1288,22 @@ static void write_delivered(kbus_dr *dr, const rd_kafka_message_t *m) {
         call->pub.dr.delivered(&call->pub.dr, m);
 }
 
+/* Writes \p v in decimal at \p p, without a terminating NUL; returns the
+ * end.  snprintf() took half of state_commit's time (kbus-bench, case g). */
+static char *put_dec(char *p, int64_t v) {
+        char digits[20];
+        uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+        int n = 0;
+        if (v < 0)
+                *p++ = '-';
+        do
+                digits[n++] = (char)('0' + u % 10);
+        while ((u /= 10));
+        while (n > 0)
+                *p++ = digits[--n];
+        return p;
+}
+
 /* Produces the call's changes, in order, to partition P of each table's
  * changelog; the last one carries the outbox: the events published and
  * the reply about to be sent. */
@@ -1296,7 +1312,10 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
         state *st = arg;
         writes *ws = call->writes;
         kbus_partition *p = call->part;
-        char source[320], committed[24];
+        char source[320], committed[24], *end;
+        const char *in_topic = kbus_call_topic(call);
+        size_t in_topic_len = strlen(in_topic);
+        ssize_t committed_len;
         uint32_t i = 0;
 
         if (!ws->n)
@@ -1313,21 +1332,32 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
                            reply_len, h);
                 rd_kafka_headers_destroy(h);
         }
-        snprintf(committed, sizeof(committed), "%" PRId64,
-                 kbus__offsets_open(&p->offsets)
-                     ? kbus__offsets_oldest(&p->offsets)
-                     : kbus_call_offset(call));
+        committed_len = put_dec(committed, kbus__offsets_open(&p->offsets)
+                                               ? kbus__offsets_oldest(&p->offsets)
+                                               : kbus_call_offset(call)) -
+                        committed;
+        if (in_topic_len > sizeof(source) - 64)
+                in_topic_len = sizeof(source) - 64;
         for (edit *x = ws->head; x; x = x->next) {
                 rd_kafka_headers_t *h = rd_kafka_headers_new(4);
                 void *value = NULL;
                 int rc;
                 i++;
-                snprintf(source, sizeof(source),
-                         "%" PRId64 " %" PRIu32 " %" PRIu32 "/%" PRIu32 " %s",
-                         kbus_call_offset(call), kbus_call_attempt(call), i,
-                         ws->n, kbus_call_topic(call));
-                rd_kafka_header_add(h, KBUS_H_SOURCE, -1, source, -1);
-                rd_kafka_header_add(h, KBUS_H_COMMITTED, -1, committed, -1);
+                /* "<offset> <attempt> <i>/<n> <topic>" */
+                end = put_dec(source, kbus_call_offset(call));
+                *end++ = ' ';
+                end = put_dec(end, kbus_call_attempt(call));
+                *end++ = ' ';
+                end = put_dec(end, i);
+                *end++ = '/';
+                end = put_dec(end, ws->n);
+                *end++ = ' ';
+                memcpy(end, in_topic, in_topic_len);
+                end += in_topic_len;
+                rd_kafka_header_add(h, KBUS_H_SOURCE, -1, source,
+                                    end - source);
+                rd_kafka_header_add(h, KBUS_H_COMMITTED, -1, committed,
+                                    committed_len);
                 if (!x->next && !ws->outbox.failed && ws->n_out)
                         rd_kafka_header_add(h, KBUS_H_OUTBOX, -1, ws->outbox.p,
                                             (ssize_t)ws->outbox.len);
