@@ -1401,10 +1401,14 @@ static void state_apply(void *arg, kbus_call *call) {
         inflight_unlink(ws);
         /* Until its offset is committed, a crash brings the record back:
          * then it is recognised, and not handled twice. */
+        /* An outbox with nothing in it is kept as none, as a restore
+         * keeps it (no kbus-outbox header): a resend then sends nothing,
+         * without an allocation per record to say so. */
         if (first)
                 remember(first, topic, strlen(topic), kbus_call_offset(call),
-                         ws->outbox.failed ? NULL : ws->outbox.p,
-                         ws->outbox.failed ? 0 : ws->outbox.len);
+                         ws->outbox.failed || !ws->n_out ? NULL : ws->outbox.p,
+                         ws->outbox.failed || !ws->n_out ? 0
+                                                         : ws->outbox.len);
         for (edit *x = ws->head; x; x = x->next) {
                 tpart *tp = tpart_of(x->t, call->part->partition);
                 if (!tp || x->delivered < 0)
