@@ -4,6 +4,8 @@
  * resident memory.  Nothing here is measured; it only has to stay out of
  * the way.
  */
+#include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,6 +69,12 @@ void bench_tick(Bench__V1__Tick *t, int64_t seq, char keybuf[16]) {
         t->body.len = sizeof(bench_body);
 }
 
+void bench_tick_keyed(Bench__V1__Tick *t, int64_t seq, long keys,
+                      char keybuf[16]) {
+        bench_tick(t, seq, keybuf);
+        snprintf(keybuf, 16, "k%03d", (int)(seq % keys));
+}
+
 void bench_ping(Bench__V1__Ping *p, int64_t seq, char keybuf[16]) {
         bench__v1__ping__init(p);
         snprintf(keybuf, 16, "k%03d", (int)(seq % BENCH_KEYS));
@@ -90,6 +98,13 @@ long bench_status_kb(const char *field) {
                 }
         fclose(f);
         return kb;
+}
+
+double bench_heap_bytes(void) {
+        /* glibc sums every arena; large blocks are mmapped and counted
+         * apart (a table's bucket array is one of them). */
+        struct mallinfo2 mi = mallinfo2();
+        return (double)mi.uordblks + (double)mi.hblkhd;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -134,10 +149,14 @@ static char watch_name[2][256];
 static volatile sig_atomic_t watch_cur, watch_len[2];
 static volatile sig_atomic_t watch_secs;
 static volatile pid_t watch_children[8];
+/* Where the watchdog writes: a copy of the standard error it started
+ * with, so that its last words are seen even while a case sends the
+ * library's log (fd 2) elsewhere for a while. */
+static int watch_fd = 2;
 
 static void say(const char *s, size_t n) {
         while (n > 0) {
-                ssize_t w = write(2, s, n);
+                ssize_t w = write(watch_fd, s, n);
                 if (w <= 0)
                         return;
                 s += w;
@@ -176,6 +195,9 @@ static void on_watch_signal(int sig) {
 
 void bench_watch_init(void) {
         struct sigaction sa, old;
+        int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+        if (fd >= 0)
+                watch_fd = fd;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_watch_signal;
         sigemptyset(&sa.sa_mask);

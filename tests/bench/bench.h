@@ -36,6 +36,10 @@
 /* Partitions of every request and event topic: the embedded broker's
  * default, which kbus also uses. */
 #define BENCH_PARTITIONS 4
+/* Partitions of the input and changelog of case (g): as many as (b), so
+ * that a round of as many records stays within the broker's 5 MB per
+ * partition. */
+#define BENCH_TABLE_PARTITIONS 8
 
 /* --producer options at most. */
 #define BENCH_MAX_PROPS 8
@@ -54,6 +58,9 @@ typedef struct bench_opts {
         long order_part_count; /* (f) records one at a time */
         double order_secs;   /* (f) longest measurement of either ordering */
         int order_max;       /* (f) max_in_flight with per-key ordering */
+        long table_count;    /* (g) events per round */
+        int table_max_in_flight; /* (g) kbus's max_in_flight; 0: default */
+        long restore_entries; /* (h) entries of the restored partition */
         const char *cases;   /* letters of the cases to run */
         /* "NAME=VALUE" librdkafka properties for both sides' producers */
         const char *producer_props[BENCH_MAX_PROPS];
@@ -69,6 +76,23 @@ typedef struct bench_env {
         unsigned long seq; /* for fresh topic and group names */
         char run_id[16];   /* distinguishes runs on a shared broker */
 } bench_env;
+
+/* (h) One restore: partition 0 of table "counts" of \p group, whose
+ * changelog \p changelog holds \p entries records (one per key, each an
+ * Int64Value of \p value_len bytes), written by kbus handling the events
+ * of \p topic (one partition, all handled and committed). */
+typedef struct bench_restore {
+        const char *topic, *group, *changelog, *fence_topic;
+        long entries;
+        size_t value_len;
+        /* kbus: heap bytes a table runtime takes from its start to its
+         * readiness with nothing to restore (measured by the fill) */
+        double kbus_fixed;
+        /* out: heap bytes per entry beyond the packed value, right after
+         * the restore and, for kbus, once a first record has come (which
+         * lets kbus forget what it keeps to recognise redeliveries) */
+        double bytes_restored, bytes_steady;
+} bench_restore;
 
 /* Called by an RPC side once per completed call; ok is false for any
  * status but OK. */
@@ -98,6 +122,19 @@ typedef struct bench_side {
         /* Starts one call; 0 on success. */
         int (*rpc_call)(void *h, int64_t seq);
         void (*rpc_close)(void *h);
+        /* (g) Consumes n events already in topic (BENCH_TABLE_PARTITIONS) in a new
+         * consumer group, keeping a count per key: for each event, read
+         * the key's count, add one, write it (a changelog record on
+         * changelog, partition = the event's), and store the event's
+         * offset only once that record is delivered.  Returns records per
+         * second from the first record until every write is delivered. */
+        double (*table_update)(bench_env *env, const char *topic,
+                               const char *group, const char *changelog,
+                               const char *fence_topic, long n);
+        /* (h) Rebuilds the table partition of \p r from its changelog;
+         * returns changelog records per second, from the assignment until
+         * the partition is whole, and fills r's outputs. */
+        double (*table_restore)(bench_env *env, bench_restore *r);
 } bench_side;
 
 extern const bench_side bench_side_kbus;
@@ -129,6 +166,13 @@ void bench_tick(Bench__V1__Tick *t, int64_t seq, char keybuf[16]);
 void bench_ping(Bench__V1__Ping *p, int64_t seq, char keybuf[16]);
 /** The body bytes every message carries. */
 extern uint8_t bench_body[BENCH_BODY_LEN];
+
+/** Fills \p t as event number \p seq with key "k<seq mod keys>". */
+void bench_tick_keyed(Bench__V1__Tick *t, int64_t seq, long keys,
+                      char keybuf[16]);
+
+/** Heap bytes in use (malloc's, every arena, mmapped chunks included). */
+double bench_heap_bytes(void);
 
 /** A value of /proc/self/status in kB ("VmHWM", "VmRSS"); -1 if absent. */
 long bench_status_kb(const char *field);
@@ -166,6 +210,9 @@ void bench_watch_child(pid_t pid, bool add);
  *  puts on events, to \p topic, and waits until all are acknowledged.
  *  Returns 0 or -1. */
 int bench_raw_fill(bench_env *env, const char *topic, long first, long n);
+/** The same with keys "k<seq mod keys>". */
+int bench_raw_fill_keyed(bench_env *env, const char *topic, long first,
+                         long n, long keys);
 
 /* ---- side_kbus.c: case (f), kbus on both sides of the ratio ---- */
 
@@ -175,5 +222,13 @@ int bench_raw_fill(bench_env *env, const char *topic, long first, long n);
 double bench_kbus_ordered(bench_env *env, const char *topic,
                           const char *group, long n, double secs,
                           kbus_ordering ordering, int max_in_flight);
+
+/* ---- side_kbus.c: case (h), the changelog both sides restore ---- */
+
+/** Writes the changelog of \p r: a kbus runtime of r->group keeping
+ *  table "counts" handles r->entries events with distinct keys, produced
+ *  to r->topic once it is ready.  Sets r->kbus_fixed and r->value_len.
+ *  Returns 0 or -1. */
+int bench_kbus_table_fill(bench_env *env, bench_restore *r);
 
 #endif /* KBUS_BENCH_H */

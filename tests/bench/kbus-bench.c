@@ -9,7 +9,8 @@
  *
  * where the ratio is kbus/raw for throughputs and raw/kbus for latencies
  * and memory, so that higher is always better; then a summary line with
- * the geometric mean of the ratios and the targets of issue 5.  Progress
+ * the geometric mean of the ratios and the targets of issues 5 and 10
+ * (state tables: cases g and h).  Progress
  * goes to stderr.  Ratios rather than absolute figures are the point:
  * both sides share one noisy machine and one broker within one run.
  *
@@ -48,7 +49,7 @@ typedef struct result {
         const char *unit;
 } result;
 
-static result results[16];
+static result results[24];
 static int n_results;
 /* Run one side only ("kbus" or "raw"), for profiling. */
 static const char *only;
@@ -60,6 +61,8 @@ static const char *fmt_value(char *buf, size_t len, double v,
                 snprintf(buf, len, "-");
         else if (!strcmp(unit, "MB") || !strcmp(unit, "percent"))
                 snprintf(buf, len, "%.2f", v);
+        else if (!strcmp(unit, "B"))
+                snprintf(buf, len, "%.1f", v);
         else
                 snprintf(buf, len, "%.0f", v);
         return buf;
@@ -109,6 +112,10 @@ static const result *find_result(const char *name) {
  * shutdown grace of a kbus runtime) plus its teardown. */
 #define STEP_SECS 180
 #define RPC_OPEN_SECS 120
+/* A step of (g) or (h) waits for a group, then for the records, then for
+ * the last writes (60 s each at most), and writing (h)'s changelog waits
+ * as long again for its events. */
+#define TABLE_STEP_SECS (2 * STEP_SECS)
 
 /* ---- rounds ---- */
 
@@ -751,6 +758,127 @@ fail:
         report("ordered_5ms", NAN, NAN, "msg/s", true);
 }
 
+/* ---- (g) table_update ---- */
+
+static void case_table_update(bench_env *env) {
+        int rounds = env->opts.rounds;
+        long count = env->opts.table_count;
+        double v[2][64];
+        size_t n[2] = {0, 0};
+        char topic[200], group[200], changelog[300], fence[200];
+
+        for (int round = 0; round < rounds; round++)
+                for (int i = 0; i < 2; i++) {
+                        int s = side_at(round, i);
+                        double rate, t0, t1;
+                        if (side_skipped(s))
+                                continue;
+                        /* As (b): a fresh topic filled before the side
+                         * starts, read from the start; and a fresh
+                         * changelog with the same partitions. */
+                        bench_watch(TABLE_STEP_SECS, "case g (table_update), "
+                                    "round %d, %s side",
+                                    round + 1, sides[s]->name);
+                        bench_name(env, topic, sizeof(topic), "table");
+                        bench_name(env, group, sizeof(group), "group");
+                        bench_name(env, fence, sizeof(fence), "fence");
+                        /* kbus's name for the table's changelog. */
+                        snprintf(changelog, sizeof(changelog),
+                                 "%s.counts.changelog", group);
+                        bench_topic(env, topic, BENCH_TABLE_PARTITIONS);
+                        bench_topic(env, changelog, BENCH_TABLE_PARTITIONS);
+                        bench_topic(env, fence, 1);
+                        t0 = bench_now();
+                        if (bench_raw_fill(env, topic, 0, count)) {
+                                failed = true;
+                                continue;
+                        }
+                        t1 = bench_now();
+                        rate = sides[s]->table_update(env, topic, group,
+                                                      changelog, fence, count);
+                        if (rate < 0) {
+                                failed = true;
+                                continue;
+                        }
+                        bench_log("table_update round %d %s: %.0f records/s "
+                                  "(filled in %.1f s; start, records and "
+                                  "close in %.1f s)",
+                                  round + 1, sides[s]->name, rate, t1 - t0,
+                                  bench_now() - t1);
+                        v[s][n[s]++] = rate;
+                }
+        report("table_update", median_or_nan(v[0], n[0]),
+               median_or_nan(v[1], n[1]), "msg/s", true);
+}
+
+/* ---- (h) table_restore, and memory per entry ---- */
+
+static void case_table_restore(bench_env *env) {
+        int rounds = env->opts.rounds;
+        double v[2][64], restored[2][64], steady[2][64];
+        size_t n[2] = {0, 0};
+        char topic[200], group[200], changelog[300], fence[200];
+        bench_restore r = {
+            .topic = topic, .group = group, .changelog = changelog,
+            .fence_topic = fence, .entries = env->opts.restore_entries,
+        };
+        double t0 = bench_now();
+
+        /* One changelog for every round of both sides, written by kbus
+         * (its records carry kbus's headers) into a partition of its own. */
+        bench_watch(TABLE_STEP_SECS,
+                    "case h (table_restore), writing the changelog");
+        bench_name(env, topic, sizeof(topic), "restore");
+        bench_name(env, group, sizeof(group), "group");
+        bench_name(env, fence, sizeof(fence), "fence");
+        snprintf(changelog, sizeof(changelog), "%s.counts.changelog", group);
+        bench_topic(env, topic, 1);
+        bench_topic(env, changelog, 1);
+        bench_topic(env, fence, 1);
+        if (bench_kbus_table_fill(env, &r)) {
+                failed = true;
+                goto out;
+        }
+        bench_log("table_restore: %ld entries written in %.1f s; a table "
+                  "runtime takes %.0f kB of heap without them",
+                  r.entries, bench_now() - t0, r.kbus_fixed / 1024);
+        for (int round = 0; round < rounds; round++)
+                for (int i = 0; i < 2; i++) {
+                        int s = side_at(round, i);
+                        double rate, t1;
+                        if (side_skipped(s))
+                                continue;
+                        bench_watch(TABLE_STEP_SECS, "case h (table_restore), "
+                                    "round %d, %s side",
+                                    round + 1, sides[s]->name);
+                        t1 = bench_now();
+                        rate = sides[s]->table_restore(env, &r);
+                        if (rate < 0) {
+                                failed = true;
+                                continue;
+                        }
+                        /* kbus's round also joins the group and handles
+                         * a first record after the restore. */
+                        bench_log("table_restore round %d %s: %.0f records/s "
+                                  "(the round took %.1f s); %.1f bytes an "
+                                  "entry beyond its value after the restore, "
+                                  "%.1f after a first record",
+                                  round + 1, sides[s]->name, rate,
+                                  bench_now() - t1, r.bytes_restored,
+                                  r.bytes_steady);
+                        v[s][n[s]] = rate;
+                        restored[s][n[s]] = r.bytes_restored;
+                        steady[s][n[s]++] = r.bytes_steady;
+                }
+out:
+        report("table_restore", median_or_nan(v[0], n[0]),
+               median_or_nan(v[1], n[1]), "msg/s", true);
+        report("table_entry_bytes", median_or_nan(steady[0], n[0]),
+               median_or_nan(steady[1], n[1]), "B", false);
+        report("table_entry_bytes_restored", median_or_nan(restored[0], n[0]),
+               median_or_nan(restored[1], n[1]), "B", false);
+}
+
 /* ---- summary ---- */
 
 static void summary(void) {
@@ -765,15 +893,21 @@ static void summary(void) {
             {"rpc_inflight64", "d-64", 0.90},
             {"rpc_inflight1024", "d-1024", 0.90},
             {"ordered_5ms", "f", 20},
+            {"table_update", "g", 0.85},
+            {"table_restore", "h", 0.80},
         };
         char pass[256] = "", fail[256] = "";
         double log_sum = 0;
         int n = 0;
         const result *r;
 
+        /* Not in the mean: (f)'s ratio is kbus against kbus, and a table
+         * entry's bytes compare kbus's generic table with a map made for
+         * one type of value. */
         for (int i = 0; i < n_results; i++)
                 if (!isnan(results[i].ratio) &&
-                    strcmp(results[i].name, "ordered_5ms")) {
+                    strcmp(results[i].name, "ordered_5ms") &&
+                    strncmp(results[i].name, "table_entry_bytes", 17)) {
                         log_sum += log(results[i].ratio);
                         n++;
                 }
@@ -834,9 +968,11 @@ static void usage(FILE *out) {
 "Cases: a publish, b subscribe, c request/reply latency one call at a time,\n"
 "d request/reply throughput with 64 and 1024 calls in flight, e memory with\n"
 "many calls in flight and over a soak, f handlers that finish 5 ms later\n"
-"with per-key ordering against one at a time per partition.\n"
+"with per-key ordering against one at a time per partition, g a state table\n"
+"updated by every event, h restoring a table partition from its changelog\n"
+"(and the bytes a table entry takes).\n"
 "\n"
-"  --cases LETTERS       cases to run (abcdef)\n"
+"  --cases LETTERS       cases to run (abcdefgh)\n"
 "  --rounds N            kbus/raw alternations per case (5)\n"
 "  --quick               every case for about a second (for make check)\n"
 "  --only kbus|raw       run one side only, e.g. under a profiler\n"
@@ -852,6 +988,10 @@ static void usage(FILE *out) {
 "  --order-part-count N  (f) records one at a time (1600)\n"
 "  --order-max N         (f) records in handlers per partition (1000)\n"
 "  --order-secs S        (f) longest measurement of each ordering (2)\n"
+"  --table-count N       (g) events per round, over 8 partitions (60000)\n"
+"  --table-max-in-flight N  (g) kbus's records in handlers per partition\n"
+"                        (kbus's default, 64)\n"
+"  --restore-entries N   (h) entries of the restored partition (50000)\n"
 "  --producer NAME=VALUE a librdkafka property for both sides' producers,\n"
 "                        e.g. max.in.flight=1; repeatable (up to 8)\n"
 "  -h, --help            this help\n"
@@ -865,7 +1005,8 @@ enum {
         OPT_CASES = 256, OPT_ROUNDS, OPT_QUICK, OPT_ONLY, OPT_PUB, OPT_SUB,
         OPT_LAT, OPT_TPUT, OPT_MEM, OPT_SOAK, OPT_RATE, OPT_ORD_ROUNDS,
         OPT_ORD_COUNT, OPT_ORD_PART, OPT_ORD_MAX, OPT_ORD_SECS, OPT_CHILD,
-        OPT_PRODUCER, OPT_SIDE,
+        OPT_PRODUCER, OPT_SIDE, OPT_TABLE_COUNT, OPT_RESTORE_ENTRIES,
+        OPT_TABLE_MAX,
         OPT_BOOTSTRAP, OPT_TAG, OPT_REQ, OPT_REPLY,
 };
 
@@ -886,6 +1027,9 @@ static const struct option long_opts[] = {
     {"order-part-count", required_argument, NULL, OPT_ORD_PART},
     {"order-max", required_argument, NULL, OPT_ORD_MAX},
     {"order-secs", required_argument, NULL, OPT_ORD_SECS},
+    {"table-count", required_argument, NULL, OPT_TABLE_COUNT},
+    {"restore-entries", required_argument, NULL, OPT_RESTORE_ENTRIES},
+    {"table-max-in-flight", required_argument, NULL, OPT_TABLE_MAX},
     {"producer", required_argument, NULL, OPT_PRODUCER},
     /* internal: a memory case's child process */
     {"child", required_argument, NULL, OPT_CHILD},
@@ -923,7 +1067,8 @@ int main(int argc, char **argv) {
             .sub_count = 60000, .lat_secs = 1.5, .tput_secs = 1,
             .mem_calls = 10000, .soak_secs = 60, .soak_rate = 1000,
             .order_key_count = 30000, .order_part_count = 1600,
-            .order_max = 1000, .order_secs = 2, .cases = "abcdef",
+            .order_max = 1000, .order_secs = 2, .table_count = 60000,
+            .restore_entries = 50000, .cases = "abcdefgh",
         };
         /* --quick first, so that explicit options after it still win. */
         for (int i = 1; i < argc; i++)
@@ -940,6 +1085,8 @@ int main(int argc, char **argv) {
                         o->order_key_count = 5000;
                         o->order_part_count = 200;
                         o->order_secs = 1;
+                        o->table_count = 4000;
+                        o->restore_entries = 5000;
                 }
         while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
                 const char *a = optarg;
@@ -950,7 +1097,7 @@ int main(int argc, char **argv) {
                         return 0;
                 case OPT_CASES:
                         o->cases = a;
-                        ok = strspn(a, "abcdef") == strlen(a);
+                        ok = strspn(a, "abcdefgh") == strlen(a);
                         break;
                 case OPT_QUICK:
                         break;
@@ -989,6 +1136,12 @@ int main(int argc, char **argv) {
                         NUM(order_max, 1);
                 case OPT_ORD_SECS:
                         NUM(order_secs, 0.1);
+                case OPT_TABLE_COUNT:
+                        NUM(table_count, 2);
+                case OPT_RESTORE_ENTRIES:
+                        NUM(restore_entries, 1);
+                case OPT_TABLE_MAX:
+                        NUM(table_max_in_flight, 1);
 #undef NUM
                 case OPT_PRODUCER:
                         ok = strchr(a, '=') && a[0] != '=' &&
@@ -1064,7 +1217,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < o->n_producer_props; i++)
                 bench_log("both sides' producers: %s", o->producer_props[i]);
 
-        for (const char *k = "abcef"; *k; k++) {
+        for (const char *k = "abcefgh"; *k; k++) {
                 double t0 = bench_now();
                 bool c = strchr(o->cases, 'c'), d = strchr(o->cases, 'd');
                 if (*k == 'c' ? !c && !d : !strchr(o->cases, *k))
@@ -1084,6 +1237,12 @@ int main(int argc, char **argv) {
                         break;
                 case 'f':
                         case_ordered(&env);
+                        break;
+                case 'g':
+                        case_table_update(&env);
+                        break;
+                case 'h':
+                        case_table_restore(&env);
                         break;
                 }
                 bench_log("case %s took %.1f s",

@@ -18,8 +18,8 @@ nodist_tests_bench_kbus_bench_SOURCES = $(BENCH_GEN)
 tests_bench_kbus_bench_CPPFLAGS = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) \
 	$(RDKAFKA_CFLAGS) $(LIBEVENT_CFLAGS) -I$(top_builddir)/tests/bench \
 	-I$(srcdir)/tests/bench
-tests_bench_kbus_bench_LDADD = libkbus.la $(RDKAFKA_LIBS) $(LIBEVENT_LIBS) \
-	$(PROTOBUF_C_LIBS) -lm
+tests_bench_kbus_bench_LDADD = libkbus.la libkbus-wkt.la $(RDKAFKA_LIBS) \
+	$(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) -lm
 # A real executable rather than a libtool wrapper script: the benchmark
 # starts itself again for the memory cases (through /proc/self/exe), and
 # perf and valgrind can be pointed straight at it.

@@ -27,6 +27,7 @@
 #include <event2/event_struct.h>
 
 #include "bench.h"
+#include "google/protobuf/wrappers.pb-c.h"
 
 #define RAW_TYPE "bench.v1.Tick"
 #define RAW_METHOD "/bench.v1.Echo/Call"
@@ -265,13 +266,13 @@ static void pub_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
 
 /* One event with kbus's headers, in kbus's order. */
 static rd_kafka_resp_err_t produce_event(rd_kafka_t *rk, const char *topic,
-                                         int64_t seq) {
+                                         int64_t seq, long keys) {
         Bench__V1__Tick t;
         char key[16], id[37], when[32], tp[RAW_TP_LEN + 1];
         uint8_t buf[256];
         size_t len, when_len;
 
-        bench_tick(&t, seq, key);
+        bench_tick_keyed(&t, seq, keys, key);
         len = bench__v1__tick__pack(&t, buf);
         uuid4(id);
         when_len = rfc3339_now(when);
@@ -294,13 +295,14 @@ static rd_kafka_resp_err_t produce_event(rd_kafka_t *rk, const char *topic,
  * does, and waits for the last report.  Returns the seconds it took, or
  * -1. */
 static double produce_events(bench_env *env, rd_kafka_t *rk, raw_pub *p,
-                             const char *topic, long first, long n) {
+                             const char *topic, long first, long n,
+                             long keys) {
         double t0 = bench_now();
         p->want = p->delivered + n;
         p->done = false;
         for (long i = 0; i < n; i++) {
                 rd_kafka_resp_err_t err;
-                while ((err = produce_event(rk, topic, first + i)) ==
+                while ((err = produce_event(rk, topic, first + i, keys)) ==
                        RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         event_base_loop(env->base, EVLOOP_ONCE);
                 if (err) {
@@ -341,16 +343,21 @@ static void pub_free(rd_kafka_t *rk, raw_bridge *b) {
         rd_kafka_destroy(rk);
 }
 
-int bench_raw_fill(bench_env *env, const char *topic, long first, long n) {
+int bench_raw_fill_keyed(bench_env *env, const char *topic, long first,
+                         long n, long keys) {
         raw_pub p = {.env = env};
         raw_bridge b;
         rd_kafka_t *rk = pub_new(env, &p, &b);
         double t;
         if (!rk)
                 return -1;
-        t = produce_events(env, rk, &p, topic, first, n);
+        t = produce_events(env, rk, &p, topic, first, n, keys);
         pub_free(rk, &b);
         return t < 0 ? -1 : 0;
+}
+
+int bench_raw_fill(bench_env *env, const char *topic, long first, long n) {
+        return bench_raw_fill_keyed(env, topic, first, n, BENCH_KEYS);
 }
 
 static double raw_publish(bench_env *env, const char *topic, long n) {
@@ -361,12 +368,12 @@ static double raw_publish(bench_env *env, const char *topic, long n) {
         if (!rk)
                 return -1;
         /* Warm up: metadata for the topic, connections. */
-        if (produce_events(env, rk, &p, topic, 0, 100) < 0) {
+        if (produce_events(env, rk, &p, topic, 0, 100, BENCH_KEYS) < 0) {
                 pub_free(rk, &b);
                 return -1;
         }
         /* From the first produce until the last delivery report. */
-        t = produce_events(env, rk, &p, topic, 100, n);
+        t = produce_events(env, rk, &p, topic, 100, n, BENCH_KEYS);
         pub_free(rk, &b);
         return t < 0 ? -1 : (double)n / t;
 }
@@ -886,6 +893,366 @@ fail:
         return NULL;
 }
 
+/* ---- a table by hand: (g) and (h) ---- */
+
+/* The map a careful programmer writes for a count per key: chained, one
+ * allocation per entry with its key inside, FNV-1a, doubled when it holds
+ * as many entries as buckets. */
+typedef struct raw_entry {
+        struct raw_entry *next;
+        uint64_t hash;
+        int64_t count;
+        size_t key_len;
+        char key[];
+} raw_entry;
+
+typedef struct raw_map {
+        raw_entry **buckets;
+        size_t mask, n; /* mask: buckets - 1, 0 before the first insert */
+} raw_map;
+
+static uint64_t fnv1a(const void *p, size_t n) {
+        const uint8_t *b = p;
+        uint64_t h = 0xcbf29ce484222325u;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * 0x100000001b3u;
+        return h;
+}
+
+static int map_grow(raw_map *m) {
+        size_t nb = m->buckets ? 2 * (m->mask + 1) : 64;
+        raw_entry **b = calloc(nb, sizeof(*b));
+        if (!b)
+                return -1;
+        for (size_t i = 0; m->buckets && i <= m->mask; i++)
+                for (raw_entry *e = m->buckets[i], *next; e; e = next) {
+                        next = e->next;
+                        e->next = b[e->hash & (nb - 1)];
+                        b[e->hash & (nb - 1)] = e;
+                }
+        free(m->buckets);
+        m->buckets = b;
+        m->mask = nb - 1;
+        return 0;
+}
+
+/* The entry of the key, made with a count of 0 if it is new; NULL when
+ * out of memory. */
+static raw_entry *map_get(raw_map *m, const void *key, size_t len) {
+        uint64_t h = fnv1a(key, len);
+        raw_entry *e;
+        if (m->buckets)
+                for (e = m->buckets[h & m->mask]; e; e = e->next)
+                        if (e->hash == h && e->key_len == len &&
+                            !memcmp(e->key, key, len))
+                                return e;
+        if ((!m->buckets || m->n > m->mask) && map_grow(m))
+                return NULL;
+        if (!(e = malloc(sizeof(*e) + len)))
+                return NULL;
+        e->hash = h;
+        e->count = 0;
+        e->key_len = len;
+        memcpy(e->key, key, len);
+        e->next = m->buckets[h & m->mask];
+        m->buckets[h & m->mask] = e;
+        m->n++;
+        return e;
+}
+
+static void map_delete(raw_map *m, const void *key, size_t len) {
+        uint64_t h = fnv1a(key, len);
+        raw_entry **pp;
+        if (!m->buckets)
+                return;
+        for (pp = &m->buckets[h & m->mask]; *pp; pp = &(*pp)->next)
+                if ((*pp)->hash == h && (*pp)->key_len == len &&
+                    !memcmp((*pp)->key, key, len)) {
+                        raw_entry *e = *pp;
+                        *pp = e->next;
+                        free(e);
+                        m->n--;
+                        return;
+                }
+}
+
+static void map_free(raw_map *m) {
+        for (size_t i = 0; m->buckets && i <= m->mask; i++)
+                for (raw_entry *e = m->buckets[i], *next; e; e = next) {
+                        next = e->next;
+                        free(e);
+                }
+        free(m->buckets);
+        memset(m, 0, sizeof(*m));
+}
+
+/* (g): a counting service.  Each event's count is changed in the map at
+ * once and written to the changelog (partition = the event's); the event
+ * is kept until that record's delivery report, which stores its offset.
+ * The changelog's partitions are written in order (idempotent producer),
+ * so offsets are stored in order too. */
+typedef struct raw_tbl {
+        bench_env *env;
+        rd_kafka_t *c, *p;
+        raw_bridge cb, pb;
+        const char *changelog;
+        raw_map map;
+        long want, got, finished, bad, failed;
+        double t_first, t_last;
+        bool warm, done;
+} raw_tbl;
+
+static void tbl_finished(raw_tbl *t) {
+        if (++t->finished == t->want) {
+                t->t_last = bench_now();
+                t->done = true;
+                event_base_loopbreak(t->env->base);
+        }
+}
+
+static void tbl_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                   void *opaque) {
+        raw_tbl *t = opaque;
+        rd_kafka_message_t *in = m->_private;
+        if (!in) { /* the warm-up */
+                t->warm = true;
+                event_base_loopbreak(t->env->base);
+                return;
+        }
+        if (m->err)
+                t->failed++; /* a real program would retry it; we stop */
+        else
+                rd_kafka_offset_store(in->rkt, in->partition, in->offset);
+        rd_kafka_message_destroy(in);
+        tbl_finished(t);
+}
+
+/* Takes \p m. */
+static void tbl_record(raw_tbl *t, rd_kafka_message_t *m) {
+        Google__Protobuf__Int64Value v = GOOGLE__PROTOBUF__INT64_VALUE__INIT;
+        rd_kafka_headers_t *h;
+        const void *type;
+        size_t type_len, len;
+        Bench__V1__Tick *tick;
+        raw_entry *e;
+        uint8_t buf[16];
+
+        if (++t->got == 1)
+                t->t_first = bench_now();
+        /* As in (b): look at ce_type, then decode the event. */
+        if (rd_kafka_message_headers(m, &h) ||
+            rd_kafka_header_get_last(h, "ce_type", &type, &type_len) ||
+            type_len != sizeof(RAW_TYPE) - 1 ||
+            memcmp(type, RAW_TYPE, type_len) ||
+            !(tick = bench__v1__tick__unpack(NULL, m->len, m->payload)))
+                goto bad;
+        bench__v1__tick__free_unpacked(tick, NULL);
+        if (!m->key || !(e = map_get(&t->map, m->key, m->key_len)))
+                goto bad;
+        v.value = ++e->count;
+        len = google__protobuf__int64_value__pack(&v, buf);
+        if (rd_kafka_producev(t->p, RD_KAFKA_V_TOPIC(t->changelog),
+                              RD_KAFKA_V_PARTITION(m->partition),
+                              RD_KAFKA_V_KEY(m->key, m->key_len),
+                              RD_KAFKA_V_VALUE(buf, len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END)) {
+                t->failed++;
+                rd_kafka_message_destroy(m);
+                tbl_finished(t);
+        }
+        return; /* tbl_dr stores the offset */
+bad:
+        t->bad++;
+        rd_kafka_offset_store(m->rkt, m->partition, m->offset);
+        rd_kafka_message_destroy(m);
+        tbl_finished(t);
+}
+
+static void tbl_drain(void *arg) {
+        raw_tbl *t = arg;
+        rd_kafka_message_t *m;
+        while ((m = rd_kafka_consumer_poll(t->c, 0))) {
+                if (m->err)
+                        rd_kafka_message_destroy(m);
+                else
+                        tbl_record(t, m);
+        }
+}
+
+static double raw_table_update(bench_env *env, const char *topic,
+                               const char *group, const char *changelog,
+                               const char *fence_topic, long n) {
+        raw_tbl t = {.env = env, .want = n, .changelog = changelog};
+        rd_kafka_conf_t *conf;
+        rd_kafka_topic_partition_list_t *l;
+        double rate = -1;
+
+        t.cb.fds[0] = t.cb.fds[1] = t.pb.fds[0] = t.pb.fds[1] = -1;
+        conf = raw_conf(env, false, "bench-table");
+        rd_kafka_conf_set_dr_msg_cb(conf, tbl_dr);
+        rd_kafka_conf_set_opaque(conf, &t);
+        if (!(t.p = raw_new(RD_KAFKA_PRODUCER, conf)) ||
+            bridge_init(&t.pb, env, rd_kafka_queue_get_main(t.p),
+                        producer_drain, t.p))
+                goto out;
+        conf = raw_conf(env, true, "bench-table");
+        conf_set(conf, "group.id", group);
+        if (!(t.c = raw_new(RD_KAFKA_CONSUMER, conf)))
+                goto out;
+        rd_kafka_poll_set_consumer(t.c);
+        if (bridge_init(&t.cb, env, rd_kafka_queue_get_consumer(t.c),
+                        tbl_drain, &t))
+                goto out;
+        /* Warm up as kbus is warm after its group join: the connection,
+         * the idempotent producer's id, the changelog's metadata. */
+        if (rd_kafka_producev(t.p, RD_KAFKA_V_TOPIC(changelog),
+                              RD_KAFKA_V_PARTITION(0),
+                              RD_KAFKA_V_VALUE("", 0), RD_KAFKA_V_END) ||
+            !bench_run_until(env, &t.warm, 30)) {
+                fprintf(stderr, "bench: raw: changelog warm-up failed\n");
+                goto out;
+        }
+        /* The partitions are assigned rather than joined as a group: the
+         * join is not timed on either side, and takes the embedded broker
+         * 3 s. */
+        l = rd_kafka_topic_partition_list_new(BENCH_TABLE_PARTITIONS);
+        for (int i = 0; i < BENCH_TABLE_PARTITIONS; i++)
+                rd_kafka_topic_partition_list_add(l, topic, i);
+        rd_kafka_assign(t.c, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (!bench_run_until(env, &t.done, 60)) {
+                fprintf(stderr, "bench: raw: %ld of %ld records counted, %ld "
+                                "written\n",
+                        t.got, n, t.finished);
+                goto out;
+        }
+        if (t.bad || t.failed ||
+            t.map.n != (size_t)(n < BENCH_KEYS ? n : BENCH_KEYS)) {
+                fprintf(stderr, "bench: raw: %ld bad records, %ld writes "
+                                "failed, %zu keys\n",
+                        t.bad, t.failed, t.map.n);
+                goto out;
+        }
+        rate = (double)(n - 1) / (t.t_last - t.t_first);
+out:
+        if (t.c) {
+                rd_kafka_consumer_close(t.c);
+                bridge_fini(&t.cb);
+                rd_kafka_destroy(t.c);
+        }
+        if (t.p) {
+                rd_kafka_flush(t.p, 5000);
+                bridge_fini(&t.pb);
+                rd_kafka_destroy(t.p);
+        }
+        map_free(&t.map);
+        (void)fence_topic; /* the raw side knows when it is done */
+        return rate;
+}
+
+/* (h): the counting service's start, rebuilding its map from the
+ * changelog: from offset 0 to the end, each record's value decoded into
+ * its key's count, a tombstone deleting it. */
+typedef struct raw_rst {
+        bench_env *env;
+        rd_kafka_t *c;
+        raw_bridge cb;
+        raw_map map;
+        long records, bad;
+        double t_end;
+        bool done;
+} raw_rst;
+
+static void rst_record(raw_rst *r, const rd_kafka_message_t *m) {
+        Google__Protobuf__Int64Value *v;
+        raw_entry *e;
+        r->records++;
+        if (!m->payload) {
+                map_delete(&r->map, m->key, m->key_len);
+                return;
+        }
+        if (!(v = google__protobuf__int64_value__unpack(NULL, m->len,
+                                                        m->payload))) {
+                r->bad++;
+                return;
+        }
+        if ((e = map_get(&r->map, m->key, m->key_len)))
+                e->count = v->value;
+        else
+                r->bad++;
+        google__protobuf__int64_value__free_unpacked(v, NULL);
+}
+
+static void rst_drain(void *arg) {
+        raw_rst *r = arg;
+        rd_kafka_message_t *m;
+        while (!r->done && (m = rd_kafka_consumer_poll(r->c, 0))) {
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        r->t_end = bench_now();
+                        r->done = true;
+                        event_base_loopbreak(r->env->base);
+                } else if (!m->err) {
+                        rst_record(r, m);
+                }
+                rd_kafka_message_destroy(m);
+        }
+}
+
+static double raw_table_restore(bench_env *env, bench_restore *br) {
+        raw_rst r = {.env = env};
+        rd_kafka_conf_t *conf = raw_conf(env, true, "bench-restore");
+        rd_kafka_topic_partition_list_t *l;
+        char group[300];
+        double rate = -1, t0, heap;
+
+        /* As kbus's restore consumer: no group joined, nothing
+         * committed, the end of the partition is the signal. */
+        snprintf(group, sizeof(group), "%s.raw-restore", br->group);
+        conf_set(conf, "group.id", group);
+        conf_set(conf, "enable.auto.commit", "false");
+        conf_set(conf, "enable.partition.eof", "true");
+        r.cb.fds[0] = r.cb.fds[1] = -1;
+        if (!(r.c = raw_new(RD_KAFKA_CONSUMER, conf)))
+                return -1;
+        rd_kafka_poll_set_consumer(r.c);
+        if (bridge_init(&r.cb, env, rd_kafka_queue_get_consumer(r.c),
+                        rst_drain, &r))
+                goto out;
+        l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, br->changelog, 0)->offset = 0;
+        t0 = bench_now();
+        rd_kafka_assign(r.c, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (!bench_run_until(env, &r.done, 60)) {
+                fprintf(stderr, "bench: raw: %ld changelog records read, "
+                                "no end\n",
+                        r.records);
+                goto out;
+        }
+        if (r.bad || r.records != br->entries ||
+            r.map.n != (size_t)br->entries) {
+                fprintf(stderr, "bench: raw: %ld changelog records read (%ld "
+                                "bad), %zu entries; expected %ld\n",
+                        r.records, r.bad, r.map.n, br->entries);
+                goto out;
+        }
+        rate = (double)r.records / (r.t_end - t0);
+        /* The map's own bytes: what freeing it gives back. */
+        rd_kafka_assign(r.c, NULL);
+        heap = bench_heap_bytes();
+        map_free(&r.map);
+        br->bytes_restored = br->bytes_steady =
+            (heap - bench_heap_bytes()) / (double)br->entries -
+            (double)br->value_len;
+out:
+        rd_kafka_consumer_close(r.c);
+        bridge_fini(&r.cb);
+        rd_kafka_destroy(r.c);
+        map_free(&r.map);
+        return rate;
+}
+
 const bench_side bench_side_raw = {
         .name = "raw",
         .publish = raw_publish,
@@ -893,4 +1260,6 @@ const bench_side bench_side_raw = {
         .rpc_open = raw_rpc_open,
         .rpc_call = raw_rpc_call,
         .rpc_close = raw_rpc_close,
+        .table_update = raw_table_update,
+        .table_restore = raw_table_restore,
 };

@@ -12,7 +12,7 @@ need_built "$kbus_prog" "$hello_server" "$bin/orders"
 
 start_broker --partitions 4 "${pipeline_topics[@]/#/--topic=}" --topic=hello.v1.Greeter
 start hello-server "$hello_server"
-start orders "$bin/orders" -c "$conf/orders.conf" -s "$state/orders"
+start orders "$bin/orders" -c "$conf/orders.conf"
 
 # The first call waits for the servers' groups to form.
 called() { kbus call -d "$hello_desc" --timeout 2000 hello.v1.Greeter.SayHello '{"name":"Ann"}' >"$work/out" 2>"$work/err"; }

@@ -11,8 +11,8 @@ need_python_kafka
 need_built "$kbus_prog" "$bin/orders" "$bin/inventory"
 
 start_broker --partitions 4 "${pipeline_topics[@]/#/--topic=}"
-start orders "$bin/orders" -c "$conf/orders.conf" -s "$state/orders"
-start inventory "$bin/inventory" -c "$conf/inventory.conf" -s "$state/inventory"
+start orders "$bin/orders" -c "$conf/orders.conf"
+start inventory "$bin/inventory" -c "$conf/inventory.conf"
 
 # A call with a reply topic of our own, a key and an extra header.
 order='{"requestId":"r-7","customerId":"c-7","cardToken":"tok",
