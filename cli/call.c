@@ -101,9 +101,8 @@ static void call_usage(FILE *fp) {
                 "(default: the -c file's\n"
                 "                          reply_topic, else a new "
                 "kbus-cli.replies.<random>)\n"
-                "      --compact           print the reply on one line\n"
-                CLI_KAFKA_HELP
-                "  -h, --help              this help\n"
+                "      --compact           print the reply on one "
+                "line\n" CLI_KAFKA_HELP "  -h, --help              this help\n"
                 "\n"
                 "Exit status: 0 OK; 1 the call failed (a status, a timeout, "
                 "not delivered);\n"
@@ -340,8 +339,7 @@ static int send_one(struct run *r, struct pending *p, const char *topic,
         memcpy(tp + 52, "-01", 4);
         p->sent_us = now_us();
         p->deadline_us = p->sent_us + timeout_ms * 1000;
-        snprintf(deadline, sizeof(deadline), "%" PRId64,
-                 p->deadline_us / 1000);
+        snprintf(deadline, sizeof(deadline), "%" PRId64, p->deadline_us / 1000);
         rd_kafka_header_add(h, KBUS_H_METHOD, -1, r->m->path, -1);
         rd_kafka_header_add(h, KBUS_H_CORRELATION, -1, p->corr,
                             sizeof(p->corr));
@@ -358,12 +356,11 @@ static int send_one(struct run *r, struct pending *p, const char *topic,
                                     (ssize_t)(eq - o->headers[i]), eq + 1, -1);
         }
         p->active = true;
-        err = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(topic),
-                                RD_KAFKA_V_KEY(key, key_len),
-                                RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(p),
-                                RD_KAFKA_V_END);
+        err = rd_kafka_producev(
+            r->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+            RD_KAFKA_V_VALUE((void *)value, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
         if (err) {
                 rd_kafka_headers_destroy(h);
                 p->active = false;
@@ -425,8 +422,8 @@ static void on_reply(struct run *r, const rd_kafka_message_t *m) {
                         snprintf(r->last_message, sizeof(r->last_message),
                                  "%.*s", (int)n, (const char *)v);
                 else
-                        snprintf(r->last_message, sizeof(r->last_message),
-                                 "%s", kbus_strerror(status));
+                        snprintf(r->last_message, sizeof(r->last_message), "%s",
+                                 kbus_strerror(status));
                 return;
         }
         r->latencies_ms[r->ok++] = ms;
@@ -464,7 +461,7 @@ static int run_calls(const struct call_opts *o, const kbus_method_desc *m,
         struct run r = {0};
         char reply_topic[300];
         const char *cfg_reply;
-        int64_t timeout_ms = o->timeout_ms ? o->timeout_ms
+        int64_t timeout_ms = o->timeout_ms   ? o->timeout_ms
                              : m->timeout_ms ? m->timeout_ms
                                              : 5000;
         int64_t t0, t1;
@@ -490,19 +487,19 @@ static int run_calls(const struct call_opts *o, const kbus_method_desc *m,
                 random_bytes(rnd, sizeof(rnd));
                 snprintf(reply_topic, sizeof(reply_topic),
                          "kbus-cli.replies.%02x%02x%02x%02x%02x%02x%02x%02x",
-                         rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
-                         rnd[6], rnd[7]);
+                         rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
+                         rnd[7]);
         }
-        if (!(r.producer = cli_kafka_new((struct cli_kafka *)&o->k,
-                                         RD_KAFKA_PRODUCER, NULL,
-                                         producer_setup, &r)))
+        if (!(r.producer =
+                  cli_kafka_new((struct cli_kafka *)&o->k, RD_KAFKA_PRODUCER,
+                                NULL, producer_setup, &r)))
                 goto out;
         if (!r.oneway) {
                 /* No group is joined: the group id only names the client. */
                 const char *extra[] = {"group.id", reply_topic, NULL};
                 if (!(r.consumer = cli_kafka_new((struct cli_kafka *)&o->k,
-                                                 RD_KAFKA_CONSUMER, extra,
-                                                 NULL, NULL)) ||
+                                                 RD_KAFKA_CONSUMER, extra, NULL,
+                                                 NULL)) ||
                     open_reply_topic(&r, reply_topic))
                         goto out;
         }
@@ -511,8 +508,8 @@ static int run_calls(const struct call_opts *o, const kbus_method_desc *m,
          * asks at its next metadata refresh, a second after the first
          * send. */
         {
-                rd_kafka_topic_t *rkt = rd_kafka_topic_new(r.producer,
-                                                           svc->topic, NULL);
+                rd_kafka_topic_t *rkt =
+                    rd_kafka_topic_new(r.producer, svc->topic, NULL);
                 const rd_kafka_metadata_t *md = NULL;
                 if (!rd_kafka_metadata(r.producer, 0, rkt, &md, 5000))
                         rd_kafka_metadata_destroy(md);
@@ -535,8 +532,7 @@ static int run_calls(const struct call_opts *o, const kbus_method_desc *m,
                                 r.failed++;
                                 r.by_status[KBUS_DEADLINE_EXCEEDED]++;
                                 r.last_status = KBUS_DEADLINE_EXCEEDED;
-                                snprintf(r.last_message,
-                                         sizeof(r.last_message),
+                                snprintf(r.last_message, sizeof(r.last_message),
                                          "no reply within %" PRId64
                                          " ms (is a server of %s running?)",
                                          timeout_ms, svc->name);
@@ -661,20 +657,30 @@ int kbus_tool_call(int argc, char **argv) {
         }
         opterr = 0;
         optind = 1;
-        while ((c = getopt_long(argc, argv,
-                                ":d:t:k:H:n:C:h" CLI_KAFKA_SHORTOPTS,
-                                longopts, NULL)) != -1) {
+        while (
+            (c = getopt_long(argc, argv, ":d:t:k:H:n:C:h" CLI_KAFKA_SHORTOPTS,
+                             longopts, NULL)) != -1) {
                 if ((r = cli_kafka_opt(&o.k, c, optarg))) {
                         if (r < 0)
                                 goto out;
                         continue;
                 }
                 switch (c) {
-                case 'd': o.desc_path = optarg; break;
-                case 'k': o.key = optarg; break;
-                case 'R': o.reply_topic = optarg; break;
-                case 'O': o.oneway = true; break;
-                case 'P': o.compact = true; break;
+                case 'd':
+                        o.desc_path = optarg;
+                        break;
+                case 'k':
+                        o.key = optarg;
+                        break;
+                case 'R':
+                        o.reply_topic = optarg;
+                        break;
+                case 'O':
+                        o.oneway = true;
+                        break;
+                case 'P':
+                        o.compact = true;
+                        break;
                 case 't':
                         if (parse_long("--timeout", optarg, 1, 86400000,
                                        &o.timeout_ms))
@@ -718,8 +724,9 @@ int kbus_tool_call(int argc, char **argv) {
         if (optind < argc)
                 o.json = argv[optind++];
         if (optind < argc) {
-                fprintf(stderr, "kbus call: unexpected argument '%s' (quote "
-                                "the JSON)\n",
+                fprintf(stderr,
+                        "kbus call: unexpected argument '%s' (quote "
+                        "the JSON)\n",
                         argv[optind]);
                 goto out;
         }
@@ -736,8 +743,7 @@ int kbus_tool_call(int argc, char **argv) {
                 goto out;
         }
         if (!(m = kbus_json_pool_method(pool, o.method, &svc))) {
-                fprintf(stderr,
-                        "kbus call: no method '%s' in %s; it has:\n",
+                fprintf(stderr, "kbus call: no method '%s' in %s; it has:\n",
                         o.method, o.desc_path);
                 list_methods(pool);
                 goto out;
@@ -746,8 +752,8 @@ int kbus_tool_call(int argc, char **argv) {
                 goto out;
         if (kbus_json_decode(m->input, text, strlen(text), 0, &req, err,
                              sizeof(err))) {
-                fprintf(stderr, "kbus call: request (%s): %s\n",
-                        m->input->name, err);
+                fprintf(stderr, "kbus call: request (%s): %s\n", m->input->name,
+                        err);
                 goto out;
         }
         len = protobuf_c_message_get_packed_size(req);

@@ -38,18 +38,19 @@ struct cli_kafka {
         const char *config_path; /* -c */
         const char **props;      /* -X arguments, as given */
         size_t n_props;
-        kbus_config *conf;       /* -c and -X, once cli_kafka_ready() */
-        const char *servers;     /* the bootstrap list in use */
+        kbus_config *conf;   /* -c and -X, once cli_kafka_ready() */
+        const char *servers; /* the bootstrap list in use */
 };
 
 /** getopt letters and long options of the three, and their --help text. */
 #define CLI_KAFKA_SHORTOPTS "b:X:c:"
 #define CLI_KAFKA_LONGOPTS                                                     \
         {"bootstrap", required_argument, NULL, 'b'},                           \
-            {"property", required_argument, NULL, 'X'},                        \
-            {"config", required_argument, NULL, 'c'}
+            {"property", required_argument, NULL, 'X'}, {                      \
+                "config", required_argument, NULL, 'c'                         \
+        }
 #define CLI_KAFKA_HELP                                                         \
-        "  -b, --bootstrap LIST    brokers (default: $KBUS_BOOTSTRAP, else "     \
+        "  -b, --bootstrap LIST    brokers (default: $KBUS_BOOTSTRAP, else "   \
         "the -c file's)\n"                                                     \
         "  -X, --property NAME=VALUE\n"                                        \
         "                          a librdkafka property (security.protocol,"  \

@@ -43,33 +43,32 @@ struct dlt_opts {
 };
 
 static void dlt_usage(FILE *fp) {
-        fprintf(fp,
-                "Usage: kbus dlt show   -t TOPIC.DLT [-b BOOTSTRAP] [-X N=V]... "
-                "[-c FILE] [-n MAX]\n"
-                "       kbus dlt replay -t TOPIC.DLT [-b BOOTSTRAP] [-X N=V]... "
-                "[-c FILE]\n"
-                "                       [--to TOPIC] [--group GROUP] [-n MAX] "
-                "[--dry-run]\n"
-                "\n"
-                "show:   print each dead letter as one JSON line (origin, "
-                "reason, attempts, key)\n"
-                "replay: send dead letters back to their original topic (or "
-                "--to), without the\n"
-                "        kafka_dlt-* headers; progress is kept as GROUP's "
-                "committed offsets\n"
-                "        (default kbus-dlt-replay), committed once all were "
-                "delivered\n"
-                "\n"
-                "  -t, --topic TOPIC     the dead-letter topic\n"
-                "  -n, --max N           stop after N records\n"
-                "      --to TOPIC        replay to TOPIC instead of the "
-                "original topic\n"
-                "      --group GROUP     consumer group keeping replay "
-                "progress\n"
-                "      --dry-run         say what would be replayed; send "
-                "nothing\n"
-                CLI_KAFKA_HELP
-                "  -h, --help            this help\n");
+        fprintf(
+            fp,
+            "Usage: kbus dlt show   -t TOPIC.DLT [-b BOOTSTRAP] [-X N=V]... "
+            "[-c FILE] [-n MAX]\n"
+            "       kbus dlt replay -t TOPIC.DLT [-b BOOTSTRAP] [-X N=V]... "
+            "[-c FILE]\n"
+            "                       [--to TOPIC] [--group GROUP] [-n MAX] "
+            "[--dry-run]\n"
+            "\n"
+            "show:   print each dead letter as one JSON line (origin, "
+            "reason, attempts, key)\n"
+            "replay: send dead letters back to their original topic (or "
+            "--to), without the\n"
+            "        kafka_dlt-* headers; progress is kept as GROUP's "
+            "committed offsets\n"
+            "        (default kbus-dlt-replay), committed once all were "
+            "delivered\n"
+            "\n"
+            "  -t, --topic TOPIC     the dead-letter topic\n"
+            "  -n, --max N           stop after N records\n"
+            "      --to TOPIC        replay to TOPIC instead of the "
+            "original topic\n"
+            "      --group GROUP     consumer group keeping replay "
+            "progress\n"
+            "      --dry-run         say what would be replayed; send "
+            "nothing\n" CLI_KAFKA_HELP "  -h, --help            this help\n");
 }
 
 struct replay {
@@ -105,9 +104,10 @@ static rd_kafka_t *client(rd_kafka_type_t type, const struct dlt_opts *o,
 
 /* Assigns every partition of o->topic from the group's committed offsets
  * (or the beginning); *endsp gets each partition's end at this moment. */
-static rd_kafka_topic_partition_list_t *
-assign_all(rd_kafka_t *rk, const struct dlt_opts *o, bool committed,
-           int64_t **endsp) {
+static rd_kafka_topic_partition_list_t *assign_all(rd_kafka_t *rk,
+                                                   const struct dlt_opts *o,
+                                                   bool committed,
+                                                   int64_t **endsp) {
         const rd_kafka_metadata_t *md = NULL;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
         rd_kafka_topic_partition_list_t *l = NULL;
@@ -119,9 +119,11 @@ assign_all(rd_kafka_t *rk, const struct dlt_opts *o, bool committed,
         if (err || md->topic_cnt != 1 || md->topics[0].err ||
             md->topics[0].partition_cnt == 0) {
                 fprintf(stderr, "kbus dlt: topic %s: %s\n", o->topic,
-                        rd_kafka_err2str(err           ? err
-                                         : md->topic_cnt ? md->topics[0].err
-                                                         : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+                        rd_kafka_err2str(
+                            err ? err
+                            : md->topic_cnt
+                                ? md->topics[0].err
+                                : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
                 if (md)
                         rd_kafka_metadata_destroy(md);
                 return NULL;
@@ -241,8 +243,8 @@ static json_t *describe(const rd_kafka_message_t *m) {
 
         json_object_set_new(o, "partition", json_integer(m->partition));
         json_object_set_new(o, "offset", json_integer(m->offset));
-        json_object_set_new(o, "key", m->key ? text_or_hex(m->key, m->key_len)
-                                             : json_null());
+        json_object_set_new(
+            o, "key", m->key ? text_or_hex(m->key, m->key_len) : json_null());
         json_object_set_new(o, "value_bytes", json_integer((json_int_t)m->len));
         if ((v = header(m, KBUS_H_DLT_TOPIC, &n)))
                 json_object_set_new(o, "original_topic", text_or_hex(v, n));
@@ -282,8 +284,7 @@ static bool replay_one(rd_kafka_message_t *m, void *arg) {
 
         if (r->o->to) {
                 snprintf(topic, sizeof(topic), "%s", r->o->to);
-        } else if ((v = header(m, KBUS_H_DLT_TOPIC, &n)) &&
-                   n < sizeof(topic)) {
+        } else if ((v = header(m, KBUS_H_DLT_TOPIC, &n)) && n < sizeof(topic)) {
                 memcpy(topic, v, n);
                 topic[n] = '\0';
         } else {
@@ -309,9 +310,9 @@ static bool replay_one(rd_kafka_message_t *m, void *arg) {
                 const char *name;
                 for (size_t i = 0;
                      !rd_kafka_header_get_all(orig, i, &name, &v, &n); i++)
-                        if (strncmp(name, KBUS_H_DLT_PREFIX, strlen(KBUS_H_DLT_PREFIX)))
-                                rd_kafka_header_add(h, name, -1, v,
-                                                    (ssize_t)n);
+                        if (strncmp(name, KBUS_H_DLT_PREFIX,
+                                    strlen(KBUS_H_DLT_PREFIX)))
+                                rd_kafka_header_add(h, name, -1, v, (ssize_t)n);
         }
         err = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(topic),
                                 RD_KAFKA_V_KEY(m->key, m->key_len),
@@ -333,9 +334,8 @@ static bool replay_one(rd_kafka_message_t *m, void *arg) {
 static int run(bool replay, const struct dlt_opts *o) {
         /* show commits nothing; its group only keeps librdkafka from
          * complaining that there is none. */
-        rd_kafka_t *consumer = client(RD_KAFKA_CONSUMER, o,
-                                      replay ? o->group : "kbus-dlt-show",
-                                      NULL);
+        rd_kafka_t *consumer = client(
+            RD_KAFKA_CONSUMER, o, replay ? o->group : "kbus-dlt-show", NULL);
         rd_kafka_topic_partition_list_t *l;
         struct replay r = {o, NULL, 0, 0, 0};
         int64_t *ends = NULL;
@@ -381,8 +381,9 @@ static int run(bool replay, const struct dlt_opts *o) {
                         }
                 }
                 if (!rc)
-                        fprintf(stderr, "kbus dlt: replayed %ld records "
-                                        "from %s\n",
+                        fprintf(stderr,
+                                "kbus dlt: replayed %ld records "
+                                "from %s\n",
                                 r.sent, o->topic);
         } else if (seen < 0) {
                 rc = 1;
@@ -419,8 +420,10 @@ int kbus_tool_dlt(int argc, char **argv) {
         }
         action = argv[1];
         if (strcmp(action, "show") && strcmp(action, "replay")) {
-                fprintf(stderr, "kbus dlt: unknown action '%s' (show, "
-                                "replay)\n", action);
+                fprintf(stderr,
+                        "kbus dlt: unknown action '%s' (show, "
+                        "replay)\n",
+                        action);
                 return EXIT_USAGE;
         }
         o.group = "kbus-dlt-replay";
@@ -435,15 +438,24 @@ int kbus_tool_dlt(int argc, char **argv) {
                         continue;
                 }
                 switch (c) {
-                case 't': o.topic = optarg; break;
-                case 'T': o.to = optarg; break;
-                case 'g': o.group = optarg; break;
-                case 'd': o.dry_run = true; break;
+                case 't':
+                        o.topic = optarg;
+                        break;
+                case 'T':
+                        o.to = optarg;
+                        break;
+                case 'g':
+                        o.group = optarg;
+                        break;
+                case 'd':
+                        o.dry_run = true;
+                        break;
                 case 'n':
                         o.limit = strtol(optarg, &end, 10);
                         if (*end || o.limit <= 0) {
-                                fprintf(stderr, "kbus dlt: --max needs a "
-                                                "positive number, got '%s'\n",
+                                fprintf(stderr,
+                                        "kbus dlt: --max needs a "
+                                        "positive number, got '%s'\n",
                                         optarg);
                                 goto out;
                         }

@@ -41,8 +41,7 @@ static void groups_usage(FILE *fp) {
                 "  -t, --topic TOPIC       only these topics (default: the "
                 "group's assignment,\n"
                 "                          or every topic on the embedded "
-                "broker); repeatable\n"
-                CLI_KAFKA_HELP
+                "broker); repeatable\n" CLI_KAFKA_HELP
                 "  -h, --help              this help\n"
                 "\n"
                 "The embedded broker (kbus broker) has no ListGroups or "
@@ -92,8 +91,7 @@ out:
 /* Prints the members of \p group and adds their partitions to \p parts
  * (unless topics were named). */
 static int describe_group(rd_kafka_t *rk, const char *group,
-                          rd_kafka_topic_partition_list_t *parts,
-                          bool add) {
+                          rd_kafka_topic_partition_list_t *parts, bool add) {
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
         rd_kafka_event_t *ev;
         const rd_kafka_DescribeConsumerGroups_result_t *res;
@@ -123,12 +121,12 @@ static int describe_group(rd_kafka_t *rk, const char *group,
                         continue;
                 }
                 members = rd_kafka_ConsumerGroupDescription_member_count(gd[i]);
-                printf("group %s: state %s, %zu member%s, assignor %s\n",
-                       group,
-                       state_name(rd_kafka_ConsumerGroupDescription_state(gd[i])),
-                       members, members == 1 ? "" : "s",
-                       rd_kafka_ConsumerGroupDescription_partition_assignor(
-                           gd[i]));
+                printf(
+                    "group %s: state %s, %zu member%s, assignor %s\n", group,
+                    state_name(rd_kafka_ConsumerGroupDescription_state(gd[i])),
+                    members, members == 1 ? "" : "s",
+                    rd_kafka_ConsumerGroupDescription_partition_assignor(
+                        gd[i]));
                 for (size_t j = 0; j < members; j++) {
                         const rd_kafka_MemberDescription_t *m =
                             rd_kafka_ConsumerGroupDescription_member(gd[i], j);
@@ -177,16 +175,16 @@ static int add_partitions(rd_kafka_t *rk, const char *topic,
                         continue;
                 found = true;
                 if (t->err) {
-                        fprintf(stderr, "kbus groups: topic %s: %s\n",
-                                t->topic, rd_kafka_err2str(t->err));
+                        fprintf(stderr, "kbus groups: topic %s: %s\n", t->topic,
+                                rd_kafka_err2str(t->err));
                         rd_kafka_metadata_destroy(md);
                         return 1;
                 }
                 if (!topic && !strncmp(t->topic, "__", 2))
                         continue;
                 for (int p = 0; p < t->partition_cnt; p++)
-                        rd_kafka_topic_partition_list_add(
-                            parts, t->topic, t->partitions[p].id);
+                        rd_kafka_topic_partition_list_add(parts, t->topic,
+                                                          t->partitions[p].id);
         }
         rd_kafka_metadata_destroy(md);
         if (!found) {
@@ -230,9 +228,8 @@ static int show_lag(struct cli_kafka *k, const char *group,
                 /* On every topic, only those the group has offsets in. */
                 if (all_topics && tp->offset < 0)
                         continue;
-                if (rd_kafka_query_watermark_offsets(rk, tp->topic,
-                                                     tp->partition, &lo, &hi,
-                                                     10000))
+                if (rd_kafka_query_watermark_offsets(
+                        rk, tp->topic, tp->partition, &lo, &hi, 10000))
                         lo = hi = -1;
                 lag = tp->offset >= 0 && hi >= 0 ? hi - tp->offset
                       : hi >= 0                  ? hi - lo
@@ -253,8 +250,9 @@ static int show_lag(struct cli_kafka *k, const char *group,
         printf("total lag %" PRId64 " over %d partition%s\n", total, shown,
                shown == 1 ? "" : "s");
         if (!shown)
-                fprintf(stderr, "kbus groups: group %s has committed no "
-                                "offsets%s\n",
+                fprintf(stderr,
+                        "kbus groups: group %s has committed no "
+                        "offsets%s\n",
                         group, all_topics ? " on any topic" : "");
         rd_kafka_destroy(rk);
         return 0;
@@ -292,7 +290,9 @@ int kbus_tool_groups(int argc, char **argv) {
                         continue;
                 }
                 switch (c) {
-                case 't': topics[n_topics++] = optarg; break;
+                case 't':
+                        topics[n_topics++] = optarg;
+                        break;
                 case 'h':
                         groups_usage(stdout);
                         rc = 0;

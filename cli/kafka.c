@@ -15,10 +15,9 @@
 #include "cli.h"
 
 int cli_secret_property(const char *name) {
-        static const char *const words[] = {"password", "secret", "jaas",
-                                            "sasl.oauthbearer.config",
-                                            "ssl.key.pem", "ssl_key",
-                                            "token"};
+        static const char *const words[] = {
+            "password",    "secret",  "jaas", "sasl.oauthbearer.config",
+            "ssl.key.pem", "ssl_key", "token"};
         for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
                 if (strstr(name, words[i]))
                         return 1;
@@ -32,8 +31,7 @@ void cli_bad_option(const char *cmd, char **argv, int c) {
                 fprintf(stderr, "kbus %s: option '%s' needs a value\n", cmd,
                         arg);
         else if (optopt)
-                fprintf(stderr, "kbus %s: unknown option '-%c'\n", cmd,
-                        optopt);
+                fprintf(stderr, "kbus %s: unknown option '-%c'\n", cmd, optopt);
         else
                 fprintf(stderr, "kbus %s: unknown option '%s'\n", cmd, arg);
         fprintf(stderr, "Try 'kbus %s --help'.\n", cmd);
@@ -92,8 +90,8 @@ static int conf_set(const struct cli_kafka *k, rd_kafka_conf_t *conf,
                         "is not shown)\n",
                         k->cmd, name);
         else
-                fprintf(stderr, "kbus %s: librdkafka property %s: %s\n",
-                        k->cmd, name, err);
+                fprintf(stderr, "kbus %s: librdkafka property %s: %s\n", k->cmd,
+                        name, err);
         return -1;
 }
 
@@ -102,8 +100,13 @@ static rd_kafka_conf_t *make_conf(struct cli_kafka *k, rd_kafka_type_t type,
         /* The embedded broker answers an idle fetch only after
          * fetch.wait.max.ms (see docs/BROKER.md). */
         static const char *const low_latency_consumer[] = {
-            "fetch.wait.max.ms", "10", "fetch.error.backoff.ms", "10",
-            "topic.metadata.refresh.interval.ms", "1000", NULL};
+            "fetch.wait.max.ms",
+            "10",
+            "fetch.error.backoff.ms",
+            "10",
+            "topic.metadata.refresh.interval.ms",
+            "1000",
+            NULL};
         static const char *const low_latency_producer[] = {
             "linger.ms", "1", "topic.metadata.refresh.interval.ms", "1000",
             NULL};
@@ -133,13 +136,12 @@ static rd_kafka_conf_t *make_conf(struct cli_kafka *k, rd_kafka_type_t type,
                         if (conf_set(k, conf, low_latency[i],
                                      low_latency[i + 1]))
                                 goto fail;
-        for (size_t i = 0; !kbus_config_prop(k->conf, "kafka", i, &name,
-                                             &value);
-             i++)
+        for (size_t i = 0;
+             !kbus_config_prop(k->conf, "kafka", i, &name, &value); i++)
                 if (conf_set(k, conf, name, value))
                         goto fail;
-        for (size_t i = 0;
-             !kbus_config_prop(k->conf, list, i, &name, &value); i++)
+        for (size_t i = 0; !kbus_config_prop(k->conf, list, i, &name, &value);
+             i++)
                 if (conf_set(k, conf, name, value))
                         goto fail;
         for (size_t i = 0; extra && extra[i]; i += 2)

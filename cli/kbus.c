@@ -34,7 +34,6 @@
 
 #include "cli.h"
 
-
 /* ------------------------------------------------------------------ */
 /* Helpers shared by subcommands                                       */
 /* ------------------------------------------------------------------ */
@@ -82,8 +81,7 @@ static void bad_option(const char *cmd, char **argv, int c) {
                 fprintf(stderr, "kbus %s: option '%s' needs a value\n", cmd,
                         arg);
         else if (optopt)
-                fprintf(stderr, "kbus %s: unknown option '-%c'\n", cmd,
-                        optopt);
+                fprintf(stderr, "kbus %s: unknown option '-%c'\n", cmd, optopt);
         else
                 fprintf(stderr, "kbus %s: unknown option '%s'\n", cmd, arg);
         fprintf(stderr, "Try 'kbus %s --help'.\n", cmd);
@@ -166,12 +164,12 @@ static int wait_for_stop(const sigset_t *set) {
 
 static int cmd_broker(int argc, char **argv) {
         static const struct option longopts[] = {
-                {"brokers", required_argument, NULL, 'b'},
-                {"partitions", required_argument, NULL, 'p'},
-                {"topic", required_argument, NULL, 't'},
-                {"ready-file", required_argument, NULL, 'r'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
+            {"brokers", required_argument, NULL, 'b'},
+            {"partitions", required_argument, NULL, 'p'},
+            {"topic", required_argument, NULL, 't'},
+            {"ready-file", required_argument, NULL, 'r'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
         };
         int n_brokers = 1, partitions = BROKER_DEFAULT_PARTITIONS;
         const char **topics = NULL, *ready_file = NULL;
@@ -270,8 +268,7 @@ static int cmd_broker(int argc, char **argv) {
                 goto done;
         }
         for (i = 0; i < n_topics; i++) {
-                if ((r = kbus_broker_create_topic(br, topics[i],
-                                                  partitions))) {
+                if ((r = kbus_broker_create_topic(br, topics[i], partitions))) {
                         fprintf(stderr,
                                 "kbus broker: cannot create topic '%s': %s\n",
                                 topics[i], kbus_strerror(r));
@@ -294,12 +291,12 @@ static int cmd_broker(int argc, char **argv) {
                 goto done;
         }
 
-        fprintf(stderr, "kbus broker: %d broker%s listening on %s\n",
-                n_brokers, n_brokers == 1 ? "" : "s",
-                kbus_broker_bootstrap(br));
+        fprintf(stderr, "kbus broker: %d broker%s listening on %s\n", n_brokers,
+                n_brokers == 1 ? "" : "s", kbus_broker_bootstrap(br));
         for (i = 0; i < n_topics; i++)
-                fprintf(stderr, "kbus broker: created topic '%s' with %d "
-                                "partition%s\n",
+                fprintf(stderr,
+                        "kbus broker: created topic '%s' with %d "
+                        "partition%s\n",
                         topics[i], partitions, partitions == 1 ? "" : "s");
         fprintf(stderr, "kbus broker: running; stop with SIGINT or SIGTERM\n");
 
@@ -359,15 +356,14 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-        {"broker", "run an embedded Kafka broker on loopback", cmd_broker},
-        {"call", "call a method with JSON, print the reply", kbus_tool_call},
-        {"tail", "print the records of topics, decoded, as JSON lines",
-         kbus_tool_tail},
-        {"topics", "list, describe or create topics", kbus_tool_topics},
-        {"groups", "consumer groups: members, offsets and lag",
-         kbus_tool_groups},
-        {"dlt", "show or replay dead-lettered records", kbus_tool_dlt},
-        {"version", "print versions", cmd_version},
+    {"broker", "run an embedded Kafka broker on loopback", cmd_broker},
+    {"call", "call a method with JSON, print the reply", kbus_tool_call},
+    {"tail", "print the records of topics, decoded, as JSON lines",
+     kbus_tool_tail},
+    {"topics", "list, describe or create topics", kbus_tool_topics},
+    {"groups", "consumer groups: members, offsets and lag", kbus_tool_groups},
+    {"dlt", "show or replay dead-lettered records", kbus_tool_dlt},
+    {"version", "print versions", cmd_version},
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

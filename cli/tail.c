@@ -36,9 +36,9 @@
 struct tail_opts {
         struct cli_kafka k;
         const char *desc_path;
-        const char *where; /* -o */
-        const char *type;  /* --type */
-        const char *key;   /* --key */
+        const char *where;     /* -o */
+        const char *type;      /* --type */
+        const char *key;       /* --key */
         const char **hfilters; /* "name=value" or "name" */
         size_t n_hfilters;
         long max;
@@ -104,8 +104,7 @@ static void tail_usage(FILE *fp) {
                 "  -k, --key KEY           only records with this key\n"
                 "  -H, --header NAME[=VALUE]\n"
                 "                          only records with this header "
-                "(and value); repeatable\n"
-                CLI_KAFKA_HELP
+                "(and value); repeatable\n" CLI_KAFKA_HELP
                 "  -h, --help              this help\n");
 }
 
@@ -272,8 +271,7 @@ static json_t *headers_json(const rd_kafka_message_t *m) {
 
         if (rd_kafka_message_headers(m, &h))
                 return o;
-        for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &v, &n);
-             i++) {
+        for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &v, &n); i++) {
                 json_t *val = header_json(name, v, n), *prev;
                 /* A repeated name (a dead letter replayed and dead-lettered
                  * again) becomes an array, in order. */
@@ -293,9 +291,8 @@ static json_t *headers_json(const rd_kafka_message_t *m) {
 }
 
 /* The value's type, or NULL; *replyp says whether the record is a reply. */
-static const ProtobufCMessageDescriptor *value_type(struct tail *t,
-                                                    const rd_kafka_message_t *m,
-                                                    bool *replyp) {
+static const ProtobufCMessageDescriptor *
+value_type(struct tail *t, const rd_kafka_message_t *m, bool *replyp) {
         const void *v, *corr;
         size_t n, corr_len;
         char name[512];
@@ -361,16 +358,16 @@ static void print_record(struct tail *t, const rd_kafka_message_t *m,
         const void *v;
         size_t n;
 
-        json_object_set_new(o, "topic", json_string(rd_kafka_topic_name(m->rkt)));
+        json_object_set_new(o, "topic",
+                            json_string(rd_kafka_topic_name(m->rkt)));
         json_object_set_new(o, "partition", json_integer(m->partition));
         json_object_set_new(o, "offset", json_integer(m->offset));
-        json_object_set_new(o, "timestamp", ts >= 0 ? json_integer(ts)
-                                                    : json_null());
+        json_object_set_new(o, "timestamp",
+                            ts >= 0 ? json_integer(ts) : json_null());
         if (!m->key)
                 json_object_set_new(o, "key", json_null());
         else if (is_text(m->key, m->key_len))
-                json_object_set_new(o, "key",
-                                    json_stringn(m->key, m->key_len));
+                json_object_set_new(o, "key", json_stringn(m->key, m->key_len));
         else
                 json_object_set_new(o, "key_base64",
                                     base64_json(m->key, m->key_len));
@@ -378,14 +375,14 @@ static void print_record(struct tail *t, const rd_kafka_message_t *m,
         if ((v = header(m, KBUS_H_STATUS, &n))) {
                 int64_t st;
                 if (decimal(v, n, &st) && st <= 16)
-                        json_object_set_new(o, "status",
-                                            json_string(kbus_status_name(
-                                                (int)st)));
+                        json_object_set_new(
+                            o, "status",
+                            json_string(kbus_status_name((int)st)));
         }
         if (type) {
                 json_object_set_new(o, "type", json_string(type->name));
-                if (kbus_json_from_protobuf(type, m->payload, m->len, 0,
-                                            &value, err, sizeof(err))) {
+                if (kbus_json_from_protobuf(type, m->payload, m->len, 0, &value,
+                                            err, sizeof(err))) {
                         json_object_set_new(o, "value_error", json_string(err));
                         value = NULL;
                 }
@@ -524,18 +521,18 @@ static int assign(struct tail *t, rd_kafka_t *rk, char **topics, int n) {
                         if (!strcmp(md->topics[j].topic, topics[i]))
                                 mt = &md->topics[j];
                 if (!mt || mt->err || mt->partition_cnt == 0) {
-                        fprintf(stderr, "kbus tail: topic %s: %s\n",
-                                topics[i],
-                                rd_kafka_err2str(
-                                    mt && mt->err
-                                        ? mt->err
-                                        : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+                        fprintf(
+                            stderr, "kbus tail: topic %s: %s\n", topics[i],
+                            rd_kafka_err2str(
+                                mt && mt->err
+                                    ? mt->err
+                                    : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
                         rd_kafka_metadata_destroy(md);
                         return 1;
                 }
                 for (int p = 0; p < mt->partition_cnt; p++)
-                        rd_kafka_topic_partition_list_add(
-                            t->parts, topics[i], mt->partitions[p].id)
+                        rd_kafka_topic_partition_list_add(t->parts, topics[i],
+                                                          mt->partitions[p].id)
                             ->offset = at;
         }
         rd_kafka_metadata_destroy(md);
@@ -547,9 +544,8 @@ static int assign(struct tail *t, rd_kafka_t *rk, char **topics, int n) {
         for (int i = 0; i < count; i++) {
                 rd_kafka_topic_partition_t *tp = &t->parts->elems[i];
                 int64_t lo, hi;
-                err = rd_kafka_query_watermark_offsets(rk, tp->topic,
-                                                       tp->partition, &lo, &hi,
-                                                       10000);
+                err = rd_kafka_query_watermark_offsets(
+                    rk, tp->topic, tp->partition, &lo, &hi, 10000);
                 if (err) {
                         fprintf(stderr, "kbus tail: %s [%d]: %s\n", tp->topic,
                                 tp->partition, rd_kafka_err2str(err));
@@ -561,7 +557,7 @@ static int assign(struct tail *t, rd_kafka_t *rk, char **topics, int n) {
                 else if (at == RD_KAFKA_OFFSET_END)
                         t->next[i] = hi;
                 else if (ago < 0) /* an offset: within the partition */
-                        t->next[i] = tp->offset = at < lo ? lo
+                        t->next[i] = tp->offset = at < lo   ? lo
                                                   : at > hi ? hi
                                                             : at;
                 if (ago >= 0) {
@@ -700,18 +696,31 @@ int kbus_tool_tail(int argc, char **argv) {
                         continue;
                 }
                 switch (c) {
-                case 'd': o.desc_path = optarg; break;
-                case 'o': o.where = optarg; break;
-                case 'f': o.follow = true; break;
-                case 'T': o.type = optarg; break;
-                case 'k': o.key = optarg; break;
-                case 'H': o.hfilters[o.n_hfilters++] = optarg; break;
+                case 'd':
+                        o.desc_path = optarg;
+                        break;
+                case 'o':
+                        o.where = optarg;
+                        break;
+                case 'f':
+                        o.follow = true;
+                        break;
+                case 'T':
+                        o.type = optarg;
+                        break;
+                case 'k':
+                        o.key = optarg;
+                        break;
+                case 'H':
+                        o.hfilters[o.n_hfilters++] = optarg;
+                        break;
                 case 'n':
                         errno = 0;
                         o.max = strtol(optarg, &end, 10);
                         if (!*optarg || *end || errno || o.max <= 0) {
-                                fprintf(stderr, "kbus tail: --max: '%s' is "
-                                                "not a positive integer\n",
+                                fprintf(stderr,
+                                        "kbus tail: --max: '%s' is "
+                                        "not a positive integer\n",
                                         optarg);
                                 goto out;
                         }

@@ -53,8 +53,7 @@ static void topics_usage(FILE *fp) {
                 "  -p, --partitions N      create: partitions (default: the "
                 "broker's default)\n"
                 "  -r, --replication R     create: replication factor "
-                "(default: the broker's)\n"
-                CLI_KAFKA_HELP
+                "(default: the broker's)\n" CLI_KAFKA_HELP
                 "  -h, --help              this help\n"
                 "\n"
                 "The embedded broker (kbus broker) has no CreateTopics: "
@@ -85,8 +84,8 @@ static const char *ids(char *buf, size_t len, const int32_t *v, int n) {
         return n ? buf : "-";
 }
 
-static int list_topics(rd_kafka_t *rk, bool describe, bool all,
-                       char **names, int n_names) {
+static int list_topics(rd_kafka_t *rk, bool describe, bool all, char **names,
+                       int n_names) {
         const rd_kafka_metadata_t *md;
         rd_kafka_metadata_topic_t *topics;
         rd_kafka_resp_err_t err;
@@ -115,8 +114,7 @@ static int list_topics(rd_kafka_t *rk, bool describe, bool all,
                 for (int j = 0; j < md->topic_cnt; j++)
                         found |= !strcmp(topics[j].topic, names[i]);
                 if (!found) {
-                        fprintf(stderr, "kbus topics: no topic %s\n",
-                                names[i]);
+                        fprintf(stderr, "kbus topics: no topic %s\n", names[i]);
                         rc = 1;
                 }
         }
@@ -129,16 +127,17 @@ static int list_topics(rd_kafka_t *rk, bool describe, bool all,
 
                 for (int j = 0; j < n_names; j++)
                         wanted |= !strcmp(t->topic, names[j]);
-                if (!wanted || (!all && !n_names && !strncmp(t->topic, "__", 2)))
+                if (!wanted ||
+                    (!all && !n_names && !strncmp(t->topic, "__", 2)))
                         continue;
                 if (t->err) {
                         printf("%-40s error: %s\n", t->topic,
                                rd_kafka_err2str(t->err));
                         continue;
                 }
-                parts = malloc((size_t)(t->partition_cnt ? t->partition_cnt
-                                                         : 1) *
-                               sizeof(*parts));
+                parts =
+                    malloc((size_t)(t->partition_cnt ? t->partition_cnt : 1) *
+                           sizeof(*parts));
                 if (!parts)
                         continue;
                 memcpy(parts, t->partitions,
@@ -225,8 +224,8 @@ static int wanted_topics(const kbus_json_pool *pool, const char *dlt,
                 const kbus_service_desc *svc = kbus_json_pool_service(pool, i);
                 bool dead_letters = false;
                 for (size_t j = 0; j < svc->n_methods; j++)
-                        dead_letters |= !(svc->methods[j].flags &
-                                          KBUS_NO_DEAD_LETTER);
+                        dead_letters |=
+                            !(svc->methods[j].flags & KBUS_NO_DEAD_LETTER);
                 if (want(w, svc->topic, NULL, "requests") ||
                     (dead_letters &&
                      want(w, svc->topic, dlt, "dead-lettered requests")))
@@ -414,9 +413,15 @@ int kbus_tool_topics(int argc, char **argv) {
                         continue;
                 }
                 switch (c) {
-                case 'D': describe = true; break;
-                case 'a': all = true; break;
-                case 'd': desc_path = optarg; break;
+                case 'D':
+                        describe = true;
+                        break;
+                case 'a':
+                        all = true;
+                        break;
+                case 'd':
+                        desc_path = optarg;
+                        break;
                 case 'p':
                 case 'r':
                         errno = 0;
@@ -425,8 +430,9 @@ int kbus_tool_topics(int argc, char **argv) {
                         if (!*optarg || *end || errno ||
                             (c == 'p' ? partitions : replication) < 1 ||
                             (c == 'p' ? partitions : replication) > 100000) {
-                                fprintf(stderr, "kbus %s: %s: '%s' is not a "
-                                                "positive integer\n",
+                                fprintf(stderr,
+                                        "kbus %s: %s: '%s' is not a "
+                                        "positive integer\n",
                                         k.cmd,
                                         c == 'p' ? "--partitions"
                                                  : "--replication",
@@ -445,8 +451,9 @@ int kbus_tool_topics(int argc, char **argv) {
         }
         if (create) {
                 if (optind < argc) {
-                        fprintf(stderr, "kbus topics create: unexpected "
-                                        "argument '%s'\n",
+                        fprintf(stderr,
+                                "kbus topics create: unexpected "
+                                "argument '%s'\n",
                                 argv[optind]);
                         goto out;
                 }
@@ -481,8 +488,9 @@ int kbus_tool_topics(int argc, char **argv) {
                 goto out;
         }
         if (!w.n) {
-                fprintf(stderr, "kbus topics create: %s has no services and "
-                                "no events\n",
+                fprintf(stderr,
+                        "kbus topics create: %s has no services and "
+                        "no events\n",
                         desc_path);
                 goto out;
         }

@@ -7,16 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-oom(void)
-{
+static void oom(void) {
         fputs("protoc-gen-kbus: out of memory\n", stderr);
         exit(1);
 }
 
-void *
-xmalloc(size_t n)
-{
+void *xmalloc(size_t n) {
         void *p = malloc(n ? n : 1);
 
         if (p == NULL)
@@ -24,9 +20,7 @@ xmalloc(size_t n)
         return p;
 }
 
-void *
-xcalloc(size_t n, size_t size)
-{
+void *xcalloc(size_t n, size_t size) {
         void *p = calloc(n ? n : 1, size ? size : 1);
 
         if (p == NULL)
@@ -34,26 +28,20 @@ xcalloc(size_t n, size_t size)
         return p;
 }
 
-void *
-xrealloc(void *p, size_t n)
-{
+void *xrealloc(void *p, size_t n) {
         p = realloc(p, n ? n : 1);
         if (p == NULL)
                 oom();
         return p;
 }
 
-char *
-xstrdup(const char *s)
-{
+char *xstrdup(const char *s) {
         size_t n = strlen(s) + 1;
 
         return memcpy(xmalloc(n), s, n);
 }
 
-char *
-xasprintf(const char *fmt, ...)
-{
+char *xasprintf(const char *fmt, ...) {
         buf b;
         va_list ap;
 
@@ -64,25 +52,19 @@ xasprintf(const char *fmt, ...)
         return buf_steal(&b);
 }
 
-void
-buf_init(buf *b)
-{
+void buf_init(buf *b) {
         b->data = NULL;
         b->len = 0;
         b->cap = 0;
 }
 
-void
-buf_fini(buf *b)
-{
+void buf_fini(buf *b) {
         free(b->data);
         buf_init(b);
 }
 
 /* Makes room for \p n more bytes plus the terminating NUL. */
-static void
-buf_reserve(buf *b, size_t n)
-{
+static void buf_reserve(buf *b, size_t n) {
         size_t cap;
 
         if (b->len + n + 1 <= b->cap)
@@ -94,9 +76,7 @@ buf_reserve(buf *b, size_t n)
         b->cap = cap;
 }
 
-void
-buf_puts(buf *b, const char *s)
-{
+void buf_puts(buf *b, const char *s) {
         size_t n = strlen(s);
 
         buf_reserve(b, n);
@@ -104,17 +84,13 @@ buf_puts(buf *b, const char *s)
         b->len += n;
 }
 
-void
-buf_putc(buf *b, char c)
-{
+void buf_putc(buf *b, char c) {
         buf_reserve(b, 1);
         b->data[b->len++] = c;
         b->data[b->len] = '\0';
 }
 
-void
-buf_vprintf(buf *b, const char *fmt, va_list ap)
-{
+void buf_vprintf(buf *b, const char *fmt, va_list ap) {
         va_list ap2;
         int n;
 
@@ -130,9 +106,7 @@ buf_vprintf(buf *b, const char *fmt, va_list ap)
         b->len += (size_t)n;
 }
 
-void
-buf_printf(buf *b, const char *fmt, ...)
-{
+void buf_printf(buf *b, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
@@ -140,15 +114,11 @@ buf_printf(buf *b, const char *fmt, ...)
         va_end(ap);
 }
 
-const char *
-buf_str(const buf *b)
-{
+const char *buf_str(const buf *b) {
         return b->data ? b->data : "";
 }
 
-char *
-buf_steal(buf *b)
-{
+char *buf_steal(buf *b) {
         char *s = b->data ? b->data : xstrdup("");
 
         buf_init(b);

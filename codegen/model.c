@@ -29,8 +29,7 @@
  * leave room for the suffix, the dot and a group of one character at
  * least; the group itself is only known at run time. */
 #define CHANGELOG_SUFFIX ".changelog"
-#define TABLE_NAME_MAX \
-        (TOPIC_MAX - ((int)sizeof CHANGELOG_SUFFIX - 1) - 2)
+#define TABLE_NAME_MAX (TOPIC_MAX - ((int)sizeof CHANGELOG_SUFFIX - 1) - 2)
 
 typedef Google__Protobuf__FieldDescriptorProto field_proto;
 typedef Google__Protobuf__ServiceDescriptorProto service_proto;
@@ -40,14 +39,12 @@ typedef Google__Protobuf__MethodDescriptorProto method_proto;
 /* Registry                                                            */
 /* ------------------------------------------------------------------ */
 
-static void
-registry_add(registry *reg, size_t *cap, const file_proto *fd,
-             const char *c_package, const char *scope,
-             const message_proto *msg)
-{
+static void registry_add(registry *reg, size_t *cap, const file_proto *fd,
+                         const char *c_package, const char *scope,
+                         const message_proto *msg) {
         const char *package = fd->package ? fd->package : "";
-        char *full = *scope ? xasprintf("%s.%s", scope, msg->name)
-                            : xstrdup(msg->name);
+        char *full =
+            *scope ? xasprintf("%s.%s", scope, msg->name) : xstrdup(msg->name);
         mtype *t;
 
         if (reg->n == *cap) {
@@ -65,17 +62,14 @@ registry_add(registry *reg, size_t *cap, const file_proto *fd,
                              msg->nested_type[i]);
 }
 
-static int
-cmp_type(const void *a, const void *b)
-{
+static int cmp_type(const void *a, const void *b) {
         return strcmp(((const mtype *)a)->full_name,
                       ((const mtype *)b)->full_name);
 }
 
-void
-registry_build(registry *reg,
-               const Google__Protobuf__Compiler__CodeGeneratorRequest *req)
-{
+void registry_build(
+    registry *reg,
+    const Google__Protobuf__Compiler__CodeGeneratorRequest *req) {
         size_t cap = 0;
 
         reg->types = NULL;
@@ -84,8 +78,8 @@ registry_build(registry *reg,
         reg->n_files = req->n_proto_file;
         for (size_t f = 0; f < req->n_proto_file; f++) {
                 const file_proto *fd = req->proto_file[f];
-                char *c_package = options_c_package(
-                        (const ProtobufCMessage *)fd->options);
+                char *c_package =
+                    options_c_package((const ProtobufCMessage *)fd->options);
 
                 for (size_t i = 0; i < fd->n_message_type; i++)
                         registry_add(reg, &cap, fd, c_package,
@@ -105,9 +99,7 @@ registry_build(registry *reg,
         }
 }
 
-void
-registry_fini(registry *reg)
-{
+void registry_fini(registry *reg) {
         for (size_t i = 0; i < reg->n; i++) {
                 free(reg->types[i].full_name);
                 free(reg->types[i].c_type);
@@ -118,16 +110,13 @@ registry_fini(registry *reg)
         reg->n = 0;
 }
 
-const mtype *
-registry_find(const registry *reg, const char *name)
-{
+const mtype *registry_find(const registry *reg, const char *name) {
         mtype key;
 
         if (reg->n == 0)
                 return NULL;
         key.full_name = (char *)(name[0] == '.' ? name + 1 : name);
-        return bsearch(&key, reg->types, reg->n, sizeof *reg->types,
-                       cmp_type);
+        return bsearch(&key, reg->types, reg->n, sizeof *reg->types, cmp_type);
 }
 
 /* ------------------------------------------------------------------ */
@@ -148,16 +137,13 @@ typedef struct builder {
                 const char *name;
                 char *owner;
                 size_t order;
-        } *cnames;
+        } * cnames;
         size_t n_cnames, cap_cnames;
 } builder;
 
-static void
-report(builder *b, const char *fmt, ...) KBUS_PRINTF(2, 3);
+static void report(builder *b, const char *fmt, ...) KBUS_PRINTF(2, 3);
 
-static void
-report(builder *b, const char *fmt, ...)
-{
+static void report(builder *b, const char *fmt, ...) {
         va_list ap;
 
         if (b->errors->len > 0)
@@ -169,13 +155,11 @@ report(builder *b, const char *fmt, ...)
         b->n_errors++;
 }
 
-static void
-cname_add(builder *b, const char *name, const char *owner)
-{
+static void cname_add(builder *b, const char *name, const char *owner) {
         if (b->n_cnames == b->cap_cnames) {
                 b->cap_cnames = b->cap_cnames ? b->cap_cnames * 2 : 32;
-                b->cnames = xrealloc(b->cnames,
-                                     b->cap_cnames * sizeof *b->cnames);
+                b->cnames =
+                    xrealloc(b->cnames, b->cap_cnames * sizeof *b->cnames);
         }
         b->cnames[b->n_cnames].name = name;
         b->cnames[b->n_cnames].owner = xstrdup(owner);
@@ -183,9 +167,7 @@ cname_add(builder *b, const char *name, const char *owner)
         b->n_cnames++;
 }
 
-static int
-cmp_cname(const void *a, const void *b)
-{
+static int cmp_cname(const void *a, const void *b) {
         const struct cname *x = a, *y = b;
         int c = strcmp(x->name, y->name);
 
@@ -196,9 +178,7 @@ cmp_cname(const void *a, const void *b)
 
 /* Two declarations with one name would not compile; say which parts of
  * the .proto clash instead. */
-static void
-check_cnames(builder *b)
-{
+static void check_cnames(builder *b) {
         if (b->n_cnames > 1)
                 qsort(b->cnames, b->n_cnames, sizeof *b->cnames, cmp_cname);
         for (size_t i = 1; i < b->n_cnames; i++) {
@@ -214,9 +194,10 @@ check_cnames(builder *b)
                                strcmp(b->cnames[j - 1].owner, x->owner) == 0 &&
                                strcmp(b->cnames[j].owner, y->owner) == 0;
                 if (!seen)
-                        report(b, "%s: generated C name %s is also generated "
-                               "for %s; rename one of them", y->owner,
-                               y->name, x->owner);
+                        report(b,
+                               "%s: generated C name %s is also generated "
+                               "for %s; rename one of them",
+                               y->owner, y->name, x->owner);
         }
         for (size_t i = 0; i < b->n_cnames; i++)
                 free(b->cnames[i].owner);
@@ -226,16 +207,14 @@ check_cnames(builder *b)
 }
 
 /* The leading comment of the element at \p path, trimmed, or NULL. */
-static char *
-find_comment(const file_proto *fd, const int32_t *path, size_t n)
-{
+static char *find_comment(const file_proto *fd, const int32_t *path, size_t n) {
         const Google__Protobuf__SourceCodeInfo *sci = fd->source_code_info;
 
         if (sci == NULL)
                 return NULL;
         for (size_t i = 0; i < sci->n_location; i++) {
                 const Google__Protobuf__SourceCodeInfo__Location *loc =
-                        sci->location[i];
+                    sci->location[i];
                 const char *c = loc->leading_comments;
                 size_t len;
 
@@ -258,9 +237,7 @@ find_comment(const file_proto *fd, const int32_t *path, size_t n)
         return NULL;
 }
 
-static bool
-valid_topic(const char *t)
-{
+static bool valid_topic(const char *t) {
         size_t n = strlen(t);
 
         if (n == 0 || n > TOPIC_MAX || strcmp(t, ".") == 0 ||
@@ -272,15 +249,20 @@ valid_topic(const char *t)
 
 /* The .proto spelling of a field type, for messages. */
 static const char *
-type_name(Google__Protobuf__FieldDescriptorProto__Type type)
-{
+type_name(Google__Protobuf__FieldDescriptorProto__Type type) {
         static const char *const names[] = {
-                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_DOUBLE] = "double",
-                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_FLOAT] = "float",
-                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_BOOL] = "bool",
-                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_GROUP] = "group",
-                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_MESSAGE] = "message",
-                [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_ENUM] = "enum",
+            [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_DOUBLE] =
+                "double",
+            [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_FLOAT] =
+                "float",
+            [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_BOOL] =
+                "bool",
+            [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_GROUP] =
+                "group",
+            [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_MESSAGE] =
+                "message",
+            [GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_ENUM] =
+                "enum",
         };
 
         if ((size_t)type < sizeof names / sizeof names[0] && names[type])
@@ -295,10 +277,8 @@ type_name(Google__Protobuf__FieldDescriptorProto__Type type)
  * the field at its offset, so a member of a oneof, which shares its
  * storage with the others, cannot be one.
  */
-static void
-check_key_field(builder *b, const char *what, const char *name,
-                const mtype *t)
-{
+static void check_key_field(builder *b, const char *what, const char *name,
+                            const mtype *t) {
         const field_proto *f = NULL;
         const char *why = NULL;
 
@@ -335,22 +315,22 @@ check_key_field(builder *b, const char *what, const char *name,
                 break;
         default:
                 if (why == NULL) {
-                        report(b, "%s \"%s\" is a %s field of %s; a key must "
+                        report(b,
+                               "%s \"%s\" is a %s field of %s; a key must "
                                "be a single string, bytes or integer field",
                                what, name, type_name(f->type), t->full_name);
                         return;
                 }
         }
         if (why != NULL)
-                report(b, "%s \"%s\" %s of %s; a key must be a single "
-                       "string, bytes or integer field", what, name, why,
-                       t->full_name);
+                report(b,
+                       "%s \"%s\" %s of %s; a key must be a single "
+                       "string, bytes or integer field",
+                       what, name, why, t->full_name);
 }
 
-static void
-read_retry(builder *b, const char *what, const Kbus__RetryPolicy *rp,
-           mretry *r)
-{
+static void read_retry(builder *b, const char *what,
+                       const Kbus__RetryPolicy *rp, mretry *r) {
         memset(r, 0, sizeof *r);
         if (rp == NULL)
                 return;
@@ -362,21 +342,23 @@ read_retry(builder *b, const char *what, const Kbus__RetryPolicy *rp,
          * the backoff, and NaN or infinity cannot be printed as C. */
         if (!isfinite(r->multiplier) ||
             (r->multiplier != 0.0 && r->multiplier < 1.0))
-                report(b, "%s: retry.multiplier must be at least 1 (or 0 for "
-                      "the default)", what);
+                report(b,
+                       "%s: retry.multiplier must be at least 1 (or 0 for "
+                       "the default)",
+                       what);
         if (r->initial_backoff_ms && r->max_backoff_ms &&
             r->initial_backoff_ms > r->max_backoff_ms)
-                report(b, "%s: retry.initial_backoff_ms (%u) is larger than "
-                      "retry.max_backoff_ms (%u)", what,
-                      (unsigned)r->initial_backoff_ms,
-                      (unsigned)r->max_backoff_ms);
+                report(b,
+                       "%s: retry.initial_backoff_ms (%u) is larger than "
+                       "retry.max_backoff_ms (%u)",
+                       what, (unsigned)r->initial_backoff_ms,
+                       (unsigned)r->max_backoff_ms);
 }
 
 /* Decodes extension \p number of \p opts, reporting undecodable values. */
-static ProtobufCMessage *
-get_ext(builder *b, const char *what, const void *opts, uint32_t number,
-        const ProtobufCMessageDescriptor *desc)
-{
+static ProtobufCMessage *get_ext(builder *b, const char *what, const void *opts,
+                                 uint32_t number,
+                                 const ProtobufCMessageDescriptor *desc) {
         const char *err;
         int present;
         ProtobufCMessage *m = options_get((const ProtobufCMessage *)opts,
@@ -387,9 +369,7 @@ get_ext(builder *b, const char *what, const void *opts, uint32_t number,
         return m;
 }
 
-static void
-add_include(mfile *mf, const char *proto_file)
-{
+static void add_include(mfile *mf, const char *proto_file) {
         char *base = names_strip_proto(proto_file);
         char *h = xasprintf("%s.pb-c.h", base);
 
@@ -400,14 +380,12 @@ add_include(mfile *mf, const char *proto_file)
                         return;
                 }
         }
-        mf->includes = xrealloc(mf->includes,
-                                (mf->n_includes + 1) * sizeof *mf->includes);
+        mf->includes =
+            xrealloc(mf->includes, (mf->n_includes + 1) * sizeof *mf->includes);
         mf->includes[mf->n_includes++] = h;
 }
 
-static int
-cmp_strp(const void *a, const void *b)
-{
+static int cmp_strp(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
@@ -415,21 +393,19 @@ cmp_strp(const void *a, const void *b)
 /* Messages: proto3 optional, events, tables                           */
 /* ------------------------------------------------------------------ */
 
-static void
-build_event(builder *b, const mtype *t, const Kbus__EventOptions *eo,
-            const int32_t *path, size_t n_path)
-{
+static void build_event(builder *b, const mtype *t,
+                        const Kbus__EventOptions *eo, const int32_t *path,
+                        size_t n_path) {
         mfile *mf = b->mf;
         mevent *ev;
         char *what = xasprintf("message %s", t->full_name);
         const char *pkg = b->fd->package ? b->fd->package : "";
         /* The name inside the package: "Order.Item". */
-        const char *rel = *pkg ? t->full_name + strlen(pkg) + 1
-                               : t->full_name;
+        const char *rel = *pkg ? t->full_name + strlen(pkg) + 1 : t->full_name;
         char *prefix = names_kbus(b->pkg_prefix, rel);
 
-        mf->events = xrealloc(mf->events,
-                              (mf->n_events + 1) * sizeof *mf->events);
+        mf->events =
+            xrealloc(mf->events, (mf->n_events + 1) * sizeof *mf->events);
         ev = &mf->events[mf->n_events++];
         memset(ev, 0, sizeof *ev);
         ev->msg = t;
@@ -444,14 +420,18 @@ build_event(builder *b, const mtype *t, const Kbus__EventOptions *eo,
 
         if (eo->topic != NULL) {
                 if (!valid_topic(eo->topic))
-                        report(b, "%s: (kbus.event).topic \"%s\" is not a "
-                              "valid Kafka topic name (1 to %d of "
-                              "[a-zA-Z0-9._-])", what, eo->topic, TOPIC_MAX);
+                        report(b,
+                               "%s: (kbus.event).topic \"%s\" is not a "
+                               "valid Kafka topic name (1 to %d of "
+                               "[a-zA-Z0-9._-])",
+                               what, eo->topic, TOPIC_MAX);
                 ev->topic = xstrdup(eo->topic);
         } else {
                 if (!valid_topic(t->full_name))
-                        report(b, "%s: the name is too long for a Kafka "
-                              "topic; set (kbus.event).topic", what);
+                        report(b,
+                               "%s: the name is too long for a Kafka "
+                               "topic; set (kbus.event).topic",
+                               what);
                 ev->topic = xstrdup(t->full_name);
         }
         if (eo->key_field != NULL) {
@@ -476,9 +456,7 @@ build_event(builder *b, const mtype *t, const Kbus__EventOptions *eo,
         free(what);
 }
 
-static bool
-valid_table_name(const char *name)
-{
+static bool valid_table_name(const char *name) {
         size_t n = strlen(name);
 
         return n > 0 && n <= (size_t)TABLE_NAME_MAX &&
@@ -486,20 +464,18 @@ valid_table_name(const char *name)
                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-static void
-build_table(builder *b, const mtype *t, const Kbus__TableOptions *to,
-            const int32_t *path, size_t n_path)
-{
+static void build_table(builder *b, const mtype *t,
+                        const Kbus__TableOptions *to, const int32_t *path,
+                        size_t n_path) {
         mfile *mf = b->mf;
         mtable *tb;
         char *what = xasprintf("message %s", t->full_name);
         const char *pkg = b->fd->package ? b->fd->package : "";
-        const char *rel = *pkg ? t->full_name + strlen(pkg) + 1
-                               : t->full_name;
+        const char *rel = *pkg ? t->full_name + strlen(pkg) + 1 : t->full_name;
         char *prefix = names_kbus(b->pkg_prefix, rel);
 
-        mf->tables = xrealloc(mf->tables,
-                              (mf->n_tables + 1) * sizeof *mf->tables);
+        mf->tables =
+            xrealloc(mf->tables, (mf->n_tables + 1) * sizeof *mf->tables);
         tb = &mf->tables[mf->n_tables++];
         memset(tb, 0, sizeof *tb);
         tb->msg = t;
@@ -516,11 +492,13 @@ build_table(builder *b, const mtype *t, const Kbus__TableOptions *to,
 
         if (to->name != NULL) {
                 if (!valid_table_name(to->name))
-                        report(b, "%s: (kbus.table).name \"%s\" is not a "
-                              "valid table name (1 to %d of [a-zA-Z0-9._-]; "
-                              "it names the changelog topic "
-                              "\"<group>.<name>%s\")", what, to->name,
-                              TABLE_NAME_MAX, CHANGELOG_SUFFIX);
+                        report(b,
+                               "%s: (kbus.table).name \"%s\" is not a "
+                               "valid table name (1 to %d of [a-zA-Z0-9._-]; "
+                               "it names the changelog topic "
+                               "\"<group>.<name>%s\")",
+                               what, to->name, TABLE_NAME_MAX,
+                               CHANGELOG_SUFFIX);
                 tb->name = xstrdup(to->name);
         } else {
                 /* The simple name: "Count" for demo.v1.Count, "Item" for
@@ -528,9 +506,11 @@ build_table(builder *b, const mtype *t, const Kbus__TableOptions *to,
                 const char *simple = t->msg->name;
 
                 if (!valid_table_name(simple))
-                        report(b, "%s: the name is too long for a table "
-                              "(at most %d characters); set "
-                              "(kbus.table).name", what, TABLE_NAME_MAX);
+                        report(b,
+                               "%s: the name is too long for a table "
+                               "(at most %d characters); set "
+                               "(kbus.table).name",
+                               what, TABLE_NAME_MAX);
                 tb->name = xstrdup(simple);
         }
         /* Two tables of one name would share a changelog topic, and the
@@ -538,10 +518,11 @@ build_table(builder *b, const mtype *t, const Kbus__TableOptions *to,
          * the program are not visible here. */
         for (size_t i = 0; i + 1 < mf->n_tables; i++)
                 if (strcmp(mf->tables[i].name, tb->name) == 0)
-                        report(b, "%s: table name \"%s\" is also the name "
-                              "of the table of message %s; set "
-                              "(kbus.table).name on one of them", what,
-                              tb->name, mf->tables[i].msg->full_name);
+                        report(b,
+                               "%s: table name \"%s\" is also the name "
+                               "of the table of message %s; set "
+                               "(kbus.table).name on one of them",
+                               what, tb->name, mf->tables[i].msg->full_name);
 
         cname_add(b, tb->desc_var, what);
         cname_add(b, tb->attach_fn, what);
@@ -556,12 +537,11 @@ build_table(builder *b, const mtype *t, const Kbus__TableOptions *to,
         free(what);
 }
 
-static void
-walk_message(builder *b, const char *scope, const message_proto *msg,
-             int32_t *path, size_t n_path)
-{
-        char *full = *scope ? xasprintf("%s.%s", scope, msg->name)
-                            : xstrdup(msg->name);
+static void walk_message(builder *b, const char *scope,
+                         const message_proto *msg, int32_t *path,
+                         size_t n_path) {
+        char *full =
+            *scope ? xasprintf("%s.%s", scope, msg->name) : xstrdup(msg->name);
         const mtype *t = registry_find(b->reg, full);
         char *what = xasprintf("message %s", full);
         Kbus__EventOptions *eo;
@@ -571,23 +551,24 @@ walk_message(builder *b, const char *scope, const message_proto *msg,
                 /* protobuf-c 1.4 refuses them, so the .pb-c.h we build on
                  * would not exist. */
                 if (msg->field[i]->proto3_optional)
-                        report(b, "%s, field %s: proto3 optional fields are "
-                              "not supported (protobuf-c 1.4 cannot generate "
-                              "them); use a wrapper type from "
-                              "google/protobuf/wrappers.proto or a oneof",
-                              what, msg->field[i]->name);
+                        report(b,
+                               "%s, field %s: proto3 optional fields are "
+                               "not supported (protobuf-c 1.4 cannot generate "
+                               "them); use a wrapper type from "
+                               "google/protobuf/wrappers.proto or a oneof",
+                               what, msg->field[i]->name);
         }
-        eo = (Kbus__EventOptions *)get_ext(b, what, msg->options,
-                                           KBUS_EXT_EVENT,
-                                           &kbus__event_options__descriptor);
+        eo =
+            (Kbus__EventOptions *)get_ext(b, what, msg->options, KBUS_EXT_EVENT,
+                                          &kbus__event_options__descriptor);
         if (eo != NULL && t != NULL)
                 build_event(b, t, eo, path, n_path);
         if (eo != NULL)
                 protobuf_c_message_free_unpacked(&eo->base, NULL);
         /* A message may be both an event and a table's value. */
-        to = (Kbus__TableOptions *)get_ext(b, what, msg->options,
-                                           KBUS_EXT_TABLE,
-                                           &kbus__table_options__descriptor);
+        to =
+            (Kbus__TableOptions *)get_ext(b, what, msg->options, KBUS_EXT_TABLE,
+                                          &kbus__table_options__descriptor);
         if (to != NULL && t != NULL)
                 build_table(b, t, to, path, n_path);
         if (to != NULL)
@@ -603,9 +584,7 @@ walk_message(builder *b, const char *scope, const message_proto *msg,
 }
 
 /* Deepest nesting of messages in \p msg, for sizing paths. */
-static size_t
-depth(const message_proto *msg)
-{
+static size_t depth(const message_proto *msg) {
         size_t d = 0;
 
         for (size_t i = 0; i < msg->n_nested_type; i++) {
@@ -621,10 +600,9 @@ depth(const message_proto *msg)
 /* Services                                                            */
 /* ------------------------------------------------------------------ */
 
-static void
-build_method(builder *b, mservice *s, const char *prefix, const char *swhat,
-             const method_proto *m, mmethod *mm, const int32_t *path)
-{
+static void build_method(builder *b, mservice *s, const char *prefix,
+                         const char *swhat, const method_proto *m, mmethod *mm,
+                         const int32_t *path) {
         char *what = xasprintf("%s, method %s", swhat, m->name);
         char *snake = names_snake(m->name);
         Kbus__MethodOptions *mo;
@@ -632,8 +610,8 @@ build_method(builder *b, mservice *s, const char *prefix, const char *swhat,
         memset(mm, 0, sizeof *mm);
         mm->name = m->name;
         mm->path = xasprintf("/%s/%s", s->full_name, m->name);
-        mm->member = names_is_reserved(snake) ? xasprintf("%s_", snake)
-                                              : xstrdup(snake);
+        mm->member =
+            names_is_reserved(snake) ? xasprintf("%s_", snake) : xstrdup(snake);
         mm->fn = xasprintf("%s_%s", prefix, snake);
         mm->cb_type = xasprintf("%s_%s_cb", prefix, snake);
         mm->dispatch_fn = xasprintf("%s_%s__dispatch", prefix, snake);
@@ -642,27 +620,28 @@ build_method(builder *b, mservice *s, const char *prefix, const char *swhat,
 
         if (m->client_streaming || m->server_streaming)
                 report(b, "%s: streaming methods are not supported by kbus",
-                      what);
+                       what);
         mm->in = registry_find(b->reg, m->input_type);
         mm->out = registry_find(b->reg, m->output_type);
         if (mm->in == NULL || mm->out == NULL) {
                 /* protoc resolved these already; a miss means a request
                  * without the dependency's descriptor. */
                 report(b, "%s: type %s not found in the request", what,
-                      mm->in == NULL ? m->input_type : m->output_type);
+                       mm->in == NULL ? m->input_type : m->output_type);
         } else {
                 add_include(b->mf, mm->in->file->name);
                 add_include(b->mf, mm->out->file->name);
         }
 
-        mo = (Kbus__MethodOptions *)get_ext(b, what, m->options,
-                                            KBUS_EXT_METHOD,
-                                            &kbus__method_options__descriptor);
+        mo =
+            (Kbus__MethodOptions *)get_ext(b, what, m->options, KBUS_EXT_METHOD,
+                                           &kbus__method_options__descriptor);
         if (mo != NULL) {
                 if (mo->timeout_ms < 0)
-                        report(b, "%s: (kbus.method).timeout_ms must not be "
-                              "negative (got %lld)", what,
-                              (long long)mo->timeout_ms);
+                        report(b,
+                               "%s: (kbus.method).timeout_ms must not be "
+                               "negative (got %lld)",
+                               what, (long long)mo->timeout_ms);
                 mm->timeout_ms = mo->timeout_ms;
                 if (mo->one_way)
                         mm->flags |= MODEL_ONE_WAY;
@@ -671,8 +650,8 @@ build_method(builder *b, mservice *s, const char *prefix, const char *swhat,
                 if (!mo->dead_letter)
                         mm->flags |= MODEL_NO_DEAD_LETTER;
                 if (mo->key_field != NULL) {
-                        char *w = xasprintf("%s: (kbus.method).key_field",
-                                            what);
+                        char *w =
+                            xasprintf("%s: (kbus.method).key_field", what);
 
                         if (mm->in != NULL)
                                 check_key_field(b, w, mo->key_field, mm->in);
@@ -695,21 +674,19 @@ build_method(builder *b, mservice *s, const char *prefix, const char *swhat,
         free(what);
 }
 
-static void
-build_service(builder *b, const service_proto *sp, size_t index)
-{
+static void build_service(builder *b, const service_proto *sp, size_t index) {
         mfile *mf = b->mf;
         const char *pkg = b->fd->package ? b->fd->package : "";
         mservice *s = &mf->services[mf->n_services++];
         char *prefix = names_kbus(b->pkg_prefix, sp->name);
         char *swhat;
-        int32_t path[4] = { PATH_FILE_SERVICE, (int32_t)index,
-                            PATH_SERVICE_METHOD, 0 };
+        int32_t path[4] = {PATH_FILE_SERVICE, (int32_t)index,
+                           PATH_SERVICE_METHOD, 0};
         Kbus__ServiceOptions *so;
 
         memset(s, 0, sizeof *s);
-        s->full_name = *pkg ? xasprintf("%s.%s", pkg, sp->name)
-                            : xstrdup(sp->name);
+        s->full_name =
+            *pkg ? xasprintf("%s.%s", pkg, sp->name) : xstrdup(sp->name);
         swhat = xasprintf("service %s", s->full_name);
         s->desc_var = xasprintf("%s__service", prefix);
         s->methods_var = xasprintf("%s__methods", prefix);
@@ -721,19 +698,23 @@ build_service(builder *b, const service_proto *sp, size_t index)
         cname_add(b, s->handlers_type, swhat);
         cname_add(b, s->serve_fn, swhat);
 
-        so = (Kbus__ServiceOptions *)get_ext(b, swhat, sp->options,
-                                             KBUS_EXT_SERVICE,
-                                             &kbus__service_options__descriptor);
+        so = (Kbus__ServiceOptions *)get_ext(
+            b, swhat, sp->options, KBUS_EXT_SERVICE,
+            &kbus__service_options__descriptor);
         if (so != NULL && so->topic != NULL) {
                 if (!valid_topic(so->topic))
-                        report(b, "%s: (kbus.service).topic \"%s\" is not a "
-                              "valid Kafka topic name (1 to %d of "
-                              "[a-zA-Z0-9._-])", swhat, so->topic, TOPIC_MAX);
+                        report(b,
+                               "%s: (kbus.service).topic \"%s\" is not a "
+                               "valid Kafka topic name (1 to %d of "
+                               "[a-zA-Z0-9._-])",
+                               swhat, so->topic, TOPIC_MAX);
                 s->topic = xstrdup(so->topic);
         } else {
                 if (!valid_topic(s->full_name))
-                        report(b, "%s: the name is too long for a Kafka "
-                              "topic; set (kbus.service).topic", swhat);
+                        report(b,
+                               "%s: the name is too long for a Kafka "
+                               "topic; set (kbus.service).topic",
+                               swhat);
                 s->topic = xstrdup(s->full_name);
         }
         if (so != NULL)
@@ -742,27 +723,27 @@ build_service(builder *b, const service_proto *sp, size_t index)
         s->methods = xcalloc(sp->n_method, sizeof *s->methods);
         for (size_t i = 0; i < sp->n_method; i++) {
                 path[3] = (int32_t)i;
-                build_method(b, s, prefix, swhat, sp->method[i],
-                             &s->methods[i], path);
+                build_method(b, s, prefix, swhat, sp->method[i], &s->methods[i],
+                             path);
                 s->n_methods++;
         }
         /* protoc-c declares a stub per method in the same header, named
          * <service>__<method>: without a package it can meet ours
          * (service Foo, method Service -> foo__service). */
         {
-                char *c_package = options_c_package(
-                        (const ProtobufCMessage *)b->fd->options);
+                char *c_package =
+                    options_c_package((const ProtobufCMessage *)b->fd->options);
                 char *svc_lc = names_c_lower(s->full_name, pkg, c_package);
 
                 for (size_t i = 0; i < s->n_methods; i++) {
-                        char *m_lc = names_c_lower(s->methods[i].name, "",
-                                                   NULL);
+                        char *m_lc =
+                            names_c_lower(s->methods[i].name, "", NULL);
                         char *owner = xasprintf("protoc-c's stub of %s, "
-                                                "method %s", swhat,
-                                                s->methods[i].name);
+                                                "method %s",
+                                                swhat, s->methods[i].name);
 
                         s->methods[i].protoc_c_stub =
-                                xasprintf("%s__%s", svc_lc, m_lc);
+                            xasprintf("%s__%s", svc_lc, m_lc);
                         cname_add(b, s->methods[i].protoc_c_stub, owner);
                         free(owner);
                         free(m_lc);
@@ -776,11 +757,13 @@ build_service(builder *b, const service_proto *sp, size_t index)
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(s->methods[i].member,
                                    s->methods[j].member) == 0)
-                                report(b, "%s, method %s: handler name %s is "
-                                      "also used by method %s; rename one "
-                                      "of them", swhat, s->methods[i].name,
-                                      s->methods[i].member,
-                                      s->methods[j].name);
+                                report(b,
+                                       "%s, method %s: handler name %s is "
+                                       "also used by method %s; rename one "
+                                       "of them",
+                                       swhat, s->methods[i].name,
+                                       s->methods[i].member,
+                                       s->methods[j].name);
         free(swhat);
         free(prefix);
 }
@@ -798,30 +781,36 @@ build_service(builder *b, const service_proto *sp, size_t index)
  * read; the .kbus.h does that.  The others cannot be worked around.
  */
 static const char *const statement_keywords[] = {
-        "auto", "break", "case", "continue", "default", "do", "else", "for",
-        "goto", "if", "inline", "register", "restrict", "return", "sizeof",
-        "static", "switch", "volatile", "while",
+    "auto",   "break",  "case",   "continue", "default",  "do",       "else",
+    "for",    "goto",   "if",     "inline",   "register", "restrict", "return",
+    "sizeof", "static", "switch", "volatile", "while",
 };
 /* C++ keywords that are not C's: a C++ file including the .kbus.h needs
  * them hidden too.  Alternative tokens (and, or, not...) cannot be macro
  * names in C++ and are left out. */
 static const char *const cxx_keywords[] = {
-        "alignas", "alignof", "asm", "bool", "catch", "char16_t", "char32_t",
-        "class", "constexpr", "const_cast", "decltype", "delete",
-        "dynamic_cast", "explicit", "export", "false", "friend", "mutable",
-        "namespace", "new", "noexcept", "nullptr", "operator", "private",
-        "protected", "public", "reinterpret_cast", "static_assert",
-        "static_cast", "template", "this", "thread_local", "throw", "true",
-        "try", "typeid", "typename", "using", "virtual", "wchar_t",
+    "alignas",       "alignof",      "asm",
+    "bool",          "catch",        "char16_t",
+    "char32_t",      "class",        "constexpr",
+    "const_cast",    "decltype",     "delete",
+    "dynamic_cast",  "explicit",     "export",
+    "false",         "friend",       "mutable",
+    "namespace",     "new",          "noexcept",
+    "nullptr",       "operator",     "private",
+    "protected",     "public",       "reinterpret_cast",
+    "static_assert", "static_cast",  "template",
+    "this",          "thread_local", "throw",
+    "true",          "try",          "typeid",
+    "typename",      "using",        "virtual",
+    "wchar_t",
 };
 static const char *const type_keywords[] = {
-        "char", "const", "double", "enum", "extern", "float", "int", "long",
-        "short", "signed", "struct", "typedef", "union", "unsigned", "void",
+    "char",   "const",   "double", "enum",     "extern",
+    "float",  "int",     "long",   "short",    "signed",
+    "struct", "typedef", "union",  "unsigned", "void",
 };
 
-static bool
-in_list(const char *s, const char *const *list, size_t n)
-{
+static bool in_list(const char *s, const char *const *list, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (strcmp(s, list[i]) == 0)
                         return true;
@@ -830,9 +819,7 @@ in_list(const char *s, const char *const *list, size_t n)
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static void
-add_shim(char ***list, size_t *n, const char *kw)
-{
+static void add_shim(char ***list, size_t *n, const char *kw) {
         for (size_t i = 0; i < *n; i++)
                 if (strcmp((*list)[i], kw) == 0)
                         return;
@@ -842,15 +829,14 @@ add_shim(char ***list, size_t *n, const char *kw)
 
 /* Checks one method of a service of \p fd for a protoc-c member name
  * that is a C keyword. */
-static void
-protoc_c_member(builder *b, const file_proto *fd, const service_proto *sp,
-                const char *method)
-{
+static void protoc_c_member(builder *b, const file_proto *fd,
+                            const service_proto *sp, const char *method) {
         bool own = fd == b->fd;
         char *member = names_c_lower(method, "", NULL);
-        char *where = fd->package && *fd->package
-                ? xasprintf("service %s.%s, method %s", fd->package,
-                            sp->name, method)
+        char *where =
+            fd->package && *fd->package
+                ? xasprintf("service %s.%s, method %s", fd->package, sp->name,
+                            method)
                 : xasprintf("service %s, method %s", sp->name, method);
 
         if (in_list(member, statement_keywords, N_OF(statement_keywords))) {
@@ -861,15 +847,17 @@ protoc_c_member(builder *b, const file_proto *fd, const service_proto *sp,
                                    "protoc-c names a struct member "
                                    "\"%s\" after this method; the .kbus.h "
                                    "works around it, but compile %s.pb-c.c "
-                                   "with -D%s=%s_\n", fd->name, where,
-                                   member, b->mf->base, member, member);
+                                   "with -D%s=%s_\n",
+                                   fd->name, where, member, b->mf->base, member,
+                                   member);
         } else if (in_list(member, cxx_keywords, N_OF(cxx_keywords))) {
                 add_shim(&b->mf->shim_cxx, &b->mf->n_shim_cxx, member);
-        } else if (own && in_list(member, type_keywords,
-                                  N_OF(type_keywords))) {
-                report(b, "%s: protoc-c names a struct member \"%s\" after "
+        } else if (own && in_list(member, type_keywords, N_OF(type_keywords))) {
+                report(b,
+                       "%s: protoc-c names a struct member \"%s\" after "
                        "this method, which does not compile; rename the "
-                       "method", where, member);
+                       "method",
+                       where, member);
         }
         free(where);
         free(member);
@@ -879,10 +867,8 @@ protoc_c_member(builder *b, const file_proto *fd, const service_proto *sp,
  * protoc-c headers a .kbus.h pulls in are those of exactly these files.
  * Looking at other files of the request would make one file's output
  * depend on what else is on the command line. */
-static void
-visit_imports(builder *b, const file_proto *fd, const file_proto **seen,
-              size_t *n_seen)
-{
+static void visit_imports(builder *b, const file_proto *fd,
+                          const file_proto **seen, size_t *n_seen) {
         for (size_t i = 0; i < *n_seen; i++)
                 if (seen[i] == fd)
                         return;
@@ -893,15 +879,13 @@ visit_imports(builder *b, const file_proto *fd, const file_proto **seen,
                                         fd->service[i]->method[j]->name);
         for (size_t d = 0; d < fd->n_dependency; d++)
                 for (size_t f = 0; f < b->reg->n_files; f++)
-                        if (strcmp(b->reg->files[f]->name,
-                                   fd->dependency[d]) == 0)
+                        if (strcmp(b->reg->files[f]->name, fd->dependency[d]) ==
+                            0)
                                 visit_imports(b, b->reg->files[f], seen,
                                               n_seen);
 }
 
-static void
-protoc_c_member_clash(builder *b)
-{
+static void protoc_c_member_clash(builder *b) {
         const file_proto **seen = xcalloc(b->reg->n_files + 1, sizeof *seen);
         size_t n_seen = 0;
 
@@ -919,11 +903,9 @@ protoc_c_member_clash(builder *b)
 /* Files                                                               */
 /* ------------------------------------------------------------------ */
 
-int
-model_build(mfile *mf, const registry *reg, const file_proto *fd,
-            buf *errors, buf *warnings)
-{
-        builder b = { 0 };
+int model_build(mfile *mf, const registry *reg, const file_proto *fd,
+                buf *errors, buf *warnings) {
+        builder b = {0};
         const char *pkg = fd->package ? fd->package : "";
 
         memset(mf, 0, sizeof *mf);
@@ -962,9 +944,7 @@ model_build(mfile *mf, const registry *reg, const file_proto *fd,
         return b.n_errors;
 }
 
-void
-model_fini(mfile *mf)
-{
+void model_fini(mfile *mf) {
         for (size_t i = 0; i < mf->n_services; i++) {
                 mservice *s = &mf->services[i];
 

@@ -49,14 +49,14 @@ typedef struct mretry {
 } mretry;
 
 typedef struct mmethod {
-        const char *name;  /**< "SayHello" */
-        char *path;        /**< "/hello.v1.Greeter/SayHello" */
-        char *member;      /**< handler table member, "say_hello" */
-        char *fn;          /**< client stub */
-        char *cb_type;     /**< client callback typedef */
-        char *reply_fn;    /**< typed reply; NULL for one-way methods */
-        char *dispatch_fn; /**< static trampoline to the handler */
-        char *complete_fn; /**< static trampoline to the callback */
+        const char *name;    /**< "SayHello" */
+        char *path;          /**< "/hello.v1.Greeter/SayHello" */
+        char *member;        /**< handler table member, "say_hello" */
+        char *fn;            /**< client stub */
+        char *cb_type;       /**< client callback typedef */
+        char *reply_fn;      /**< typed reply; NULL for one-way methods */
+        char *dispatch_fn;   /**< static trampoline to the handler */
+        char *complete_fn;   /**< static trampoline to the callback */
         char *protoc_c_stub; /**< protoc-c's own stub, to avoid clashes */
         const mtype *in;
         const mtype *out;
@@ -68,9 +68,9 @@ typedef struct mmethod {
 } mmethod;
 
 typedef struct mservice {
-        char *full_name;       /**< "hello.v1.Greeter" */
-        char *desc_var;        /**< "hello_v1_greeter__service" */
-        char *methods_var;     /**< static method table */
+        char *full_name;   /**< "hello.v1.Greeter" */
+        char *desc_var;    /**< "hello_v1_greeter__service" */
+        char *methods_var; /**< static method table */
         char *handlers_type;
         char *serve_fn;
         char *topic;
@@ -84,7 +84,7 @@ typedef struct mevent {
         char *desc_var; /**< "hello_v1_greeted__event" */
         char *handler_type;
         char *publish_fn;
-        char *publish_from_fn; /**< publishes while handling a kbus_call */
+        char *publish_from_fn;      /**< publishes while handling a kbus_call */
         char *publish_confirmed_fn; /**< publishes with a delivery callback */
         char *subscribe_fn;
         char *deliver_fn; /**< static trampoline to the subscriber */
@@ -98,8 +98,8 @@ typedef struct mevent {
 /** A message with (kbus.table): a state table of such values. */
 typedef struct mtable {
         const mtype *msg;
-        char *name;          /**< "Count": the changelog is "<group>.Count.changelog" */
-        char *desc_var;      /**< "demo_v1_count__table" */
+        char *name; /**< "Count": the changelog is "<group>.Count.changelog" */
+        char *desc_var; /**< "demo_v1_count__table" */
         char *attach_fn;
         char *get_fn;
         char *put_fn;
@@ -132,8 +132,8 @@ typedef struct mfile {
 } mfile;
 
 /** @brief Indexes every message of every file in \p req. */
-void registry_build(registry *reg,
-                    const Google__Protobuf__Compiler__CodeGeneratorRequest *req);
+void registry_build(
+    registry *reg, const Google__Protobuf__Compiler__CodeGeneratorRequest *req);
 void registry_fini(registry *reg);
 /** @brief The type named \p name (a leading '.' is ignored), or NULL. */
 const mtype *registry_find(const registry *reg, const char *name);

@@ -20,10 +20,8 @@
 
 /* The full name with the package swapped for c_package, which protoc-c
  * honours when the file sets (pb_c_file).c_package. */
-static char *
-effective_name(const char *full_name, const char *package,
-               const char *c_package)
-{
+static char *effective_name(const char *full_name, const char *package,
+                            const char *c_package) {
         size_t plen = strlen(package);
 
         if (c_package == NULL || strcmp(package, c_package) == 0)
@@ -39,9 +37,7 @@ effective_name(const char *full_name, const char *package,
 
 typedef void (*piece_fn)(buf *b, const char *p, size_t n);
 
-static char *
-map_pieces(const char *name, piece_fn fn)
-{
+static char *map_pieces(const char *name, piece_fn fn) {
         buf b;
         const char *p = name;
 
@@ -61,9 +57,7 @@ map_pieces(const char *name, piece_fn fn)
         return buf_steal(&b);
 }
 
-static void
-piece_camel(buf *b, const char *p, size_t n)
-{
+static void piece_camel(buf *b, const char *p, size_t n) {
         bool upper_next = true;
 
         for (size_t i = 0; i < n; i++) {
@@ -78,9 +72,7 @@ piece_camel(buf *b, const char *p, size_t n)
         }
 }
 
-static void
-piece_lower(buf *b, const char *p, size_t n)
-{
+static void piece_lower(buf *b, const char *p, size_t n) {
         bool was_upper = true; /* no '_' before a leading capital */
 
         for (size_t i = 0; i < n; i++) {
@@ -93,10 +85,8 @@ piece_lower(buf *b, const char *p, size_t n)
         }
 }
 
-char *
-names_c_type(const char *full_name, const char *package,
-             const char *c_package)
-{
+char *names_c_type(const char *full_name, const char *package,
+                   const char *c_package) {
         char *eff = effective_name(full_name, package, c_package);
         char *s = map_pieces(eff, piece_camel);
 
@@ -104,10 +94,8 @@ names_c_type(const char *full_name, const char *package,
         return s;
 }
 
-char *
-names_c_lower(const char *full_name, const char *package,
-              const char *c_package)
-{
+char *names_c_lower(const char *full_name, const char *package,
+                    const char *c_package) {
         char *eff = effective_name(full_name, package, c_package);
         char *s = map_pieces(eff, piece_lower);
 
@@ -115,17 +103,15 @@ names_c_lower(const char *full_name, const char *package,
         return s;
 }
 
-static void
-snake_into(buf *b, const char *p, size_t n)
-{
+static void snake_into(buf *b, const char *p, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)p[i];
 
                 if (isupper(c) && i > 0 && b->len > 0 &&
                     b->data[b->len - 1] != '_') {
                         unsigned char prev = (unsigned char)p[i - 1];
-                        unsigned char next = i + 1 < n
-                                ? (unsigned char)p[i + 1] : '\0';
+                        unsigned char next =
+                            i + 1 < n ? (unsigned char)p[i + 1] : '\0';
 
                         /* A word starts at a capital after a lower-case
                          * letter or digit, and at the last capital of a
@@ -138,9 +124,7 @@ snake_into(buf *b, const char *p, size_t n)
         }
 }
 
-char *
-names_snake(const char *camel)
-{
+char *names_snake(const char *camel) {
         buf b;
 
         buf_init(&b);
@@ -148,9 +132,7 @@ names_snake(const char *camel)
         return buf_steal(&b);
 }
 
-char *
-names_package_prefix(const char *package)
-{
+char *names_package_prefix(const char *package) {
         char *s = xstrdup(package);
 
         for (char *p = s; *p; p++)
@@ -158,9 +140,7 @@ names_package_prefix(const char *package)
         return s;
 }
 
-char *
-names_kbus(const char *prefix, const char *rel_name)
-{
+char *names_kbus(const char *prefix, const char *rel_name) {
         buf b;
         const char *p = rel_name;
 
@@ -182,40 +162,66 @@ names_kbus(const char *prefix, const char *rel_name)
 /* Lower-case words that cannot name a struct member in a header that may
  * be compiled as C11 or C++ next to the standard headers. */
 static const char *const reserved[] = {
-        "alignas", "alignof", "and", "and_eq", "asm", "assert", "auto",
-        "bitand", "bitor", "bool", "break", "case", "catch", "char",
-        "char16_t", "char32_t", "class", "compl", "complex", "const",
-        "const_cast", "constexpr", "continue", "decltype", "default",
-        "delete", "do", "double", "dynamic_cast", "else", "enum", "errno",
-        "explicit", "export", "extern", "false", "float", "for", "friend",
-        "goto", "if", "imaginary", "inline", "int", "long", "mutable",
-        "namespace", "new", "noexcept", "noreturn", "not", "not_eq",
-        "nullptr", "offsetof", "operator", "or", "or_eq", "private",
-        "protected", "public", "register", "reinterpret_cast", "restrict",
-        "return", "setjmp", "short", "signed", "sizeof", "static",
-        "static_assert", "static_cast", "struct", "switch", "template",
-        "this", "thread_local", "throw", "true", "try", "typedef", "typeid",
-        "typename", "union", "unsigned", "using", "va_arg", "va_copy",
-        "va_end", "va_start", "virtual", "void", "volatile", "wchar_t",
-        "while", "xor", "xor_eq",
+    "alignas",      "alignof",
+    "and",          "and_eq",
+    "asm",          "assert",
+    "auto",         "bitand",
+    "bitor",        "bool",
+    "break",        "case",
+    "catch",        "char",
+    "char16_t",     "char32_t",
+    "class",        "compl",
+    "complex",      "const",
+    "const_cast",   "constexpr",
+    "continue",     "decltype",
+    "default",      "delete",
+    "do",           "double",
+    "dynamic_cast", "else",
+    "enum",         "errno",
+    "explicit",     "export",
+    "extern",       "false",
+    "float",        "for",
+    "friend",       "goto",
+    "if",           "imaginary",
+    "inline",       "int",
+    "long",         "mutable",
+    "namespace",    "new",
+    "noexcept",     "noreturn",
+    "not",          "not_eq",
+    "nullptr",      "offsetof",
+    "operator",     "or",
+    "or_eq",        "private",
+    "protected",    "public",
+    "register",     "reinterpret_cast",
+    "restrict",     "return",
+    "setjmp",       "short",
+    "signed",       "sizeof",
+    "static",       "static_assert",
+    "static_cast",  "struct",
+    "switch",       "template",
+    "this",         "thread_local",
+    "throw",        "true",
+    "try",          "typedef",
+    "typeid",       "typename",
+    "union",        "unsigned",
+    "using",        "va_arg",
+    "va_copy",      "va_end",
+    "va_start",     "virtual",
+    "void",         "volatile",
+    "wchar_t",      "while",
+    "xor",          "xor_eq",
 };
 
-static int
-cmp_str(const void *a, const void *b)
-{
+static int cmp_str(const void *a, const void *b) {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-bool
-names_is_reserved(const char *s)
-{
+bool names_is_reserved(const char *s) {
         return bsearch(&s, reserved, sizeof reserved / sizeof reserved[0],
                        sizeof reserved[0], cmp_str) != NULL;
 }
 
-char *
-names_strip_proto(const char *file)
-{
+char *names_strip_proto(const char *file) {
         size_t n = strlen(file);
 
         if (n > 11 && strcmp(file + n - 11, ".protodevel") == 0)
@@ -228,9 +234,7 @@ names_strip_proto(const char *file)
         return s;
 }
 
-char *
-names_guard(const char *file)
-{
+char *names_guard(const char *file) {
         char *base = names_strip_proto(file);
         buf b;
 

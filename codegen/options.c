@@ -16,9 +16,7 @@
 #include "buf.h"
 
 /* Reads a varint at p[0..n); returns its length, 0 if malformed. */
-static size_t
-read_varint(const uint8_t *p, size_t n, uint64_t *v)
-{
+static size_t read_varint(const uint8_t *p, size_t n, uint64_t *v) {
         uint64_t r = 0;
 
         for (size_t i = 0; i < n && i < 10; i++) {
@@ -32,9 +30,8 @@ read_varint(const uint8_t *p, size_t n, uint64_t *v)
 }
 
 /* The payload of a length-delimited unknown field, or NULL. */
-static const uint8_t *
-payload(const ProtobufCMessageUnknownField *uf, size_t *len)
-{
+static const uint8_t *payload(const ProtobufCMessageUnknownField *uf,
+                              size_t *len) {
         uint64_t n;
         size_t k;
 
@@ -47,11 +44,9 @@ payload(const ProtobufCMessageUnknownField *uf, size_t *len)
         return uf->data + k;
 }
 
-ProtobufCMessage *
-options_get(const ProtobufCMessage *opts, uint32_t number,
-            const ProtobufCMessageDescriptor *desc, int *present,
-            const char **errp)
-{
+ProtobufCMessage *options_get(const ProtobufCMessage *opts, uint32_t number,
+                              const ProtobufCMessageDescriptor *desc,
+                              int *present, const char **errp) {
         ProtobufCMessage *m;
         uint8_t *joined = NULL;
         size_t joined_len = 0;
@@ -62,7 +57,7 @@ options_get(const ProtobufCMessage *opts, uint32_t number,
                 return NULL;
         for (unsigned i = 0; i < opts->n_unknown_fields; i++) {
                 const ProtobufCMessageUnknownField *uf =
-                        &opts->unknown_fields[i];
+                    &opts->unknown_fields[i];
                 const uint8_t *p;
                 size_t n;
 
@@ -88,21 +83,18 @@ options_get(const ProtobufCMessage *opts, uint32_t number,
         return m;
 }
 
-char *
-options_c_package(const ProtobufCMessage *file_opts)
-{
+char *options_c_package(const ProtobufCMessage *file_opts) {
         char *pkg = NULL;
 
         if (file_opts == NULL)
                 return NULL;
         for (unsigned i = 0; i < file_opts->n_unknown_fields; i++) {
                 const ProtobufCMessageUnknownField *uf =
-                        &file_opts->unknown_fields[i];
+                    &file_opts->unknown_fields[i];
                 const uint8_t *p;
                 size_t n, off = 0;
 
-                if (uf->tag != PB_C_EXT_FILE ||
-                    (p = payload(uf, &n)) == NULL)
+                if (uf->tag != PB_C_EXT_FILE || (p = payload(uf, &n)) == NULL)
                         continue;
                 /* Walk ProtobufCFileOptions for field 6, c_package. */
                 while (off < n) {

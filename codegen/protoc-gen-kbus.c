@@ -26,12 +26,9 @@
 
 typedef Google__Protobuf__Compiler__CodeGeneratorRequest request;
 typedef Google__Protobuf__Compiler__CodeGeneratorResponse response;
-typedef Google__Protobuf__Compiler__CodeGeneratorResponse__File
-        response_file;
+typedef Google__Protobuf__Compiler__CodeGeneratorResponse__File response_file;
 
-static uint8_t *
-read_all(FILE *f, size_t *lenp)
-{
+static uint8_t *read_all(FILE *f, size_t *lenp) {
         size_t len = 0, cap = 1 << 16;
         uint8_t *data = xmalloc(cap);
         size_t n;
@@ -54,9 +51,7 @@ read_all(FILE *f, size_t *lenp)
  * unknown one is an error rather than silently ignored, so a typo does
  * not go unnoticed.
  */
-static void
-check_parameters(const char *param, buf *errors)
-{
+static void check_parameters(const char *param, buf *errors) {
         const char *p = param;
 
         if (p == NULL)
@@ -67,8 +62,10 @@ check_parameters(const char *param, buf *errors)
                 if (n > 0) {
                         if (errors->len > 0)
                                 buf_putc(errors, '\n');
-                        buf_printf(errors, "unknown parameter \"%.*s\" "
-                                   "(protoc-gen-kbus takes none)", (int)n, p);
+                        buf_printf(errors,
+                                   "unknown parameter \"%.*s\" "
+                                   "(protoc-gen-kbus takes none)",
+                                   (int)n, p);
                 }
                 p += n;
                 if (*p == ',')
@@ -76,32 +73,27 @@ check_parameters(const char *param, buf *errors)
         }
 }
 
-static const file_proto *
-find_file(const request *req, const char *name)
-{
+static const file_proto *find_file(const request *req, const char *name) {
         for (size_t i = 0; i < req->n_proto_file; i++)
                 if (strcmp(req->proto_file[i]->name, name) == 0)
                         return req->proto_file[i];
         return NULL;
 }
 
-static void
-add_output(response *resp, char *name, char *content)
-{
+static void add_output(response *resp, char *name, char *content) {
         response_file *f = xmalloc(sizeof *f);
 
         google__protobuf__compiler__code_generator_response__file__init(f);
         f->name = name;
         f->content = content;
-        resp->file = xrealloc(resp->file, (resp->n_file + 1) *
-                              sizeof *resp->file);
+        resp->file =
+            xrealloc(resp->file, (resp->n_file + 1) * sizeof *resp->file);
         resp->file[resp->n_file++] = f;
 }
 
 /* Generates every requested file into \p resp, or reports in \p errors. */
-static void
-generate(const request *req, response *resp, buf *errors, buf *warnings)
-{
+static void generate(const request *req, response *resp, buf *errors,
+                     buf *warnings) {
         registry reg;
 
         check_parameters(req->parameter, errors);
@@ -109,8 +101,7 @@ generate(const request *req, response *resp, buf *errors, buf *warnings)
                 return;
         registry_build(&reg, req);
         for (size_t i = 0; i < req->n_file_to_generate; i++) {
-                const file_proto *fd = find_file(req,
-                                                 req->file_to_generate[i]);
+                const file_proto *fd = find_file(req, req->file_to_generate[i]);
                 mfile mf;
                 buf h, c;
 
@@ -148,11 +139,10 @@ generate(const request *req, response *resp, buf *errors, buf *warnings)
         }
 }
 
-int
-main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
         request *req;
-        response resp = GOOGLE__PROTOBUF__COMPILER__CODE_GENERATOR_RESPONSE__INIT;
+        response resp =
+            GOOGLE__PROTOBUF__COMPILER__CODE_GENERATOR_RESPONSE__INIT;
         buf errors, warnings;
         uint8_t *in, *out;
         size_t in_len, out_len;
@@ -163,7 +153,8 @@ main(int argc, char **argv)
                         printf("protoc-gen-kbus %s\n", PACKAGE_VERSION);
                         return 0;
                 }
-                fprintf(stderr, "usage: protoc --plugin=protoc-gen-kbus "
+                fprintf(stderr,
+                        "usage: protoc --plugin=protoc-gen-kbus "
                         "--kbus_out=DIR FILE.proto...\n"
                         "protoc-gen-kbus is a protoc plugin: it reads a "
                         "CodeGeneratorRequest on stdin.\n");
@@ -176,7 +167,7 @@ main(int argc, char **argv)
                 return 1;
         }
         req = google__protobuf__compiler__code_generator_request__unpack(
-                NULL, in_len, in);
+            NULL, in_len, in);
         free(in);
         if (req == NULL) {
                 fputs("protoc-gen-kbus: stdin is not a CodeGeneratorRequest\n",
@@ -193,12 +184,12 @@ main(int argc, char **argv)
         if (errors.len > 0)
                 resp.error = (char *)buf_str(&errors);
 
-        out_len = google__protobuf__compiler__code_generator_response__get_packed_size(
+        out_len =
+            google__protobuf__compiler__code_generator_response__get_packed_size(
                 &resp);
         out = xmalloc(out_len);
         google__protobuf__compiler__code_generator_response__pack(&resp, out);
-        if (fwrite(out, 1, out_len, stdout) != out_len ||
-            fflush(stdout) != 0) {
+        if (fwrite(out, 1, out_len, stdout) != out_len || fflush(stdout) != 0) {
                 perror("protoc-gen-kbus: writing stdout");
                 rc = 1;
         }
@@ -213,6 +204,6 @@ main(int argc, char **argv)
         buf_fini(&errors);
         buf_fini(&warnings);
         google__protobuf__compiler__code_generator_request__free_unpacked(req,
-                                                                       NULL);
+                                                                          NULL);
         return rc;
 }

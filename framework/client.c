@@ -77,9 +77,10 @@ static void pending_end(kbus_pending *p, int state) {
 static void complete(kbus_pending *p, kbus_status status, const char *message,
                      const ProtobufCMessage *reply) {
         kbus_runtime *rt = p->rt;
-        rt->stats[status == KBUS_OK                   ? KBUS_STAT_CALLS_OK
-                  : status == KBUS_DEADLINE_EXCEEDED ? KBUS_STAT_CALLS_TIMED_OUT
-                                                     : KBUS_STAT_CALLS_FAILED]++;
+        rt->stats[status == KBUS_OK ? KBUS_STAT_CALLS_OK
+                  : status == KBUS_DEADLINE_EXCEEDED
+                      ? KBUS_STAT_CALLS_TIMED_OUT
+                      : KBUS_STAT_CALLS_FAILED]++;
         pending_end(p, status == KBUS_DEADLINE_EXCEEDED ? PENDING_EXPIRED
                                                         : PENDING_DONE);
         if (p->cb)
@@ -142,9 +143,10 @@ static void reply_handle(kbus_runtime *rt, const rd_kafka_message_t *m) {
         }
         p = find(rt, in.corr);
         if (!p || p->state != PENDING_WAITING) {
-                kbus_stat s = !p                           ? KBUS_STAT_REPLIES_UNKNOWN
-                              : p->state == PENDING_EXPIRED ? KBUS_STAT_REPLIES_LATE
-                                                            : KBUS_STAT_REPLIES_DUPLICATE;
+                kbus_stat s = !p ? KBUS_STAT_REPLIES_UNKNOWN
+                              : p->state == PENDING_EXPIRED
+                                  ? KBUS_STAT_REPLIES_LATE
+                                  : KBUS_STAT_REPLIES_DUPLICATE;
                 rt->stats[s]++;
                 KBUS_LOGT(KBUS_LOG_INFO, "client", in.traceparent,
                           "dropping reply at offset %" PRId64 ": %s", m->offset,
@@ -163,8 +165,7 @@ static void reply_handle(kbus_runtime *rt, const rd_kafka_message_t *m) {
                 complete(p, (kbus_status)in.status, msg, NULL);
         } else {
                 ProtobufCMessage *reply = protobuf_c_message_unpack(
-                    p->method->output, &kbus__pb_allocator, m->len,
-                    m->payload);
+                    p->method->output, &kbus__pb_allocator, m->len, m->payload);
                 if (!reply) {
                         rt->stats[KBUS_STAT_DECODE_ERRORS]++;
                         complete(p, KBUS_INTERNAL, "undecodable reply", NULL);
@@ -245,12 +246,11 @@ static int reply_consumer_open(kbus_runtime *rt) {
         /* The end of the partition, reached once, says it is fetching
          * (kbus_runtime_ready). */
         rd_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, 0);
-        rt->reply_rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr,
-                                    sizeof(rkerr));
+        rt->reply_rk =
+            rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof(rkerr));
         if (!rt->reply_rk) {
                 rd_kafka_conf_destroy(conf);
-                KBUS_LOG(KBUS_LOG_ERROR, "client", "reply consumer: %s",
-                         rkerr);
+                KBUS_LOG(KBUS_LOG_ERROR, "client", "reply consumer: %s", rkerr);
                 return KBUS_INTERNAL;
         }
         rd_kafka_poll_set_consumer(rt->reply_rk);
@@ -268,8 +268,8 @@ static int reply_consumer_open(kbus_runtime *rt) {
                  * reply can slip in between. */
                 int64_t lo, hi;
                 if (!rd_kafka_query_watermark_offsets(
-                        rt->reply_rk, rt->reply_topic, rt->reply_partition,
-                        &lo, &hi, 10000))
+                        rt->reply_rk, rt->reply_topic, rt->reply_partition, &lo,
+                        &hi, 10000))
                         start = hi;
         }
         l = rd_kafka_topic_partition_list_new(1);
@@ -485,11 +485,10 @@ static int send_request(kbus_pending *p, const char *topic, const void *key,
         rc = kbus__kafka_produce(
             rt->producer, topic, RD_KAFKA_PARTITION_UA, key, key_len, value,
             len,
-            kbus__wire_request(p->method->path, p->id, sizeof(p->id),
-                               p->method->flags & KBUS_METHOD_ONE_WAY
-                                   ? NULL
-                                   : rt->reply_topic,
-                               rt->reply_partition, p->deadline_ms, tp),
+            kbus__wire_request(
+                p->method->path, p->id, sizeof(p->id),
+                p->method->flags & KBUS_METHOD_ONE_WAY ? NULL : rt->reply_topic,
+                rt->reply_partition, p->deadline_ms, tp),
             &p->dr);
         if (!rc)
                 p->dr_pending = true;
@@ -538,9 +537,8 @@ static bool resend_later(kbus_pending *p) {
 }
 
 int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
-                    const kbus_method_desc *method,
-                    const ProtobufCMessage *req, const kbus_call_opts *opts,
-                    kbus_fn cb, void *arg) {
+                    const kbus_method_desc *method, const ProtobufCMessage *req,
+                    const kbus_call_opts *opts, kbus_fn cb, void *arg) {
         int64_t timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms
                           : method->timeout_ms > 0     ? method->timeout_ms
                                                        : rt->conf->timeout_ms;

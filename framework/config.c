@@ -125,8 +125,8 @@ static int props_copy(kbus_props *dst, const kbus_props *src) {
 }
 
 static int is_space(char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-               c == '\f' || c == '\v';
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+               c == '\v';
 }
 
 /* Parses "name=value" into \p p.  Blanks around the name and the value are
@@ -146,8 +146,8 @@ static int props_parse(kbus_props *p, const char *s, const char *label,
                 ne--;
         if (ne == ns)
                 return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
-                                 "%s: \"%s\" has an empty property name",
-                                 label, s);
+                                 "%s: \"%s\" has an empty property name", label,
+                                 s);
         vs = eq + 1;
         ve = vs + strlen(vs);
         while (vs < ve && is_space(*vs))
@@ -281,19 +281,19 @@ static void config_replace(kbus_config *conf, kbus_config **newp) {
 /* What a key holds, which decides how its value is read, checked and
  * stored. */
 enum key_kind {
-        K_STRING,    /* char *, not empty */
-        K_TOPIC,     /* char *, a legal Kafka topic name */
+        K_STRING,     /* char *, not empty */
+        K_TOPIC,      /* char *, a legal Kafka topic name */
         K_TOPIC_PART, /* char *, legal topic characters: becomes part of
                        * topic names (the reply topic, dead-letter topics) */
-        K_HOSTPORT,  /* char *, "host:port" to listen on */
-        K_TRISTATE,  /* int: -1 auto, 0, 1; a boolean or "auto" */
-        K_INT,       /* int within [min, max] */
-        K_INT64,     /* int64_t within [min, max] */
-        K_UINT32,    /* uint32_t within [min, max] */
-        K_DOUBLE,    /* double within [dmin, dmax] */
-        K_LOG_LEVEL, /* int, enum kbus_log_level, from its name */
-        K_ORDERING,  /* int, kbus_ordering, from "key" or "partition" */
-        K_PROPS,     /* kbus_props, from "name=value" strings */
+        K_HOSTPORT,   /* char *, "host:port" to listen on */
+        K_TRISTATE,   /* int: -1 auto, 0, 1; a boolean or "auto" */
+        K_INT,        /* int within [min, max] */
+        K_INT64,      /* int64_t within [min, max] */
+        K_UINT32,     /* uint32_t within [min, max] */
+        K_DOUBLE,     /* double within [dmin, dmax] */
+        K_LOG_LEVEL,  /* int, enum kbus_log_level, from its name */
+        K_ORDERING,   /* int, kbus_ordering, from "key" or "partition" */
+        K_PROPS,      /* kbus_props, from "name=value" strings */
 };
 
 struct key {
@@ -309,42 +309,38 @@ struct key {
 /* The upper bounds are there to catch typos (an extra zero or two), not to
  * express hard limits of the runtime: 2^31-1 ms is 24 days. */
 static const struct key keys[] = {
-        {"bootstrap", K_STRING, FIELD(bootstrap)},
-        /* The name goes into the generated reply topic's name. */
-        {"name", K_TOPIC_PART, FIELD(name)},
-        {"group", K_STRING, FIELD(group)},
-        {"low_latency", K_TRISTATE, FIELD(low_latency)},
-        {"reply_topic", K_TOPIC, FIELD(reply_topic)},
-        {"timeout_ms", K_INT64, FIELD(timeout_ms), 1, INT32_MAX},
-        {"shutdown_grace_ms", K_INT64, FIELD(shutdown_grace_ms), 0,
-         INT32_MAX},
-        {"max_in_flight", K_INT, FIELD(max_in_flight), 1, 1000000},
-        {"max_uncommitted", K_INT, FIELD(max_uncommitted), 1, 100000000},
-        {"client_max_in_flight", K_INT, FIELD(client_max_in_flight), 1,
-         10000000},
-        {"log_level", K_LOG_LEVEL, FIELD(log_level)},
-        {"ordering", K_ORDERING, FIELD(ordering)},
-        {"dlt_suffix", K_TOPIC_PART, FIELD(dlt_suffix)},
-        /* "host:port" of /healthz, /readyz and /metrics; unset: off. */
-        {"http", K_HOSTPORT, FIELD(http)},
-        /* Where table snapshots go; unset: none, restores read the whole
+    {"bootstrap", K_STRING, FIELD(bootstrap)},
+    /* The name goes into the generated reply topic's name. */
+    {"name", K_TOPIC_PART, FIELD(name)},
+    {"group", K_STRING, FIELD(group)},
+    {"low_latency", K_TRISTATE, FIELD(low_latency)},
+    {"reply_topic", K_TOPIC, FIELD(reply_topic)},
+    {"timeout_ms", K_INT64, FIELD(timeout_ms), 1, INT32_MAX},
+    {"shutdown_grace_ms", K_INT64, FIELD(shutdown_grace_ms), 0, INT32_MAX},
+    {"max_in_flight", K_INT, FIELD(max_in_flight), 1, 1000000},
+    {"max_uncommitted", K_INT, FIELD(max_uncommitted), 1, 100000000},
+    {"client_max_in_flight", K_INT, FIELD(client_max_in_flight), 1, 10000000},
+    {"log_level", K_LOG_LEVEL, FIELD(log_level)},
+    {"ordering", K_ORDERING, FIELD(ordering)},
+    {"dlt_suffix", K_TOPIC_PART, FIELD(dlt_suffix)},
+    /* "host:port" of /healthz, /readyz and /metrics; unset: off. */
+    {"http", K_HOSTPORT, FIELD(http)},
+    /* Where table snapshots go; unset: none, restores read the whole
          * changelog. */
-        {"state_dir", K_STRING, FIELD(state_dir)},
-        {"checkpoint_interval_ms", K_INT64, FIELD(checkpoint_interval_ms), 100,
-         INT32_MAX},
-        {"broker_count", K_INT, FIELD(broker_count), 1, 64},
-        {"broker_partitions", K_INT, FIELD(broker_partitions), 1, 10000},
-        {"retry.max_attempts", K_UINT32, FIELD(retry.max_attempts), 1,
-         1000000},
-        {"retry.initial_backoff_ms", K_UINT32,
-         FIELD(retry.initial_backoff_ms), 1, INT32_MAX},
-        {"retry.max_backoff_ms", K_UINT32, FIELD(retry.max_backoff_ms), 1,
-         INT32_MAX},
-        {"retry.multiplier", K_DOUBLE, FIELD(retry.multiplier), 0, 0, 1.0,
-         100.0},
-        {"kafka", K_PROPS, FIELD(kafka)},
-        {"producer", K_PROPS, FIELD(producer)},
-        {"consumer", K_PROPS, FIELD(consumer)},
+    {"state_dir", K_STRING, FIELD(state_dir)},
+    {"checkpoint_interval_ms", K_INT64, FIELD(checkpoint_interval_ms), 100,
+     INT32_MAX},
+    {"broker_count", K_INT, FIELD(broker_count), 1, 64},
+    {"broker_partitions", K_INT, FIELD(broker_partitions), 1, 10000},
+    {"retry.max_attempts", K_UINT32, FIELD(retry.max_attempts), 1, 1000000},
+    {"retry.initial_backoff_ms", K_UINT32, FIELD(retry.initial_backoff_ms), 1,
+     INT32_MAX},
+    {"retry.max_backoff_ms", K_UINT32, FIELD(retry.max_backoff_ms), 1,
+     INT32_MAX},
+    {"retry.multiplier", K_DOUBLE, FIELD(retry.multiplier), 0, 0, 1.0, 100.0},
+    {"kafka", K_PROPS, FIELD(kafka)},
+    {"producer", K_PROPS, FIELD(producer)},
+    {"consumer", K_PROPS, FIELD(consumer)},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -415,9 +411,8 @@ static void buf_add(char *buf, size_t size, size_t *lenp, const char *s) {
 
 /* Writes the "unknown key" error: the keys valid at this place and, when
  * the unknown one is a likely typo of one of them, that one. */
-static int unknown_key(const char *where, const char *prefix,
-                       const char *name, int for_set, char *errstr,
-                       size_t errlen) {
+static int unknown_key(const char *where, const char *prefix, const char *name,
+                       int for_set, char *errstr, size_t errlen) {
         char known[1024], full[256];
         const char *best = NULL;
         size_t len = 0, best_d = SIZE_MAX, plen = strlen(prefix), i;
@@ -462,8 +457,7 @@ static int unknown_key(const char *where, const char *prefix,
                                  "mean '%s'?",
                                  where, full, known, best);
         return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
-                         "%sunknown key '%s' (known: %s)", where, full,
-                         known);
+                         "%sunknown key '%s' (known: %s)", where, full, known);
 }
 
 /* ------------------------------------------------------------------ */
@@ -525,35 +519,34 @@ static int val_store(kbus_config *conf, const struct key *k,
                 if (!topic_chars_ok(v->s) || strlen(v->s) > 249 ||
                     !strcmp(v->s, ".") || !strcmp(v->s, ".."))
                         return kbus__err(
-                                errstr, errlen, KBUS_INVALID_ARGUMENT,
-                                "%s: \"%s\" is not a valid topic name (1-249 "
-                                "characters of a-z A-Z 0-9 . _ -)",
-                                label, v->s);
+                            errstr, errlen, KBUS_INVALID_ARGUMENT,
+                            "%s: \"%s\" is not a valid topic name (1-249 "
+                            "characters of a-z A-Z 0-9 . _ -)",
+                            label, v->s);
                 /* fall through */
         case K_STRING:
         case K_TOPIC_PART:
         case K_HOSTPORT:
                 if (!*v->s)
-                        return kbus__err(errstr, errlen,
-                                         KBUS_INVALID_ARGUMENT,
+                        return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
                                          "%s: must not be empty", label);
                 /* Checked here, not when the listener starts, so that the
                  * message can name the file and line. */
                 if (k->kind == K_HOSTPORT &&
                     kbus__hostport_parse(v->s, NULL, 0, NULL))
                         return kbus__err(
-                                errstr, errlen, KBUS_INVALID_ARGUMENT,
-                                "%s: \"%s\" is not \"host:port\" (a host or "
-                                "address, then a port from 0 to 65535)",
-                                label, v->s);
+                            errstr, errlen, KBUS_INVALID_ARGUMENT,
+                            "%s: \"%s\" is not \"host:port\" (a host or "
+                            "address, then a port from 0 to 65535)",
+                            label, v->s);
                 if (k->kind == K_TOPIC_PART &&
                     (!topic_chars_ok(v->s) || strlen(v->s) > 200))
                         return kbus__err(
-                                errstr, errlen, KBUS_INVALID_ARGUMENT,
-                                "%s: \"%s\" cannot be part of a topic name "
-                                "(at most 200 characters of a-z A-Z 0-9 . _ "
-                                "-)",
-                                label, v->s);
+                            errstr, errlen, KBUS_INVALID_ARGUMENT,
+                            "%s: \"%s\" cannot be part of a topic name "
+                            "(at most 200 characters of a-z A-Z 0-9 . _ "
+                            "-)",
+                            label, v->s);
                 if (!(s = kbus__strdup(v->s)))
                         return oom(errstr, errlen);
                 kbus__free(*(char **)field);
@@ -571,13 +564,11 @@ static int val_store(kbus_config *conf, const struct key *k,
         case K_INT64:
         case K_UINT32:
                 if (v->i < k->min || v->i > k->max)
-                        return kbus__err(errstr, errlen,
-                                         KBUS_INVALID_ARGUMENT,
+                        return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
                                          "%s: %lld is out of range "
                                          "[%lld, %lld]",
                                          label, (long long)v->i,
-                                         (long long)k->min,
-                                         (long long)k->max);
+                                         (long long)k->min, (long long)k->max);
                 if (k->kind == K_INT)
                         *(int *)field = (int)v->i;
                 else if (k->kind == K_INT64)
@@ -588,8 +579,7 @@ static int val_store(kbus_config *conf, const struct key *k,
 
         case K_DOUBLE:
                 if (!isfinite(v->d) || v->d < k->dmin || v->d > k->dmax)
-                        return kbus__err(errstr, errlen,
-                                         KBUS_INVALID_ARGUMENT,
+                        return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
                                          "%s: %g is out of range [%g, %g]",
                                          label, v->d, k->dmin, k->dmax);
                 *(double *)field = v->d;
@@ -599,8 +589,8 @@ static int val_store(kbus_config *conf, const struct key *k,
                 break;
         }
         /* Property lists are stored element by element by their readers. */
-        return kbus__err(errstr, errlen, KBUS_INTERNAL,
-                         "%s: internal error", label);
+        return kbus__err(errstr, errlen, KBUS_INTERNAL, "%s: internal error",
+                         label);
 }
 
 static const char *bool_words_true[] = {"true", "yes", "1"};
@@ -656,9 +646,8 @@ static int bad_log_level(const char *label, const char *s, char *errstr,
 /* Reads the text form of a value, as kbus_config_set() and the
  * environment give it.  Numbers must be the whole text, in decimal: "5s"
  * or "0x10" are errors, not 5 and 0. */
-static int val_from_text(const struct key *k, const char *text,
-                         struct val *v, const char *label, char *errstr,
-                         size_t errlen) {
+static int val_from_text(const struct key *k, const char *text, struct val *v,
+                         const char *label, char *errstr, size_t errlen) {
         char *end;
 
         memset(v, 0, sizeof(*v));
@@ -676,8 +665,7 @@ static int val_from_text(const struct key *k, const char *text,
                         return KBUS_OK;
                 }
                 if ((v->i = parse_bool(text)) == -1)
-                        return kbus__err(errstr, errlen,
-                                         KBUS_INVALID_ARGUMENT,
+                        return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
                                          "%s: \"%s\" is not a boolean (true, "
                                          "false, yes, no, 1, 0 or auto)",
                                          label, text);
@@ -703,8 +691,7 @@ static int val_from_text(const struct key *k, const char *text,
                 if (*end)
                         goto not_int;
                 if (errno == ERANGE)
-                        return kbus__err(errstr, errlen,
-                                         KBUS_INVALID_ARGUMENT,
+                        return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
                                          "%s: \"%s\" is out of range "
                                          "[%lld, %lld]",
                                          label, text, (long long)k->min,
@@ -777,8 +764,7 @@ static int val_from_setting(const struct key *k, const config_setting_t *s,
         case K_TOPIC_PART:
         case K_HOSTPORT:
                 if (type != CONFIG_TYPE_STRING)
-                        return wrong_type(label, "a string", s, errstr,
-                                          errlen);
+                        return wrong_type(label, "a string", s, errstr, errlen);
                 v->s = config_setting_get_string(s);
                 return KBUS_OK;
 
@@ -797,8 +783,7 @@ static int val_from_setting(const struct key *k, const config_setting_t *s,
 
         case K_LOG_LEVEL:
                 if (type != CONFIG_TYPE_STRING)
-                        return wrong_type(label, "a string", s, errstr,
-                                          errlen);
+                        return wrong_type(label, "a string", s, errstr, errlen);
                 v->s = config_setting_get_string(s);
                 if ((v->i = log_level_parse(v->s)) == -1)
                         return bad_log_level(label, v->s, errstr, errlen);
@@ -806,8 +791,7 @@ static int val_from_setting(const struct key *k, const config_setting_t *s,
 
         case K_ORDERING:
                 if (type != CONFIG_TYPE_STRING)
-                        return wrong_type(label, "a string", s, errstr,
-                                          errlen);
+                        return wrong_type(label, "a string", s, errstr, errlen);
                 v->s = config_setting_get_string(s);
                 return ordering_parse(label, v->s, &v->i, errstr, errlen);
 
@@ -827,8 +811,7 @@ static int val_from_setting(const struct key *k, const config_setting_t *s,
                 else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
                         v->d = (double)config_setting_get_int64(s);
                 else
-                        return wrong_type(label, "a number", s, errstr,
-                                          errlen);
+                        return wrong_type(label, "a number", s, errstr, errlen);
                 return KBUS_OK;
 
         case K_PROPS:
@@ -1014,8 +997,7 @@ static int load_props(kbus_config *conf, const struct key *k,
                 if (config_setting_type(e) != CONFIG_TYPE_STRING) {
                         line = config_setting_source_line(e);
                         where_of(where, sizeof(where), src, e, line);
-                        return kbus__err(errstr, errlen,
-                                         KBUS_INVALID_ARGUMENT,
+                        return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
                                          "%skey '%s': element %d must be a "
                                          "\"name=value\" string, not %s",
                                          where, k->name, i + 1,
@@ -1041,16 +1023,15 @@ static int load_setting(kbus_config *conf, const char *prefix,
         struct val v;
         int r, i, n;
 
-        where_of(where, sizeof(where), src, s,
-                 config_setting_source_line(s));
+        where_of(where, sizeof(where), src, s, config_setting_source_line(s));
 
         if (!*prefix && !strcmp(name, RETRY_GROUP)) {
                 if (!config_setting_is_group(s)) {
                         snprintf(label, sizeof(label), "%skey '%s'", where,
                                  name);
                         return wrong_type(label,
-                                          "a group { max_attempts = ...; }",
-                                          s, errstr, errlen);
+                                          "a group { max_attempts = ...; }", s,
+                                          errstr, errlen);
                 }
                 n = config_setting_length(s);
                 for (i = 0; i < n; i++)
@@ -1087,8 +1068,7 @@ static int check_file(const char *path, char *errstr, size_t errlen) {
         int code;
 
         if (!(fp = fopen(path, "r"))) {
-                code = (errno == ENOENT || errno == ENOTDIR)
-                               ? KBUS_NOT_FOUND
+                code = (errno == ENOENT || errno == ENOTDIR) ? KBUS_NOT_FOUND
                        : errno == EACCES ? KBUS_PERMISSION_DENIED
                                          : KBUS_INVALID_ARGUMENT;
                 return kbus__err(errstr, errlen, code, "%s: %s", path,
@@ -1121,8 +1101,8 @@ int kbus_config_load(kbus_config *conf, const char *path, char *errstr,
                 const char *file = config_error_file(&cfg);
 
                 if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-                        r = kbus__err(errstr, errlen, KBUS_NOT_FOUND,
-                                      "%s: %s", file ? file : path,
+                        r = kbus__err(errstr, errlen, KBUS_NOT_FOUND, "%s: %s",
+                                      file ? file : path,
                                       config_error_text(&cfg));
                 else
                         r = kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
@@ -1179,8 +1159,7 @@ static int set_text(kbus_config *conf, const char *name, const char *text,
                             !strncmp(keys[i].name, name, plen))
                                 k = &keys[i];
                 if (k) {
-                        kbus_props *p =
-                                (kbus_props *)((char *)conf + k->off);
+                        kbus_props *p = (kbus_props *)((char *)conf + k->off);
 
                         if (!dot[1])
                                 return kbus__err(errstr, errlen,
@@ -1245,9 +1224,8 @@ const char *kbus_config_get(const kbus_config *conf, const char *name) {
         for (k = keys; k < keys + N_KEYS; k++)
                 if (!strcmp(k->name, name))
                         break;
-        if (k == keys + N_KEYS ||
-            (k->kind != K_STRING && k->kind != K_TOPIC &&
-             k->kind != K_TOPIC_PART))
+        if (k == keys + N_KEYS || (k->kind != K_STRING && k->kind != K_TOPIC &&
+                                   k->kind != K_TOPIC_PART))
                 return NULL;
         return *(char *const *)((const char *)conf + k->off);
 }
@@ -1281,10 +1259,10 @@ static const struct {
         const char *var;
         const char *key;
 } env_keys[] = {
-        {"KBUS_BOOTSTRAP", "bootstrap"},
-        {"KBUS_GROUP", "group"},
-        {"KBUS_LOG_LEVEL", "log_level"},
-        {"KBUS_LOW_LATENCY", "low_latency"},
+    {"KBUS_BOOTSTRAP", "bootstrap"},
+    {"KBUS_GROUP", "group"},
+    {"KBUS_LOG_LEVEL", "log_level"},
+    {"KBUS_LOW_LATENCY", "low_latency"},
 };
 
 int kbus__config_apply_env(kbus_config *conf, char *errstr, size_t errlen) {
@@ -1304,8 +1282,8 @@ int kbus__config_apply_env(kbus_config *conf, char *errstr, size_t errlen) {
                 if (!val || !*val)
                         continue;
                 snprintf(label, sizeof(label),
-                         "environment variable %s (key '%s')",
-                         env_keys[i].var, env_keys[i].key);
+                         "environment variable %s (key '%s')", env_keys[i].var,
+                         env_keys[i].key);
                 if ((r = set_text(tmp, env_keys[i].key, val, label, errstr,
                                   errlen))) {
                         kbus_config_free(tmp);

@@ -69,8 +69,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         kbus_group *g = opaque;
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 KBUS_LOG(KBUS_LOG_INFO, "consumer",
-                         "group %s: %d partitions assigned", g->id,
-                         parts->cnt);
+                         "group %s: %d partitions assigned", g->id, parts->cnt);
                 g->joined = true;
                 rd_kafka_assign(rk, parts);
                 if (g->rt->closing)
@@ -117,9 +116,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 if (p)
                         part_revoke(p);
         }
-        KBUS_LOG(KBUS_LOG_INFO, "consumer", "group %s: %d partitions %s",
-                 g->id, parts->cnt,
-                 rd_kafka_assignment_lost(rk) ? "lost" : "revoked");
+        KBUS_LOG(KBUS_LOG_INFO, "consumer", "group %s: %d partitions %s", g->id,
+                 parts->cnt, rd_kafka_assignment_lost(rk) ? "lost" : "revoked");
         rd_kafka_assign(rk, NULL);
 }
 
@@ -158,11 +156,10 @@ static void group_handle(kbus_group *g, rd_kafka_message_t *m) {
         kbus_partition *p;
         if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                        KBUS_LOG(KBUS_LOG_WARN, "consumer", "group %s: %s%s%s",
-                                 g->id,
-                                 m->rkt ? rd_kafka_topic_name(m->rkt) : "",
-                                 m->rkt ? ": " : "",
-                                 rd_kafka_message_errstr(m));
+                        KBUS_LOG(
+                            KBUS_LOG_WARN, "consumer", "group %s: %s%s%s",
+                            g->id, m->rkt ? rd_kafka_topic_name(m->rkt) : "",
+                            m->rkt ? ": " : "", rd_kafka_message_errstr(m));
                 rd_kafka_message_destroy(m);
                 return;
         }
@@ -199,11 +196,11 @@ static void group_drain(void *owner) {
 /* ---- groups ---- */
 
 static void group_free(kbus_group *g) {
-        bool closed = g->rk && kbus__consumer_close(
-                                   g->rk,
-                                   g->rt->hurry ? 0
-                                                : g->rt->conf->shutdown_grace_ms,
-                                   g->id);
+        bool closed =
+            g->rk &&
+            kbus__consumer_close(
+                g->rk, g->rt->hurry ? 0 : g->rt->conf->shutdown_grace_ms,
+                g->id);
         kbus__bridge_fini(&g->bridge);
         if (g->rk)
                 kbus__consumer_destroy(g->rk, closed);
@@ -253,8 +250,7 @@ static kbus_group *group_new(kbus_runtime *rt, const char *id) {
         g->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof(rkerr));
         if (!g->rk) {
                 rd_kafka_conf_destroy(conf);
-                KBUS_LOG(KBUS_LOG_ERROR, "consumer", "group %s: %s", id,
-                         rkerr);
+                KBUS_LOG(KBUS_LOG_ERROR, "consumer", "group %s: %s", id, rkerr);
                 goto fail;
         }
         rd_kafka_poll_set_consumer(g->rk);
@@ -271,7 +267,8 @@ fail:
 }
 
 static int group_subscribe(kbus_group *g) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(4);
         rd_kafka_resp_err_t err;
         for (kbus_route *r = g->routes; r; r = r->next)
                 if (!rd_kafka_topic_partition_list_find(l, r->topic,

@@ -95,14 +95,14 @@ typedef struct kbus_pending {
         struct event *timer;
         kbus_runtime *rt;
         int64_t deadline_ms;
-        struct kbus_resend {      /* idempotent calls: what a resend needs */
+        struct kbus_resend { /* idempotent calls: what a resend needs */
                 struct event *resend_timer;
                 uint32_t resends;
                 void *value, *key;
                 size_t len, key_len;
                 char *topic;
                 uint8_t bytes[]; /* value, key, topic */
-        } *saved;
+        } * saved;
         bool dr_pending; /* the request's delivery report is still due */
         bool orphan;     /* out of the table: free on the delivery report */
         _Alignas(max_align_t) unsigned char timer_storage[]; /* the timer */
@@ -122,8 +122,8 @@ struct kbus_runtime {
         kbus_kafka_site site; /* what every librdkafka client shares */
         bool started;
         bool closing;
-        bool closed;  /* loop left */
-        bool hurry;   /* a second signal: leave without waiting */
+        bool closed; /* loop left */
+        bool hurry;  /* a second signal: leave without waiting */
         uint64_t stats[KBUS_STAT__COUNT];
         /* Set by the runtime: called when a record or a call ends, so that
          * a shutdown can finish once nothing is in flight. */
@@ -138,15 +138,15 @@ struct kbus_runtime {
         kbus_bridge reply_bridge;
         char *reply_topic;
         int32_t reply_partition;
-        kbus_hash calls;  /* kbus_pending by correlation id */
-        size_t n_waiting; /* calls waiting for a reply */
-        kbus_ring ended;  /* kbus_pending *: the last calls to end, kept
+        kbus_hash calls;       /* kbus_pending by correlation id */
+        size_t n_waiting;      /* calls waiting for a reply */
+        kbus_ring ended;       /* kbus_pending *: the last calls to end, kept
                            * to tell late replies from unknown ones */
         size_t stale_requests; /* requests still queued whose call ended */
         struct kbus_prepared *prepared; /* services declared to be called */
-        bool reply_at_start;  /* reply consumer opened by kbus_runtime_start:
+        bool reply_at_start; /* reply consumer opened by kbus_runtime_start:
                                * readiness waits for its first fetch */
-        bool reply_fetching;  /* the reply consumer reached its end once */
+        bool reply_fetching; /* the reply consumer reached its end once */
         const struct timeval *common_tv[8]; /* libevent common timeouts */
         int64_t common_ms[8];
         struct timeval scratch_tv;
@@ -155,10 +155,10 @@ struct kbus_runtime {
         kbus_group *groups;
         size_t records_in_flight;
         kbus_call *current; /* record whose handler is running, for traces */
-        kbus_reply_cache replies; /* idempotent methods' recent outcomes */
-        char reply_topic_seen[256]; /* the last caller's reply topic, its */
-        size_t reply_topic_seen_len; /* leaders asked for (server.c) */
-        kbus_call *live;    /* list of every record being handled */
+        kbus_reply_cache replies;      /* idempotent methods' recent outcomes */
+        char reply_topic_seen[256];    /* the last caller's reply topic, its */
+        size_t reply_topic_seen_len;   /* leaders asked for (server.c) */
+        kbus_call *live;               /* list of every record being handled */
         kbus_call *ready, *ready_tail; /* records to hand to handlers */
         struct event *ready_ev;        /* runs them, outside user code */
         struct event *admit_timer;     /* admits again after no memory */
@@ -167,7 +167,7 @@ struct kbus_runtime {
                 char *topic;
                 kbus_ordering ordering;
                 int max_in_flight;
-        } *ordering_rules;
+        } * ordering_rules;
 
         struct event *sig_int, *sig_term, *grace_timer;
         struct evhttp *http; /* operations endpoint, if configured */
@@ -177,7 +177,8 @@ struct kbus_runtime {
 
 /** Arms \p ev to fire once after \p ms milliseconds. */
 static inline void kbus__timer_ms(struct event *ev, int64_t ms) {
-        struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+        struct timeval tv = {(time_t)(ms / 1000),
+                             (suseconds_t)(ms % 1000) * 1000};
         evtimer_add(ev, &tv);
 }
 

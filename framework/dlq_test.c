@@ -53,8 +53,8 @@ static int setup(void **state) {
         kbus__bridge_clear(&bridge);
         return !producer || !consumer ||
                kbus__bridge_init(&bridge, base,
-                                              rd_kafka_queue_get_main(producer),
-                                              drain, producer);
+                                 rd_kafka_queue_get_main(producer), drain,
+                                 producer);
 }
 
 static int teardown(void **state) {
@@ -98,12 +98,11 @@ static rd_kafka_message_t *record(const char *topic, size_t value_len) {
         memset(value, 'v', value_len);
         rd_kafka_mock_topic_create(kbus_broker_mock(broker), topic, 1, 1);
         assert_int_equal(
-            rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic),
-                              RD_KAFKA_V_KEY("the-key", 7),
-                              RD_KAFKA_V_VALUE(value, value_len),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                              RD_KAFKA_V_HEADER("app-header", "kept", -1),
-                              RD_KAFKA_V_END),
+            rd_kafka_producev(
+                producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY("the-key", 7),
+                RD_KAFKA_V_VALUE(value, value_len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                RD_KAFKA_V_HEADER("app-header", "kept", -1), RD_KAFKA_V_END),
             0);
         assert_int_equal(rd_kafka_flush(producer, 10000), 0);
         return first(topic);
@@ -233,8 +232,8 @@ static void test_given_up_once_when_told(void **state) {
 
         /* Every produce to the dead-letter topic fails for a while. */
         rd_kafka_mock_topic_create(mock, "dlq.down.DLT", 1, 1);
-        rd_kafka_mock_topic_set_error(mock, "dlq.down.DLT",
-                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+        rd_kafka_mock_topic_set_error(
+            mock, "dlq.down.DLT", RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
         o.dl.producer = producer;
         o.dl.base = base;
         o.dl.msg = src;

@@ -34,8 +34,8 @@ static int event_produce(kbus_runtime *rt, const kbus_event_desc *ev,
                 /* Part of the outcome of a call that keeps state: it goes
                  * to the call's outbox, and out once the call's changes
                  * are written (table.c). */
-                kbus__record_produced(call, ev->topic, key, key_len, value,
-                                      len, hdrs);
+                kbus__record_produced(call, ev->topic, key, key_len, value, len,
+                                      hdrs);
                 rd_kafka_headers_destroy(hdrs);
                 kbus__free(value);
                 rc = 0;
@@ -48,7 +48,6 @@ static int event_produce(kbus_runtime *rt, const kbus_event_desc *ev,
                 rt->stats[KBUS_STAT_EVENTS_PUBLISHED]++;
         return rc;
 }
-
 
 /* An event whose publisher wants its outcome. */
 typedef struct kbus_confirm {
@@ -188,14 +187,13 @@ static void event_dispatch(kbus_call *call) {
             (strlen(ev->type) != call->in.ce_type_len ||
              memcmp(ev->type, call->in.ce_type, call->in.ce_type_len))) {
                 snprintf(why, sizeof(why), "event type %.*s is not %s",
-                         (int)call->in.ce_type_len, call->in.ce_type,
-                         ev->type);
+                         (int)call->in.ce_type_len, call->in.ce_type, ev->type);
                 kbus__record_dead_letter(call, "kbus.UnknownEventType", why);
                 return;
         }
-        call->input = protobuf_c_message_unpack(
-            ev->message, &kbus__pb_allocator, call->msg->len,
-            call->msg->payload);
+        call->input =
+            protobuf_c_message_unpack(ev->message, &kbus__pb_allocator,
+                                      call->msg->len, call->msg->payload);
         if (!call->input) {
                 rt->stats[KBUS_STAT_DECODE_ERRORS]++;
                 snprintf(why, sizeof(why), "value is not a valid %s",

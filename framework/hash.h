@@ -27,7 +27,7 @@ typedef struct kbus_hash {
 
 /** The entry that embeds \p node as its \p member. */
 #define kbus__entry_of(node, type, member)                                     \
-        ((type *)((char *)(node) - offsetof(type, member)))
+        ((type *)((char *)(node)-offsetof(type, member)))
 
 /** FNV-1a of \p len bytes: keys are short, and this runs once per record. */
 uint64_t kbus__hash_bytes(const void *key, size_t len);

@@ -36,8 +36,9 @@ static void test_find_after_growth(void **state) {
         assert_int_equal(h.n, 1000);
         assert_true(h.mask + 1 >= 1000); /* it grew */
         for (int i = 0; i < 1000; i++)
-                assert_ptr_equal(kbus__hash_find(&h, e[i].key, strlen(e[i].key)),
-                                 &e[i].node);
+                assert_ptr_equal(
+                    kbus__hash_find(&h, e[i].key, strlen(e[i].key)),
+                    &e[i].node);
         assert_null(kbus__hash_find(&h, "key-1000", 8));
         assert_null(kbus__hash_find(&h, "key-1", 4)); /* a prefix is not it */
         kbus__hash_fini(&h);
@@ -53,8 +54,9 @@ static void test_remove(void **state) {
                 kbus__hash_remove(&h, &e[i].node);
         assert_int_equal(h.n, 5);
         for (int i = 0; i < 10; i++)
-                assert_ptr_equal(kbus__hash_find(&h, e[i].key, strlen(e[i].key)),
-                                 i % 2 ? &e[i].node : NULL);
+                assert_ptr_equal(
+                    kbus__hash_find(&h, e[i].key, strlen(e[i].key)),
+                    i % 2 ? &e[i].node : NULL);
         kbus__hash_fini(&h);
         assert_null(kbus__hash_find(&h, "key-1", 5));
 }
@@ -90,7 +92,8 @@ static void test_no_memory(void **state) {
         kbus__alloc_fail_after(-1);
         assert_int_equal(h.mask + 1, 64);
         for (int i = 0; i < 200; i++)
-                assert_non_null(kbus__hash_find(&h, e[i].key, strlen(e[i].key)));
+                assert_non_null(
+                    kbus__hash_find(&h, e[i].key, strlen(e[i].key)));
         kbus__hash_fini(&h);
 }
 

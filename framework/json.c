@@ -44,7 +44,7 @@ struct path {
 };
 
 static size_t path_push(struct path *p, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Appends to the path; returns the length to restore with path_pop(). */
 static size_t path_push(struct path *p, const char *fmt, ...) {
@@ -82,7 +82,7 @@ struct ctx {
 };
 
 static int fail(struct ctx *c, int code, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct ctx *c, int code, const char *fmt, ...) {
         char msg[512];
@@ -123,9 +123,9 @@ static int is_wkt(const ProtobufCMessageDescriptor *d, const char *name) {
 
 static int is_wrapper(const ProtobufCMessageDescriptor *d) {
         static const char *const names[] = {
-            "DoubleValue", "FloatValue", "Int64Value",  "UInt64Value",
-            "Int32Value",  "UInt32Value", "BoolValue", "StringValue",
-            "BytesValue",
+            "DoubleValue", "FloatValue",  "Int64Value",
+            "UInt64Value", "Int32Value",  "UInt32Value",
+            "BoolValue",   "StringValue", "BytesValue",
         };
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
                 if (is_wkt(d, names[i]))
@@ -173,7 +173,8 @@ static int is_map(const ProtobufCFieldDescriptor *f) {
         if ((ext = kbus__json_ext(e)))
                 return ext->map_entry;
         if (e->n_fields != 2 || e->fields[0].id != 1 || e->fields[1].id != 2 ||
-            strcmp(e->fields[0].name, "key") || strcmp(e->fields[1].name, "value"))
+            strcmp(e->fields[0].name, "key") ||
+            strcmp(e->fields[1].name, "value"))
                 return 0;
         for (const char *s = f->name; *s && o + 7 < sizeof(want); s++) {
                 if (*s == '_') {
@@ -222,10 +223,12 @@ static void put(struct out *o, const char *s, size_t n) {
         o->p[o->n] = '\0';
 }
 
-static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+static void puts_(struct out *o, const char *s) {
+        put(o, s, strlen(s));
+}
 
 static void putf(struct out *o, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void putf(struct out *o, const char *fmt, ...) {
         char buf[64];
@@ -236,8 +239,8 @@ static void putf(struct out *o, const char *fmt, ...) {
         n = vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         if (n > 0)
-                put(o, buf, (size_t)n < sizeof(buf) ? (size_t)n
-                                                    : sizeof(buf) - 1);
+                put(o, buf,
+                    (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 /* Length of the valid UTF-8 sequence at s[0..n), 0 if invalid. */
@@ -431,7 +434,8 @@ static int enc_value(struct enc *e, const ProtobufCFieldDescriptor *f,
                 break;
         }
         case PROTOBUF_C_TYPE_MESSAGE: {
-                const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)p;
+                const ProtobufCMessage *sub =
+                    *(const ProtobufCMessage *const *)p;
                 if (!sub) {
                         /* only an unset map value gets here: its default */
                         puts_(&e->o, "{}");
@@ -449,11 +453,12 @@ static int enc_map_key(struct enc *e, const ProtobufCFieldDescriptor *f,
         if (f->type == PROTOBUF_C_TYPE_STRING)
                 return enc_value(e, f, p);
         if (f->type == PROTOBUF_C_TYPE_BOOL) {
-                puts_(&e->o,
-                      *(const protobuf_c_boolean *)p ? "\"true\"" : "\"false\"");
+                puts_(&e->o, *(const protobuf_c_boolean *)p ? "\"true\""
+                                                            : "\"false\"");
                 return 0;
         }
-        if (f->type == PROTOBUF_C_TYPE_INT64 || f->type == PROTOBUF_C_TYPE_SINT64 ||
+        if (f->type == PROTOBUF_C_TYPE_INT64 ||
+            f->type == PROTOBUF_C_TYPE_SINT64 ||
             f->type == PROTOBUF_C_TYPE_SFIXED64 ||
             f->type == PROTOBUF_C_TYPE_UINT64 ||
             f->type == PROTOBUF_C_TYPE_FIXED64)
@@ -576,8 +581,7 @@ static int64_t days_from_civil(int64_t y, unsigned mo, unsigned d) {
         return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *mo,
-                            unsigned *d) {
+static void civil_from_days(int64_t z, int64_t *y, unsigned *mo, unsigned *d) {
         int64_t era;
         unsigned doe, yoe, doy, mp;
 
@@ -611,8 +615,10 @@ static void put_nanos(struct out *o, int32_t nanos) {
 /* seconds (int64, field 1) and nanos (int32, field 2) of a Timestamp or
  * Duration. */
 static void secs_nanos(const ProtobufCMessage *m, int64_t *s, int32_t *n) {
-        const ProtobufCFieldDescriptor *fs = field_named(m->descriptor, "seconds");
-        const ProtobufCFieldDescriptor *fn = field_named(m->descriptor, "nanos");
+        const ProtobufCFieldDescriptor *fs =
+            field_named(m->descriptor, "seconds");
+        const ProtobufCFieldDescriptor *fn =
+            field_named(m->descriptor, "nanos");
         *s = fs ? *(const int64_t *)member_c(m, fs) : 0;
         *n = fn ? *(const int32_t *)member_c(m, fn) : 0;
 }
@@ -649,8 +655,7 @@ static int enc_duration(struct enc *e, const ProtobufCMessage *m) {
                             "Duration out of range or with mixed signs "
                             "(seconds %" PRId64 ", nanos %" PRId32 ")",
                             s, n);
-        putf(&e->o, "\"%s%" PRId64, s < 0 || n < 0 ? "-" : "",
-             s < 0 ? -s : s);
+        putf(&e->o, "\"%s%" PRId64, s < 0 || n < 0 ? "-" : "", s < 0 ? -s : s);
         put_nanos(&e->o, n < 0 ? -n : n);
         puts_(&e->o, "s\"");
         return 0;
@@ -658,8 +663,8 @@ static int enc_duration(struct enc *e, const ProtobufCMessage *m) {
 
 static int enc_field_mask(struct enc *e, const ProtobufCMessage *m) {
         const ProtobufCFieldDescriptor *f = field_named(m->descriptor, "paths");
-        size_t n = f ? *(const size_t *)((const char *)m + f->quantifier_offset)
-                     : 0;
+        size_t n =
+            f ? *(const size_t *)((const char *)m + f->quantifier_offset) : 0;
         char *const *paths = f ? *(char *const *const *)member_c(m, f) : NULL;
         struct out t = {0};
         int r = 0;
@@ -680,9 +685,8 @@ static int enc_field_mask(struct enc *e, const ProtobufCMessage *m) {
                                 up = 1;
                                 continue;
                         }
-                        char ch = up && *s >= 'a' && *s <= 'z'
-                                      ? (char)(*s - 32)
-                                      : *s;
+                        char ch =
+                            up && *s >= 'a' && *s <= 'z' ? (char)(*s - 32) : *s;
                         put(&t, &ch, 1);
                         up = 0;
                 }
@@ -698,16 +702,19 @@ out:
 static int enc_struct_value(struct enc *e, const ProtobufCMessage *m);
 
 static int enc_struct(struct enc *e, const ProtobufCMessage *m) {
-        const ProtobufCFieldDescriptor *f = field_named(m->descriptor, "fields");
+        const ProtobufCFieldDescriptor *f =
+            field_named(m->descriptor, "fields");
         if (!f)
                 return fail(&e->c, KBUS_INVALID_ARGUMENT, "malformed Struct");
         return enc_repeated(e, f, m);
 }
 
 static int enc_list_value(struct enc *e, const ProtobufCMessage *m) {
-        const ProtobufCFieldDescriptor *f = field_named(m->descriptor, "values");
+        const ProtobufCFieldDescriptor *f =
+            field_named(m->descriptor, "values");
         if (!f)
-                return fail(&e->c, KBUS_INVALID_ARGUMENT, "malformed ListValue");
+                return fail(&e->c, KBUS_INVALID_ARGUMENT,
+                            "malformed ListValue");
         return enc_repeated(e, f, m);
 }
 
@@ -717,8 +724,8 @@ static int enc_struct_value(struct enc *e, const ProtobufCMessage *m) {
         for (unsigned i = 0; i < d->n_fields; i++) {
                 const ProtobufCFieldDescriptor *f = &d->fields[i];
                 if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
-                    *(const uint32_t *)((const char *)m + f->quantifier_offset) !=
-                        f->id)
+                    *(const uint32_t *)((const char *)m +
+                                        f->quantifier_offset) != f->id)
                         continue;
                 if (f->type == PROTOBUF_C_TYPE_DOUBLE) {
                         double v = *(const double *)member_c(m, f);
@@ -803,8 +810,8 @@ static int enc_message(struct enc *e, const ProtobufCMessage *m) {
         return 0;
 }
 
-int kbus_json_encode(const ProtobufCMessage *msg, unsigned flags,
-                     char **jsonp, char *errstr, size_t errlen) {
+int kbus_json_encode(const ProtobufCMessage *msg, unsigned flags, char **jsonp,
+                     char *errstr, size_t errlen) {
         struct enc e = {0};
         int r;
 
@@ -855,14 +862,20 @@ static int dec_message(struct ctx *c, const ProtobufCMessageDescriptor *d,
 
 static const char *json_kind(const json_t *j) {
         switch (json_typeof(j)) {
-        case JSON_OBJECT: return "an object";
-        case JSON_ARRAY: return "an array";
-        case JSON_STRING: return "a string";
+        case JSON_OBJECT:
+                return "an object";
+        case JSON_ARRAY:
+                return "an array";
+        case JSON_STRING:
+                return "a string";
         case JSON_INTEGER:
-        case JSON_REAL: return "a number";
+        case JSON_REAL:
+                return "a number";
         case JSON_TRUE:
-        case JSON_FALSE: return "a boolean";
-        default: return "null";
+        case JSON_FALSE:
+                return "a boolean";
+        default:
+                return "null";
         }
 }
 
@@ -922,8 +935,8 @@ real:
 }
 
 /* Reads an integer field's JSON: a number or a string holding one. */
-static int dec_int(struct ctx *c, const ProtobufCFieldDescriptor *f,
-                   json_t *j, void *p) {
+static int dec_int(struct ctx *c, const ProtobufCFieldDescriptor *f, json_t *j,
+                   void *p) {
         int is_unsigned = f->type == PROTOBUF_C_TYPE_UINT32 ||
                           f->type == PROTOBUF_C_TYPE_FIXED32 ||
                           f->type == PROTOBUF_C_TYPE_UINT64 ||
@@ -949,8 +962,7 @@ static int dec_int(struct ctx *c, const ProtobufCFieldDescriptor *f,
                 neg = dv < 0;
                 uv = (uint64_t)iv;
         } else if (json_is_string(j)) {
-                if (parse_int_text(json_string_value(j), is_unsigned, &iv,
-                                   &uv))
+                if (parse_int_text(json_string_value(j), is_unsigned, &iv, &uv))
                         return fail(c, KBUS_INVALID_ARGUMENT,
                                     "expected an integer, got \"%s\"",
                                     json_string_value(j));
@@ -1007,8 +1019,7 @@ static int dec_float(struct ctx *c, const ProtobufCFieldDescriptor *f,
                         if (!*s || *end || s[0] == ' ' || !isfinite(v) ||
                             errno == ERANGE)
                                 return fail(c, KBUS_INVALID_ARGUMENT,
-                                            "expected a number, got \"%s\"",
-                                            s);
+                                            "expected a number, got \"%s\"", s);
                 }
         } else {
                 return fail(c, KBUS_INVALID_ARGUMENT,
@@ -1079,8 +1090,8 @@ static int dec_bytes(struct ctx *c, json_t *j, ProtobufCBinaryData *b) {
         return 0;
 }
 
-static int dec_enum(struct ctx *c, const ProtobufCFieldDescriptor *f,
-                    json_t *j, int *p, int *skip) {
+static int dec_enum(struct ctx *c, const ProtobufCFieldDescriptor *f, json_t *j,
+                    int *p, int *skip) {
         const ProtobufCEnumDescriptor *ed = f->descriptor;
 
         *skip = 0;
@@ -1195,8 +1206,7 @@ static int dec_map_key(struct ctx *c, const ProtobufCFieldDescriptor *kf,
         if (kf->type == PROTOBUF_C_TYPE_BOOL) {
                 if (strcmp(key, "true") && strcmp(key, "false"))
                         return fail(c, KBUS_INVALID_ARGUMENT,
-                                    "map key \"%s\" is not true or false",
-                                    key);
+                                    "map key \"%s\" is not true or false", key);
                 *(protobuf_c_boolean *)p = !strcmp(key, "true");
                 return 0;
         }
@@ -1281,9 +1291,8 @@ static int dec_repeated(struct ctx *c, ProtobufCMessage *m,
                 size_t saved = path_push(&c->path, "[%zu]", i);
                 void *slot;
 
-                if (json_is_null(v) &&
-                    !(f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                      is_wkt(f->descriptor, "Value")))
+                if (json_is_null(v) && !(f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                                         is_wkt(f->descriptor, "Value")))
                         return fail(c, KBUS_INVALID_ARGUMENT,
                                     "an element cannot be null");
                 if (!(slot = append(m, f)))
@@ -1300,8 +1309,10 @@ static int dec_repeated(struct ctx *c, ProtobufCMessage *m,
 /* ---- well-known types ---- */
 
 static int set_secs_nanos(ProtobufCMessage *m, int64_t s, int32_t n) {
-        const ProtobufCFieldDescriptor *fs = field_named(m->descriptor, "seconds");
-        const ProtobufCFieldDescriptor *fn = field_named(m->descriptor, "nanos");
+        const ProtobufCFieldDescriptor *fs =
+            field_named(m->descriptor, "seconds");
+        const ProtobufCFieldDescriptor *fn =
+            field_named(m->descriptor, "nanos");
         if (!fs || !fn)
                 return -1;
         *(int64_t *)member(m, fs) = s;
@@ -1487,14 +1498,16 @@ static void *value_kind(ProtobufCMessage *m, const char *name) {
 static int dec_struct_value(struct ctx *c, json_t *j, ProtobufCMessage *m);
 
 static int dec_struct(struct ctx *c, json_t *j, ProtobufCMessage *m) {
-        const ProtobufCFieldDescriptor *f = field_named(m->descriptor, "fields");
+        const ProtobufCFieldDescriptor *f =
+            field_named(m->descriptor, "fields");
         if (!f)
                 return fail(c, KBUS_INVALID_ARGUMENT, "malformed Struct");
         return dec_repeated(c, m, f, j);
 }
 
 static int dec_list_value(struct ctx *c, json_t *j, ProtobufCMessage *m) {
-        const ProtobufCFieldDescriptor *f = field_named(m->descriptor, "values");
+        const ProtobufCFieldDescriptor *f =
+            field_named(m->descriptor, "values");
         if (!f)
                 return fail(c, KBUS_INVALID_ARGUMENT, "malformed ListValue");
         return dec_repeated(c, m, f, j);
@@ -1529,8 +1542,8 @@ static int dec_struct_value(struct ctx *c, json_t *j, ProtobufCMessage *m) {
                 break;
         case JSON_OBJECT:
         case JSON_ARRAY: {
-                const char *name = json_is_object(j) ? "struct_value"
-                                                     : "list_value";
+                const char *name =
+                    json_is_object(j) ? "struct_value" : "list_value";
                 f = field_named(m->descriptor, name);
                 if ((p = value_kind(m, name))) {
                         *(void **)p = NULL;
@@ -1570,8 +1583,8 @@ static int dec_wkt(struct ctx *c, const ProtobufCMessageDescriptor *d,
                 return fail(c, KBUS_INVALID_ARGUMENT,
                             "google.protobuf.Any is not supported");
         if (is_wrapper(d) && d->n_fields == 1)
-                return dec_value(c, &d->fields[0], j,
-                                 member(m, &d->fields[0]), &skip);
+                return dec_value(c, &d->fields[0], j, member(m, &d->fields[0]),
+                                 &skip);
         *done = 0;
         return 0;
 }
@@ -1634,8 +1647,8 @@ static int dec_fields(struct ctx *c, const ProtobufCMessageDescriptor *d,
                         continue;
                 }
                 if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-                        uint32_t *cs = (uint32_t *)((char *)m +
-                                                    f->quantifier_offset);
+                        uint32_t *cs =
+                            (uint32_t *)((char *)m + f->quantifier_offset);
                         if (*cs) {
                                 const ProtobufCFieldDescriptor *other =
                                     protobuf_c_message_descriptor_get_field(
@@ -1712,9 +1725,9 @@ int kbus_json_decode(const ProtobufCMessageDescriptor *desc, const char *json,
                 return fail(&c, KBUS_INVALID_ARGUMENT,
                             "kbus_json_decode: NULL argument");
         *msgp = NULL;
-        j = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
-                               JSON_ALLOW_NUL,
-                       &jerr);
+        j = json_loadb(
+            json, len,
+            JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
         if (!j)
                 return fail(&c, KBUS_INVALID_ARGUMENT,
                             "bad JSON at line %d, column %d: %s", jerr.line,
@@ -1758,4 +1771,6 @@ void kbus_json_message_free(ProtobufCMessage *msg) {
                 protobuf_c_message_free_unpacked(msg, &kbus__pb_allocator);
 }
 
-void kbus_json_free(void *p) { kbus__free(p); }
+void kbus_json_free(void *p) {
+        kbus__free(p);
+}

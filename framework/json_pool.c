@@ -102,8 +102,9 @@ struct build {
         size_t errlen;
 };
 
-#define OOM(b) kbus__err((b)->errstr, (b)->errlen, KBUS_RESOURCE_EXHAUSTED, \
-                         "out of memory")
+#define OOM(b)                                                                 \
+        kbus__err((b)->errstr, (b)->errlen, KBUS_RESOURCE_EXHAUSTED,           \
+                  "out of memory")
 
 static char *join(struct build *b, const char *prefix, const char *name) {
         size_t pn = strlen(prefix), nn = strlen(name);
@@ -168,8 +169,8 @@ static int name_message(struct build *b, const char *prefix,
         m->d.reserved2 = &m->ext;
         m->proto = mp;
         m->proto3 = proto3;
-        m->ext.map_entry = mp->options && mp->options->has_map_entry &&
-                           mp->options->map_entry;
+        m->ext.map_entry =
+            mp->options && mp->options->has_map_entry && mp->options->map_entry;
         t->name = m->d.name;
         t->kind = T_MESSAGE;
         t->desc = m;
@@ -195,8 +196,7 @@ static const struct type *find_type(const kbus_json_pool *pool,
         if (!pool || !name)
                 return NULL;
         key.name = name[0] == '.' ? name + 1 : name;
-        return bsearch(&key, pool->types, pool->n_types, sizeof(key),
-                       cmp_type);
+        return bsearch(&key, pool->types, pool->n_types, sizeof(key), cmp_type);
 }
 
 /* ---- pass 2: enums ---- */
@@ -236,9 +236,8 @@ static int build_enum(struct build *b, ProtobufCEnumDescriptor *ed) {
         }
         /* A stable sort keeps the first name of an alias first. */
         for (size_t i = 1; i < n; i++)
-                for (size_t j = i; j > 0 &&
-                                   cmp_enum_value(&all[j - 1], &all[j]) > 0;
-                     j--) {
+                for (size_t j = i;
+                     j > 0 && cmp_enum_value(&all[j - 1], &all[j]) > 0; j--) {
                         ProtobufCEnumValue t = all[j];
                         all[j] = all[j - 1];
                         all[j - 1] = t;
@@ -248,8 +247,8 @@ static int build_enum(struct build *b, ProtobufCEnumDescriptor *ed) {
                         vals[nv++] = all[i];
         for (size_t i = 0; i < n; i++) {
                 ProtobufCEnumValue key = {.value = ep->value[i]->number};
-                ProtobufCEnumValue *v = bsearch(&key, vals, nv, sizeof(key),
-                                                cmp_enum_value);
+                ProtobufCEnumValue *v =
+                    bsearch(&key, vals, nv, sizeof(key), cmp_enum_value);
                 byname[i].name = ep->value[i]->name;
                 byname[i].index = (unsigned)(v - vals);
         }
@@ -427,18 +426,17 @@ static int build_message(struct build *b, struct msg *m) {
                 }
                 if (f->type == PROTOBUF_C_TYPE_MESSAGE ||
                     f->type == PROTOBUF_C_TYPE_ENUM) {
-                        const struct type *t = find_type(b->pool,
-                                                         fp->type_name);
+                        const struct type *t =
+                            find_type(b->pool, fp->type_name);
                         if (!t || (t->kind == T_MESSAGE) !=
                                       (f->type == PROTOBUF_C_TYPE_MESSAGE)) {
-                                kbus__err(b->errstr, b->errlen,
-                                          KBUS_INVALID_ARGUMENT,
-                                          "%s.%s: type %s is not in the "
-                                          "descriptor set (was it written "
-                                          "with --include_imports?)",
-                                          m->d.name, fp->name,
-                                          fp->type_name ? fp->type_name
-                                                        : "(none)");
+                                kbus__err(
+                                    b->errstr, b->errlen, KBUS_INVALID_ARGUMENT,
+                                    "%s.%s: type %s is not in the "
+                                    "descriptor set (was it written "
+                                    "with --include_imports?)",
+                                    m->d.name, fp->name,
+                                    fp->type_name ? fp->type_name : "(none)");
                                 goto fail;
                         }
                         f->descriptor = t->desc;
@@ -474,8 +472,8 @@ static int build_message(struct build *b, struct msg *m) {
                 if (f->type == PROTOBUF_C_TYPE_STRING &&
                     f->label == PROTOBUF_C_LABEL_NONE && !in_oneof)
                         f->default_value = protobuf_c_empty_string;
-                json_names[i] = fp->json_name ? fp->json_name
-                                              : camel(b, fp->name);
+                json_names[i] =
+                    fp->json_name ? fp->json_name : camel(b, fp->name);
                 if (!json_names[i]) {
                         r = OOM(b);
                         goto fail;
@@ -495,8 +493,8 @@ static int build_message(struct build *b, struct msg *m) {
                         if (oneof_case[o] == (size_t)-1) {
                                 oneof_case[o] = place(&at, sizeof(uint32_t),
                                                       sizeof(uint32_t));
-                                oneof_off[o] = place(&at, oneof_size[o],
-                                                     oneof_align[o]);
+                                oneof_off[o] =
+                                    place(&at, oneof_size[o], oneof_align[o]);
                         }
                         f->quantifier_offset = (unsigned)oneof_case[o];
                         f->offset = (unsigned)oneof_off[o];
@@ -508,9 +506,9 @@ static int build_message(struct build *b, struct msg *m) {
                 } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
                            f->type != PROTOBUF_C_TYPE_STRING &&
                            f->type != PROTOBUF_C_TYPE_MESSAGE) {
-                        f->quantifier_offset = (unsigned)place(
-                            &at, sizeof(protobuf_c_boolean),
-                            alignof(protobuf_c_boolean));
+                        f->quantifier_offset =
+                            (unsigned)place(&at, sizeof(protobuf_c_boolean),
+                                            alignof(protobuf_c_boolean));
                         f->offset = (unsigned)place(&at, value_size(f->type),
                                                     value_align(f->type));
                 } else {
@@ -525,8 +523,8 @@ static int build_message(struct build *b, struct msg *m) {
          * consecutive numbers, and an index sorted by name.  The json
          * names follow their fields. */
         for (size_t i = 1; i < n; i++)
-                for (size_t j = i; j > 0 && cmp_field_id(&fields[j - 1],
-                                                         &fields[j]) > 0;
+                for (size_t j = i;
+                     j > 0 && cmp_field_id(&fields[j - 1], &fields[j]) > 0;
                      j--) {
                         ProtobufCFieldDescriptor t = fields[j];
                         const char *jn = json_names[j];
@@ -607,7 +605,8 @@ static ProtobufCMessage *kbus_option(struct build *b,
         if (!opts)
                 return NULL;
         for (unsigned i = 0; i < opts->n_unknown_fields; i++) {
-                const ProtobufCMessageUnknownField *uf = &opts->unknown_fields[i];
+                const ProtobufCMessageUnknownField *uf =
+                    &opts->unknown_fields[i];
                 uint64_t len;
                 size_t k;
                 uint8_t *nj;
@@ -728,8 +727,8 @@ static int build_service(struct build *b, const char *package,
                         if (mo->has_dead_letter && !mo->dead_letter)
                                 md->flags |= KBUS_NO_DEAD_LETTER;
                         if (mo->key_field && *mo->key_field &&
-                            !(md->key_field = arena_strdup(arena,
-                                                           mo->key_field)))
+                            !(md->key_field =
+                                  arena_strdup(arena, mo->key_field)))
                                 err = OOM(b);
                         retry_from(&md->retry, mo->retry);
                         protobuf_c_message_free_unpacked(&mo->base,
@@ -748,9 +747,9 @@ static int build_events(struct build *b) {
         kbus_json_pool *pool = b->pool;
         int err;
 
-        pool->events = arena_alloc(&pool->arena, (pool->n_msgs ? pool->n_msgs
-                                                                : 1) *
-                                                     sizeof(*pool->events));
+        pool->events =
+            arena_alloc(&pool->arena, (pool->n_msgs ? pool->n_msgs : 1) *
+                                          sizeof(*pool->events));
         if (!pool->events)
                 return OOM(b);
         for (size_t i = 0; i < pool->n_msgs; i++) {
@@ -770,13 +769,13 @@ static int build_events(struct build *b) {
                                 ? arena_strdup(&pool->arena, eo->topic)
                                 : m->d.name;
                 if (eo->key_field && *eo->key_field)
-                        ev->key_field = arena_strdup(&pool->arena,
-                                                     eo->key_field);
+                        ev->key_field =
+                            arena_strdup(&pool->arena, eo->key_field);
                 if (eo->has_dead_letter && !eo->dead_letter)
                         ev->flags |= KBUS_NO_DEAD_LETTER;
                 retry_from(&ev->retry, eo->retry);
-                err = !ev->topic || (eo->key_field && *eo->key_field &&
-                                     !ev->key_field);
+                err = !ev->topic ||
+                      (eo->key_field && *eo->key_field && !ev->key_field);
                 protobuf_c_message_free_unpacked(&eo->base,
                                                  &kbus__pb_allocator);
                 if (err)
@@ -866,10 +865,9 @@ int kbus_json_pool_new(kbus_json_pool **poolp, const void *data, size_t len,
                 const Google__Protobuf__FileDescriptorProto *fp =
                     pool->set->file[f];
                 for (size_t i = 0; i < fp->n_service; i++)
-                        if ((r = build_service(&b,
-                                               fp->package ? fp->package : "",
-                                               fp->service[i],
-                                               &pool->svcs[pool->n_svcs++])))
+                        if ((r = build_service(
+                                 &b, fp->package ? fp->package : "",
+                                 fp->service[i], &pool->svcs[pool->n_svcs++])))
                                 goto fail;
         }
         if ((r = build_events(&b)))
@@ -881,8 +879,8 @@ fail:
         return r;
 }
 
-int kbus_json_pool_load(kbus_json_pool **poolp, const char *path,
-                        char *errstr, size_t errlen) {
+int kbus_json_pool_load(kbus_json_pool **poolp, const char *path, char *errstr,
+                        size_t errlen) {
         FILE *fp;
         unsigned char *buf = NULL, *nb;
         size_t n = 0, cap = 0, got;
@@ -892,8 +890,8 @@ int kbus_json_pool_load(kbus_json_pool **poolp, const char *path,
                 return kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
                                  "kbus_json_pool_load: NULL argument");
         if (!(fp = fopen(path, "rb")))
-                return kbus__err(errstr, errlen, KBUS_NOT_FOUND, "%s: %s",
-                                 path, strerror(errno));
+                return kbus__err(errstr, errlen, KBUS_NOT_FOUND, "%s: %s", path,
+                                 strerror(errno));
         do {
                 if (n == cap) {
                         cap = cap ? cap * 2 : 65536;
@@ -947,8 +945,8 @@ kbus_json_pool_message(const kbus_json_pool *pool, const char *name) {
         return t && t->kind == T_MESSAGE ? &((struct msg *)t->desc)->d : NULL;
 }
 
-const ProtobufCEnumDescriptor *
-kbus_json_pool_enum(const kbus_json_pool *pool, const char *name) {
+const ProtobufCEnumDescriptor *kbus_json_pool_enum(const kbus_json_pool *pool,
+                                                   const char *name) {
         const struct type *t = find_type(pool, name);
         return t && t->kind == T_ENUM ? t->desc : NULL;
 }
@@ -1002,5 +1000,5 @@ void kbus__json_complete(kbus_fn cb, kbus_status status, const char *message,
                          const ProtobufCMessage *reply, void *arg) {
         if (cb)
                 ((kbus_json_call_cb)(void (*)(void))cb)(status, message, reply,
-                                                         arg);
+                                                        arg);
 }

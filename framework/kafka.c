@@ -39,8 +39,8 @@ int kbus__bridge_init(kbus_bridge *b, struct event_base *base,
                 b->fds[0] = b->fds[1] = -1;
                 return KBUS_RESOURCE_EXHAUSTED;
         }
-        b->ev = event_new(base, b->fds[0], EV_READ | EV_PERSIST,
-                          bridge_wake, b);
+        b->ev =
+            event_new(base, b->fds[0], EV_READ | EV_PERSIST, bridge_wake, b);
         if (!b->ev || event_add(b->ev, NULL) == -1)
                 return KBUS_RESOURCE_EXHAUSTED;
         rd_kafka_queue_io_event_enable(q, b->fds[1], "1", 1);
@@ -81,9 +81,8 @@ static void rdkafka_log(const rd_kafka_t *rk, int level, const char *fac,
                           rd_kafka_name(rk), fac, buf);
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *name,
-                    const char *value, const char *where, char *errstr,
-                    size_t errlen) {
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                    const char *where, char *errstr, size_t errlen) {
         char rkerr[256];
         if (rd_kafka_conf_set(conf, name, value, rkerr, sizeof(rkerr)) !=
             RD_KAFKA_CONF_OK)
@@ -150,8 +149,8 @@ int kbus__kafka_conf(const kbus_kafka_site *site, bool consumer,
         int rc = 0;
 
 #define SET_ALL(table)                                                         \
-        for (size_t i = 0; !rc && i < sizeof(table) / sizeof(table[0]); i++) \
-                rc = conf_set(conf, table[i][0], table[i][1], "default",      \
+        for (size_t i = 0; !rc && i < sizeof(table) / sizeof(table[0]); i++)   \
+                rc = conf_set(conf, table[i][0], table[i][1], "default",       \
                               errstr, errlen);
         rc = conf_set(conf, "bootstrap.servers", site->bootstrap, "config",
                       errstr, errlen);
@@ -203,12 +202,10 @@ int kbus__kafka_produce(rd_kafka_t *producer, const char *topic,
                         void *value, size_t len, rd_kafka_headers_t *hdrs,
                         kbus_dr *dr) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            producer, RD_KAFKA_V_TOPIC(topic),
-            RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_len),
-            RD_KAFKA_V_VALUE(value, len),
+            producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(value, len),
             RD_KAFKA_V_MSGFLAGS(value ? RD_KAFKA_MSG_F_FREE : 0),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(dr),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(dr), RD_KAFKA_V_END);
         if (!err)
                 return 0;
         rd_kafka_headers_destroy(hdrs);
@@ -219,8 +216,8 @@ int kbus__kafka_produce(rd_kafka_t *producer, const char *topic,
 }
 
 int kbus__kafka_status(rd_kafka_resp_err_t err) {
-        return err == RD_KAFKA_RESP_ERR_NO_ERROR           ? KBUS_OK
-               : err == RD_KAFKA_RESP_ERR__QUEUE_FULL      ? KBUS_RESOURCE_EXHAUSTED
+        return err == RD_KAFKA_RESP_ERR_NO_ERROR      ? KBUS_OK
+               : err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? KBUS_RESOURCE_EXHAUSTED
                : err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? KBUS_OUT_OF_RANGE
                : err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
                        err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC
@@ -355,6 +352,6 @@ bool kbus__consumer_close(rd_kafka_t *rk, int64_t grace_ms, const char *what) {
 void kbus__consumer_destroy(rd_kafka_t *rk, bool closed) {
         /* An unclosed consumer would try to close again, and could wait
          * for a broker that is gone. */
-        rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        rd_kafka_destroy_flags(
+            rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
-

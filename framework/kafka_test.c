@@ -31,7 +31,8 @@ static int teardown(void **state) {
 static const char *get(rd_kafka_conf_t *conf, const char *name) {
         static char v[256];
         size_t n = sizeof(v);
-        assert_int_equal(rd_kafka_conf_get(conf, name, v, &n), RD_KAFKA_CONF_OK);
+        assert_int_equal(rd_kafka_conf_get(conf, name, v, &n),
+                         RD_KAFKA_CONF_OK);
         return v;
 }
 
@@ -42,15 +43,15 @@ static void test_defaults_then_user_properties(void **state) {
         char err[256];
 
         assert_int_equal(kbus_config_new(&c), 0);
-        assert_int_equal(kbus__props_set(&c->kafka, "socket.nagle.disable",
-                                         "false"), 0);
+        assert_int_equal(
+            kbus__props_set(&c->kafka, "socket.nagle.disable", "false"), 0);
         assert_int_equal(kbus__props_set(&c->producer, "linger.ms", "7"), 0);
         site.conf = c;
         site.bootstrap = "127.0.0.1:1";
         site.low_latency = true;
 
-        assert_int_equal(kbus__kafka_conf(&site, false, &conf, err, sizeof(err)),
-                         0);
+        assert_int_equal(
+            kbus__kafka_conf(&site, false, &conf, err, sizeof(err)), 0);
         assert_string_equal(get(conf, "enable.idempotence"), "true");
         assert_string_equal(get(conf, "max.in.flight.requests.per.connection"),
                             "1");
@@ -75,17 +76,18 @@ static void test_bad_property_is_named(void **state) {
         char err[256];
 
         assert_int_equal(kbus_config_new(&c), 0);
-        assert_int_equal(kbus__props_set(&c->consumer, "fetch.wait.max.ms",
-                                         "soon"), 0);
+        assert_int_equal(
+            kbus__props_set(&c->consumer, "fetch.wait.max.ms", "soon"), 0);
         site.conf = c;
         site.bootstrap = "127.0.0.1:1";
         assert_int_equal(kbus__kafka_conf(&site, true, &conf, err, sizeof(err)),
                          KBUS_INVALID_ARGUMENT);
         assert_null(conf);
-        assert_non_null(strstr(err, "consumer property fetch.wait.max.ms=soon"));
+        assert_non_null(
+            strstr(err, "consumer property fetch.wait.max.ms=soon"));
         /* The producer does not get consumer properties. */
-        assert_int_equal(kbus__kafka_conf(&site, false, &conf, err, sizeof(err)),
-                         0);
+        assert_int_equal(
+            kbus__kafka_conf(&site, false, &conf, err, sizeof(err)), 0);
         rd_kafka_conf_destroy(conf);
         kbus_config_free(c);
 }
@@ -122,13 +124,13 @@ static void test_reports_reach_their_producer(void **state) {
         time_t end;
 
         assert_int_equal(kbus_config_new(&c), 0);
-        assert_int_equal(kbus__props_set(&c->producer, "message.max.bytes",
-                                         "1200"), 0);
+        assert_int_equal(
+            kbus__props_set(&c->producer, "message.max.bytes", "1200"), 0);
         site.conf = c;
         site.bootstrap = kbus_broker_bootstrap(broker);
         site.low_latency = true;
-        assert_int_equal(kbus__kafka_conf(&site, false, &conf, err, sizeof(err)),
-                         0);
+        assert_int_equal(
+            kbus__kafka_conf(&site, false, &conf, err, sizeof(err)), 0);
         rd_kafka_conf_set_dr_msg_cb(conf, kbus__kafka_delivered);
         rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
         assert_non_null(rk);
@@ -151,12 +153,11 @@ static void test_reports_reach_their_producer(void **state) {
         {
                 void *v = malloc(sizeof(big));
                 memcpy(v, big, sizeof(big));
-                assert_int_equal(kbus__kafka_produce(rk, "kafka.test",
-                                                     RD_KAFKA_PARTITION_UA,
-                                                     NULL, 0, v, sizeof(big),
-                                                     rd_kafka_headers_new(1),
-                                                     NULL),
-                                 KBUS_OUT_OF_RANGE);
+                assert_int_equal(
+                    kbus__kafka_produce(rk, "kafka.test", RD_KAFKA_PARTITION_UA,
+                                        NULL, 0, v, sizeof(big),
+                                        rd_kafka_headers_new(1), NULL),
+                    KBUS_OUT_OF_RANGE);
         }
         /* Only the loop, woken by the bridge, delivers the reports. */
         end = time(NULL) + 30;

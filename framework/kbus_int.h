@@ -67,12 +67,12 @@ int kbus__props_set(kbus_props *p, const char *name, const char *value);
 void kbus__props_fini(kbus_props *p);
 
 struct kbus_config {
-        char *bootstrap;          /* "embedded" or host:port list */
-        char *name;               /* application name */
-        char *group;              /* consumer group (default: name) */
-        int low_latency;          /* -1: auto (embedded), 0, 1 */
-        char *reply_topic;        /* NULL: generated per instance */
-        int64_t timeout_ms;       /* default call deadline */
+        char *bootstrap;    /* "embedded" or host:port list */
+        char *name;         /* application name */
+        char *group;        /* consumer group (default: name) */
+        int low_latency;    /* -1: auto (embedded), 0, 1 */
+        char *reply_topic;  /* NULL: generated per instance */
+        int64_t timeout_ms; /* default call deadline */
         int64_t shutdown_grace_ms;
         int max_in_flight;        /* per partition */
         int max_uncommitted;      /* per partition, past the oldest open */
@@ -84,18 +84,17 @@ struct kbus_config {
         char *http;               /* operations endpoint "host:port", or NULL */
         char *state_dir;          /* table snapshots, or NULL: none */
         int64_t checkpoint_interval_ms; /* between table snapshots */
-        int broker_count;         /* brokers of an embedded cluster */
-        int broker_partitions;    /* partitions of topics it creates */
-        kbus_props kafka;         /* every client */
-        kbus_props producer;      /* the producer only */
-        kbus_props consumer;      /* consumers only */
+        int broker_count;               /* brokers of an embedded cluster */
+        int broker_partitions;          /* partitions of topics it creates */
+        kbus_props kafka;               /* every client */
+        kbus_props producer;            /* the producer only */
+        kbus_props consumer;            /* consumers only */
 };
 
 /** Splits "host:port" (config key http) into \p host (when not NULL; at
  *  most \p hostlen bytes with the NUL) and *\p portp (when not NULL);
  *  -1 unless the port is all digits, 0 to 65535, and the host not empty. */
-int kbus__hostport_parse(const char *s, char *host, size_t hostlen,
-                         int *portp);
+int kbus__hostport_parse(const char *s, char *host, size_t hostlen, int *portp);
 
 /** Applies KBUS_BOOTSTRAP, KBUS_GROUP, KBUS_LOG_LEVEL, KBUS_LOW_LATENCY. */
 int kbus__config_apply_env(kbus_config *conf, char *errstr, size_t errlen);
@@ -106,7 +105,7 @@ int kbus__config_copy(const kbus_config *src, kbus_config **dstp);
 
 /** Formats into errstr (when errlen > 0) and returns \p code. */
 int kbus__err(char *errstr, size_t errlen, int code, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /** Milliseconds since the Unix epoch, wall clock. */
 int64_t kbus__now_ms(void);

@@ -18,10 +18,10 @@
 #include "hash.h"
 
 typedef struct kbus_keyed {
-        kbus_hnode node;          /* in the table while this record holds
+        kbus_hnode node;         /* in the table while this record holds
                                    * its key; node.key is the record's key */
-        struct kbus_keyed *next;  /* the queue of records waiting */
-        struct kbus_keyed *last;  /* holder only: the last one waiting */
+        struct kbus_keyed *next; /* the queue of records waiting */
+        struct kbus_keyed *last; /* holder only: the last one waiting */
 } kbus_keyed;
 
 typedef struct kbus_keys {
@@ -37,8 +37,7 @@ void kbus__keys_fini(kbus_keys *ks);
  * returns true if it was free and \p k now holds it, false if \p k now
  * waits behind the holder.
  */
-bool kbus__keys_take(kbus_keys *ks, kbus_keyed *k, const void *key,
-                     size_t len);
+bool kbus__keys_take(kbus_keys *ks, kbus_keyed *k, const void *key, size_t len);
 
 /**
  * Releases the key \p k holds.  Returns the next record waiting for it,

@@ -47,7 +47,8 @@ static size_t json_escape(char *buf, size_t at, size_t cap, const char *s) {
                         buf[at++] = '\\';
                         buf[at++] = 'n';
                 } else if (c < 0x20) {
-                        at += (size_t)snprintf(buf + at, cap - at, "\\u%04x", c);
+                        at +=
+                            (size_t)snprintf(buf + at, cap - at, "\\u%04x", c);
                 } else {
                         buf[at++] = (char)c;
                 }
@@ -69,7 +70,9 @@ static void write_line(int level, const char *component,
         at += (size_t)snprintf(line + at, sizeof(line) - at,
                                ".%03ldZ\",\"level\":\"%s\",\"component\":\"",
                                ts.tv_nsec / 1000000,
-                               level_names[level < 0 ? 0 : level > 3 ? 3 : level]);
+                               level_names[level < 0   ? 0
+                                           : level > 3 ? 3
+                                                       : level]);
         at = json_escape(line, at, sizeof(line), component);
         at += (size_t)snprintf(line + at, sizeof(line) - at, "\",\"msg\":\"");
         at = json_escape(line, at, sizeof(line), msg);

@@ -31,8 +31,7 @@ bool kbus__offsets_done(kbus_offsets *t, uint64_t seq, int64_t *store) {
                 return false; /* not ours (tracker was reset): ignore */
         ((kbus_offset_slot *)kbus__ring_at(&t->slots, seq - t->head))->done =
             true;
-        while (t->slots.n &&
-               (s = kbus__ring_at(&t->slots, 0))->done) {
+        while (t->slots.n && (s = kbus__ring_at(&t->slots, 0))->done) {
                 *store = s->offset + 1;
                 kbus__ring_pop(&t->slots, NULL);
                 t->head++;

@@ -24,8 +24,8 @@ static const char *const stat_help[KBUS_STAT__COUNT] = {
 #undef STAT_HELP
 };
 
-static void reply_text(struct evhttp_request *req, int code,
-                       const char *reason, struct evbuffer *body) {
+static void reply_text(struct evhttp_request *req, int code, const char *reason,
+                       struct evbuffer *body) {
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "Content-Type", "text/plain; version=0.0.4");
         evhttp_send_reply(req, code, reason, body);
@@ -68,8 +68,7 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
          * need no escaping, but cost nothing to escape; a group id may be
          * long: 1 KB of it is plenty to tell groups apart. */
         char app_buf[512], group_buf[1024], topic_buf[512];
-        const char *app = label_value(app_buf, sizeof(app_buf),
-                                      rt->conf->name);
+        const char *app = label_value(app_buf, sizeof(app_buf), rt->conf->name);
         for (int i = 0; i < KBUS_STAT__COUNT; i++) {
                 const char *name = kbus_stat_name((kbus_stat)i);
                 evbuffer_add_printf(b,
@@ -92,8 +91,8 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
                             "the producer.\n"
                             "# TYPE kbus_producer_queue gauge\n"
                             "kbus_producer_queue{app=\"%s\"} %d\n",
-                            app, rt->records_in_flight, app, rt->n_waiting,
-                            app, rd_kafka_outq_len(rt->producer));
+                            app, rt->records_in_flight, app, rt->n_waiting, app,
+                            rd_kafka_outq_len(rt->producer));
         evbuffer_add_printf(b, "# HELP kbus_consumer_lag Records behind the "
                                "partition's end.\n"
                                "# TYPE kbus_consumer_lag gauge\n");
@@ -130,8 +129,7 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
                             "topic=\"%s\",partition=\"%" PRId32 "\"} %" PRId64
                             "\n",
                             app, group,
-                            label_value(topic_buf, sizeof(topic_buf),
-                                        p->topic),
+                            label_value(topic_buf, sizeof(topic_buf), p->topic),
                             p->partition, hi > from ? hi - from : 0);
                 }
                 rd_kafka_topic_partition_list_destroy(l);
@@ -139,17 +137,16 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
         for (kbus_group *g = rt->groups; g; g = g->next)
                 if (g->state_ops) {
                         evbuffer_add_printf(
-                            b,
-                            "# HELP kbus_table_entries Entries of a table "
-                            "partition held here.\n"
-                            "# TYPE kbus_table_entries gauge\n"
-                            "# HELP kbus_table_bytes Memory of a table "
-                            "partition beyond its values' bytes.\n"
-                            "# TYPE kbus_table_bytes gauge\n"
-                            "# HELP kbus_table_restore_remaining Changelog "
-                            "records still to read before the partition "
-                            "is restored (0: restored).\n"
-                            "# TYPE kbus_table_restore_remaining gauge\n");
+                            b, "# HELP kbus_table_entries Entries of a table "
+                               "partition held here.\n"
+                               "# TYPE kbus_table_entries gauge\n"
+                               "# HELP kbus_table_bytes Memory of a table "
+                               "partition beyond its values' bytes.\n"
+                               "# TYPE kbus_table_bytes gauge\n"
+                               "# HELP kbus_table_restore_remaining Changelog "
+                               "records still to read before the partition "
+                               "is restored (0: restored).\n"
+                               "# TYPE kbus_table_restore_remaining gauge\n");
                         break;
                 }
         for (kbus_group *g = rt->groups; g; g = g->next)
@@ -159,7 +156,8 @@ static void metrics(kbus_runtime *rt, struct evbuffer *b) {
 
 static void on_request(struct evhttp_request *req, void *arg) {
         kbus_runtime *rt = arg;
-        const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+        const char *path =
+            evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
         struct evbuffer *b = evbuffer_new();
         if (!b) {
                 evhttp_send_error(req, 500, NULL);

@@ -30,8 +30,8 @@ kbus_partition *kbus__partition_new(struct kbus_group *g, rd_kafka_t *rk,
         p->partition = partition;
         p->ordering = ordering;
         p->max_in_flight = ordering == KBUS_ORDER_PARTITION ? 1 : max_in_flight;
-        p->wait_high = p->max_in_flight * 2 > 1000 ? (size_t)p->max_in_flight * 2
-                                                   : 1000;
+        p->wait_high =
+            p->max_in_flight * 2 > 1000 ? (size_t)p->max_in_flight * 2 : 1000;
         p->max_uncommitted = max_uncommitted;
         p->committed = KBUS_COMMITTED_UNKNOWN;
         return p;

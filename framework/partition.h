@@ -24,16 +24,16 @@
 typedef struct kbus_partition {
         struct kbus_partition *next; /* in its group's list */
         struct kbus_group *g;
-        rd_kafka_t *rk;       /* the group's consumer */
+        rd_kafka_t *rk;        /* the group's consumer */
         rd_kafka_topic_t *rkt; /* our reference, for storing offsets */
-        const char *group_id; /* the group's, for dead letters and logs */
+        const char *group_id;  /* the group's, for dead letters and logs */
         char *topic;
         int32_t partition;
         kbus_offsets offsets;
-        kbus_keys keys;  /* KBUS_ORDER_KEY: keys held by its records */
+        kbus_keys keys; /* KBUS_ORDER_KEY: keys held by its records */
         struct kbus_call *dispatching; /* record.c: a record in its first
                                         * run whose key is not in keys yet */
-        kbus_ring wait;  /* rd_kafka_message_t *: fetched, not admitted */
+        kbus_ring wait;   /* rd_kafka_message_t *: fetched, not admitted */
         size_t wait_high; /* pause fetching when this many wait */
         int in_flight;    /* admitted records holding a handler slot */
         int live;         /* records alive that point here */
@@ -47,7 +47,7 @@ typedef struct kbus_partition {
         const struct kbus_route *route; /* found at the first record */
         int64_t committed; /* last committed offset known; KBUS_COMMITTED_NONE
                             * or KBUS_COMMITTED_UNKNOWN */
-        int holds;    /* > 0: its state is being restored; nothing starts */
+        int holds;       /* > 0: its state is being restored; nothing starts */
         bool first_seen; /* the state module saw its first record */
         bool paused;
         bool revoked; /* no longer ours: freed when live drops to 0 */
@@ -59,7 +59,7 @@ typedef struct kbus_partition {
          * one costs far less than malloc and free (record.c). */
         struct kbus_spare {
                 struct kbus_spare *next;
-        } *spare;
+        } * spare;
         int n_spare;
 } kbus_partition;
 

@@ -82,8 +82,7 @@ static bool admit(kbus_partition *p, rd_kafka_message_t *m) {
         if (p->keys.held.n > 0) {
                 /* Some record holds a key: this one's may be it. */
                 call->keyed = true;
-                if (!kbus__keys_take(&p->keys, &call->key, m->key,
-                                     m->key_len))
+                if (!kbus__keys_take(&p->keys, &call->key, m->key, m->key_len))
                         call->state = KBUS_REC_WAITING;
                 else
                         dispatch(call);
@@ -160,8 +159,8 @@ void kbus__records_fetched(kbus_partition *p, rd_kafka_message_t *m) {
                 rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
                     ->offset = m->offset;
                 KBUS_LOG(KBUS_LOG_ERROR, "consumer",
-                         "out of memory holding %s [%" PRId32 "] offset %" PRId64
-                         "; fetching it again",
+                         "out of memory holding %s [%" PRId32
+                         "] offset %" PRId64 "; fetching it again",
                          p->topic, p->partition, m->offset);
                 err = rd_kafka_seek_partitions(p->rk, l, 0);
                 if (err)
@@ -276,7 +275,8 @@ static void end(kbus_call *call, bool abandoned) {
                 kbus_partition *p = call->part;
                 kbus_call *next = NULL;
                 if (call->keyed && call->state != KBUS_REC_WAITING) {
-                        kbus_keyed *k = kbus__keys_release(&p->keys, &call->key);
+                        kbus_keyed *k =
+                            kbus__keys_release(&p->keys, &call->key);
                         if (k) { /* it holds the key now */
                                 next = kbus__entry_of(k, kbus_call, key);
                                 next->state = KBUS_REC_READY;
@@ -290,7 +290,8 @@ static void end(kbus_call *call, bool abandoned) {
                         kbus__replies_forget(&rt->replies, call->in.corr,
                                              call->in.corr_len);
                 if (p->dispatching == call)
-                        p->dispatching = NULL; /* admit() need not take its key */
+                        p->dispatching =
+                            NULL; /* admit() need not take its key */
                 rt->records_in_flight--;
                 if (call->state != KBUS_REC_REPLYING)
                         p->in_flight--;
@@ -311,8 +312,8 @@ void kbus__record_finish(kbus_call *call) {
         /* Stored by on_ready, after what woke the loop is done: once per
          * partition per wake-up instead of once per record.  Whatever
          * commits first (a revocation, the close) stores it before. */
-        if (kbus__offsets_done(&p->offsets, call->seq, &next) &&
-            !p->revoked && kbus__partition_store(p, next))
+        if (kbus__offsets_done(&p->offsets, call->seq, &next) && !p->revoked &&
+            kbus__partition_store(p, next))
                 event_active(call->rt->ready_ev, EV_TIMEOUT, 0);
         end(call, false);
 }
@@ -441,7 +442,8 @@ static void on_retry(evutil_socket_t fd, short what, void *arg) {
 static bool retry_later(kbus_call *call, kbus_status code,
                         const char *message) {
         kbus_runtime *rt = call->rt;
-        kbus_retry_policy pol = kbus__retry_policy(call->retry, &rt->conf->retry);
+        kbus_retry_policy pol =
+            kbus__retry_policy(call->retry, &rt->conf->retry);
         int64_t backoff;
 
         if (!kbus__retry_allowed(&pol, code, call->attempt))
@@ -468,10 +470,10 @@ static bool retry_later(kbus_call *call, kbus_status code,
             !(call->timer = evtimer_new(rt->base, on_retry, call)))
                 return false;
         KBUS_LOGT(KBUS_LOG_INFO, "retry", call->in.traceparent,
-                  "%s attempt %" PRIu32 " failed (%s: %s); retrying in %"
-                  PRId64 " ms",
-                  kbus_call_method(call), call->attempt,
-                  kbus_status_name(code), message, backoff);
+                  "%s attempt %" PRIu32 " failed (%s: %s); retrying in %" PRId64
+                  " ms",
+                  kbus_call_method(call), call->attempt, kbus_status_name(code),
+                  message, backoff);
         call->attempt++;
         call->state = KBUS_REC_BACKOFF;
         rt->stats[KBUS_STAT_RETRIES]++;
@@ -484,9 +486,8 @@ static bool retry_later(kbus_call *call, kbus_status code,
 /* Sends a reply to the caller of \p call; takes \p value.  With \p ends,
  * the record ends when the reply's delivery report comes; without, the
  * reply is a courtesy and the record ends another way. */
-static int send_reply(kbus_call *call, kbus_status status,
-                      const char *message, void *value, size_t len,
-                      bool ends) {
+static int send_reply(kbus_call *call, kbus_status status, const char *message,
+                      void *value, size_t len, bool ends) {
         kbus_runtime *rt = call->rt;
         kbus_partition *p = call->part;
         char topic[256], tp[KBUS_TRACEPARENT_LEN + 1];
@@ -582,7 +583,8 @@ static int reply_packed(kbus_call *call, void *value, size_t len) {
                 char why[128];
                 snprintf(why, sizeof(why),
                          "reply of %zu bytes is larger than the producer's "
-                         "message.max.bytes", len);
+                         "message.max.bytes",
+                         len);
                 if (!(rc = send_reply(call, KBUS_OUT_OF_RANGE, why, NULL, 0,
                                       true)))
                         return KBUS_OUT_OF_RANGE;
@@ -813,9 +815,9 @@ int kbus_call_fail(kbus_call *call, kbus_status code, const char *message) {
         return 0;
 }
 
-void kbus__record_produced(kbus_call *call, const char *topic,
-                           const void *key, size_t key_len, const void *value,
-                           size_t len, const rd_kafka_headers_t *hdrs) {
+void kbus__record_produced(kbus_call *call, const char *topic, const void *key,
+                           size_t key_len, const void *value, size_t len,
+                           const rd_kafka_headers_t *hdrs) {
         if (HAS_STATE(call))
                 STATE_DO(call, produced, call, topic, key, key_len, value, len,
                          hdrs);
@@ -834,7 +836,7 @@ kbus_runtime *kbus_call_runtime(const kbus_call *call) {
 }
 
 const char *kbus_call_method(const kbus_call *call) {
-        return call->method        ? call->method->path
+        return call->method                     ? call->method->path
                : call->route && call->route->ev ? call->route->ev->type
                                                 : "";
 }

@@ -65,24 +65,24 @@ struct kbus_call {
         kbus_wire_in in; /* its headers */
         uint32_t attempt;
         /* Set by the route's dispatch: */
-        const kbus_method_desc *method;  /* requests */
-        const kbus_retry_policy *retry;  /* the method's or event's own */
-        uint32_t flags;                  /* KBUS_NO_DEAD_LETTER */
-        bool wants_reply;                /* a caller waits for a reply */
-        bool cached;                     /* "running" in the reply cache */
+        const kbus_method_desc *method; /* requests */
+        const kbus_retry_policy *retry; /* the method's or event's own */
+        uint32_t flags;                 /* KBUS_NO_DEAD_LETTER */
+        bool wants_reply;               /* a caller waits for a reply */
+        bool cached;                    /* "running" in the reply cache */
         ProtobufCMessage *input;
-        kbus_keyed key;       /* KBUS_ORDER_KEY with a key: its place */
+        kbus_keyed key; /* KBUS_ORDER_KEY with a key: its place */
         bool keyed;
-        struct event *timer;  /* retry backoff */
+        struct event *timer;             /* retry backoff */
         struct kbus_call *lprev, *lnext; /* rt->live: every call alive */
         struct kbus_call *qnext;         /* rt->ready */
-        kbus_dr reply_dr;     /* the reply's delivery report */
-        kbus_dead_letter dlt; /* once dead-lettering */
+        kbus_dr reply_dr;                /* the reply's delivery report */
+        kbus_dead_letter dlt;            /* once dead-lettering */
         struct kbus_published {
-                kbus_dr dr;        /* their delivery reports */
-                uint32_t n;        /* this attempt's, numbering ce_id */
-                uint32_t pending;  /* reports still due */
-                char *error;       /* the first that failed, why */
+                kbus_dr dr;       /* their delivery reports */
+                uint32_t n;       /* this attempt's, numbering ce_id */
+                uint32_t pending; /* reports still due */
+                char *error;      /* the first that failed, why */
                 bool failed;
         } pub;
         void *writes; /* the state module's: this attempt's table changes */
@@ -139,9 +139,9 @@ void kbus__record_abandon(kbus_call *call);
 
 /** The handler of \p call produced a message on its behalf (an event):
  *  the group's state module, if any, keeps a copy for the call's outbox. */
-void kbus__record_produced(kbus_call *call, const char *topic,
-                           const void *key, size_t key_len, const void *value,
-                           size_t len, const rd_kafka_headers_t *hdrs);
+void kbus__record_produced(kbus_call *call, const char *topic, const void *key,
+                           size_t key_len, const void *value, size_t len,
+                           const rd_kafka_headers_t *hdrs);
 
 /** The traceparent for an outgoing message: a child of the running
  *  handler's trace, else a new trace. */

@@ -35,4 +35,3 @@ bool kbus__ring_reserve(kbus_ring *r, size_t cap) {
         r->head = 0;
         return true;
 }
-

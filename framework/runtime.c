@@ -75,8 +75,7 @@ int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
                                      errlen);
                 if (rc)
                         goto fail;
-                rt->bootstrap =
-                    kbus__strdup(kbus_broker_bootstrap(rt->broker));
+                rt->bootstrap = kbus__strdup(kbus_broker_bootstrap(rt->broker));
                 rt->site.low_latency = conf->low_latency != 0;
         } else {
                 rt->bootstrap = kbus__strdup(conf->bootstrap);
@@ -95,8 +94,8 @@ int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
                 goto fail;
         rd_kafka_conf_set_dr_msg_cb(pconf, kbus__kafka_delivered);
         rd_kafka_conf_set_error_cb(pconf, producer_error);
-        rt->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, rkerr,
-                                    sizeof(rkerr));
+        rt->producer =
+            rd_kafka_new(RD_KAFKA_PRODUCER, pconf, rkerr, sizeof(rkerr));
         if (!rt->producer) {
                 rd_kafka_conf_destroy(pconf);
                 rc = kbus__err(errstr, errlen, KBUS_INVALID_ARGUMENT,
@@ -248,9 +247,9 @@ void kbus_runtime_free(kbus_runtime *rt) {
                  * reports store offsets; events; one-way requests), then
                  * give up on the rest.  Requests whose call has ended,
                  * cancelled just now included, are not waited for. */
-                int64_t end = kbus__now_ms() +
-                              (rt->conf && !rt->hurry ? rt->conf->shutdown_grace_ms
-                                                      : 0);
+                int64_t end =
+                    kbus__now_ms() +
+                    (rt->conf && !rt->hurry ? rt->conf->shutdown_grace_ms : 0);
                 int left;
                 while ((left = rd_kafka_outq_len(rt->producer)) >
                            (int)rt->stale_requests &&
@@ -260,9 +259,8 @@ void kbus_runtime_free(kbus_runtime *rt) {
                         KBUS_LOG(KBUS_LOG_WARN, "runtime",
                                  "%d messages not delivered before shutdown",
                                  left);
-                rd_kafka_purge(rt->producer,
-                               RD_KAFKA_PURGE_F_QUEUE |
-                                   RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_purge(rt->producer, RD_KAFKA_PURGE_F_QUEUE |
+                                                 RD_KAFKA_PURGE_F_INFLIGHT);
                 rd_kafka_poll(rt->producer, 0);
         }
         kbus__groups_close(rt);

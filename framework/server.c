@@ -41,13 +41,12 @@ int kbus_serve(kbus_runtime *rt, const kbus_service_desc *svc,
         r->ops = &request_ops;
         r->svc = svc;
         r->arg = arg;
-        rc = kbus__group_route(rt, rt->conf->group ? rt->conf->group
-                                                   : rt->conf->name,
-                               r);
+        rc = kbus__group_route(
+            rt, rt->conf->group ? rt->conf->group : rt->conf->name, r);
         if (rc)
                 goto fail;
-        KBUS_LOG(KBUS_LOG_INFO, "server", "serving %s on topic %s",
-                 svc->name, svc->topic);
+        KBUS_LOG(KBUS_LOG_INFO, "server", "serving %s on topic %s", svc->name,
+                 svc->topic);
         return 0;
 fail:
         kbus__free(r->topic);
@@ -61,11 +60,11 @@ fail:
  * Returns true when \p call was dealt with. */
 static bool answer_from_cache(kbus_call *call) {
         kbus_runtime *rt = call->rt;
-        kbus_cached_reply *e = kbus__replies_find(&rt->replies, call->in.corr,
-                                                  call->in.corr_len);
+        kbus_cached_reply *e =
+            kbus__replies_find(&rt->replies, call->in.corr, call->in.corr_len);
         if (!e) {
-                call->cached = kbus__replies_begin(
-                    &rt->replies, call->in.corr, call->in.corr_len);
+                call->cached = kbus__replies_begin(&rt->replies, call->in.corr,
+                                                   call->in.corr_len);
                 return false;
         }
         rt->stats[KBUS_STAT_REPLIES_CACHED]++;
@@ -165,9 +164,9 @@ static void request_dispatch(kbus_call *call) {
                 kbus__record_finish(call);
                 return;
         }
-        call->input = protobuf_c_message_unpack(
-            call->method->input, &kbus__pb_allocator, call->msg->len,
-            call->msg->payload);
+        call->input =
+            protobuf_c_message_unpack(call->method->input, &kbus__pb_allocator,
+                                      call->msg->len, call->msg->payload);
         if (!call->input) {
                 rt->stats[KBUS_STAT_DECODE_ERRORS]++;
                 snprintf(why, sizeof(why), "value is not a valid %s",

@@ -183,10 +183,10 @@ typedef struct change {
 /* Restore: a batch not yet complete. */
 typedef struct pending {
         struct pending *next;
-        int64_t offset;   /* of its input record */
+        int64_t offset; /* of its input record */
         uint32_t attempt;
-        uint32_t n;       /* changes in the batch */
-        change *changes;  /* those read, n at most */
+        uint32_t n;      /* changes in the batch */
+        change *changes; /* those read, n at most */
         uint32_t seen;
         void *outbox;
         size_t outbox_len;
@@ -200,8 +200,8 @@ struct tpart {
         kbus_hash entries;
         size_t overhead; /* bytes beyond keys and values */
         bool restoring;
-        int64_t next;     /* changelog offset after the last one read */
-        int64_t w_max;    /* highest kbus-committed seen */
+        int64_t next;  /* changelog offset after the last one read */
+        int64_t w_max; /* highest kbus-committed seen */
         int64_t restore_ms, restore_from, records_read, restore_end;
         bool from_snapshot;
         kbus_hash applied; /* applied, by input record */
@@ -226,8 +226,8 @@ struct state {
         table *tables;
         rd_kafka_t *restorer; /* reads changelogs: assigned, no group */
         kbus_bridge bridge;
-        int restoring;        /* table partitions being restored */
-        int32_t partitions;   /* of the input topics, once known */
+        int restoring;            /* table partitions being restored */
+        int32_t partitions;       /* of the input topics, once known */
         struct event *checkpoint; /* forgetting, and snapshots */
         int64_t last_snapshot_ms;
 };
@@ -251,13 +251,13 @@ struct writes {
         kbus_call *call;
         edit *head, *tail;
         uint32_t n;
-        bytes outbox;     /* u32 count, then the messages */
+        bytes outbox; /* u32 count, then the messages */
         uint32_t n_out;
-        uint32_t n_events;        /* of the outbox: sent once written */
-        uint32_t changelog_left;  /* changelog records not yet reported */
+        uint32_t n_events;       /* of the outbox: sent once written */
+        uint32_t changelog_left; /* changelog records not yet reported */
         ProtobufCMessage **got;
         size_t n_got;
-        tpart *tp;        /* while in its inflight list */
+        tpart *tp; /* while in its inflight list */
         writes *inext;
         /* A redelivered record: its outbox is being sent again. */
         kbus_dr resend_dr;
@@ -284,8 +284,8 @@ static void entry_free(entry *e) {
 /* Applies a put (\p value taken) or a delete at changelog \p offset; an
  * entry written by a later changelog record stays.  False when out of
  * memory. */
-static bool entry_set(tpart *tp, const void *key, size_t key_len,
-                      void *value, size_t len, int64_t offset) {
+static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
+                      size_t len, int64_t offset) {
         entry *e = entry_find(tp, key, key_len);
         if (e && e->offset > offset) {
                 kbus__free(value);
@@ -430,8 +430,8 @@ static void tpart_free(tpart *tp) {
 static tpart *tpart_new(table *t, int32_t partition) {
         tpart *tp;
         if (partition >= t->n_parts) {
-                tpart **np = kbus__realloc(t->parts,
-                                           (size_t)(partition + 1) * sizeof(*np));
+                tpart **np = kbus__realloc(t->parts, (size_t)(partition + 1) *
+                                                         sizeof(*np));
                 if (!np)
                         return NULL;
                 for (int32_t i = t->n_parts; i <= partition; i++)
@@ -522,9 +522,8 @@ static void snap_write(tpart *tp) {
         snap_path(tp, path, sizeof(path), "");
         snap_path(tp, tmp, sizeof(tmp), ".tmp");
         if (b.failed || mkdirs(tmp) || !(f = fopen(tmp, "wb"))) {
-                KBUS_LOG(KBUS_LOG_WARN, "table",
-                         "cannot write snapshot %s: %s", path,
-                         b.failed ? "out of memory" : strerror(errno));
+                KBUS_LOG(KBUS_LOG_WARN, "table", "cannot write snapshot %s: %s",
+                         path, b.failed ? "out of memory" : strerror(errno));
                 kbus__free(b.p);
                 return;
         }
@@ -532,8 +531,8 @@ static void snap_write(tpart *tp) {
          * snapshot or the new one, never half of one. */
         if (fwrite(b.p, 1, b.len, f) != b.len || fflush(f) ||
             fsync(fileno(f)) || fclose(f) || rename(tmp, path)) {
-                KBUS_LOG(KBUS_LOG_WARN, "table",
-                         "cannot write snapshot %s: %s", path, strerror(errno));
+                KBUS_LOG(KBUS_LOG_WARN, "table", "cannot write snapshot %s: %s",
+                         path, strerror(errno));
                 unlink(tmp);
         } else {
                 tp->dirty = false;
@@ -599,8 +598,7 @@ static bool snap_read(tpart *tp, int64_t *covers) {
         r.p += 8;
         if (!get_blob(&r, &p, &n) || n != strlen(st->g->id) ||
             memcmp(p, st->g->id, n) || !get_blob(&r, &p, &n) ||
-            n != strlen(tp->t->desc->name) ||
-            memcmp(p, tp->t->desc->name, n) ||
+            n != strlen(tp->t->desc->name) || memcmp(p, tp->t->desc->name, n) ||
             get_u32(&r) != (uint32_t)tp->partition) {
                 why = "made for another group, table or partition";
                 goto bad;
@@ -666,9 +664,9 @@ static int64_t committed_of(tpart *tp, const char *topic) {
 static void on_checkpoint(evutil_socket_t fd, short what, void *arg) {
         state *st = arg;
         const kbus_config *conf = st->rt->conf;
-        bool snapshot = conf->state_dir &&
-                        kbus__now_ms() - st->last_snapshot_ms >=
-                            conf->checkpoint_interval_ms;
+        bool snapshot =
+            conf->state_dir && kbus__now_ms() - st->last_snapshot_ms >=
+                                   conf->checkpoint_interval_ms;
         for (table *t = st->tables; t; t = t->next)
                 for (int32_t i = 0; i < t->n_parts; i++)
                         if (t->parts[i]) {
@@ -693,7 +691,8 @@ static void on_checkpoint(evutil_socket_t fd, short what, void *arg) {
  * (the partitions of one revocation, one by one) made librdkafka 2.0.2
  * stop a partition twice and abort ("rktp_started" assertion). */
 static void restorer_change(tpart *tp, bool add) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
         rd_kafka_error_t *err;
         /* Without a snapshot, from the changelog's first record, which is
          * not 0 once the broker dropped old ones. */
@@ -702,8 +701,7 @@ static void restorer_change(tpart *tp, bool add) {
         err = add ? rd_kafka_incremental_assign(tp->t->st->restorer, l)
                   : rd_kafka_incremental_unassign(tp->t->st->restorer, l);
         if (err) {
-                KBUS_LOG(KBUS_LOG_ERROR, "table",
-                         "%s %s [%" PRId32 "]: %s",
+                KBUS_LOG(KBUS_LOG_ERROR, "table", "%s %s [%" PRId32 "]: %s",
                          add ? "cannot read" : "cannot stop reading",
                          tp->t->changelog, tp->partition,
                          rd_kafka_error_string(err));
@@ -724,7 +722,7 @@ static void hold_one(kbus_partition *p) {
 static void hold(state *st, int32_t partition, bool on) {
         for (kbus_partition *p = st->g->parts; p; p = p->next)
                 if (p->partition == partition) {
-                          if (on)
+                        if (on)
                                 p->holds++;
                         else if (p->holds > 0)
                                 p->holds--;
@@ -764,9 +762,10 @@ static void restore_done(tpart *tp) {
         tp->restoring = false;
         st->restoring--;
         KBUS_LOG(KBUS_LOG_INFO, "table",
-                 "table %s partition %" PRId32 " restored: %zu entries, %"
-                 PRId64 " changelog records read from offset %" PRId64
-                 "%s in %" PRId64 " ms%s",
+                 "table %s partition %" PRId32
+                 " restored: %zu entries, %" PRId64
+                 " changelog records read from offset %" PRId64 "%s in %" PRId64
+                 " ms%s",
                  tp->t->desc->name, tp->partition, tp->entries.n,
                  tp->records_read, tp->restore_from,
                  tp->from_snapshot ? " (after the local snapshot)" : "",
@@ -891,7 +890,8 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
                                 memcpy(c->value, m->payload, m->len);
                 }
         }
-        if (ob && ob_len && !pb->outbox && (pb->outbox = kbus__malloc(ob_len))) {
+        if (ob && ob_len && !pb->outbox &&
+            (pb->outbox = kbus__malloc(ob_len))) {
                 memcpy(pb->outbox, ob, ob_len);
                 pb->outbox_len = ob_len;
         }
@@ -919,8 +919,8 @@ static void snapshot_gone(tpart *tp) {
         pending *pb;
         snap_path(tp, path, sizeof(path), "");
         snprintf(why, sizeof(why),
-                 "it covers changelog offset %" PRId64
-                 ", which %s [%" PRId32 "] does not have",
+                 "it covers changelog offset %" PRId64 ", which %s [%" PRId32
+                 "] does not have",
                  tp->restore_from, tp->t->changelog, tp->partition);
         snap_discard(tp, path, why);
         while ((pb = tp->pending)) {
@@ -983,8 +983,8 @@ static int restorer_open(state *st) {
         /* A snapshot's offset the changelog does not have is reported, not
          * silently replaced by another (snapshot_gone). */
         rd_kafka_conf_set(conf, "auto.offset.reset", "error", NULL, 0);
-        st->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr,
-                                    sizeof(rkerr));
+        st->restorer =
+            rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof(rkerr));
         if (!st->restorer) {
                 rd_kafka_conf_destroy(conf);
                 KBUS_LOG(KBUS_LOG_ERROR, "table", "restore consumer: %s",
@@ -1029,7 +1029,8 @@ static void state_assigned(void *arg, kbus_partition *p) {
                          "restoring table %s partition %" PRId32
                          " from %s offset %" PRId64 "%s",
                          t->desc->name, p->partition, t->changelog, tp->next,
-                         tp->from_snapshot ? " (local snapshot before it)" : "");
+                         tp->from_snapshot ? " (local snapshot before it)"
+                                           : "");
                 restorer_change(tp, true);
         }
 }
@@ -1119,8 +1120,8 @@ static int changelog_create(state *st, const table *t, int partitions) {
         free(cluster);
         if (mock) {
                 const struct rd_kafka_metadata *md;
-                rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, t->changelog,
-                                                           NULL);
+                rd_kafka_topic_t *rkt =
+                    rd_kafka_topic_new(rk, t->changelog, NULL);
                 ok = rkt && !rd_kafka_metadata(rk, 0, rkt, &md, 10000);
                 if (ok) {
                         ok = md->topic_cnt == 1 && !md->topics[0].err;
@@ -1185,9 +1186,8 @@ static int partitions_of(const struct rd_kafka_metadata *md,
  * case g).  The handle is kept so that the producer keeps the topic. */
 static void changelog_warm(state *st, table *t) {
         const struct rd_kafka_metadata *md;
-        if (t->rkt ||
-            !(t->rkt = rd_kafka_topic_new(st->rt->producer, t->changelog,
-                                          NULL)))
+        if (t->rkt || !(t->rkt = rd_kafka_topic_new(st->rt->producer,
+                                                    t->changelog, NULL)))
                 return;
         if (rd_kafka_metadata(st->rt->producer, 0, t->rkt, &md, 5000) ==
             RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -1207,10 +1207,9 @@ static int state_start(void *arg) {
         if (rt->broker) {
                 st->partitions = rt->conf->broker_partitions;
                 for (table *t = st->tables; t; t = t->next)
-                        rd_kafka_mock_topic_create(kbus_broker_mock(rt->broker),
-                                                   t->changelog,
-                                                   rt->conf->broker_partitions,
-                                                   1);
+                        rd_kafka_mock_topic_create(
+                            kbus_broker_mock(rt->broker), t->changelog,
+                            rt->conf->broker_partitions, 1);
         } else if (rd_kafka_metadata(rt->producer, 1, NULL, &md, 10000) ==
                    RD_KAFKA_RESP_ERR_NO_ERROR) {
                 int input = -1;
@@ -1386,9 +1385,9 @@ static uint32_t outbox_send(kbus_runtime *rt, const void *outbox,
 static void send_events(writes *ws) {
         kbus_call *call = ws->call;
         bool failed = false;
-        call->pub.pending += outbox_send(call->rt, ws->outbox.p,
-                                         ws->outbox.len, 0, ws->n_events,
-                                         &call->pub.dr, &failed);
+        call->pub.pending +=
+            outbox_send(call->rt, ws->outbox.p, ws->outbox.len, 0, ws->n_events,
+                        &call->pub.dr, &failed);
         if (failed && !call->pub.failed) {
                 call->pub.failed = true;
                 call->pub.error = kbus__strdup("cannot send an event");
@@ -1458,10 +1457,11 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
                            reply_len, h);
                 rd_kafka_headers_destroy(h);
         }
-        committed_len = put_dec(committed, kbus__offsets_open(&p->offsets)
-                                               ? kbus__offsets_oldest(&p->offsets)
-                                               : kbus_call_offset(call)) -
-                        committed;
+        committed_len =
+            put_dec(committed, kbus__offsets_open(&p->offsets)
+                                   ? kbus__offsets_oldest(&p->offsets)
+                                   : kbus_call_offset(call)) -
+            committed;
         if (in_topic_len > sizeof(source) - 64)
                 in_topic_len = sizeof(source) - 64;
         for (edit *x = ws->head; x; x = x->next) {
@@ -1480,8 +1480,7 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
                 *end++ = ' ';
                 memcpy(end, in_topic, in_topic_len);
                 end += in_topic_len;
-                rd_kafka_header_add(h, KBUS_H_SOURCE, -1, source,
-                                    end - source);
+                rd_kafka_header_add(h, KBUS_H_SOURCE, -1, source, end - source);
                 rd_kafka_header_add(h, KBUS_H_COMMITTED, -1, committed,
                                     committed_len);
                 if (!x->next && !ws->outbox.failed && ws->n_out)
@@ -1495,11 +1494,9 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
                                 memcpy(value, x->value, x->len);
                         x->dr.delivered = write_delivered;
                         x->delivered = -1;
-                        rc = kbus__kafka_produce(st->rt->producer,
-                                                 x->t->changelog,
-                                                 p->partition, x->key,
-                                                 x->key_len, value, x->len, h,
-                                                 &x->dr);
+                        rc = kbus__kafka_produce(
+                            st->rt->producer, x->t->changelog, p->partition,
+                            x->key, x->key_len, value, x->len, h, &x->dr);
                 }
                 if (rc) {
                         /* Like an event that was not delivered: the call
@@ -1523,8 +1520,8 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
 static void state_apply(void *arg, kbus_call *call) {
         writes *ws = call->writes;
         const char *topic = kbus_call_topic(call);
-        tpart *first = ws->head ? tpart_of(ws->head->t, call->part->partition)
-                                : NULL;
+        tpart *first =
+            ws->head ? tpart_of(ws->head->t, call->part->partition) : NULL;
         inflight_unlink(ws);
         /* Until its offset is committed, a crash brings the record back:
          * then it is recognised, and not handled twice. */
@@ -1534,8 +1531,7 @@ static void state_apply(void *arg, kbus_call *call) {
         if (first)
                 remember(first, topic, strlen(topic), kbus_call_offset(call),
                          ws->outbox.failed || !ws->n_out ? NULL : ws->outbox.p,
-                         ws->outbox.failed || !ws->n_out ? 0
-                                                         : ws->outbox.len);
+                         ws->outbox.failed || !ws->n_out ? 0 : ws->outbox.len);
         for (edit *x = ws->head; x; x = x->next) {
                 tpart *tp = tpart_of(x->t, call->part->partition);
                 if (!tp || x->delivered < 0)
@@ -1572,8 +1568,8 @@ static void resend_delivered(kbus_dr *dr, const rd_kafka_message_t *m) {
         }
         /* Tried again until it goes, like a dead letter. */
         if (!ws->resend_timer &&
-            !(ws->resend_timer = evtimer_new(ws->st->rt->base, on_resend_timer,
-                                             ws))) {
+            !(ws->resend_timer =
+                  evtimer_new(ws->st->rt->base, on_resend_timer, ws))) {
                 kbus__record_abandon(ws->call);
                 return;
         }
@@ -1646,10 +1642,10 @@ static void resend(writes *ws) {
         ws->resend_failed = false;
         ws->resend_dr.delivered = resend_delivered;
         /* One more until every message is queued. */
-        ws->resend_pending = 1 + outbox_send(call->rt, ws->resend->outbox,
-                                             ws->resend->outbox_len, 0,
-                                             UINT32_MAX, &ws->resend_dr,
-                                             &ws->resend_failed);
+        ws->resend_pending =
+            1 + outbox_send(call->rt, ws->resend->outbox,
+                            ws->resend->outbox_len, 0, UINT32_MAX,
+                            &ws->resend_dr, &ws->resend_failed);
         {
                 rd_kafka_message_t done = {.err = RD_KAFKA_RESP_ERR_NO_ERROR};
                 resend_delivered(&ws->resend_dr, &done);
@@ -1668,7 +1664,8 @@ struct first {
 static void forget_before_first(kbus_hnode *n, void *arg) {
         struct first *f = arg;
         applied *a = kbus__entry_of(n, applied, node);
-        if (a->offset < f->offset && !strcmp((const char *)a->key + 8, f->topic)) {
+        if (a->offset < f->offset &&
+            !strcmp((const char *)a->key + 8, f->topic)) {
                 kbus__hash_remove(&f->tp->applied, n);
                 applied_free(n, NULL);
         }
@@ -1759,7 +1756,8 @@ int kbus_table_attach(kbus_runtime *rt, const kbus_table_desc *td,
                              td->name) > 249) {
                 KBUS_LOG(KBUS_LOG_ERROR, "table",
                          "changelog topic of table %s in group %s would be "
-                         "longer than 249 characters", td->name, group);
+                         "longer than 249 characters",
+                         td->name, group);
                 return KBUS_INVALID_ARGUMENT;
         }
         if (!(t = kbus__calloc(1, sizeof(*t))) ||
@@ -1771,8 +1769,8 @@ int kbus_table_attach(kbus_runtime *rt, const kbus_table_desc *td,
         t->desc = td;
         t->next = st->tables;
         st->tables = t;
-        KBUS_LOG(KBUS_LOG_INFO, "table", "group %s keeps table %s in %s",
-                 group, td->name, name);
+        KBUS_LOG(KBUS_LOG_INFO, "table", "group %s keeps table %s in %s", group,
+                 td->name, name);
         return 0;
 }
 
@@ -1806,11 +1804,9 @@ static bool key_ok(kbus_call *call, const void **key, size_t *len) {
         }
         if (m->key && m->key_len == *len && !memcmp(m->key, *key, *len))
                 return true;
-        return st->partitions > 0 &&
-               rd_kafka_msg_partitioner_murmur2_random(NULL, *key, *len,
-                                                       st->partitions, NULL,
-                                                       NULL) ==
-                   call->part->partition;
+        return st->partitions > 0 && rd_kafka_msg_partitioner_murmur2_random(
+                                         NULL, *key, *len, st->partitions, NULL,
+                                         NULL) == call->part->partition;
 }
 
 static edit *own_edit(writes *ws, table *t, const void *key, size_t len) {

@@ -37,9 +37,9 @@ static const kbus_table_desc things = {
 /* What one step saw. */
 struct step {
         bool done;
-        int rc;          /* of its get, or of the check that failed */
-        char got[64];    /* the value it read */
-        char scan[256];  /* "key=value " of each entry scanned, sorted */
+        int rc;           /* of its get, or of the check that failed */
+        char got[64];     /* the value it read */
+        char scan[256];   /* "key=value " of each entry scanned, sorted */
         char broken[200]; /* the first check inside the call that failed */
         int attempts;
 };
@@ -131,16 +131,16 @@ static void on_op(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
                 /* Read your writes, inside one call. */
                 CHECK(s, get(call, k, got, sizeof(got)) == KBUS_NOT_FOUND);
                 CHECK(s, put(call, k, "1") == 0);
-                CHECK(s, get(call, k, got, sizeof(got)) == 0 &&
-                             !strcmp(got, "1"));
+                CHECK(s,
+                      get(call, k, got, sizeof(got)) == 0 && !strcmp(got, "1"));
                 CHECK(s, put(call, k, "2") == 0);
-                CHECK(s, get(call, k, got, sizeof(got)) == 0 &&
-                             !strcmp(got, "2"));
+                CHECK(s,
+                      get(call, k, got, sizeof(got)) == 0 && !strcmp(got, "2"));
                 CHECK(s, del(call, k) == 0);
                 CHECK(s, get(call, k, got, sizeof(got)) == KBUS_NOT_FOUND);
                 CHECK(s, put(call, k, "3") == 0);
-                CHECK(s, get(call, k, got, sizeof(got)) == 0 &&
-                             !strcmp(got, "3"));
+                CHECK(s,
+                      get(call, k, got, sizeof(got)) == 0 && !strcmp(got, "3"));
                 /* The same key given explicitly is the same entry. */
                 CHECK(s, get(call, k_rec, got, sizeof(got)) == 0 &&
                              !strcmp(got, "3"));
@@ -194,9 +194,8 @@ static kbus_event_desc ops_desc;
 static kbus_runtime *subscriber(void) {
         kbus_runtime *rt = test_runtime(GROUP, GROUP);
         assert_int_equal(kbus_table_attach(rt, &things, NULL), 0);
-        assert_int_equal(kbus_subscribe(rt, &ops_desc, NULL, (kbus_fn)on_op,
-                                        NULL),
-                         0);
+        assert_int_equal(
+            kbus_subscribe(rt, &ops_desc, NULL, (kbus_fn)on_op, NULL), 0);
         assert_int_equal(kbus_runtime_start(rt), 0);
         assert_true(run_until_ready(rt, 60));
         return rt;

@@ -45,8 +45,7 @@ static bool is_hex(unsigned char c) {
  * when b > hi; the sums stay within the byte.  A byte with its top bit set
  * is never a digit (and may carry into the next byte's sums, which then do
  * not matter). */
-static inline __attribute__((always_inline)) uint64_t
-not_hex8(const char *s) {
+static inline __attribute__((always_inline)) uint64_t not_hex8(const char *s) {
         const uint64_t ones = 0x0101010101010101u, top = ones * 0x80;
         uint64_t x, digit, lower;
         memcpy(&x, s, 8);
@@ -59,8 +58,8 @@ not_hex8(const char *s) {
  * characters at a time, the version and the flags one by one. */
 static bool valid_traceparent(const char *s, size_t n) {
         return n == KBUS_TRACEPARENT_LEN && s[2] == '-' && s[35] == '-' &&
-               s[52] == '-' && is_hex(s[0]) && is_hex(s[1]) &&
-               is_hex(s[53]) && is_hex(s[54]) &&
+               s[52] == '-' && is_hex(s[0]) && is_hex(s[1]) && is_hex(s[53]) &&
+               is_hex(s[54]) &&
                !(not_hex8(s + 3) | not_hex8(s + 11) | not_hex8(s + 19) |
                  not_hex8(s + 27) | not_hex8(s + 36) | not_hex8(s + 44));
 }
@@ -72,8 +71,8 @@ static bool valid_traceparent(const char *s, size_t n) {
                 seen |= (bit);                                                 \
         } while (0)
 
-int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in,
-                    char *why, size_t whylen) {
+int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in, char *why,
+                    size_t whylen) {
         rd_kafka_headers_t *hdrs = NULL;
         if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
                 hdrs = NULL;
@@ -107,20 +106,18 @@ int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
                         } else if (NAME_IS(KBUS_H_CORRELATION)) {
                                 SEEN(1u << 1);
                                 if (size == 0)
-                                        return kbus__err(why, whylen,
-                                                         KBUS_INVALID_ARGUMENT,
-                                                         "empty %s",
-                                                         KBUS_H_CORRELATION);
+                                        return kbus__err(
+                                            why, whylen, KBUS_INVALID_ARGUMENT,
+                                            "empty %s", KBUS_H_CORRELATION);
                                 in->corr = val;
                                 in->corr_len = size;
                         } else if (NAME_IS(KBUS_H_REPLY_TOPIC)) {
                                 SEEN(1u << 2);
                                 if (size == 0 || size > 249)
-                                        return kbus__err(why, whylen,
-                                                         KBUS_INVALID_ARGUMENT,
-                                                         "bad %s length %zu",
-                                                         KBUS_H_REPLY_TOPIC,
-                                                         size);
+                                        return kbus__err(
+                                            why, whylen, KBUS_INVALID_ARGUMENT,
+                                            "bad %s length %zu",
+                                            KBUS_H_REPLY_TOPIC, size);
                                 in->reply_topic = val;
                                 in->reply_topic_len = size;
                         } else if (NAME_IS(KBUS_H_REPLY_PARTITION)) {
@@ -147,8 +144,7 @@ int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
                                 in->deadline_ms = num;
                         } else if (NAME_IS(KBUS_H_STATUS)) {
                                 SEEN(1u << 5);
-                                if (!parse_decimal(val, size, &num) ||
-                                    num > 16)
+                                if (!parse_decimal(val, size, &num) || num > 16)
                                         return kbus__err(
                                             why, whylen, KBUS_INVALID_ARGUMENT,
                                             "%s is not a status code 0-16",

@@ -35,7 +35,7 @@
 /* Changelog records of state tables (docs/STATE.md). */
 #define KBUS_H_SOURCE "kbus-source" /* "<offset> <attempt> <i>/<n> <topic>" */
 #define KBUS_H_COMMITTED "kbus-committed" /* decimal: all below are done */
-#define KBUS_H_OUTBOX "kbus-outbox" /* binary: what the record sent */
+#define KBUS_H_OUTBOX "kbus-outbox"       /* binary: what the record sent */
 
 /* Dead letters: Spring for Apache Kafka's names, and kbus's own. */
 #define KBUS_H_DLT_PREFIX "kafka_dlt-"
@@ -59,10 +59,10 @@ typedef struct kbus_wire_in {
         size_t corr_len;
         const char *reply_topic; /* not NUL-terminated */
         size_t reply_topic_len;
-        int32_t reply_partition; /* -1: none */
-        int64_t deadline_ms;     /* 0: none */
-        uint32_t attempts;       /* from kbus-attempts; 0 if absent */
-        int status;              /* replies: kbus-status, -1 if absent */
+        int32_t reply_partition;    /* -1: none */
+        int64_t deadline_ms;        /* 0: none */
+        uint32_t attempts;          /* from kbus-attempts; 0 if absent */
+        int status;                 /* replies: kbus-status, -1 if absent */
         const char *status_message; /* not NUL-terminated */
         size_t status_message_len;
         const char *ce_type; /* events */
@@ -75,8 +75,8 @@ typedef struct kbus_wire_in {
  * with the reason in \p why for a malformed header (a duplicated one, a
  * non-numeric deadline, a kafka_replyPartition not 4 bytes long...).
  */
-int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in,
-                    char *why, size_t whylen);
+int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in, char *why,
+                    size_t whylen);
 
 /** The same, from a header list (NULL: none), for tests and fuzzing. */
 int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
@@ -100,8 +100,7 @@ rd_kafka_headers_t *kbus__wire_reply(const uint8_t *corr, size_t corr_len,
 
 /** A CloudEvent in binary mode, timed now. */
 rd_kafka_headers_t *kbus__wire_event(const char *id, const char *source,
-                                     const char *type,
-                                     const char *traceparent);
+                                     const char *type, const char *traceparent);
 
 /** What a dead letter says about the record it keeps. */
 typedef struct kbus_wire_dlt {

@@ -112,7 +112,7 @@ static void test_similar_names_ignored(void **state) {
         kbus_wire_in in;
         char why[256];
         add("ce_time", "2026-01-01T00:00:00.000Z", 24); /* as long as ce_type */
-        add("kbus-statux", "3", 1);                      /* as kbus-status */
+        add("kbus-statux", "3", 1);                     /* as kbus-status */
         add("kbus-methodx", "/a.B/C", 6);
         add("kbus-metho", "/a.B/C", 6);
         add("ce_type", "a.b", 3);
@@ -132,7 +132,8 @@ static bool traceparent_kept(const char *tp) {
         add("traceparent", tp, KBUS_TRACEPARENT_LEN);
         assert_int_equal(read_in(&in, why), 0);
         if (in.traceparent[0])
-                assert_memory_equal(in.traceparent, tp, KBUS_TRACEPARENT_LEN + 1);
+                assert_memory_equal(in.traceparent, tp,
+                                    KBUS_TRACEPARENT_LEN + 1);
         return in.traceparent[0] != '\0';
 }
 
@@ -163,7 +164,7 @@ static void test_trace_child_keeps_trace_id(void **state) {
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
         char out[KBUS_TRACEPARENT_LEN + 1], fresh[KBUS_TRACEPARENT_LEN + 1];
         kbus__trace_child(tp, out);
-        assert_memory_equal(out, tp, 36);          /* same trace */
+        assert_memory_equal(out, tp, 36);               /* same trace */
         assert_memory_not_equal(out + 36, tp + 36, 16); /* new span */
         kbus__trace_child(NULL, fresh);
         assert_int_equal(strlen(fresh), KBUS_TRACEPARENT_LEN);

@@ -26,17 +26,16 @@
 #define PROG "page-counter"
 
 static void usage(FILE *out) {
-        fprintf(out,
-                "usage: " PROG " [-c FILE] [-i INTERVAL_MS]\n"
-                "Counts activity.v1.PageViewed per page; publishes and "
-                "prints the changed totals\nevery INTERVAL_MS (default "
-                "1000) until SIGINT or SIGTERM.\n\n"
-                "  -c FILE        kbus configuration file (libconfig "
-                "format)\n"
-                "  -i INTERVAL_MS flush interval\n"
-                "  -h, --help     this help\n\n"
-                "Environment: KBUS_BOOTSTRAP (broker list), "
-                "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
+        fprintf(out, "usage: " PROG " [-c FILE] [-i INTERVAL_MS]\n"
+                     "Counts activity.v1.PageViewed per page; publishes and "
+                     "prints the changed totals\nevery INTERVAL_MS (default "
+                     "1000) until SIGINT or SIGTERM.\n\n"
+                     "  -c FILE        kbus configuration file (libconfig "
+                     "format)\n"
+                     "  -i INTERVAL_MS flush interval\n"
+                     "  -h, --help     this help\n\n"
+                     "Environment: KBUS_BOOTSTRAP (broker list), "
+                     "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
 }
 
 struct page {
@@ -111,7 +110,7 @@ int main(int argc, char **argv) {
                         interval = atol(argv[++i]);
                         if (interval <= 0) {
                                 fprintf(stderr, PROG ": -i needs a positive "
-                                                "number\n");
+                                                     "number\n");
                                 return 2;
                         }
                 } else {
@@ -128,12 +127,11 @@ int main(int argc, char **argv) {
         }
         c.pages = table_new();
         struct timeval tv = {interval / 1000, interval % 1000 * 1000};
-        timer = event_new(kbus_runtime_event_base(c.rt), -1, EV_PERSIST,
-                          flush, &c);
+        timer =
+            event_new(kbus_runtime_event_base(c.rt), -1, EV_PERSIST, flush, &c);
         rc = timer && event_add(timer, &tv) == 0 ? 0 : KBUS_INTERNAL;
         if (!rc)
-                rc = activity_v1_page_viewed_subscribe(c.rt, NULL, on_view,
-                                                       &c);
+                rc = activity_v1_page_viewed_subscribe(c.rt, NULL, on_view, &c);
         if (!rc)
                 rc = kbus_runtime_run(c.rt);
         if (rc)

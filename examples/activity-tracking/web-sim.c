@@ -18,8 +18,8 @@
 
 #define PROG "web-sim"
 
-static const char *const pages[] = {"/", "/products", "/products/42",
-                                    "/cart", "/checkout"};
+static const char *const pages[] = {"/", "/products", "/products/42", "/cart",
+                                    "/checkout"};
 
 static void usage(FILE *out) {
         fprintf(out,
@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
                         views = atol(argv[++i]);
                         if (views <= 0) {
                                 fprintf(stderr, PROG ": -n needs a positive "
-                                                "number\n");
+                                                     "number\n");
                                 return 2;
                         }
                 } else if (!strcmp(argv[i], "--stdin")) {
@@ -114,8 +114,8 @@ int main(int argc, char **argv) {
                         snprintf(user, sizeof(user), "user-%u",
                                  (seed >> 16) % 20);
                         rc = publish(rt, frontend, user,
-                                     pages[(seed >> 8) % (sizeof(pages) /
-                                                          sizeof(*pages))]);
+                                     pages[(seed >> 8) %
+                                           (sizeof(pages) / sizeof(*pages))]);
                         if (!rc)
                                 published++;
                 }

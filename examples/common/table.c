@@ -94,7 +94,9 @@ void table_put(table *t, const char *key, void *value) {
                 grow(t);
 }
 
-size_t table_count(const table *t) { return t->count; }
+size_t table_count(const table *t) {
+        return t->count;
+}
 
 void table_foreach(const table *t,
                    void (*fn)(const char *key, void *value, void *arg),

@@ -92,9 +92,8 @@ static void run_next(struct state *st) {
                         Ledger__V1__GetBalanceRequest req =
                             LEDGER__V1__GET_BALANCE_REQUEST__INIT;
                         req.account_id = op->account;
-                        rc = ledger_v1_ledger_get_balance(st->rt, &req,
-                                                          st->opts, on_reply,
-                                                          st);
+                        rc = ledger_v1_ledger_get_balance(
+                            st->rt, &req, st->opts, on_reply, st);
                 }
                 if (rc == 0)
                         return;
@@ -109,8 +108,10 @@ static long parse_number(const char *what, const char *s) {
         char *end;
         long v = strtol(s, &end, 10);
         if (*s == '\0' || *end != '\0' || v <= 0) {
-                fprintf(stderr, "ledger-client: %s needs a positive number, "
-                                "got '%s'\n", what, s);
+                fprintf(stderr,
+                        "ledger-client: %s needs a positive number, "
+                        "got '%s'\n",
+                        what, s);
                 exit(2);
         }
         return v;
@@ -138,8 +139,7 @@ int main(int argc, char **argv) {
                             !strcmp(argv[i], "withdraw")) &&
                            i + 2 < argc) {
                         struct op *op = &st.ops[st.n_ops++];
-                        op->kind = argv[i][0] == 'd' ? OP_DEPOSIT
-                                                     : OP_WITHDRAW;
+                        op->kind = argv[i][0] == 'd' ? OP_DEPOSIT : OP_WITHDRAW;
                         op->account = argv[i + 1];
                         op->amount = parse_number(argv[i], argv[i + 2]);
                         i += 2;
@@ -148,8 +148,8 @@ int main(int argc, char **argv) {
                         op->kind = OP_BALANCE;
                         op->account = argv[++i];
                 } else {
-                        fprintf(stderr,
-                                "ledger-client: bad argument '%s'\n", argv[i]);
+                        fprintf(stderr, "ledger-client: bad argument '%s'\n",
+                                argv[i]);
                         usage(stderr);
                         return 2;
                 }
@@ -158,8 +158,8 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
-        if (kbus_runtime_new_from_file(&st.rt, "ledger-client", file, NULL,
-                                       err, sizeof(err))) {
+        if (kbus_runtime_new_from_file(&st.rt, "ledger-client", file, NULL, err,
+                                       sizeof(err))) {
                 fprintf(stderr, "ledger-client: %s\n", err);
                 return 1;
         }

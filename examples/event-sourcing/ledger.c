@@ -33,8 +33,8 @@
 static void usage(FILE *out) {
         fprintf(out,
                 "usage: ledger [-c FILE]\n"
-                "Rebuilds account balances by replaying the topic "
-                EVENT_TOPIC " from the\nbeginning, prints \"ready\" on "
+                "Rebuilds account balances by replaying the topic " EVENT_TOPIC
+                " from the\nbeginning, prints \"ready\" on "
                 "stdout, then serves ledger.v1.Ledger until SIGINT or "
                 "SIGTERM.\n\n"
                 "  -c FILE     kbus configuration file (libconfig format)\n"

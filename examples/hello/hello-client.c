@@ -51,8 +51,10 @@ static long parse_count(const char *flag, const char *s) {
         char *end;
         long v = strtol(s, &end, 10);
         if (*s == '\0' || *end != '\0' || v <= 0) {
-                fprintf(stderr, "hello-client: %s needs a positive number, "
-                                "got '%s'\n", flag, s);
+                fprintf(stderr,
+                        "hello-client: %s needs a positive number, "
+                        "got '%s'\n",
+                        flag, s);
                 exit(2);
         }
         return v;

@@ -14,16 +14,15 @@
 #include "hello.kbus.h"
 
 static void usage(FILE *out) {
-        fprintf(out,
-                "usage: hello-server [-c FILE]\n"
-                "Serves hello.v1.Greeter on topic hello.v1.Greeter until "
-                "SIGINT or SIGTERM.\n\n"
-                "  -c FILE   kbus configuration file (libconfig format)\n"
-                "  -h, --help  this help\n\n"
-                "Environment: KBUS_BOOTSTRAP (broker list, default: an "
-                "embedded broker),\n"
-                "KBUS_LOW_LATENCY=1 (for a separately started embedded "
-                "broker), KBUS_LOG_LEVEL.\n");
+        fprintf(out, "usage: hello-server [-c FILE]\n"
+                     "Serves hello.v1.Greeter on topic hello.v1.Greeter until "
+                     "SIGINT or SIGTERM.\n\n"
+                     "  -c FILE   kbus configuration file (libconfig format)\n"
+                     "  -h, --help  this help\n\n"
+                     "Environment: KBUS_BOOTSTRAP (broker list, default: an "
+                     "embedded broker),\n"
+                     "KBUS_LOW_LATENCY=1 (for a separately started embedded "
+                     "broker), KBUS_LOG_LEVEL.\n");
 }
 
 static void say_hello(kbus_call *call, const Hello__V1__HelloRequest *req,

@@ -65,11 +65,10 @@ static void on_line(kbus_call *call, const Logs__V1__LogLine *ll, void *arg) {
         if (ll->seq != src->last_seq + 1)
                 fprintf(stderr,
                         PROG ": %s: line %" PRIu64 " follows line %" PRIu64
-                        ": lines missing\n",
+                             ": lines missing\n",
                         ll->source, ll->seq, src->last_seq);
         src->last_seq = ll->seq;
-        fprintf(co->out, "%s %" PRIu64 " %s\n", ll->source, ll->seq,
-                ll->text);
+        fprintf(co->out, "%s %" PRIu64 " %s\n", ll->source, ll->seq, ll->text);
         /* Flushed per line so that a reader (tail -f, a test) sees each
          * line as soon as it is collected. */
         fflush(co->out);

@@ -67,16 +67,36 @@ static void send_json(struct evhttp_request *req, int code, json_t *body) {
                 evbuffer_add(out, "\n", 1);
         }
         switch (code) {
-        case 200: reason = "OK"; break;
-        case 201: reason = "Created"; break;
-        case 400: reason = "Bad Request"; break;
-        case 404: reason = "Not Found"; break;
-        case 405: reason = "Method Not Allowed"; break;
-        case 413: reason = "Payload Too Large"; break;
-        case 422: reason = "Unprocessable Entity"; break;
-        case 502: reason = "Bad Gateway"; break;
-        case 503: reason = "Service Unavailable"; break;
-        default: reason = "Error"; break;
+        case 200:
+                reason = "OK";
+                break;
+        case 201:
+                reason = "Created";
+                break;
+        case 400:
+                reason = "Bad Request";
+                break;
+        case 404:
+                reason = "Not Found";
+                break;
+        case 405:
+                reason = "Method Not Allowed";
+                break;
+        case 413:
+                reason = "Payload Too Large";
+                break;
+        case 422:
+                reason = "Unprocessable Entity";
+                break;
+        case 502:
+                reason = "Bad Gateway";
+                break;
+        case 503:
+                reason = "Service Unavailable";
+                break;
+        default:
+                reason = "Error";
+                break;
         }
         if (code >= 500)
                 gw.errors_5xx++;
@@ -109,9 +129,10 @@ static void send_backend_error(struct evhttp_request *req, kbus_status status,
         case KBUS_RESOURCE_EXHAUSTED:
         case KBUS_ABORTED:
         case KBUS_CANCELLED:
-                snprintf(text, sizeof(text), "orders service did not answer "
-                         "(%s: %s); try again", kbus_status_name(status),
-                         message ? message : "");
+                snprintf(text, sizeof(text),
+                         "orders service did not answer "
+                         "(%s: %s); try again",
+                         kbus_status_name(status), message ? message : "");
                 evhttp_add_header(evhttp_request_get_output_headers(req),
                                   "Retry-After", "1");
                 send_error(req, 503, text);
@@ -145,10 +166,10 @@ static void placed(kbus_status status, const char *message,
         snprintf(location, sizeof(location), "/orders/%s", reply->order_id);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Location",
                           location);
-        send_json(req, 201, json_pack("{s:s, s:I, s:s}", "order_id",
-                                      reply->order_id, "total_cents",
-                                      (json_int_t)reply->total_cents, "state",
-                                      "PLACED"));
+        send_json(req, 201,
+                  json_pack("{s:s, s:I, s:s}", "order_id", reply->order_id,
+                            "total_cents", (json_int_t)reply->total_cents,
+                            "state", "PLACED"));
 }
 
 static void post_order(struct evhttp_request *req) {
@@ -169,8 +190,10 @@ static void post_order(struct evhttp_request *req) {
         }
         body = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, &jerr);
         if (!body) {
-                snprintf(why, sizeof(why), "the body is not JSON: %s at line "
-                         "%d column %d", jerr.text, jerr.line, jerr.column);
+                snprintf(why, sizeof(why),
+                         "the body is not JSON: %s at line "
+                         "%d column %d",
+                         jerr.text, jerr.line, jerr.column);
                 send_error(req, 400, why);
                 return;
         }
@@ -180,8 +203,9 @@ static void post_order(struct evhttp_request *req) {
         }
         v = json_object_get(body, "customer_id");
         if (!json_is_string(v) || !pipeline_token_ok(json_string_value(v))) {
-                send_error(req, 400, "customer_id must be a string of 1-64 "
-                                     "characters of A-Z a-z 0-9 . _ : @ -");
+                send_error(req, 400,
+                           "customer_id must be a string of 1-64 "
+                           "characters of A-Z a-z 0-9 . _ : @ -");
                 goto out;
         }
         pr.customer_id = (char *)json_string_value(v);
@@ -189,9 +213,10 @@ static void post_order(struct evhttp_request *req) {
         if (v && !json_is_null(v)) {
                 if (!json_is_string(v) ||
                     !pipeline_token_ok(json_string_value(v))) {
-                        send_error(req, 400, "card_token must be a string of "
-                                             "1-64 characters of A-Z a-z 0-9 "
-                                             ". _ : @ -");
+                        send_error(req, 400,
+                                   "card_token must be a string of "
+                                   "1-64 characters of A-Z a-z 0-9 "
+                                   ". _ : @ -");
                         goto out;
                 }
                 pr.card_token = (char *)json_string_value(v);
@@ -199,7 +224,8 @@ static void post_order(struct evhttp_request *req) {
         list = json_object_get(body, "items");
         if (!json_is_array(list) || json_array_size(list) == 0 ||
             json_array_size(list) > MAX_ITEMS) {
-                snprintf(why, sizeof(why), "items must be an array of 1 to %d "
+                snprintf(why, sizeof(why),
+                         "items must be an array of 1 to %d "
                          "{\"sku\": ..., \"quantity\": ...} objects",
                          MAX_ITEMS);
                 send_error(req, 400, why);
@@ -210,16 +236,19 @@ static void post_order(struct evhttp_request *req) {
                 json_t *sku = json_object_get(item, "sku");
                 json_t *qty = json_object_get(item, "quantity");
                 if (!json_is_object(item) || !json_is_string(sku)) {
-                        snprintf(why, sizeof(why), "items[%zu] must be an "
-                                 "object with a string \"sku\"", i);
+                        snprintf(why, sizeof(why),
+                                 "items[%zu] must be an "
+                                 "object with a string \"sku\"",
+                                 i);
                         send_error(req, 400, why);
                         goto out;
                 }
                 if (!json_is_integer(qty) || json_integer_value(qty) < 1 ||
                     json_integer_value(qty) > MAX_QUANTITY) {
-                        snprintf(why, sizeof(why), "items[%zu].quantity must "
-                                 "be a whole number from 1 to %d", i,
-                                 MAX_QUANTITY);
+                        snprintf(why, sizeof(why),
+                                 "items[%zu].quantity must "
+                                 "be a whole number from 1 to %d",
+                                 i, MAX_QUANTITY);
                         send_error(req, 400, why);
                         goto out;
                 }
@@ -232,9 +261,10 @@ static void post_order(struct evhttp_request *req) {
         pr.n_items = json_array_size(list);
         if (key) {
                 if (!pipeline_token_ok(key)) {
-                        send_error(req, 400, "Idempotency-Key must be 1-64 "
-                                             "characters of A-Z a-z 0-9 . _ "
-                                             ": @ -");
+                        send_error(req, 400,
+                                   "Idempotency-Key must be 1-64 "
+                                   "characters of A-Z a-z 0-9 . _ "
+                                   ": @ -");
                         goto out;
                 }
                 pr.request_id = (char *)key;
@@ -244,13 +274,13 @@ static void post_order(struct evhttp_request *req) {
                 pipeline_random_id(generated, sizeof(generated), "gw-");
                 pr.request_id = generated;
         }
-        rc = shop_v1_order_service_place_order(gw.rt, &pr, gw.opts, placed,
-                                               req);
+        rc =
+            shop_v1_order_service_place_order(gw.rt, &pr, gw.opts, placed, req);
         /* Not sent (too many calls pending, a full producer queue, or
          * shutting down): the client should come back later. */
         if (rc)
-                send_backend_error(req, KBUS_UNAVAILABLE,
-                                   kbus_strerror(rc), 422);
+                send_backend_error(req, KBUS_UNAVAILABLE, kbus_strerror(rc),
+                                   422);
 out:
         json_decref(body);
 }
@@ -268,30 +298,31 @@ static void got_order(kbus_status status, const char *message,
         items = json_array();
         for (size_t i = 0; i < o->n_items; i++)
                 json_array_append_new(
-                    items, json_pack("{s:s, s:i, s:I}", "sku", o->items[i]->sku,
-                                     "quantity", (int)o->items[i]->quantity,
-                                     "unit_price_cents",
-                                     (json_int_t)o->items[i]->unit_price_cents));
-        send_json(req, 200,
-                  json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:I, s:s, "
-                            "s:s, s:s, s:b}",
-                            "order_id", o->order_id, "state",
-                            state_text(o->state), "final", o->final,
-                            "customer_id", o->customer_id, "items", items,
-                            "total_cents", (json_int_t)o->total_cents,
-                            "placed_at_ms", (json_int_t)o->placed_at_ms,
-                            "final_at_ms", (json_int_t)o->final_at_ms,
-                            "reason", o->reason, "charge_id", o->charge_id,
-                            "tracking_id", o->tracking_id, "stock_released",
-                            o->stock_released));
+                    items,
+                    json_pack("{s:s, s:i, s:I}", "sku", o->items[i]->sku,
+                              "quantity", (int)o->items[i]->quantity,
+                              "unit_price_cents",
+                              (json_int_t)o->items[i]->unit_price_cents));
+        send_json(
+            req, 200,
+            json_pack("{s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:I, s:s, "
+                      "s:s, s:s, s:b}",
+                      "order_id", o->order_id, "state", state_text(o->state),
+                      "final", o->final, "customer_id", o->customer_id, "items",
+                      items, "total_cents", (json_int_t)o->total_cents,
+                      "placed_at_ms", (json_int_t)o->placed_at_ms,
+                      "final_at_ms", (json_int_t)o->final_at_ms, "reason",
+                      o->reason, "charge_id", o->charge_id, "tracking_id",
+                      o->tracking_id, "stock_released", o->stock_released));
 }
 
 static void get_order(struct evhttp_request *req, const char *id) {
         Shop__V1__GetOrderRequest gr = SHOP__V1__GET_ORDER_REQUEST__INIT;
         int rc;
         if (!pipeline_token_ok(id)) {
-                send_error(req, 400, "an order id is 1-64 characters of "
-                                     "A-Z a-z 0-9 . _ : @ -");
+                send_error(req, 400,
+                           "an order id is 1-64 characters of "
+                           "A-Z a-z 0-9 . _ : @ -");
                 return;
         }
         gr.order_id = (char *)id;
@@ -334,8 +365,9 @@ static void route(struct evhttp_request *req, void *arg) {
                 else
                         method_not_allowed(req, "GET");
         } else {
-                send_error(req, 404, "no such path; try POST /orders or GET "
-                                     "/orders/{id}");
+                send_error(req, 404,
+                           "no such path; try POST /orders or GET "
+                           "/orders/{id}");
         }
 }
 
@@ -442,18 +474,19 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "gateway: cannot make the HTTP server\n");
                 return 1;
         }
-        evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                                             EVHTTP_REQ_PUT |
-                                             EVHTTP_REQ_DELETE |
-                                             EVHTTP_REQ_HEAD);
+        evhttp_set_allowed_methods(
+            http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                      EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
         evhttp_set_max_body_size(http, MAX_BODY + 1);
         evhttp_set_timeout(http, 30);
         evhttp_set_gencb(http, route, NULL);
         sock = evhttp_bind_socket_with_handle(http, "127.0.0.1",
                                               (ev_uint16_t)port);
         if (!sock) {
-                fprintf(stderr, "gateway: cannot listen on 127.0.0.1:%ld "
-                                "(in use?)\n", port);
+                fprintf(stderr,
+                        "gateway: cannot listen on 127.0.0.1:%ld "
+                        "(in use?)\n",
+                        port);
                 return 1;
         }
         if (getsockname(evhttp_bound_socket_get_fd(sock),
@@ -466,9 +499,10 @@ int main(int argc, char **argv) {
         rc = kbus_runtime_run(gw.rt);
         if (rc)
                 fprintf(stderr, "gateway: %s\n", kbus_strerror(rc));
-        kbus_log(KBUS_LOG_INFO, "%" PRIu64 " HTTP requests, %" PRIu64
-                 " answered 4xx, %" PRIu64 " 5xx", gw.requests,
-                 gw.errors_4xx, gw.errors_5xx);
+        kbus_log(KBUS_LOG_INFO,
+                 "%" PRIu64 " HTTP requests, %" PRIu64 " answered 4xx, %" PRIu64
+                 " 5xx",
+                 gw.requests, gw.errors_4xx, gw.errors_5xx);
         kbus_runtime_free(gw.rt);
         kbus_call_opts_free(gw.opts);
         evhttp_free(http);

@@ -140,23 +140,25 @@ static void on_stock_command(kbus_call *call, const Shop__V1__StockCommand *ev,
                         next.reserved += q;
                         hold.state = HS(HELD);
                 } else {
-                        snprintf(why, sizeof(why), "not enough %s: %" PRId64
-                                 " wanted, %" PRId64 " available", ev->sku, q,
-                                 next.available);
+                        snprintf(why, sizeof(why),
+                                 "not enough %s: %" PRId64 " wanted, %" PRId64
+                                 " available",
+                                 ev->sku, q, next.available);
                         hold.state = HS(REJECTED);
                         hold.reason = why;
                 }
                 break;
         case OP(RELEASE):
         case OP(SHIP):
-                if (had && had->state == (ev->op == OP(RELEASE)
-                                              ? HS(RELEASED) : HS(SHIPPED)))
+                if (had && had->state == (ev->op == OP(RELEASE) ? HS(RELEASED)
+                                                                : HS(SHIPPED)))
                         goto again;
                 if (!had || had->state != HS(HELD)) {
-                        snprintf(why, sizeof(why), "%s of %s for order %s: "
-                                 "nothing is held", ev->op == OP(RELEASE)
-                                 ? "release" : "shipment", ev->sku,
-                                 ev->order_id);
+                        snprintf(why, sizeof(why),
+                                 "%s of %s for order %s: "
+                                 "nothing is held",
+                                 ev->op == OP(RELEASE) ? "release" : "shipment",
+                                 ev->sku, ev->order_id);
                         kbus_log(KBUS_LOG_ERROR, "%s", why);
                         kbus_call_fail(call, KBUS_FAILED_PRECONDITION, why);
                         return;
@@ -177,10 +179,12 @@ static void on_stock_command(kbus_call *call, const Shop__V1__StockCommand *ev,
         if (next.available < 0 || next.reserved < 0 || next.shipped < 0 ||
             next.available + next.reserved + next.shipped != next.initial) {
                 svc.went_negative = true;
-                snprintf(why, sizeof(why), "stock of %s would be inconsistent: "
-                         "initial %" PRId64 " available %" PRId64 " reserved %"
-                         PRId64 " shipped %" PRId64, ev->sku, next.initial,
-                         next.available, next.reserved, next.shipped);
+                snprintf(why, sizeof(why),
+                         "stock of %s would be inconsistent: "
+                         "initial %" PRId64 " available %" PRId64
+                         " reserved %" PRId64 " shipped %" PRId64,
+                         ev->sku, next.initial, next.available, next.reserved,
+                         next.shipped);
                 kbus_log(KBUS_LOG_ERROR, "%s", why);
                 kbus_call_fail(call, KBUS_FAILED_PRECONDITION, why);
                 return;
@@ -220,8 +224,8 @@ static int publish_command(kbus_call *call, const char *order_id,
  * while no outcome came). */
 static int read_order(kbus_call *call, const char *id,
                       const Shop__V1__Reservation **r,
-                      const Shop__V1__ReservationProgress **progress,
-                      char *key, size_t size) {
+                      const Shop__V1__ReservationProgress **progress, char *key,
+                      size_t size) {
         char base[128];
         int rc = shop_v1_reservation_get(call, id, strlen(id), r);
         if (rc)
@@ -259,9 +263,11 @@ static void on_order_placed(kbus_call *call, const Shop__V1__OrderPlaced *ev,
         for (size_t i = 0; i < ev->n_items; i++) {
                 if (catalog_index(ev->items[i]->sku) < 0 ||
                     ev->items[i]->quantity == 0) {
-                        snprintf(why, sizeof(why), "OrderPlaced %s: bad line "
-                                 "'%.64s' x %" PRIu32, ev->order_id,
-                                 ev->items[i]->sku, ev->items[i]->quantity);
+                        snprintf(why, sizeof(why),
+                                 "OrderPlaced %s: bad line "
+                                 "'%.64s' x %" PRIu32,
+                                 ev->order_id, ev->items[i]->sku,
+                                 ev->items[i]->quantity);
                         kbus_call_fail(call, KBUS_INVALID_ARGUMENT, why);
                         return;
                 }
@@ -324,8 +330,10 @@ static void on_stock_outcome(kbus_call *call, const Shop__V1__StockOutcome *ev,
                  ? read_order(call, ev->order_id, &r, &had, key, sizeof(key))
                  : KBUS_NOT_FOUND;
         if (rc == KBUS_NOT_FOUND || rc == KBUS_INVALID_ARGUMENT) {
-                snprintf(why, sizeof(why), "StockOutcome for unknown order "
-                         "'%.64s'", ev->order_id);
+                snprintf(why, sizeof(why),
+                         "StockOutcome for unknown order "
+                         "'%.64s'",
+                         ev->order_id);
                 kbus_call_fail(call, KBUS_FAILED_PRECONDITION, why);
                 return;
         }
@@ -407,8 +415,8 @@ static void on_stock_outcome(kbus_call *call, const Shop__V1__StockOutcome *ev,
                         rc = shop_v1_stock_released_publish_from(call, &out);
                 }
         }
-        if (rc || shop_v1_reservation_progress_put(call, key, strlen(key),
-                                                   &next))
+        if (rc ||
+            shop_v1_reservation_progress_put(call, key, strlen(key), &next))
                 goto unavailable;
         kbus_call_ack(call);
         return;
@@ -430,14 +438,16 @@ static void to_every_held_line(kbus_call *call, const char *id,
         bool sent = false;
         int rc;
 
-        rc = pipeline_token_ok(id) ? read_order(call, id, &r, &pr, key,
-                                                sizeof(key))
-                                   : KBUS_NOT_FOUND;
+        rc = pipeline_token_ok(id)
+                 ? read_order(call, id, &r, &pr, key, sizeof(key))
+                 : KBUS_NOT_FOUND;
         if (rc == KBUS_NOT_FOUND || rc == KBUS_INVALID_ARGUMENT ||
-            (!rc && (!pr || pr->decision != HS(HELD) ||
-                     pr->n_lines != r->n_lines))) {
-                snprintf(why, sizeof(why), "%s for order '%.64s', which "
-                         "holds no stock", event, id);
+            (!rc &&
+             (!pr || pr->decision != HS(HELD) || pr->n_lines != r->n_lines))) {
+                snprintf(why, sizeof(why),
+                         "%s for order '%.64s', which "
+                         "holds no stock",
+                         event, id);
                 kbus_log(KBUS_LOG_ERROR, "%s", why);
                 kbus_call_fail(call, KBUS_FAILED_PRECONDITION, why);
                 return;
@@ -576,7 +586,7 @@ int main(int argc, char **argv) {
                         break;
                 case 'S':
                         svc.stock = pipeline_parse_long("--stock", optarg, 0,
-                                                    1000000000);
+                                                        1000000000);
                         break;
                 case 'h':
                         usage(stdout);

@@ -100,8 +100,8 @@ struct books {
         /* partitions answered, of ld.partitions */
         int have_orders, have_inventory, have_payments, have_shipping;
         uint32_t o_double;
-        uint32_t o_placed, o_reserved, o_paid, o_shipped, o_rejected,
-            o_failed, o_released;
+        uint32_t o_placed, o_reserved, o_paid, o_shipped, o_rejected, o_failed,
+            o_released;
         int64_t o_paid_cents;
         int64_t o_shipped_units[MAX_PRODUCTS];
         struct {
@@ -127,7 +127,7 @@ static struct {
         enum phase phase;
         /* settings */
         long n_orders, in_flight_max, poison, warmup;
-        int32_t partitions; /* of the services' topics */
+        int32_t partitions;     /* of the services' topics */
         char (*audit_keys)[32]; /* one AuditRequest key per partition */
         double rate; /* new orders per second; 0: as fast as they go */
         double timeout_ms, ready_timeout_ms, audit_timeout_ms;
@@ -189,7 +189,9 @@ static void make_order(struct lorder *o, long i, const char *run) {
 
 /* ---- bookkeeping of outcomes ------------------------------------------ */
 
-static bool retriable_http(int code) { return code == 0 || code >= 500; }
+static bool retriable_http(int code) {
+        return code == 0 || code >= 500;
+}
 
 static bool retriable_rpc(kbus_status s) {
         return s == KBUS_DEADLINE_EXCEEDED || s == KBUS_UNAVAILABLE ||
@@ -212,8 +214,8 @@ static void place_failed(struct lorder *o, bool retriable, const char *why) {
                 o->ps = P_RETRY_WAIT;
                 o->retry_at_ms = pipeline_mono_ms() + 200.0 * o->attempts;
                 ld.n_place_retries++;
-                kbus_log(KBUS_LOG_DEBUG, "%s: %s; trying again",
-                         o->request_id, why);
+                kbus_log(KBUS_LOG_DEBUG, "%s: %s; trying again", o->request_id,
+                         why);
                 return;
         }
         o->ps = P_FAILED;
@@ -223,8 +225,8 @@ static void place_failed(struct lorder *o, bool retriable, const char *why) {
         fprintf(stderr, "order-load: %s not placed: %s\n", o->request_id, why);
 }
 
-static void order_seen(struct lorder *o, Shop__V1__OrderState state,
-                       bool final, int64_t placed_at, int64_t final_at) {
+static void order_seen(struct lorder *o, Shop__V1__OrderState state, bool final,
+                       int64_t placed_at, int64_t final_at) {
         o->state = state;
         o->placed_at_ms = placed_at;
         if (final && !o->final) {
@@ -293,14 +295,13 @@ static void http_polled(struct evhttp_request *req, void *arg) {
         j->o->last_poll_ms = pipeline_mono_ms();
         ld.polls_in_flight--;
         if (body)
-                order_seen(j->o,
-                           state_from_text(json_string_value(
-                               json_object_get(body, "state"))),
-                           json_is_true(json_object_get(body, "final")),
-                           json_integer_value(
-                               json_object_get(body, "placed_at_ms")),
-                           json_integer_value(
-                               json_object_get(body, "final_at_ms")));
+                order_seen(
+                    j->o,
+                    state_from_text(
+                        json_string_value(json_object_get(body, "state"))),
+                    json_is_true(json_object_get(body, "final")),
+                    json_integer_value(json_object_get(body, "placed_at_ms")),
+                    json_integer_value(json_object_get(body, "final_at_ms")));
         json_decref(body);
         job_done(j);
 }
@@ -315,7 +316,8 @@ static bool http_send(struct conn *c, struct lorder *o, bool place) {
         j->o = o;
         req = evhttp_request_new(place ? http_placed : http_polled, j);
         h = evhttp_request_get_output_headers(req);
-        evhttp_add_header(h, "Host", ld.gw[(c - ld.conns) % ld.n_gateways].host);
+        evhttp_add_header(h, "Host",
+                          ld.gw[(c - ld.conns) % ld.n_gateways].host);
         if (place) {
                 json_t *items = json_array(), *body;
                 char *text;
@@ -405,7 +407,8 @@ static bool rpc_send(struct lorder *o, bool place) {
                 rc = shop_v1_order_service_place_order(ld.rt, &req, ld.opts,
                                                        rpc_placed, j);
         } else {
-                Shop__V1__GetOrderRequest req = SHOP__V1__GET_ORDER_REQUEST__INIT;
+                Shop__V1__GetOrderRequest req =
+                    SHOP__V1__GET_ORDER_REQUEST__INIT;
                 req.order_id = o->order_id;
                 rc = shop_v1_order_service_get_order(ld.rt, &req, ld.opts,
                                                      rpc_polled, j);
@@ -509,8 +512,8 @@ static void ready_answer(kbus_status status) {
 /* One key per partition for the Audit requests: "audit-<n>" with the
  * smallest n that the partitioner sends to that partition. */
 static void make_audit_keys(void) {
-        ld.audit_keys = pipeline_xcalloc((size_t)ld.partitions,
-                                         sizeof(*ld.audit_keys));
+        ld.audit_keys =
+            pipeline_xcalloc((size_t)ld.partitions, sizeof(*ld.audit_keys));
         for (int32_t p = 0; p < ld.partitions; p++) {
                 for (long n = 0;; n++) {
                         snprintf(ld.audit_keys[p], sizeof(ld.audit_keys[p]),
@@ -698,9 +701,8 @@ static void start_audit(void) {
 
 /* One check: prints it when \p print, returns whether it holds. */
 static bool check(bool print, bool ok, const char *name, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-static bool check(bool print, bool ok, const char *name, const char *fmt,
-                  ...) {
+    __attribute__((format(printf, 4, 5)));
+static bool check(bool print, bool ok, const char *name, const char *fmt, ...) {
         char detail[512];
         va_list ap;
         if (!print)
@@ -738,16 +740,17 @@ static bool books_balance(bool print) {
                 if (!s->seen || s->available < 0 || s->reserved < 0 ||
                     s->available + s->reserved + s->shipped != s->initial) {
                         stock_ok = false;
-                        snprintf(bad, sizeof(bad), "%s: initial %" PRId64
-                                 " != available %" PRId64 " + reserved %"
-                                 PRId64 " + shipped %" PRId64,
+                        snprintf(bad, sizeof(bad),
+                                 "%s: initial %" PRId64 " != available %" PRId64
+                                 " + reserved %" PRId64 " + shipped %" PRId64,
                                  catalog[p].sku, s->initial, s->available,
                                  s->reserved, s->shipped);
                 }
                 if (s->shipped != b->o_shipped_units[p]) {
                         units_ok = false;
-                        snprintf(bad, sizeof(bad), "%s: inventory shipped %"
-                                 PRId64 " units, shipped orders hold %" PRId64,
+                        snprintf(bad, sizeof(bad),
+                                 "%s: inventory shipped %" PRId64
+                                 " units, shipped orders hold %" PRId64,
                                  catalog[p].sku, s->shipped,
                                  b->o_shipped_units[p]);
                 }
@@ -755,45 +758,54 @@ static bool books_balance(bool print) {
                 shipped_units += s->shipped;
                 moved += s->initial - s->available;
         }
-        ok &= check(print, b->p_charges == paid &&
-                               b->p_charged_cents == b->o_paid_cents,
-                    "charges", "payments charged %" PRIu32 " orders, %"
-                    PRId64 " cents; orders paid %" PRIu32 ", %" PRId64
-                    " cents", b->p_charges, b->p_charged_cents, paid,
-                    b->o_paid_cents);
-        ok &= check(print, b->p_charges == b->p_charged_orders &&
-                               b->o_double == 0,
-                    "no-double", "%" PRIu32 " charges for %" PRIu32
+        ok &=
+            check(print,
+                  b->p_charges == paid && b->p_charged_cents == b->o_paid_cents,
+                  "charges",
+                  "payments charged %" PRIu32 " orders, %" PRId64
+                  " cents; orders paid %" PRIu32 ", %" PRId64 " cents",
+                  b->p_charges, b->p_charged_cents, paid, b->o_paid_cents);
+        ok &= check(print,
+                    b->p_charges == b->p_charged_orders && b->o_double == 0,
+                    "no-double",
+                    "%" PRIu32 " charges for %" PRIu32
                     " distinct orders; %" PRIu32 " orders captured with a "
-                    "second charge id", b->p_charges, b->p_charged_orders,
-                    b->o_double);
+                    "second charge id",
+                    b->p_charges, b->p_charged_orders, b->o_double);
         ok &= check(print, b->p_declines + b->p_gave_up == b->o_failed,
-                    "failures", "payments declined %" PRIu32 " and gave up %"
-                    PRIu32 "; orders PAYMENT_FAILED %" PRIu32, b->p_declines,
-                    b->p_gave_up, b->o_failed);
+                    "failures",
+                    "payments declined %" PRIu32 " and gave up %" PRIu32
+                    "; orders PAYMENT_FAILED %" PRIu32,
+                    b->p_declines, b->p_gave_up, b->o_failed);
         ok &= check(print, b->s_shipments == b->o_shipped, "shipments",
-                    "shipping booked %" PRIu32 " parcels; orders SHIPPED %"
-                    PRIu32, b->s_shipments, b->o_shipped);
+                    "shipping booked %" PRIu32
+                    " parcels; orders SHIPPED %" PRIu32,
+                    b->s_shipments, b->o_shipped);
         ok &= check(print, stock_ok && !b->i_negative, "stock",
                     "initial = available + reserved + shipped for every "
-                    "product, never negative%s%s", bad[0] && !stock_ok ? "; " : "",
-                    !stock_ok ? bad : "");
+                    "product, never negative%s%s",
+                    bad[0] && !stock_ok ? "; " : "", !stock_ok ? bad : "");
         ok &= check(print, units_ok && moved == shipped_units + reserved,
-                    "stock-moved", "%" PRId64 " units left the shelf: %"
-                    PRId64 " shipped + %" PRId64 " reserved; shipped orders "
-                    "hold as many per product%s%s", moved, shipped_units,
-                    reserved, !units_ok ? "; " : "", !units_ok ? bad : "");
-        ok &= check(print, b->i_held == b->o_reserved + b->o_paid &&
-                               b->i_shipped == b->o_shipped,
-                    "reservations", "inventory holds %" PRIu32 " and shipped %"
-                    PRIu32 "; orders reserved or paid %" PRIu32
-                    ", shipped %" PRIu32, b->i_held, b->i_shipped,
-                    b->o_reserved + b->o_paid, b->o_shipped);
-        ok &= check(print, b->i_released == b->o_failed &&
-                               b->o_released == b->o_failed,
-                    "compensation", "stock released for %" PRIu32
-                    " orders (orders saw %" PRIu32 "); PAYMENT_FAILED %"
-                    PRIu32, b->i_released, b->o_released, b->o_failed);
+                    "stock-moved",
+                    "%" PRId64 " units left the shelf: %" PRId64
+                    " shipped + %" PRId64 " reserved; shipped orders "
+                    "hold as many per product%s%s",
+                    moved, shipped_units, reserved, !units_ok ? "; " : "",
+                    !units_ok ? bad : "");
+        ok &= check(print,
+                    b->i_held == b->o_reserved + b->o_paid &&
+                        b->i_shipped == b->o_shipped,
+                    "reservations",
+                    "inventory holds %" PRIu32 " and shipped %" PRIu32
+                    "; orders reserved or paid %" PRIu32 ", shipped %" PRIu32,
+                    b->i_held, b->i_shipped, b->o_reserved + b->o_paid,
+                    b->o_shipped);
+        ok &= check(
+            print, b->i_released == b->o_failed && b->o_released == b->o_failed,
+            "compensation",
+            "stock released for %" PRIu32 " orders (orders saw %" PRIu32
+            "); PAYMENT_FAILED %" PRIu32,
+            b->i_released, b->o_released, b->o_failed);
         ok &= check(print, b->i_rejected == b->o_rejected, "rejections",
                     "inventory rejected %" PRIu32 "; orders REJECTED %" PRIu32,
                     b->i_rejected, b->o_rejected);
@@ -861,13 +873,16 @@ static void summary(void) {
         lost = ld.n_orders - ld.n_final;
 
         balanced = books_balance(true);
-        check(true, ld.n_bad_request == 0, "requests", "%ld placements "
+        check(true, ld.n_bad_request == 0, "requests",
+              "%ld placements "
               "refused as invalid, %ld resent after a timeout or 503",
               ld.n_bad_request, ld.n_place_retries);
         if (ld.books.have_payments)
-                printf("info  payments (largest of one process): %" PRIu32 " transient processor "
-                       "failures, %" PRIu32 " redelivered StockReserved, %"
-                       PRIu32 " malformed dead-lettered\n",
+                printf("info  payments (largest of one process): %" PRIu32
+                       " transient processor "
+                       "failures, %" PRIu32
+                       " redelivered StockReserved, %" PRIu32
+                       " malformed dead-lettered\n",
                        ld.books.p_transient, ld.books.p_redeliveries,
                        ld.books.p_malformed);
         if (lost > 0) {
@@ -920,7 +935,8 @@ static void publish_poison(void) {
         if (ld.poison)
                 printf("published %ld malformed StockReserved events "
                        "(payments dead-letters them to "
-                       "shop.v1.StockReserved.DLT)\n", ld.poison);
+                       "shop.v1.StockReserved.DLT)\n",
+                       ld.poison);
 }
 
 /* Starts placing the batch ld.orders[0 .. n). */
@@ -965,8 +981,8 @@ static void warmup_done(double now) {
         long shipped, rejected, failed;
         count_states(&shipped, &rejected, &failed);
         printf("warm-up: %ld of %ld orders final (%ld shipped) in %.0f ms; "
-               "not counted below\n", ld.n_final, ld.n_orders, shipped,
-               now - ld.load_start_ms);
+               "not counted below\n",
+               ld.n_final, ld.n_orders, shipped, now - ld.load_start_ms);
         start_load();
 }
 
@@ -982,9 +998,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
                         break;
                 }
                 if (now - ld.start_ms > ld.ready_timeout_ms) {
-                        fprintf(stderr, "order-load: the services did not "
-                                        "answer within %.0f s (is every "
-                                        "service%s running?)\n",
+                        fprintf(stderr,
+                                "order-load: the services did not "
+                                "answer within %.0f s (is every "
+                                "service%s running?)\n",
                                 ld.ready_timeout_ms / 1000.0,
                                 ld.rpc ? "" : " and the gateway");
                         ld.exit_status = 1;
@@ -1095,8 +1112,10 @@ static void parse_url(const char *list) {
                 if (!host || !evhttp_uri_get_scheme(u) ||
                     strcmp(evhttp_uri_get_scheme(u), "http") ||
                     ld.n_gateways == 8) {
-                        fprintf(stderr, "order-load: --url needs 1 to 8 "
-                                        "http://HOST:PORT, not '%s'\n", url);
+                        fprintf(stderr,
+                                "order-load: --url needs 1 to 8 "
+                                "http://HOST:PORT, not '%s'\n",
+                                url);
                         exit(2);
                 }
                 snprintf(ld.gw[ld.n_gateways].host,
@@ -1164,9 +1183,9 @@ int main(int argc, char **argv) {
                         file = optarg;
                         break;
                 case 'T':
-                        ld.timeout_ms = 1000.0 * (double)pipeline_parse_long(
-                                                     "--timeout", optarg, 1,
-                                                     86400);
+                        ld.timeout_ms =
+                            1000.0 * (double)pipeline_parse_long(
+                                         "--timeout", optarg, 1, 86400);
                         break;
                 case 'R':
                         ld.ready_timeout_ms =
@@ -1174,20 +1193,20 @@ int main(int argc, char **argv) {
                                          "--ready-timeout", optarg, 1, 86400);
                         break;
                 case 'P':
-                        ld.poison = pipeline_parse_long("--poison", optarg, 0,
-                                                        1000000);
+                        ld.poison =
+                            pipeline_parse_long("--poison", optarg, 0, 1000000);
                         break;
                 case 'w':
-                        ld.warmup = pipeline_parse_long("--warmup", optarg, 0,
-                                                        16);
+                        ld.warmup =
+                            pipeline_parse_long("--warmup", optarg, 0, 16);
                         break;
                 case 'N':
                         ld.partitions = (int32_t)pipeline_parse_long(
                             "--partitions", optarg, 1, 10000);
                         break;
                 case 'Q':
-                        ld.rate = pipeline_parse_double("--rate", optarg, 0,
-                                                        1e6);
+                        ld.rate =
+                            pipeline_parse_double("--rate", optarg, 0, 1e6);
                         break;
                 case 'h':
                         usage(stdout);
@@ -1231,8 +1250,7 @@ int main(int argc, char **argv) {
                     &shop_v1_payment_service__service,
                     &shop_v1_shipping_service__service,
                 };
-                for (size_t i = 0; i < sizeof(called) / sizeof(called[0]);
-                     i++)
+                for (size_t i = 0; i < sizeof(called) / sizeof(called[0]); i++)
                         if ((rc = kbus_client_prepare(ld.rt, called[i]))) {
                                 fprintf(stderr, "order-load: %s\n",
                                         kbus_strerror(rc));
@@ -1243,8 +1261,8 @@ int main(int argc, char **argv) {
         if (kbus_call_opts_new(&ld.opts) == 0)
                 kbus_call_opts_set_timeout(ld.opts, 5000);
         ld.n_measured = ld.n_orders;
-        ld.measured = pipeline_xcalloc((size_t)ld.n_orders,
-                                       sizeof(*ld.measured));
+        ld.measured =
+            pipeline_xcalloc((size_t)ld.n_orders, sizeof(*ld.measured));
         pipeline_random_id(run, sizeof(run), "");
         for (long i = 0; i < ld.n_orders; i++)
                 make_order(&ld.measured[i], i, run);

@@ -55,9 +55,7 @@
 typedef Shop__V1__OrderState order_state;
 #define ST(x) SHOP__V1__ORDER_STATE__ORDER_STATE_##x
 
-static struct {
-        kbus_runtime *rt;
-} svc;
+static struct { kbus_runtime *rt; } svc;
 
 /* ---- steps ------------------------------------------------------------ */
 
@@ -170,8 +168,8 @@ static int new_order_id(kbus_call *call, char *id, size_t size) {
         return KBUS_RESOURCE_EXHAUSTED;
 }
 
-static void place_order(kbus_call *call,
-                        const Shop__V1__PlaceOrderRequest *req, void *arg) {
+static void place_order(kbus_call *call, const Shop__V1__PlaceOrderRequest *req,
+                        void *arg) {
         Shop__V1__LineItem items[MAX_ITEMS], *ptrs[MAX_ITEMS];
         Shop__V1__Order o = SHOP__V1__ORDER__INIT;
         Shop__V1__OrderEntry e = SHOP__V1__ORDER_ENTRY__INIT;
@@ -221,8 +219,9 @@ static void place_order(kbus_call *call,
                 return;
         }
         if (req->n_items == 0 || req->n_items > MAX_ITEMS) {
-                snprintf(why, sizeof(why), "an order has 1 to %d items, not %zu",
-                         MAX_ITEMS, req->n_items);
+                snprintf(why, sizeof(why),
+                         "an order has 1 to %d items, not %zu", MAX_ITEMS,
+                         req->n_items);
                 kbus_call_fail(call, KBUS_INVALID_ARGUMENT, why);
                 return;
         }
@@ -236,16 +235,19 @@ static void place_order(kbus_call *call,
                         return;
                 }
                 if (li->quantity < 1 || li->quantity > MAX_QUANTITY) {
-                        snprintf(why, sizeof(why), "quantity of %s must be 1 "
-                                 "to %d, not %" PRIu32, li->sku, MAX_QUANTITY,
-                                 li->quantity);
+                        snprintf(why, sizeof(why),
+                                 "quantity of %s must be 1 "
+                                 "to %d, not %" PRIu32,
+                                 li->sku, MAX_QUANTITY, li->quantity);
                         kbus_call_fail(call, KBUS_INVALID_ARGUMENT, why);
                         return;
                 }
                 for (size_t k = 0; k < i; k++) {
                         if (!strcmp(items[k].sku, li->sku)) {
-                                snprintf(why, sizeof(why), "product %s is "
-                                         "listed twice", li->sku);
+                                snprintf(why, sizeof(why),
+                                         "product %s is "
+                                         "listed twice",
+                                         li->sku);
                                 kbus_call_fail(call, KBUS_INVALID_ARGUMENT,
                                                why);
                                 return;
@@ -393,7 +395,8 @@ static void audit(kbus_call *call, const Shop__V1__AuditRequest *req,
 
         shop_v1_order_entry_scan(call, count_order, &t);
         if (t.rc) {
-                kbus_call_fail(call, KBUS_UNAVAILABLE, "cannot read the orders");
+                kbus_call_fail(call, KBUS_UNAVAILABLE,
+                               "cannot read the orders");
                 return;
         }
         for (size_t i = 0; i < catalog_size; i++) {
@@ -442,8 +445,10 @@ static void on_step(kbus_call *call, const char *id, enum step st,
                     !had->other_charge_id[0]) {
                         next = *had;
                         next.other_charge_id = (char *)detail;
-                        kbus_log(KBUS_LOG_ERROR, "order %s captured twice: "
-                                 "%s and %s", id, had->detail, detail);
+                        kbus_log(KBUS_LOG_ERROR,
+                                 "order %s captured twice: "
+                                 "%s and %s",
+                                 id, had->detail, detail);
                         if (shop_v1_order_step_put(call, key, strlen(key),
                                                    &next)) {
                                 kbus_call_fail(call, KBUS_UNAVAILABLE,
@@ -459,7 +464,8 @@ static void on_step(kbus_call *call, const char *id, enum step st,
         next.detail = (char *)detail;
         next.at_ms = pipeline_now_ms();
         if (shop_v1_order_step_put(call, key, strlen(key), &next)) {
-                kbus_call_fail(call, KBUS_UNAVAILABLE, "cannot record the step");
+                kbus_call_fail(call, KBUS_UNAVAILABLE,
+                               "cannot record the step");
                 return;
         }
         kbus_log(KBUS_LOG_DEBUG, "order %s: %s", id, steps[st].name);

@@ -158,26 +158,29 @@ static void processor_answers(evutil_socket_t fd, short what, void *arg) {
         char detail[64];
         double r = (double)(order_hash(c->order_id, attempt) >> 11) /
                    9007199254740992.0;
-        double d = (double)(order_hash(c->order_id, 0) >> 11) /
-                   9007199254740992.0;
+        double d =
+            (double)(order_hash(c->order_id, 0) >> 11) / 9007199254740992.0;
 
         if (r < svc.transient_rate) {
                 svc.transient_failures++;
                 if (attempt < svc.max_attempts) {
-                        kbus_log(KBUS_LOG_DEBUG, "order %s: processor "
-                                 "unavailable (attempt %" PRIu32 " of %"
-                                 PRIu32 ")", c->order_id, attempt,
-                                 svc.max_attempts);
+                        kbus_log(KBUS_LOG_DEBUG,
+                                 "order %s: processor "
+                                 "unavailable (attempt %" PRIu32 " of %" PRIu32
+                                 ")",
+                                 c->order_id, attempt, svc.max_attempts);
                         kbus_call *call = c->call;
                         charge_free(c);
                         kbus_call_fail(call, KBUS_UNAVAILABLE,
                                        "card processor unavailable");
                         return;
                 }
-                snprintf(detail, sizeof(detail), "card processor unavailable "
-                         "after %" PRIu32 " attempts", attempt);
-                kbus_log(KBUS_LOG_WARN, "order %s: %s; giving up",
-                         c->order_id, detail);
+                snprintf(detail, sizeof(detail),
+                         "card processor unavailable "
+                         "after %" PRIu32 " attempts",
+                         attempt);
+                kbus_log(KBUS_LOG_WARN, "order %s: %s; giving up", c->order_id,
+                         detail);
                 settle(c, OUT(GAVE_UP), detail);
                 return;
         }
@@ -201,7 +204,8 @@ static void on_stock_reserved(kbus_call *call,
         if (!pipeline_token_ok(ev->order_id) || ev->amount_cents <= 0 ||
             !pipeline_token_ok(ev->card_token)) {
                 svc.malformed++;
-                kbus_log(KBUS_LOG_WARN, "malformed StockReserved at %s "
+                kbus_log(KBUS_LOG_WARN,
+                         "malformed StockReserved at %s "
                          "[%d] offset %" PRId64 ": dead-lettered",
                          kbus_call_topic(call), (int)kbus_call_partition(call),
                          kbus_call_offset(call));
@@ -361,8 +365,8 @@ int main(int argc, char **argv) {
                             "--decline-rate", optarg, 0, 1);
                         break;
                 case 'L':
-                        svc.latency_ms = pipeline_parse_long(
-                            "--latency-ms", optarg, 0, 60000);
+                        svc.latency_ms = pipeline_parse_long("--latency-ms",
+                                                             optarg, 0, 60000);
                         break;
                 case 'h':
                         usage(stdout);

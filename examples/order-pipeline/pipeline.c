@@ -55,8 +55,8 @@ double pipeline_mono_ms(void) {
 void pipeline_random_id(char *out, size_t size, const char *prefix) {
         uint8_t b[8];
         random_bytes(b, sizeof(b));
-        snprintf(out, size, "%s%02x%02x%02x%02x%02x%02x%02x%02x", prefix,
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+        snprintf(out, size, "%s%02x%02x%02x%02x%02x%02x%02x%02x", prefix, b[0],
+                 b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
 }
 
 /* xorshift64*: the simulated card processor and the load generator draw
@@ -86,8 +86,9 @@ long pipeline_parse_long(const char *flag, const char *s, long min, long max) {
         errno = 0;
         v = strtol(s, &end, 10);
         if (*s == '\0' || *end != '\0' || errno || v < min || v > max) {
-                fprintf(stderr, "%s: %s needs a whole number from %ld to %ld, "
-                                "not '%s'\n",
+                fprintf(stderr,
+                        "%s: %s needs a whole number from %ld to %ld, "
+                        "not '%s'\n",
                         pipeline_prog, flag, min, max, s);
                 exit(2);
         }
@@ -102,8 +103,9 @@ double pipeline_parse_double(const char *flag, const char *s, double min,
         v = strtod(s, &end);
         if (*s == '\0' || *end != '\0' || errno || !isfinite(v) || v < min ||
             v > max) {
-                fprintf(stderr, "%s: %s needs a number from %g to %g, not "
-                                "'%s'\n",
+                fprintf(stderr,
+                        "%s: %s needs a number from %g to %g, not "
+                        "'%s'\n",
                         pipeline_prog, flag, min, max, s);
                 exit(2);
         }
@@ -170,7 +172,9 @@ static void *check(void *p) {
         return p;
 }
 
-void *pipeline_xmalloc(size_t size) { return check(malloc(size ? size : 1)); }
+void *pipeline_xmalloc(size_t size) {
+        return check(malloc(size ? size : 1));
+}
 
 void *pipeline_xcalloc(size_t n, size_t size) {
         return check(calloc(n ? n : 1, size ? size : 1));
@@ -180,4 +184,6 @@ void *pipeline_xrealloc(void *p, size_t size) {
         return check(realloc(p, size ? size : 1));
 }
 
-char *pipeline_xstrdup(const char *s) { return check(strdup(s)); }
+char *pipeline_xstrdup(const char *s) {
+        return check(strdup(s));
+}

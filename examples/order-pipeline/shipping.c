@@ -85,8 +85,8 @@ static void on_payment_captured(kbus_call *call,
         ack_or_retry(call, rc ? rc : publish_shipped(call, &p));
 }
 
-static int count_parcel(const void *key, size_t len,
-                        const Shop__V1__Parcel *p, void *arg) {
+static int count_parcel(const void *key, size_t len, const Shop__V1__Parcel *p,
+                        void *arg) {
         (*(uint32_t *)arg)++;
         return 0;
 }

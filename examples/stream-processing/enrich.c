@@ -69,7 +69,7 @@ static int sites_load(table *sites, const char *path) {
                 if (sscanf(line, "%127s %127s %c", device, site, &extra) != 2) {
                         fprintf(stderr,
                                 PROG ": %s:%d: expected \"DEVICE SITE\", "
-                                "got: %s",
+                                     "got: %s",
                                 path, lineno, line);
                         rc = -1;
                 } else {
@@ -80,8 +80,7 @@ static int sites_load(table *sites, const char *path) {
         return rc;
 }
 
-static void on_reading(kbus_call *call, const Iot__V1__Reading *r,
-                       void *arg) {
+static void on_reading(kbus_call *call, const Iot__V1__Reading *r, void *arg) {
         Iot__V1__EnrichedReading er = IOT__V1__ENRICHED_READING__INIT;
         er.device_id = r->device_id;
         er.seq = r->seq;

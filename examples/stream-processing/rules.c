@@ -137,11 +137,11 @@ int main(int argc, char **argv) {
                 } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
                         file = argv[++i];
                 } else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
-                        rs.threshold = stream_parse_number(PROG, "-t",
-                                                           argv[++i], -1e9);
+                        rs.threshold =
+                            stream_parse_number(PROG, "-t", argv[++i], -1e9);
                 } else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
-                        rs.count = (uint32_t)stream_parse_number(
-                            PROG, "-n", argv[++i], 1);
+                        rs.count = (uint32_t)stream_parse_number(PROG, "-n",
+                                                                 argv[++i], 1);
                 } else {
                         fprintf(stderr, PROG ": unknown argument '%s'\n",
                                 argv[i]);

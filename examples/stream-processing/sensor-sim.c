@@ -147,14 +147,14 @@ int main(int argc, char **argv) {
                 } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
                         file = argv[++i];
                 } else if (!strcmp(argv[i], "-d") && i + 1 < argc) {
-                        sim.devices = (long)stream_parse_number(
-                            PROG, "-d", argv[++i], 1);
+                        sim.devices =
+                            (long)stream_parse_number(PROG, "-d", argv[++i], 1);
                 } else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
-                        sim.rounds = (long)stream_parse_number(
-                            PROG, "-n", argv[++i], 1);
+                        sim.rounds =
+                            (long)stream_parse_number(PROG, "-n", argv[++i], 1);
                 } else if (!strcmp(argv[i], "-i") && i + 1 < argc) {
-                        sim.interval_ms = (long)stream_parse_number(
-                            PROG, "-i", argv[++i], 0);
+                        sim.interval_ms =
+                            (long)stream_parse_number(PROG, "-i", argv[++i], 0);
                 } else if (!strcmp(argv[i], "--stdin")) {
                         from_stdin = 1;
                 } else {

@@ -11,8 +11,8 @@ double stream_parse_number(const char *prog, const char *flag, const char *s,
         char *end;
         double v = strtod(s, &end);
         if (*s == '\0' || *end != '\0' || v < min) {
-                fprintf(stderr, "%s: %s needs a number >= %g, got '%s'\n",
-                        prog, flag, min, s);
+                fprintf(stderr, "%s: %s needs a number >= %g, got '%s'\n", prog,
+                        flag, min, s);
                 exit(2);
         }
         return v;

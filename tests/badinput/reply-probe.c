@@ -74,8 +74,8 @@ static void call(void) {
 int main(int argc, char **argv) {
         static const kbus_stat shown[] = {
             KBUS_STAT_REPLIES_UNKNOWN, KBUS_STAT_REPLIES_DUPLICATE,
-            KBUS_STAT_REPLIES_LATE, KBUS_STAT_CALLS_OK,
-            KBUS_STAT_CALLS_FAILED, KBUS_STAT_CALLS_TIMED_OUT,
+            KBUS_STAT_REPLIES_LATE,    KBUS_STAT_CALLS_OK,
+            KBUS_STAT_CALLS_FAILED,    KBUS_STAT_CALLS_TIMED_OUT,
         };
         kbus_config *conf;
         char err[512];

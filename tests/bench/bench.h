@@ -45,23 +45,23 @@
 #define BENCH_MAX_PROPS 8
 
 typedef struct bench_opts {
-        int rounds;          /* kbus/raw alternations per case */
-        int order_rounds;    /* rounds of case (f) */
-        long pub_count;      /* (a) events per round */
-        long sub_count;      /* (b) records per round */
-        double lat_secs;     /* (c) seconds of one-at-a-time calls */
-        double tput_secs;    /* (d) seconds per depth */
-        long mem_calls;      /* (e) calls in flight at once */
-        double soak_secs;    /* (e) soak duration */
-        double soak_rate;    /* (e) calls per second during the soak */
+        int rounds;            /* kbus/raw alternations per case */
+        int order_rounds;      /* rounds of case (f) */
+        long pub_count;        /* (a) events per round */
+        long sub_count;        /* (b) records per round */
+        double lat_secs;       /* (c) seconds of one-at-a-time calls */
+        double tput_secs;      /* (d) seconds per depth */
+        long mem_calls;        /* (e) calls in flight at once */
+        double soak_secs;      /* (e) soak duration */
+        double soak_rate;      /* (e) calls per second during the soak */
         long order_key_count;  /* (f) records with per-key ordering */
         long order_part_count; /* (f) records one at a time */
-        double order_secs;   /* (f) longest measurement of either ordering */
-        int order_max;       /* (f) max_in_flight with per-key ordering */
-        long table_count;    /* (g) events per round */
+        double order_secs;     /* (f) longest measurement of either ordering */
+        int order_max;         /* (f) max_in_flight with per-key ordering */
+        long table_count;      /* (g) events per round */
         int table_max_in_flight; /* (g) kbus's max_in_flight; 0: default */
-        long restore_entries; /* (h) entries of the restored partition */
-        const char *cases;   /* letters of the cases to run */
+        long restore_entries;    /* (h) entries of the restored partition */
+        const char *cases;       /* letters of the cases to run */
         /* "NAME=VALUE" librdkafka properties for both sides' producers */
         const char *producer_props[BENCH_MAX_PROPS];
         int n_producer_props;
@@ -153,8 +153,7 @@ bool bench_run_until(bench_env *env, volatile bool *done, double seconds);
 void bench_run_for(bench_env *env, double seconds);
 
 /** A fresh name "bench.<what>.<run>.<n>" in \p buf. */
-const char *bench_name(bench_env *env, char *buf, size_t len,
-                       const char *what);
+const char *bench_name(bench_env *env, char *buf, size_t len, const char *what);
 /** Creates \p topic on the embedded broker with \p partitions
  *  partitions (the parent's broker only; a child's topics are created by
  *  the parent before it starts). */
@@ -211,17 +210,17 @@ void bench_watch_child(pid_t pid, bool add);
  *  Returns 0 or -1. */
 int bench_raw_fill(bench_env *env, const char *topic, long first, long n);
 /** The same with keys "k<seq mod keys>". */
-int bench_raw_fill_keyed(bench_env *env, const char *topic, long first,
-                         long n, long keys);
+int bench_raw_fill_keyed(bench_env *env, const char *topic, long first, long n,
+                         long keys);
 
 /* ---- side_kbus.c: case (f), kbus on both sides of the ratio ---- */
 
 /** Consumes up to \p n events already in \p topic, for at most \p secs
  *  seconds after the first, with handlers that complete 5 ms later, under
  *  \p ordering; returns records completed per second. */
-double bench_kbus_ordered(bench_env *env, const char *topic,
-                          const char *group, long n, double secs,
-                          kbus_ordering ordering, int max_in_flight);
+double bench_kbus_ordered(bench_env *env, const char *topic, const char *group,
+                          long n, double secs, kbus_ordering ordering,
+                          int max_in_flight);
 
 /* ---- side_kbus.c: case (h), the changelog both sides restore ---- */
 

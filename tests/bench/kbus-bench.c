@@ -89,8 +89,8 @@ static void report_ratio(const char *name, double kbus, double raw,
         fflush(stdout);
 }
 
-static void report(const char *name, double kbus, double raw,
-                   const char *unit, bool higher_better) {
+static void report(const char *name, double kbus, double raw, const char *unit,
+                   bool higher_better) {
         double ratio = higher_better ? kbus / raw : raw / kbus;
         if (isnan(kbus) || isnan(raw) || kbus <= 0 || raw <= 0)
                 ratio = NAN;
@@ -149,12 +149,14 @@ static void case_publish(bench_env *env) {
                         double rate;
                         if (side_skipped(s))
                                 continue;
-                        bench_watch(STEP_SECS, "case a (publish), round %d, "
-                                    "%s side", round + 1, sides[s]->name);
+                        bench_watch(STEP_SECS,
+                                    "case a (publish), round %d, "
+                                    "%s side",
+                                    round + 1, sides[s]->name);
                         bench_name(env, topic, sizeof(topic), "publish");
                         bench_topic(env, topic, BENCH_PARTITIONS);
-                        rate = sides[s]->publish(env, topic,
-                                                 env->opts.pub_count);
+                        rate =
+                            sides[s]->publish(env, topic, env->opts.pub_count);
                         if (rate < 0) {
                                 failed = true;
                                 continue;
@@ -163,8 +165,8 @@ static void case_publish(bench_env *env) {
                                   round + 1, sides[s]->name, rate);
                         v[s][n[s]++] = rate;
                 }
-        report("publish", median_or_nan(v[0], n[0]),
-               median_or_nan(v[1], n[1]), "msg/s", true);
+        report("publish", median_or_nan(v[0], n[0]), median_or_nan(v[1], n[1]),
+               "msg/s", true);
 }
 
 /* ---- (b) subscribe ---- */
@@ -189,8 +191,10 @@ static void case_subscribe(bench_env *env) {
                         /* A fresh topic, filled before the consumer
                          * starts, and a fresh group reading it from the
                          * start. */
-                        bench_watch(STEP_SECS, "case b (subscribe), round "
-                                    "%d, %s side", round + 1, sides[s]->name);
+                        bench_watch(STEP_SECS,
+                                    "case b (subscribe), round "
+                                    "%d, %s side",
+                                    round + 1, sides[s]->name);
                         bench_name(env, topic, sizeof(topic), "subscribe");
                         bench_name(env, group, sizeof(group), "group");
                         bench_topic(env, topic, SUB_PARTITIONS);
@@ -231,9 +235,9 @@ typedef struct driver {
         const bench_side *side;
         void *h;
         int depth;
-        double w0, w1;     /* measuring window */
-        double t_call;     /* depth 1: when the running call started */
-        double *lat;       /* seconds, calls started inside a window */
+        double w0, w1; /* measuring window */
+        double t_call; /* depth 1: when the running call started */
+        double *lat;   /* seconds, calls started inside a window */
         size_t n_lat, cap_lat;
         long in_window, in_flight, failures;
         int64_t seq;
@@ -316,8 +320,10 @@ static void case_rpc(bench_env *env, bool latency, bool tput) {
                 if (side_skipped(s))
                         continue;
                 bench_log("rpc: starting the %s echo pair", sides[s]->name);
-                bench_watch(RPC_OPEN_SECS, "case c/d (request/reply), "
-                            "starting the %s echo pair", sides[s]->name);
+                bench_watch(RPC_OPEN_SECS,
+                            "case c/d (request/reply), "
+                            "starting the %s echo pair",
+                            sides[s]->name);
                 if (!d[s].lat || !(d[s].h = rpc_open(env, sides[s], &d[s]))) {
                         failed = true;
                         goto out;
@@ -336,7 +342,8 @@ static void case_rpc(bench_env *env, bool latency, bool tput) {
                                                2 * env->opts.tput_secs) +
                                         60,
                                     "case c/d (request/reply), round %d, %s "
-                                    "side", round + 1, sides[s]->name);
+                                    "side",
+                                    round + 1, sides[s]->name);
                         if (latency && tmp &&
                             driver_run(&d[s], 1, 0.2, env->opts.lat_secs) >=
                                 0) {
@@ -350,17 +357,17 @@ static void case_rpc(bench_env *env, bool latency, bool tput) {
                                           bench_percentile(tmp, n, 50) * 1e6,
                                           bench_percentile(tmp, n, 99) * 1e6);
                         }
-                        if (tput && (r = driver_run(&d[s], 64, 0.3,
-                                                    env->opts.tput_secs)) >=
-                                        0) {
+                        if (tput &&
+                            (r = driver_run(&d[s], 64, 0.3,
+                                            env->opts.tput_secs)) >= 0) {
                                 bench_log("rpc round %d %s: %.0f calls/s "
                                           "with 64 in flight",
                                           round + 1, sides[s]->name, r);
                                 t64[s][n64[s]++] = r;
                         }
-                        if (tput && (r = driver_run(&d[s], 1024, 0.3,
-                                                    env->opts.tput_secs)) >=
-                                        0) {
+                        if (tput &&
+                            (r = driver_run(&d[s], 1024, 0.3,
+                                            env->opts.tput_secs)) >= 0) {
                                 bench_log("rpc round %d %s: %.0f calls/s "
                                           "with 1024 in flight",
                                           round + 1, sides[s]->name, r);
@@ -372,10 +379,10 @@ static void case_rpc(bench_env *env, bool latency, bool tput) {
                 for (int s = 0; s < 2; s++) {
                         size_t n = d[s].n_lat;
                         bench_median(d[s].lat, n); /* sorts */
-                        p50[s] = n ? bench_percentile(d[s].lat, n, 50) * 1e6
-                                   : NAN;
-                        p99[s] = n ? bench_percentile(d[s].lat, n, 99) * 1e6
-                                   : NAN;
+                        p50[s] =
+                            n ? bench_percentile(d[s].lat, n, 50) * 1e6 : NAN;
+                        p99[s] =
+                            n ? bench_percentile(d[s].lat, n, 99) * 1e6 : NAN;
                 }
                 report("rpc_p50", p50[0], p50[1], "us", false);
                 report("rpc_p99", p99[0], p99[1], "us", false);
@@ -388,8 +395,10 @@ static void case_rpc(bench_env *env, bool latency, bool tput) {
         }
 out:
         for (int s = 0; s < 2; s++) {
-                bench_watch(STEP_SECS, "case c/d (request/reply), closing "
-                            "the %s echo pair", sides[s]->name);
+                bench_watch(STEP_SECS,
+                            "case c/d (request/reply), closing "
+                            "the %s echo pair",
+                            sides[s]->name);
                 if (d[s].h)
                         sides[s]->rpc_close(d[s].h);
                 free(d[s].lat);
@@ -480,12 +489,12 @@ static void case_memory(bench_env *env) {
         for (int k = 0; k < 2; k++) {
                 /* The children bound their own waits: 120 s for the
                  * calls, the soak's warm-up and length, then 60 s. */
-                bench_watch((unsigned)(k ? 10 + env->opts.soak_secs + 60
-                                         : 120) +
-                                    STEP_SECS,
-                            "case e (memory), the %s children", kinds[k]);
+                bench_watch(
+                    (unsigned)(k ? 10 + env->opts.soak_secs + 60 : 120) +
+                        STEP_SECS,
+                    "case e (memory), the %s children", kinds[k]);
                 for (int s = 0; s < 2; s++) {
-                        char (*a)[200] = args[k][s];
+                        char(*a)[200] = args[k][s];
                         char *argv[24 + 2 * BENCH_MAX_PROPS];
                         int n = 0;
                         if (side_skipped(s))
@@ -559,8 +568,7 @@ static void case_memory(bench_env *env) {
                 report("mem_10k_inflight", hwm[0], hwm[1], "MB", false);
                 /* Growth can be zero or negative, so the ratio compares
                  * growth factors: (100 + raw) / (100 + kbus). */
-                report_ratio("soak_rss_growth", growth[0], growth[1],
-                             "percent",
+                report_ratio("soak_rss_growth", growth[0], growth[1], "percent",
                              (100 + growth[1]) / (100 + growth[0]));
         }
 }
@@ -672,8 +680,9 @@ static int child_soak(child_state *c) {
         if (c->done < c->want)
                 bench_run_until(c->env, &c->all_done, 60);
         if (c->n_samples < 3 || c->done < c->want) {
-                fprintf(stderr, "bench: child: soak: %zu samples, %ld of %ld "
-                                "answered\n",
+                fprintf(stderr,
+                        "bench: child: soak: %zu samples, %ld of %ld "
+                        "answered\n",
                         c->n_samples, c->done, c->want);
                 return 1;
         }
@@ -728,20 +737,18 @@ static void case_ordered(bench_env *env) {
                 bench_topic(env, topic, BENCH_PARTITIONS);
                 if (bench_raw_fill(env, topic, 0, env->opts.order_key_count))
                         goto fail;
-                k = bench_kbus_ordered(env, topic, group,
-                                       env->opts.order_key_count,
-                                       env->opts.order_secs, KBUS_ORDER_KEY,
-                                       env->opts.order_max);
+                k = bench_kbus_ordered(
+                    env, topic, group, env->opts.order_key_count,
+                    env->opts.order_secs, KBUS_ORDER_KEY, env->opts.order_max);
                 bench_name(env, topic, sizeof(topic), "ordered-partition");
                 bench_name(env, group, sizeof(group), "group");
                 bench_topic(env, topic, BENCH_PARTITIONS);
                 if (k < 0 ||
                     bench_raw_fill(env, topic, 0, env->opts.order_part_count))
                         goto fail;
-                p = bench_kbus_ordered(env, topic, group,
-                                       env->opts.order_part_count,
-                                       env->opts.order_secs,
-                                       KBUS_ORDER_PARTITION, 1);
+                p = bench_kbus_ordered(
+                    env, topic, group, env->opts.order_part_count,
+                    env->opts.order_secs, KBUS_ORDER_PARTITION, 1);
                 if (p < 0)
                         goto fail;
                 bench_log("ordered round %d: per key %.0f records/s, one at a "
@@ -776,7 +783,8 @@ static void case_table_update(bench_env *env) {
                         /* As (b): a fresh topic filled before the side
                          * starts, read from the start; and a fresh
                          * changelog with the same partitions. */
-                        bench_watch(TABLE_STEP_SECS, "case g (table_update), "
+                        bench_watch(TABLE_STEP_SECS,
+                                    "case g (table_update), "
                                     "round %d, %s side",
                                     round + 1, sides[s]->name);
                         bench_name(env, topic, sizeof(topic), "table");
@@ -819,8 +827,11 @@ static void case_table_restore(bench_env *env) {
         size_t n[2] = {0, 0};
         char topic[200], group[200], changelog[300], fence[200];
         bench_restore r = {
-            .topic = topic, .group = group, .changelog = changelog,
-            .fence_topic = fence, .entries = env->opts.restore_entries,
+            .topic = topic,
+            .group = group,
+            .changelog = changelog,
+            .fence_topic = fence,
+            .entries = env->opts.restore_entries,
         };
         double t0 = bench_now();
 
@@ -848,7 +859,8 @@ static void case_table_restore(bench_env *env) {
                         double rate, t1;
                         if (side_skipped(s))
                                 continue;
-                        bench_watch(TABLE_STEP_SECS, "case h (table_restore), "
+                        bench_watch(TABLE_STEP_SECS,
+                                    "case h (table_restore), "
                                     "round %d, %s side",
                                     round + 1, sides[s]->name);
                         t1 = bench_now();
@@ -959,55 +971,99 @@ static void log_machine(void) {
 /* ---- options ---- */
 
 static void usage(FILE *out) {
-        fprintf(out,
-"usage: kbus-bench [OPTION]...\n"
-"Measures kbus against hand-written librdkafka on one embedded broker and\n"
-"prints one line per case:  bench NAME kbus=X raw=Y unit=U ratio=R\n"
-"(ratio > 1: kbus is better), then a summary line.  Progress on stderr.\n"
-"\n"
-"Cases: a publish, b subscribe, c request/reply latency one call at a time,\n"
-"d request/reply throughput with 64 and 1024 calls in flight, e memory with\n"
-"many calls in flight and over a soak, f handlers that finish 5 ms later\n"
-"with per-key ordering against one at a time per partition, g a state table\n"
-"updated by every event, h restoring a table partition from its changelog\n"
-"(and the bytes a table entry takes).\n"
-"\n"
-"  --cases LETTERS       cases to run (abcdefgh)\n"
-"  --rounds N            kbus/raw alternations per case (5)\n"
-"  --quick               every case for about a second (for make check)\n"
-"  --only kbus|raw       run one side only, e.g. under a profiler\n"
-"  --pub-count N         (a) events per round (50000)\n"
-"  --sub-count N         (b) records per round, over 8 partitions (60000)\n"
-"  --lat-secs S          (c) seconds of calls per round (1.5)\n"
-"  --tput-secs S         (d) seconds per depth per round (1)\n"
-"  --mem-calls N         (e) calls in flight at once (10000)\n"
-"  --soak-secs S         (e) soak duration, after a 10 s warm-up (60)\n"
-"  --soak-rate R         (e) calls per second during the soak (1000)\n"
-"  --order-rounds N      (f) rounds (2)\n"
-"  --order-count N       (f) records with per-key ordering (30000)\n"
-"  --order-part-count N  (f) records one at a time (1600)\n"
-"  --order-max N         (f) records in handlers per partition (1000)\n"
-"  --order-secs S        (f) longest measurement of each ordering (2)\n"
-"  --table-count N       (g) events per round, over 8 partitions (60000)\n"
-"  --table-max-in-flight N  (g) kbus's records in handlers per partition\n"
-"                        (kbus's default, 64)\n"
-"  --restore-entries N   (h) entries of the restored partition (50000)\n"
-"  --producer NAME=VALUE a librdkafka property for both sides' producers,\n"
-"                        e.g. max.in.flight=1; repeatable (up to 8)\n"
-"  -h, --help            this help\n"
-"\n"
-"Keep counts within the embedded broker's limit of 100,000 records or 5 MB\n"
-"per partition (a record here is about 400 bytes; topics have 4 partitions,\n"
-"8 for (b)): beyond it the broker drops the oldest records of a round.\n");
+        fprintf(
+            out,
+            "usage: kbus-bench [OPTION]...\n"
+            "Measures kbus against hand-written librdkafka on one embedded "
+            "broker and\n"
+            "prints one line per case:  bench NAME kbus=X raw=Y unit=U "
+            "ratio=R\n"
+            "(ratio > 1: kbus is better), then a summary line.  Progress on "
+            "stderr.\n"
+            "\n"
+            "Cases: a publish, b subscribe, c request/reply latency one call "
+            "at a time,\n"
+            "d request/reply throughput with 64 and 1024 calls in flight, e "
+            "memory with\n"
+            "many calls in flight and over a soak, f handlers that finish 5 ms "
+            "later\n"
+            "with per-key ordering against one at a time per partition, g a "
+            "state table\n"
+            "updated by every event, h restoring a table partition from its "
+            "changelog\n"
+            "(and the bytes a table entry takes).\n"
+            "\n"
+            "  --cases LETTERS       cases to run (abcdefgh)\n"
+            "  --rounds N            kbus/raw alternations per case (5)\n"
+            "  --quick               every case for about a second (for make "
+            "check)\n"
+            "  --only kbus|raw       run one side only, e.g. under a profiler\n"
+            "  --pub-count N         (a) events per round (50000)\n"
+            "  --sub-count N         (b) records per round, over 8 partitions "
+            "(60000)\n"
+            "  --lat-secs S          (c) seconds of calls per round (1.5)\n"
+            "  --tput-secs S         (d) seconds per depth per round (1)\n"
+            "  --mem-calls N         (e) calls in flight at once (10000)\n"
+            "  --soak-secs S         (e) soak duration, after a 10 s warm-up "
+            "(60)\n"
+            "  --soak-rate R         (e) calls per second during the soak "
+            "(1000)\n"
+            "  --order-rounds N      (f) rounds (2)\n"
+            "  --order-count N       (f) records with per-key ordering "
+            "(30000)\n"
+            "  --order-part-count N  (f) records one at a time (1600)\n"
+            "  --order-max N         (f) records in handlers per partition "
+            "(1000)\n"
+            "  --order-secs S        (f) longest measurement of each ordering "
+            "(2)\n"
+            "  --table-count N       (g) events per round, over 8 partitions "
+            "(60000)\n"
+            "  --table-max-in-flight N  (g) kbus's records in handlers per "
+            "partition\n"
+            "                        (kbus's default, 64)\n"
+            "  --restore-entries N   (h) entries of the restored partition "
+            "(50000)\n"
+            "  --producer NAME=VALUE a librdkafka property for both sides' "
+            "producers,\n"
+            "                        e.g. max.in.flight=1; repeatable (up to "
+            "8)\n"
+            "  -h, --help            this help\n"
+            "\n"
+            "Keep counts within the embedded broker's limit of 100,000 records "
+            "or 5 MB\n"
+            "per partition (a record here is about 400 bytes; topics have 4 "
+            "partitions,\n"
+            "8 for (b)): beyond it the broker drops the oldest records of a "
+            "round.\n");
 }
 
 enum {
-        OPT_CASES = 256, OPT_ROUNDS, OPT_QUICK, OPT_ONLY, OPT_PUB, OPT_SUB,
-        OPT_LAT, OPT_TPUT, OPT_MEM, OPT_SOAK, OPT_RATE, OPT_ORD_ROUNDS,
-        OPT_ORD_COUNT, OPT_ORD_PART, OPT_ORD_MAX, OPT_ORD_SECS, OPT_CHILD,
-        OPT_PRODUCER, OPT_SIDE, OPT_TABLE_COUNT, OPT_RESTORE_ENTRIES,
+        OPT_CASES = 256,
+        OPT_ROUNDS,
+        OPT_QUICK,
+        OPT_ONLY,
+        OPT_PUB,
+        OPT_SUB,
+        OPT_LAT,
+        OPT_TPUT,
+        OPT_MEM,
+        OPT_SOAK,
+        OPT_RATE,
+        OPT_ORD_ROUNDS,
+        OPT_ORD_COUNT,
+        OPT_ORD_PART,
+        OPT_ORD_MAX,
+        OPT_ORD_SECS,
+        OPT_CHILD,
+        OPT_PRODUCER,
+        OPT_SIDE,
+        OPT_TABLE_COUNT,
+        OPT_RESTORE_ENTRIES,
         OPT_TABLE_MAX,
-        OPT_BOOTSTRAP, OPT_TAG, OPT_REQ, OPT_REPLY,
+        OPT_BOOTSTRAP,
+        OPT_TAG,
+        OPT_REQ,
+        OPT_REPLY,
 };
 
 static const struct option long_opts[] = {
@@ -1063,12 +1119,22 @@ int main(int argc, char **argv) {
         int c, idx = 0, rc = 0;
 
         *o = (bench_opts){
-            .rounds = 5, .order_rounds = 2, .pub_count = 50000,
-            .sub_count = 60000, .lat_secs = 1.5, .tput_secs = 1,
-            .mem_calls = 10000, .soak_secs = 60, .soak_rate = 1000,
-            .order_key_count = 30000, .order_part_count = 1600,
-            .order_max = 1000, .order_secs = 2, .table_count = 60000,
-            .restore_entries = 50000, .cases = "abcdefgh",
+            .rounds = 5,
+            .order_rounds = 2,
+            .pub_count = 50000,
+            .sub_count = 60000,
+            .lat_secs = 1.5,
+            .tput_secs = 1,
+            .mem_calls = 10000,
+            .soak_secs = 60,
+            .soak_rate = 1000,
+            .order_key_count = 30000,
+            .order_part_count = 1600,
+            .order_max = 1000,
+            .order_secs = 2,
+            .table_count = 60000,
+            .restore_entries = 50000,
+            .cases = "abcdefgh",
         };
         /* --quick first, so that explicit options after it still win. */
         for (int i = 1; i < argc; i++)

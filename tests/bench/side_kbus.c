@@ -161,8 +161,7 @@ static double kbus_side_publish(bench_env *env, const char *topic, long n) {
         ev.topic = topic;
         /* Warm up: metadata for the topic, connections, the idempotent
          * producer's id. */
-        if (publish_events(env, rt, &ev, 0, 100) ||
-            fence_wait(env, rt, topic))
+        if (publish_events(env, rt, &ev, 0, 100) || fence_wait(env, rt, topic))
                 goto out;
         /* From the first publish until the last delivery report. */
         t0 = bench_now();
@@ -359,8 +358,7 @@ static void slow_finish(evutil_socket_t fd, short what, void *arg) {
         }
 }
 
-static void on_slow_tick(kbus_call *call, const Bench__V1__Tick *t,
-                         void *arg) {
+static void on_slow_tick(kbus_call *call, const Bench__V1__Tick *t, void *arg) {
         kbus_slow *s = arg;
         slow_call *c = malloc(sizeof(*c));
         struct timeval five_ms = {0, 5000};
@@ -383,9 +381,9 @@ static void on_slow_tick(kbus_call *call, const Bench__V1__Tick *t,
         evtimer_add(&c->timer, &five_ms);
 }
 
-double bench_kbus_ordered(bench_env *env, const char *topic,
-                          const char *group, long n, double secs,
-                          kbus_ordering ordering, int max_in_flight) {
+double bench_kbus_ordered(bench_env *env, const char *topic, const char *group,
+                          long n, double secs, kbus_ordering ordering,
+                          int max_in_flight) {
         kbus_event_desc ev = bench_v1_tick__event;
         kbus_slow s = {.env = env, .want = n, .secs = secs};
         kbus_runtime *rt = runtime(env, "bench-ordered", group, NULL);
@@ -447,8 +445,8 @@ static void on_count(kbus_call *call, const Bench__V1__Tick *t, void *arg) {
                 kbus_call_fail(call, KBUS_INTERNAL, kbus_strerror(rc));
                 return;
         }
-        v.value = old ? ((const Google__Protobuf__Int64Value *)old)->value + 1
-                      : 1;
+        v.value =
+            old ? ((const Google__Protobuf__Int64Value *)old)->value + 1 : 1;
         if (!s->read_only &&
             (rc = kbus_table_put(call, &counts_table, NULL, 0, &v.base))) {
                 s->failed++;
@@ -482,8 +480,9 @@ static bool table_clean(kbus_runtime *rt, const kbus_tbl *s) {
         uint64_t dead = kbus_runtime_stat(rt, KBUS_STAT_DEAD_LETTERED);
         if (!s->failed && !retries && !dead)
                 return true;
-        fprintf(stderr, "bench: kbus: %ld table calls failed, %" PRIu64
-                        " retries, %" PRIu64 " dead letters\n",
+        fprintf(stderr,
+                "bench: kbus: %ld table calls failed, %" PRIu64
+                " retries, %" PRIu64 " dead letters\n",
                 s->failed, retries, dead);
         return false;
 }
@@ -575,8 +574,9 @@ int bench_kbus_table_fill(bench_env *env, bench_restore *r) {
                 if (bench_raw_fill_keyed(env, r->topic, first, n, r->entries))
                         goto out;
                 if (!bench_run_until(env, &s.done, end - bench_now())) {
-                        fprintf(stderr, "bench: kbus: %ld of %ld entries "
-                                        "written\n",
+                        fprintf(stderr,
+                                "bench: kbus: %ld of %ld entries "
+                                "written\n",
                                 s.got, r->entries);
                         goto out;
                 }
@@ -605,8 +605,9 @@ static void read_restore_log(FILE *f, restore_log *out) {
                 const char *in = p ? strstr(p, " in ") : NULL;
                 int64_t from;
                 if (p && in &&
-                    sscanf(p, " restored: %ld entries, %" SCNd64
-                              " changelog records read from offset %" SCNd64,
+                    sscanf(p,
+                           " restored: %ld entries, %" SCNd64
+                           " changelog records read from offset %" SCNd64,
                            &out->entries, &out->records, &from) == 3 &&
                     sscanf(in, " in %" SCNd64 " ms", &out->ms) == 1) {
                         out->found = true;
@@ -658,8 +659,7 @@ static double kbus_side_table_restore(bench_env *env, bench_restore *r) {
                 bench_tick_keyed(&t, r->entries, r->entries + 1, key);
                 if (kbus_publish(rt, &ev, &t.base) ||
                     !bench_run_until(env, &s.done, 60) ||
-                    fence_wait(env, rt, r->fence_topic) ||
-                    !table_clean(rt, &s))
+                    fence_wait(env, rt, r->fence_topic) || !table_clean(rt, &s))
                         goto out;
         }
         bench_run_for(env, SETTLE_SECS);
@@ -670,21 +670,21 @@ static double kbus_side_table_restore(bench_env *env, bench_restore *r) {
         dup2(saved, 2);
         read_restore_log(log, &rl);
         log_read = true;
-        if (!rl.found || rl.entries != r->entries ||
-            rl.records != r->entries || size != (size_t)r->entries) {
-                fprintf(stderr, "bench: kbus: restored %ld entries (%zu in "
-                                "the table) from %" PRId64 " records; "
-                                "expected %ld\n",
+        if (!rl.found || rl.entries != r->entries || rl.records != r->entries ||
+            size != (size_t)r->entries) {
+                fprintf(stderr,
+                        "bench: kbus: restored %ld entries (%zu in "
+                        "the table) from %" PRId64 " records; "
+                        "expected %ld\n",
                         rl.entries, size, rl.records, r->entries);
                 goto out;
         }
         /* Milliseconds: a restore of 50,000 records takes hundreds. */
         rate = (double)rl.records / ((double)(rl.ms ? rl.ms : 1) / 1000);
-        r->bytes_restored = (heap1 - heap0 - r->kbus_fixed) /
-                                (double)r->entries -
-                            (double)r->value_len;
-        r->bytes_steady = (heap2 - heap0 - r->kbus_fixed) /
-                              (double)r->entries -
+        r->bytes_restored =
+            (heap1 - heap0 - r->kbus_fixed) / (double)r->entries -
+            (double)r->value_len;
+        r->bytes_steady = (heap2 - heap0 - r->kbus_fixed) / (double)r->entries -
                           (double)r->value_len;
 out:
         kbus_runtime_free(rt);
@@ -700,12 +700,12 @@ out:
 }
 
 const bench_side bench_side_kbus = {
-        .name = "kbus",
-        .publish = kbus_side_publish,
-        .subscribe = kbus_side_subscribe,
-        .rpc_open = kbus_rpc_open,
-        .rpc_call = kbus_rpc_call,
-        .rpc_close = kbus_rpc_close,
-        .table_update = kbus_side_table_update,
-        .table_restore = kbus_side_table_restore,
+    .name = "kbus",
+    .publish = kbus_side_publish,
+    .subscribe = kbus_side_subscribe,
+    .rpc_open = kbus_rpc_open,
+    .rpc_call = kbus_rpc_call,
+    .rpc_close = kbus_rpc_close,
+    .table_update = kbus_side_table_update,
+    .table_restore = kbus_side_table_restore,
 };

@@ -170,8 +170,8 @@ static rd_kafka_conf_t *raw_conf(bench_env *env, bool consumer,
                         const char *prop = env->opts.producer_props[i];
                         const char *eq = strchr(prop, '=');
                         char name[256];
-                        snprintf(name, sizeof(name), "%.*s",
-                                 (int)(eq - prop), prop);
+                        snprintf(name, sizeof(name), "%.*s", (int)(eq - prop),
+                                 prop);
                         conf_set(conf, name, eq + 1);
                 }
         }
@@ -253,8 +253,7 @@ typedef struct raw_pub {
         bool done;
 } raw_pub;
 
-static void pub_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                   void *opaque) {
+static void pub_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         raw_pub *p = opaque;
         if (m->err)
                 p->failed++;
@@ -287,16 +286,14 @@ static rd_kafka_resp_err_t produce_event(rd_kafka_t *rk, const char *topic,
             RD_KAFKA_V_HEADER("ce_type", RAW_TYPE, sizeof(RAW_TYPE) - 1),
             RD_KAFKA_V_HEADER("ce_time", when, (ssize_t)when_len),
             RD_KAFKA_V_HEADER("content-type", "application/protobuf", 20),
-            RD_KAFKA_V_HEADER("traceparent", tp, RAW_TP_LEN),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADER("traceparent", tp, RAW_TP_LEN), RD_KAFKA_V_END);
 }
 
 /* Produces n events, serving delivery reports every 1,000 as kbus's side
  * does, and waits for the last report.  Returns the seconds it took, or
  * -1. */
 static double produce_events(bench_env *env, rd_kafka_t *rk, raw_pub *p,
-                             const char *topic, long first, long n,
-                             long keys) {
+                             const char *topic, long first, long n, long keys) {
         double t0 = bench_now();
         p->want = p->delivered + n;
         p->done = false;
@@ -343,8 +340,8 @@ static void pub_free(rd_kafka_t *rk, raw_bridge *b) {
         rd_kafka_destroy(rk);
 }
 
-int bench_raw_fill_keyed(bench_env *env, const char *topic, long first,
-                         long n, long keys) {
+int bench_raw_fill_keyed(bench_env *env, const char *topic, long first, long n,
+                         long keys) {
         raw_pub p = {.env = env};
         raw_bridge b;
         rd_kafka_t *rk = pub_new(env, &p, &b);
@@ -446,8 +443,8 @@ static double raw_subscribe(bench_env *env, const char *topic,
         if (!(s.rk = raw_new(RD_KAFKA_CONSUMER, conf)))
                 return -1;
         rd_kafka_poll_set_consumer(s.rk);
-        if (bridge_init(&s.b, env, rd_kafka_queue_get_consumer(s.rk),
-                        sub_drain, &s))
+        if (bridge_init(&s.b, env, rd_kafka_queue_get_consumer(s.rk), sub_drain,
+                        &s))
                 goto out;
         l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
@@ -551,8 +548,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
                 call_end(s->r, s, false);
 }
 
-static void cli_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                   void *opaque) {
+static void cli_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         raw_rpc *r = opaque;
         raw_slot *s = m->_private;
         s->dr_pending = false;
@@ -579,8 +575,7 @@ static void cli_reply(raw_rpc *r, const rd_kafka_message_t *m) {
                 r->cli_dropped++; /* unknown, late or a duplicate */
                 return;
         }
-        if (rd_kafka_header_get_last(h, "kbus-status", &status,
-                                     &status_len) ||
+        if (rd_kafka_header_get_last(h, "kbus-status", &status, &status_len) ||
             status_len != 1 || *(const char *)status != '0') {
                 call_end(r, s, false);
                 return;
@@ -654,8 +649,7 @@ static int raw_rpc_call(void *h, int64_t seq) {
 
 /* The server: answer each request, and store its offset once the reply is
  * written (at-least-once, as kbus does). */
-static void srv_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                   void *opaque) {
+static void srv_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         rd_kafka_message_t *req = m->_private;
         rd_kafka_offset_store(req->rkt, req->partition, req->offset);
         rd_kafka_message_destroy(req);
@@ -728,19 +722,19 @@ static void srv_request(raw_rpc *r, rd_kafka_message_t *m) {
 
         memcpy(topic, rtopic, rtopic_len);
         topic[rtopic_len] = '\0';
-        partition = (int32_t)((uint32_t)rpart[0] << 24 |
-                              (uint32_t)rpart[1] << 16 |
-                              (uint32_t)rpart[2] << 8 | rpart[3]);
+        partition =
+            (int32_t)((uint32_t)rpart[0] << 24 | (uint32_t)rpart[1] << 16 |
+                      (uint32_t)rpart[2] << 8 | rpart[3]);
         traceparent(tp, tpin);
-        if (rd_kafka_producev(
-                r->srv_p, RD_KAFKA_V_TOPIC(topic),
-                RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_VALUE(buf, len),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_HEADER("kafka_correlationId", corr,
-                                  (ssize_t)corr_len),
-                RD_KAFKA_V_HEADER("kbus-status", "0", 1),
-                RD_KAFKA_V_HEADER("traceparent", tp, RAW_TP_LEN),
-                RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END) == 0)
+        if (rd_kafka_producev(r->srv_p, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_VALUE(buf, len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADER("kafka_correlationId", corr,
+                                                (ssize_t)corr_len),
+                              RD_KAFKA_V_HEADER("kbus-status", "0", 1),
+                              RD_KAFKA_V_HEADER("traceparent", tp, RAW_TP_LEN),
+                              RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END) == 0)
                 return; /* srv_dr stores the offset */
 drop:
         r->srv_dropped++;
@@ -1010,8 +1004,7 @@ static void tbl_finished(raw_tbl *t) {
         }
 }
 
-static void tbl_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                   void *opaque) {
+static void tbl_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         raw_tbl *t = opaque;
         rd_kafka_message_t *in = m->_private;
         if (!in) { /* the warm-up */
@@ -1101,14 +1094,14 @@ static double raw_table_update(bench_env *env, const char *topic,
         if (!(t.c = raw_new(RD_KAFKA_CONSUMER, conf)))
                 goto out;
         rd_kafka_poll_set_consumer(t.c);
-        if (bridge_init(&t.cb, env, rd_kafka_queue_get_consumer(t.c),
-                        tbl_drain, &t))
+        if (bridge_init(&t.cb, env, rd_kafka_queue_get_consumer(t.c), tbl_drain,
+                        &t))
                 goto out;
         /* Warm up as kbus is warm after its group join: the connection,
          * the idempotent producer's id, the changelog's metadata. */
         if (rd_kafka_producev(t.p, RD_KAFKA_V_TOPIC(changelog),
-                              RD_KAFKA_V_PARTITION(0),
-                              RD_KAFKA_V_VALUE("", 0), RD_KAFKA_V_END) ||
+                              RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_VALUE("", 0),
+                              RD_KAFKA_V_END) ||
             !bench_run_until(env, &t.warm, 30)) {
                 fprintf(stderr, "bench: raw: changelog warm-up failed\n");
                 goto out;
@@ -1122,15 +1115,17 @@ static double raw_table_update(bench_env *env, const char *topic,
         rd_kafka_assign(t.c, l);
         rd_kafka_topic_partition_list_destroy(l);
         if (!bench_run_until(env, &t.done, 60)) {
-                fprintf(stderr, "bench: raw: %ld of %ld records counted, %ld "
-                                "written\n",
+                fprintf(stderr,
+                        "bench: raw: %ld of %ld records counted, %ld "
+                        "written\n",
                         t.got, n, t.finished);
                 goto out;
         }
         if (t.bad || t.failed ||
             t.map.n != (size_t)(n < BENCH_KEYS ? n : BENCH_KEYS)) {
-                fprintf(stderr, "bench: raw: %ld bad records, %ld writes "
-                                "failed, %zu keys\n",
+                fprintf(stderr,
+                        "bench: raw: %ld bad records, %ld writes "
+                        "failed, %zu keys\n",
                         t.bad, t.failed, t.map.n);
                 goto out;
         }
@@ -1216,8 +1211,8 @@ static double raw_table_restore(bench_env *env, bench_restore *br) {
         if (!(r.c = raw_new(RD_KAFKA_CONSUMER, conf)))
                 return -1;
         rd_kafka_poll_set_consumer(r.c);
-        if (bridge_init(&r.cb, env, rd_kafka_queue_get_consumer(r.c),
-                        rst_drain, &r))
+        if (bridge_init(&r.cb, env, rd_kafka_queue_get_consumer(r.c), rst_drain,
+                        &r))
                 goto out;
         l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, br->changelog, 0)->offset = 0;
@@ -1225,15 +1220,17 @@ static double raw_table_restore(bench_env *env, bench_restore *br) {
         rd_kafka_assign(r.c, l);
         rd_kafka_topic_partition_list_destroy(l);
         if (!bench_run_until(env, &r.done, 60)) {
-                fprintf(stderr, "bench: raw: %ld changelog records read, "
-                                "no end\n",
+                fprintf(stderr,
+                        "bench: raw: %ld changelog records read, "
+                        "no end\n",
                         r.records);
                 goto out;
         }
         if (r.bad || r.records != br->entries ||
             r.map.n != (size_t)br->entries) {
-                fprintf(stderr, "bench: raw: %ld changelog records read (%ld "
-                                "bad), %zu entries; expected %ld\n",
+                fprintf(stderr,
+                        "bench: raw: %ld changelog records read (%ld "
+                        "bad), %zu entries; expected %ld\n",
                         r.records, r.bad, r.map.n, br->entries);
                 goto out;
         }
@@ -1254,12 +1251,12 @@ out:
 }
 
 const bench_side bench_side_raw = {
-        .name = "raw",
-        .publish = raw_publish,
-        .subscribe = raw_subscribe,
-        .rpc_open = raw_rpc_open,
-        .rpc_call = raw_rpc_call,
-        .rpc_close = raw_rpc_close,
-        .table_update = raw_table_update,
-        .table_restore = raw_table_restore,
+    .name = "raw",
+    .publish = raw_publish,
+    .subscribe = raw_subscribe,
+    .rpc_open = raw_rpc_open,
+    .rpc_call = raw_rpc_call,
+    .rpc_close = raw_rpc_close,
+    .table_update = raw_table_update,
+    .table_restore = raw_table_restore,
 };

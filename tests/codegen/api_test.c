@@ -21,13 +21,13 @@
 
 static int failures;
 
-#define CHECK(cond)                                                        \
-        do {                                                               \
-                if (!(cond)) {                                             \
-                        fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__,     \
-                                __LINE__, #cond);                          \
-                        failures++;                                        \
-                }                                                          \
+#define CHECK(cond)                                                            \
+        do {                                                                   \
+                if (!(cond)) {                                                 \
+                        fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__,         \
+                                __LINE__, #cond);                              \
+                        failures++;                                            \
+                }                                                              \
         } while (0)
 
 #define CHECK_STR(a, b) CHECK((a) != NULL && strcmp((a), (b)) == 0)
@@ -56,11 +56,9 @@ static struct {
         kbus_table_scan_fn scan_fn;
 } last;
 
-int
-kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
-                const kbus_method_desc *method, const ProtobufCMessage *req,
-                const kbus_call_opts *opts, kbus_fn cb, void *arg)
-{
+int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
+                    const kbus_method_desc *method, const ProtobufCMessage *req,
+                    const kbus_call_opts *opts, kbus_fn cb, void *arg) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_call_start";
         last.rt = rt;
@@ -73,10 +71,8 @@ kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
         return 0;
 }
 
-int
-kbus_serve(kbus_runtime *rt, const kbus_service_desc *svc,
-           const void *handlers, size_t handlers_size, void *arg)
-{
+int kbus_serve(kbus_runtime *rt, const kbus_service_desc *svc,
+               const void *handlers, size_t handlers_size, void *arg) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_serve";
         last.rt = rt;
@@ -87,10 +83,8 @@ kbus_serve(kbus_runtime *rt, const kbus_service_desc *svc,
         return 0;
 }
 
-int
-kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
-             const ProtobufCMessage *msg)
-{
+int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
+                 const ProtobufCMessage *msg) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_publish";
         last.rt = rt;
@@ -99,11 +93,9 @@ kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
         return 0;
 }
 
-int
-kbus_publish_confirmed(kbus_runtime *rt, const kbus_event_desc *ev,
-                       const ProtobufCMessage *msg, kbus_delivery_fn cb,
-                       void *arg)
-{
+int kbus_publish_confirmed(kbus_runtime *rt, const kbus_event_desc *ev,
+                           const ProtobufCMessage *msg, kbus_delivery_fn cb,
+                           void *arg) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_publish_confirmed";
         last.rt = rt;
@@ -114,10 +106,8 @@ kbus_publish_confirmed(kbus_runtime *rt, const kbus_event_desc *ev,
         return 0;
 }
 
-int
-kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
-                  const ProtobufCMessage *msg)
-{
+int kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
+                      const ProtobufCMessage *msg) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_call_publish";
         last.call = call;
@@ -126,10 +116,8 @@ kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
         return 0;
 }
 
-int
-kbus_subscribe(kbus_runtime *rt, const kbus_event_desc *ev,
-               const char *group, kbus_fn fn, void *arg)
-{
+int kbus_subscribe(kbus_runtime *rt, const kbus_event_desc *ev,
+                   const char *group, kbus_fn fn, void *arg) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_subscribe";
         last.rt = rt;
@@ -140,9 +128,7 @@ kbus_subscribe(kbus_runtime *rt, const kbus_event_desc *ev,
         return 0;
 }
 
-int
-kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply)
-{
+int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_call_reply";
         last.call = call;
@@ -157,10 +143,8 @@ static int table_rc;
 static const ProtobufCMessage *table_value;
 static const ProtobufCMessage *table_entries[3];
 
-int
-kbus_table_attach(kbus_runtime *rt, const kbus_table_desc *t,
-                  const char *group)
-{
+int kbus_table_attach(kbus_runtime *rt, const kbus_table_desc *t,
+                      const char *group) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_table_attach";
         last.rt = rt;
@@ -169,10 +153,8 @@ kbus_table_attach(kbus_runtime *rt, const kbus_table_desc *t,
         return 0;
 }
 
-int
-kbus_table_get(kbus_call *call, const kbus_table_desc *t, const void *key,
-               size_t len, const ProtobufCMessage **out)
-{
+int kbus_table_get(kbus_call *call, const kbus_table_desc *t, const void *key,
+                   size_t len, const ProtobufCMessage **out) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_table_get";
         last.call = call;
@@ -188,10 +170,8 @@ kbus_table_get(kbus_call *call, const kbus_table_desc *t, const void *key,
         return table_rc;
 }
 
-int
-kbus_table_put(kbus_call *call, const kbus_table_desc *t, const void *key,
-               size_t len, const ProtobufCMessage *value)
-{
+int kbus_table_put(kbus_call *call, const kbus_table_desc *t, const void *key,
+                   size_t len, const ProtobufCMessage *value) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_table_put";
         last.call = call;
@@ -202,10 +182,8 @@ kbus_table_put(kbus_call *call, const kbus_table_desc *t, const void *key,
         return 0;
 }
 
-int
-kbus_table_delete(kbus_call *call, const kbus_table_desc *t,
-                  const void *key, size_t len)
-{
+int kbus_table_delete(kbus_call *call, const kbus_table_desc *t,
+                      const void *key, size_t len) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_table_delete";
         last.call = call;
@@ -215,10 +193,8 @@ kbus_table_delete(kbus_call *call, const kbus_table_desc *t,
         return 0;
 }
 
-int
-kbus_table_scan(kbus_call *call, const kbus_table_desc *t,
-                kbus_table_scan_fn fn, void *arg)
-{
+int kbus_table_scan(kbus_call *call, const kbus_table_desc *t,
+                    kbus_table_scan_fn fn, void *arg) {
         memset(&last, 0, sizeof last);
         last.fn = "kbus_table_scan";
         last.call = call;
@@ -250,10 +226,8 @@ static struct {
         void *arg;
 } got;
 
-static void
-say_hello_cb(kbus_status status, const char *message,
-             const Hello__V1__HelloReply *reply, void *arg)
-{
+static void say_hello_cb(kbus_status status, const char *message,
+                         const Hello__V1__HelloReply *reply, void *arg) {
         got.calls++;
         got.status = status;
         got.message = message;
@@ -261,9 +235,8 @@ say_hello_cb(kbus_status status, const char *message,
         got.arg = arg;
 }
 
-static void
-say_hello(kbus_call *call, const Hello__V1__HelloRequest *req, void *arg)
-{
+static void say_hello(kbus_call *call, const Hello__V1__HelloRequest *req,
+                      void *arg) {
         got.calls++;
         got.call = call;
         got.msg = req;
@@ -271,26 +244,22 @@ say_hello(kbus_call *call, const Hello__V1__HelloRequest *req, void *arg)
 }
 
 /* Only its address is compared: the stand-in never calls it. */
-static void
-on_delivered(kbus_status status, const char *message, void *arg)
-{
+static void on_delivered(kbus_status status, const char *message, void *arg) {
         (void)status;
         (void)message;
         (void)arg;
 }
 
-static void
-on_greeted(kbus_call *call, const Hello__V1__Greeted *ev, void *arg)
-{
+static void on_greeted(kbus_call *call, const Hello__V1__Greeted *ev,
+                       void *arg) {
         got.calls++;
         got.call = call;
         got.msg = ev;
         got.arg = arg;
 }
 
-static void
-on_register(kbus_call *call, const Registry__Entry *req, void *arg)
-{
+static void on_register(kbus_call *call, const Registry__Entry *req,
+                        void *arg) {
         got.calls++;
         got.call = call;
         got.msg = req;
@@ -298,66 +267,60 @@ on_register(kbus_call *call, const Registry__Entry *req, void *arg)
 }
 
 /* Counts entries, remembering the last; stops at the one that is *arg. */
-static int
-on_count(const void *key, size_t len, const Demo__V1__Count *value,
-         void *arg)
-{
+static int on_count(const void *key, size_t len, const Demo__V1__Count *value,
+                    void *arg) {
         got.calls++;
         got.msg = value;
         got.arg = arg;
         CHECK(len == 1 && *(const char *)key == 'a' + got.calls - 1);
-        return arg != NULL && value == *(const Demo__V1__Count **)arg ? 7
-                                                                     : 0;
+        return arg != NULL && value == *(const Demo__V1__Count **)arg ? 7 : 0;
 }
 
 /* The API of the generated code, as documented: a wrong signature does
  * not compile (-Werror turns incompatible pointer types into errors). */
-static void
-check_shapes(void)
-{
+static void check_shapes(void) {
         int (*call)(kbus_runtime *, const Hello__V1__HelloRequest *,
                     const kbus_call_opts *, hello_v1_greeter_say_hello_cb,
                     void *) = hello_v1_greeter_say_hello;
         int (*serve)(kbus_runtime *, const hello_v1_greeter_handlers *,
                      void *) = hello_v1_greeter_serve;
         int (*reply)(kbus_call *, const Hello__V1__HelloReply *) =
-                hello_v1_greeter_say_hello_reply;
+            hello_v1_greeter_say_hello_reply;
         int (*publish)(kbus_runtime *, const Hello__V1__Greeted *) =
-                hello_v1_greeted_publish;
-        int (*subscribe)(kbus_runtime *, const char *,
-                         hello_v1_greeted_handler, void *) =
-                hello_v1_greeted_subscribe;
+            hello_v1_greeted_publish;
+        int (*subscribe)(kbus_runtime *, const char *, hello_v1_greeted_handler,
+                         void *) = hello_v1_greeted_subscribe;
         /* one-way: same callback shape, no typed reply */
         int (*cancel)(kbus_runtime *, const Shop__V1__CancelOrderRequest *,
                       const kbus_call_opts *,
                       shop_v1_order_service_cancel_order_cb, void *) =
-                shop_v1_order_service_cancel_order;
+            shop_v1_order_service_cancel_order;
         void (*cancel_cb)(kbus_status, const char *,
                           const Google__Protobuf__Empty *, void *) =
-                (shop_v1_order_service_cancel_order_cb)NULL;
+            (shop_v1_order_service_cancel_order_cb)NULL;
         /* cross-file and well-known types */
         int (*quote)(kbus_runtime *, const Shop__Common__QuoteRequest *,
                      const kbus_call_opts *, shop_v1_order_service_quote_cb,
                      void *) = shop_v1_order_service_quote;
         int (*ping_reply)(kbus_call *, const Google__Protobuf__Timestamp *) =
-                shop_v1_http_gateway_ping_reply;
+            shop_v1_http_gateway_ping_reply;
         /* c_package renames the C types, not the kbus names */
         int (*tick)(kbus_runtime *, const OtherName__Tick *) =
-                renamed_pkg_tick_publish;
+            renamed_pkg_tick_publish;
         /* tables */
         int (*attach)(kbus_runtime *, const char *) = demo_v1_count_attach;
         int (*get)(kbus_call *, const void *, size_t,
                    const Demo__V1__Count **) = demo_v1_count_get;
-        int (*put)(kbus_call *, const void *, size_t,
-                   const Demo__V1__Count *) = demo_v1_count_put;
+        int (*put)(kbus_call *, const void *, size_t, const Demo__V1__Count *) =
+            demo_v1_count_put;
         int (*del)(kbus_call *, const void *, size_t) = demo_v1_count_delete;
         int (*scan)(kbus_call *, demo_v1_count_scan_fn, void *) =
-                demo_v1_count_scan;
-        int (*scan_fn)(const void *, size_t, const Demo__V1__Count *,
-                       void *) = (demo_v1_count_scan_fn)NULL;
+            demo_v1_count_scan;
+        int (*scan_fn)(const void *, size_t, const Demo__V1__Count *, void *) =
+            (demo_v1_count_scan_fn)NULL;
         int (*line_get)(kbus_call *, const void *, size_t,
                         const Demo__V1__Order__Line **) =
-                demo_v1_order_line_get;
+            demo_v1_order_line_get;
         shop_v1_order_service_handlers oh;
         directory_handlers dh;
 
@@ -375,16 +338,14 @@ check_shapes(void)
               line_get);
 }
 
-static void
-check_hello(void)
-{
+static void check_hello(void) {
         kbus_runtime *rt = (kbus_runtime *)&got; /* opaque: any address */
         kbus_call *call = (kbus_call *)&last;
         int arg;
         Hello__V1__HelloRequest req = HELLO__V1__HELLO_REQUEST__INIT;
         Hello__V1__HelloReply rep = HELLO__V1__HELLO_REPLY__INIT;
         Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
-        hello_v1_greeter_handlers h = { 0 };
+        hello_v1_greeter_handlers h = {0};
         const kbus_method_desc *m = &hello_v1_greeter__service.methods[0];
 
         CHECK_STR(hello_v1_greeter__service.name, "hello.v1.Greeter");
@@ -397,12 +358,11 @@ check_hello(void)
         CHECK(m->flags == 0 && m->timeout_ms == 0 && m->key_field == NULL);
 
         /* client stub and completion */
-        CHECK(hello_v1_greeter_say_hello(rt, &req, NULL, say_hello_cb,
-                                         &arg) == 0);
+        CHECK(hello_v1_greeter_say_hello(rt, &req, NULL, say_hello_cb, &arg) ==
+              0);
         CHECK_STR(last.fn, "kbus_call_start");
         CHECK(last.rt == rt && last.svc == &hello_v1_greeter__service &&
-              last.method == m && last.msg == &req.base &&
-              last.arg == &arg);
+              last.method == m && last.msg == &req.base && last.arg == &arg);
         memset(&got, 0, sizeof got);
         m->complete(last.cb, KBUS_OK, NULL, &rep.base, &arg);
         CHECK(got.calls == 1 && got.status == KBUS_OK && got.msg == &rep &&
@@ -421,8 +381,8 @@ check_hello(void)
               got.arg == &arg);
         CHECK(hello_v1_greeter_serve(rt, &h, &arg) == 0);
         CHECK_STR(last.fn, "kbus_serve");
-        CHECK(last.svc == &hello_v1_greeter__service &&
-              last.handlers == &h && last.handlers_size == sizeof h);
+        CHECK(last.svc == &hello_v1_greeter__service && last.handlers == &h &&
+              last.handlers_size == sizeof h);
         CHECK(hello_v1_greeter_say_hello_reply(call, &rep) == 0);
         CHECK_STR(last.fn, "kbus_call_reply");
         CHECK(last.call == call && last.msg == &rep.base);
@@ -436,8 +396,8 @@ check_hello(void)
         CHECK(hello_v1_greeted_publish(rt, &ev) == 0);
         CHECK_STR(last.fn, "kbus_publish");
         CHECK(last.ev == &hello_v1_greeted__event && last.msg == &ev.base);
-        CHECK(hello_v1_greeted_publish_confirmed(rt, &ev, on_delivered,
-                                                 &arg) == 0);
+        CHECK(hello_v1_greeted_publish_confirmed(rt, &ev, on_delivered, &arg) ==
+              0);
         CHECK_STR(last.fn, "kbus_publish_confirmed");
         CHECK(last.rt == rt && last.ev == &hello_v1_greeted__event &&
               last.msg == &ev.base && last.cb == (kbus_fn)on_delivered &&
@@ -456,18 +416,15 @@ check_hello(void)
               got.arg == &arg);
 }
 
-static const kbus_method_desc *
-method(const kbus_service_desc *svc, const char *name)
-{
+static const kbus_method_desc *method(const kbus_service_desc *svc,
+                                      const char *name) {
         for (size_t i = 0; i < svc->n_methods; i++)
                 if (strcmp(svc->methods[i].name, name) == 0)
                         return &svc->methods[i];
         return NULL;
 }
 
-static void
-check_options(void)
-{
+static void check_options(void) {
         const kbus_service_desc *s = &shop_v1_order_service__service;
         const kbus_method_desc *m;
 
@@ -495,10 +452,12 @@ check_options(void)
                 CHECK(m->retry.max_attempts == 0 && m->retry.multiplier == 0);
         }
         m = method(s, "Quote");
-        CHECK(m != NULL && m->input == &shop__common__quote_request__descriptor &&
+        CHECK(m != NULL &&
+              m->input == &shop__common__quote_request__descriptor &&
               m->output == &shop__common__money__descriptor);
         m = method(s, "Ping");
-        CHECK(m != NULL && m->output == &google__protobuf__timestamp__descriptor);
+        CHECK(m != NULL &&
+              m->output == &google__protobuf__timestamp__descriptor);
         CHECK(method(s, "Register") != NULL && method(s, "Default") != NULL);
 
         /* the same method name in another service */
@@ -524,10 +483,8 @@ check_options(void)
                   "shop.v1.Order.Item.Detail");
 }
 
-static void
-check_nopkg(void)
-{
-        directory_handlers h = { 0 };
+static void check_nopkg(void) {
+        directory_handlers h = {0};
         Registry__Entry e = REGISTRY__ENTRY__INIT;
         kbus_call *call = (kbus_call *)&last;
         const kbus_method_desc *m = method(&directory__service, "Register");
@@ -535,8 +492,7 @@ check_nopkg(void)
         CHECK_STR(directory__service.name, "Directory");
         CHECK_STR(directory__service.topic, "Directory");
         CHECK(m != NULL && strcmp(m->path, "/Directory/Register") == 0);
-        CHECK(empty__service.n_methods == 0 &&
-              empty__service.methods == NULL);
+        CHECK(empty__service.n_methods == 0 && empty__service.methods == NULL);
         CHECK_STR(registry_entry__event.type, "Registry.Entry");
         CHECK_STR(registry_entry__event.key_field, "default");
         if (m != NULL) {
@@ -546,13 +502,10 @@ check_nopkg(void)
                 CHECK(got.calls == 1 && got.msg == &e);
         }
         CHECK_STR(renamed_pkg_clock__service.name, "renamed.pkg.Clock");
-        CHECK(renamed_pkg_tick__event.message ==
-              &other_name__tick__descriptor);
+        CHECK(renamed_pkg_tick__event.message == &other_name__tick__descriptor);
 }
 
-static void
-check_tables(void)
-{
+static void check_tables(void) {
         kbus_runtime *rt = (kbus_runtime *)&got;
         kbus_call *call = (kbus_call *)&last;
         Demo__V1__Count a = DEMO__V1__COUNT__INIT, b = DEMO__V1__COUNT__INIT;
@@ -566,10 +519,8 @@ check_tables(void)
         CHECK_STR(demo_v1_stock__table.name, "inventory.stock-levels_v2");
         CHECK(demo_v1_stock__table.value == &demo__v1__stock__descriptor);
         CHECK_STR(demo_v1_balance__table.name, "balances");
-        CHECK(demo_v1_balance__table.value ==
-              &demo__v1__balance__descriptor);
-        CHECK(demo_v1_balance__event.message ==
-              &demo__v1__balance__descriptor);
+        CHECK(demo_v1_balance__table.value == &demo__v1__balance__descriptor);
+        CHECK(demo_v1_balance__event.message == &demo__v1__balance__descriptor);
         CHECK_STR(demo_v1_balance__event.key_field, "account");
         CHECK_STR(demo_v1_order_line__table.name, "Line");
         CHECK(demo_v1_order_line__table.value ==
@@ -627,9 +578,7 @@ check_tables(void)
         CHECK(last.scan_fn == NULL);
 }
 
-int
-main(void)
-{
+int main(void) {
         check_shapes();
         check_hello();
         check_options();

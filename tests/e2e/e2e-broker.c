@@ -49,8 +49,10 @@ static long number(const char *flag, const char *s, long min, long max) {
         char *end;
         long v = strtol(s, &end, 10);
         if (*s == '\0' || *end != '\0' || v < min || v > max) {
-                fprintf(stderr, "e2e-broker: %s needs a number from %ld to "
-                                "%ld, not '%s'\n", flag, min, max, s);
+                fprintf(stderr,
+                        "e2e-broker: %s needs a number from %ld to "
+                        "%ld, not '%s'\n",
+                        flag, min, max, s);
                 exit(2);
         }
         return v;
@@ -121,8 +123,10 @@ int main(int argc, char **argv) {
         }
         for (int i = 0; i < n_topics; i++) {
                 if (kbus_broker_create_topic(br, topics[i], (int)partitions)) {
-                        fprintf(stderr, "e2e-broker: cannot create topic "
-                                        "'%s'\n", topics[i]);
+                        fprintf(stderr,
+                                "e2e-broker: cannot create topic "
+                                "'%s'\n",
+                                topics[i]);
                         kbus_broker_free(br);
                         return 1;
                 }
@@ -136,8 +140,9 @@ int main(int argc, char **argv) {
                             (int32_t)(p % brokers) + 1);
         printf("%s\n", kbus_broker_bootstrap(br));
         fflush(stdout);
-        fprintf(stderr, "e2e-broker: %ld brokers at %s; SIGUSR1 moves the "
-                        "leaders of %d topics\n",
+        fprintf(stderr,
+                "e2e-broker: %ld brokers at %s; SIGUSR1 moves the "
+                "leaders of %d topics\n",
                 brokers, kbus_broker_bootstrap(br), n_moves);
 
         while (sigwait(&set, &sig) == 0 && sig == SIGUSR1) {
@@ -151,13 +156,16 @@ int main(int argc, char **argv) {
                                     rd_kafka_mock_partition_set_leader(
                                         mc, moves[t], p, leader);
                                 if (e)
-                                        fprintf(stderr, "e2e-broker: %s [%d]: "
-                                                "%s\n", moves[t], p,
+                                        fprintf(stderr,
+                                                "e2e-broker: %s [%d]: "
+                                                "%s\n",
+                                                moves[t], p,
                                                 rd_kafka_err2str(e));
                         }
                 }
-                fprintf(stderr, "e2e-broker: move %d: leaders of %d topics "
-                                "moved to the next broker\n",
+                fprintf(stderr,
+                        "e2e-broker: move %d: leaders of %d topics "
+                        "moved to the next broker\n",
                         n_moved, n_moves);
         }
         fprintf(stderr, "e2e-broker: stopping after %d leader moves\n",

@@ -87,8 +87,8 @@ static void on_reply(kbus_status status, const char *message,
                 break;
         default:
                 rpc.other++;
-                note("call %d: unexpected %s: %s", i,
-                     kbus_status_name(status), message);
+                note("call %d: unexpected %s: %s", i, kbus_status_name(status),
+                     message);
         }
 }
 
@@ -101,9 +101,8 @@ static void start_call(void) {
         req.name = name;
         rpc.started_at[i] = now_s();
         rpc.deadline_at[i] = rpc.started_at[i] + rpc.timeout_s;
-        assert_int_equal(kbus_call_start(rpc.cli, &rpc.svc,
-                                         &rpc.svc.methods[0], &req.base,
-                                         rpc.opts, (kbus_fn)on_reply,
+        assert_int_equal(kbus_call_start(rpc.cli, &rpc.svc, &rpc.svc.methods[0],
+                                         &req.base, rpc.opts, (kbus_fn)on_reply,
                                          (void *)(intptr_t)i),
                          0);
         rpc.started++;
@@ -138,10 +137,10 @@ static void test_broker_down_during_rpc(void **state) {
         rpc.svc = hello_v1_greeter__service;
         rpc.svc.topic = "bd.requests";
         srv = fault_runtime("bd-server", "bd-server", NULL);
-        cli = rpc.cli = fault_runtime("bd-client", NULL, "reply_topic",
-                                      "bd.replies", NULL);
-        assert_int_equal(kbus_serve(srv, &rpc.svc, &handlers,
-                                    sizeof(handlers), NULL), 0);
+        cli = rpc.cli =
+            fault_runtime("bd-client", NULL, "reply_topic", "bd.replies", NULL);
+        assert_int_equal(
+            kbus_serve(srv, &rpc.svc, &handlers, sizeof(handlers), NULL), 0);
         assert_int_equal(kbus_runtime_start(srv), 0);
         assert_int_equal(kbus_call_opts_new(&rpc.opts), 0);
 
@@ -176,8 +175,7 @@ static void test_broker_down_during_rpc(void **state) {
              rpc.started, rpc.ok, rpc.deadline, rpc.unavailable, rpc.other,
              rpc.handled, rpc.late);
         assert_int_equal(rpc.other, 0);
-        assert_int_equal(rpc.ok + rpc.deadline + rpc.unavailable,
-                         rpc.started);
+        assert_int_equal(rpc.ok + rpc.deadline + rpc.unavailable, rpc.started);
         /* The outage must have been felt, or the test showed nothing. */
         assert_true(rpc.deadline + rpc.unavailable > 0);
         /* A deadline timer fires on time, outage or not. */
@@ -206,19 +204,18 @@ static void test_broker_down_during_events(void **state) {
         make_topic("bd.events", 4, 0);
         pub = fault_runtime("bd-pub", NULL, NULL);
         sub = fault_runtime("bd-sub", "bd-events", NULL);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
-                                        (kbus_fn)stream_on_event, &s), 0);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)stream_on_event, &s),
+            0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         assert_true(run_until(runtime_ready, sub, 30));
         stream_pump_start(&s, pub, 2);
         run_for(1);
-        note("broker 1 down: published %d, handled %d", s.published,
-             s.handled);
+        note("broker 1 down: published %d, handled %d", s.published, s.handled);
         assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 1), 0);
         run_for(3);
         assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 1), 0);
-        note("broker 1 up: published %d, handled %d", s.published,
-             s.handled);
+        note("broker 1 up: published %d, handled %d", s.published, s.handled);
         stream_check(&s, 30, true);
         stream_fini(&s);
         fault_free(sub);
@@ -303,13 +300,14 @@ static void test_dead_letter_topic_down(void **state) {
         make_topic("dd.events", 4, 1);
         make_topic("dd.events.DLT", 4, 3);
         /* Only the dead-letter topic is on broker 3, not the group. */
-        assert_int_equal(rd_kafka_mock_coordinator_set(cluster(), "group",
-                                                       "dd-events", 2), 0);
+        assert_int_equal(
+            rd_kafka_mock_coordinator_set(cluster(), "group", "dd-events", 2),
+            0);
         pub = fault_runtime("dd-pub", NULL, NULL);
         sub = fault_runtime("dd-sub", "dd-events",
                             "producer.message.timeout.ms", "1000", NULL);
-        assert_int_equal(kbus_subscribe(sub, &desc, NULL, (kbus_fn)on_dd,
-                                        NULL), 0);
+        assert_int_equal(kbus_subscribe(sub, &desc, NULL, (kbus_fn)on_dd, NULL),
+                         0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         assert_true(run_until(runtime_ready, sub, 30));
         assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 3), 0);
@@ -330,27 +328,27 @@ static void test_dead_letter_topic_down(void **state) {
         dd_publish(pub, &desc, "k3", "fine");
         assert_true(run_until(dd_committed_k3, NULL, 20));
         committed_offsets("dd-events", "dd.events", 4, committed);
-        note("while the DLT is down: %d failed deliveries of the dead "
-             "letter, dead-lettered %llu, poison runs %d, k0 handled %d, "
-             "k3 handled %d, committed: partition 0 %lld, partition 1 %lld",
-             dd_dlt_failures(),
-             (unsigned long long)kbus_runtime_stat(sub,
-                                                   KBUS_STAT_DEAD_LETTERED),
-             dd_poison_runs, dd_good_k0, dd_good_k3,
-             (long long)committed[0], (long long)committed[1]);
+        note(
+            "while the DLT is down: %d failed deliveries of the dead "
+            "letter, dead-lettered %llu, poison runs %d, k0 handled %d, "
+            "k3 handled %d, committed: partition 0 %lld, partition 1 %lld",
+            dd_dlt_failures(),
+            (unsigned long long)kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED),
+            dd_poison_runs, dd_good_k0, dd_good_k3, (long long)committed[0],
+            (long long)committed[1]);
         assert_int_equal(committed[1], 0); /* nothing from the poison on */
         assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 0);
         assert_int_equal(dd_poison_runs, 1); /* failed for good, not retried */
-        assert_int_equal(dd_good_k0, 0);  /* behind the poison */
-        assert_int_equal(dd_good_k3, 12); /* another key flows */
+        assert_int_equal(dd_good_k0, 0);     /* behind the poison */
+        assert_int_equal(dd_good_k3, 12);    /* another key flows */
         assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 3), 0);
         assert_true(run_until(dd_done, sub, 25));
         /* Once written, the poison's offset moves on and is committed. */
         assert_true(run_until(dd_committed_all, NULL, 20));
         end_offsets("dd.events.DLT", 4, end);
         note("after the DLT is back: %d failed deliveries, dead letters "
-             "written %lld", dd_dlt_failures(),
-             (long long)(end[0] + end[1] + end[2] + end[3]));
+             "written %lld",
+             dd_dlt_failures(), (long long)(end[0] + end[1] + end[2] + end[3]));
         assert_int_equal(end[0] + end[1] + end[2] + end[3], 1);
         assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 1);
         fault_free(sub);
@@ -364,8 +362,7 @@ static kbus_event_desc pf_out;
 static int pf_relayed; /* relay handler runs */
 
 /* Stream processing's step: each event in becomes an event out. */
-static void pf_relay(kbus_call *call, const Hello__V1__Greeted *ev,
-                     void *arg) {
+static void pf_relay(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
         pf_relayed++;
         assert_int_equal(kbus_call_publish(call, &pf_out, &ev->base), 0);
         assert_int_equal(kbus_call_ack(call), 0);
@@ -394,8 +391,7 @@ static void check_ce_id(const rd_kafka_message_t *m, void *arg) {
         hello__v1__greeted__free_unpacked(ev, NULL);
         assert_true(k >= 0 && k < MAX_KEYS && seq >= 0 && seq < 64);
         assert_int_equal(rd_kafka_message_headers(m, &h), 0);
-        assert_int_equal(rd_kafka_header_get_last(h, "ce_id", &id, &id_len),
-                         0);
+        assert_int_equal(rd_kafka_header_get_last(h, "ce_id", &id, &id_len), 0);
         assert_true(id_len > 6 && id_len < 64);
         assert_memory_equal(id, "pf.in-", 6);
         slot = c->id[k][seq];
@@ -412,8 +408,7 @@ static bool pf_retried(void *arg) {
 }
 
 static bool pf_committed_all(void *arg) {
-        return committed_offsets("pf-relay", "pf.in", 4, NULL) ==
-               *(int *)arg;
+        return committed_offsets("pf-relay", "pf.in", 4, NULL) == *(int *)arg;
 }
 
 /* The leader of the output topic is down longer than the producer keeps
@@ -437,18 +432,20 @@ static void test_published_events_topic_down(void **state) {
         pf_relayed = 0;
         make_topic("pf.in", 4, 1);
         make_topic("pf.out", 4, 3);
-        assert_int_equal(rd_kafka_mock_coordinator_set(cluster(), "group",
-                                                       "pf-relay", 2), 0);
-        assert_int_equal(rd_kafka_mock_coordinator_set(cluster(), "group",
-                                                       "pf-sink", 1), 0);
+        assert_int_equal(
+            rd_kafka_mock_coordinator_set(cluster(), "group", "pf-relay", 2),
+            0);
+        assert_int_equal(
+            rd_kafka_mock_coordinator_set(cluster(), "group", "pf-sink", 1), 0);
         pub = fault_runtime("pf-pub", NULL, NULL);
         relay = fault_runtime("pf-relay", "pf-relay",
                               "kafka.message.timeout.ms", "1500", NULL);
         sink = fault_runtime("pf-sink", "pf-sink", NULL);
-        assert_int_equal(kbus_subscribe(relay, &in, NULL, (kbus_fn)pf_relay,
-                                        NULL), 0);
-        assert_int_equal(kbus_subscribe(sink, &s.desc, NULL,
-                                        (kbus_fn)stream_on_event, &s), 0);
+        assert_int_equal(
+            kbus_subscribe(relay, &in, NULL, (kbus_fn)pf_relay, NULL), 0);
+        assert_int_equal(
+            kbus_subscribe(sink, &s.desc, NULL, (kbus_fn)stream_on_event, &s),
+            0);
         assert_int_equal(kbus_runtime_start(relay), 0);
         assert_int_equal(kbus_runtime_start(sink), 0);
         assert_true(run_until(runtime_ready, relay, 30));

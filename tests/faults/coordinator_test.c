@@ -23,9 +23,10 @@ static void coordinated_by_3(const char *topic, const char *group) {
         make_topic(topic, 4, 0);
         for (int p = 0; p < 4; p++)
                 assert_int_equal(rd_kafka_mock_partition_set_leader(
-                                     cluster(), topic, p, 1 + p % 2), 0);
-        assert_int_equal(rd_kafka_mock_coordinator_set(cluster(), "group",
-                                                       group, 3), 0);
+                                     cluster(), topic, p, 1 + p % 2),
+                                 0);
+        assert_int_equal(
+            rd_kafka_mock_coordinator_set(cluster(), "group", group, 3), 0);
 }
 
 /* Lines of the subscriber's log saying its group's partitions were
@@ -33,8 +34,7 @@ static void coordinated_by_3(const char *topic, const char *group) {
 static int partitions_line(const char *group, const char *what) {
         char prefix[64];
         snprintf(prefix, sizeof(prefix), "group %s: ", group);
-        return log_tap_count("\"component\":\"consumer\"", prefix, what,
-                             NULL);
+        return log_tap_count("\"component\":\"consumer\"", prefix, what, NULL);
 }
 
 /* The subscriber's consumer (client id cd-sub) tried to reach the group
@@ -61,14 +61,15 @@ static void coordinator_outage(const char *topic, const char *group,
          * outage could outlast the 6 s session and cost the assignment
          * (one run in three did before the cap). */
         sub = fault_runtime("cd-sub", group, NULL);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
-                                        (kbus_fn)stream_on_event, &s), 0);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)stream_on_event, &s),
+            0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         assert_true(run_until(runtime_ready, sub, 30));
         stream_pump_start(&s, pub, 1);
         run_for(1.5);
-        note("coordinator down for %.0f s: published %d, handled %d",
-             outage_s, s.published, s.handled);
+        note("coordinator down for %.0f s: published %d, handled %d", outage_s,
+             s.published, s.handled);
         handled_at_down = s.handled;
         refused_at_down = coordinator_refused();
         assigned_at_down = partitions_line(group, "partitions assigned");
@@ -90,8 +91,7 @@ static void coordinator_outage(const char *topic, const char *group,
              "refused %d connection(s)",
              partitions_line(group, "partitions assigned"),
              partitions_line(group, "partitions revoked"),
-             partitions_line(group, "partitions lost"),
-             coordinator_refused());
+             partitions_line(group, "partitions lost"), coordinator_refused());
         if (past_session) {
                 /* The session timed out: the assignment was lost, the
                  * group formed again, and what had been handled since

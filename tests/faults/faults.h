@@ -106,9 +106,9 @@ static inline void harness_down(void) {
  * of partition i on broker 1 + i % 3 unless \p leader names one.  Topics
  * are made before first use so the test knows where the leaders are. */
 static inline void make_topic(const char *topic, int partitions, int leader) {
-        assert_int_equal(rd_kafka_mock_topic_create(cluster(), topic, partitions,
-                                                    N_BROKERS),
-                         0);
+        assert_int_equal(
+            rd_kafka_mock_topic_create(cluster(), topic, partitions, N_BROKERS),
+            0);
         for (int p = 0; p < partitions; p++)
                 assert_int_equal(rd_kafka_mock_partition_set_leader(
                                      cluster(), topic, p,
@@ -134,16 +134,18 @@ static inline kbus_runtime *fault_runtime(const char *name, const char *group,
         assert_int_equal(kbus_config_new(&conf), 0);
         assert_int_equal(kbus_config_set(conf, "bootstrap",
                                          kbus_broker_bootstrap(test_broker),
-                                         err, sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
-                                         sizeof(err)), 0);
+                                         err, sizeof(err)),
+                         0);
+        assert_int_equal(
+            kbus_config_set(conf, "low_latency", "true", err, sizeof(err)), 0);
         assert_int_equal(kbus_config_set(conf, "name", name, err, sizeof(err)),
                          0);
         if (group)
-                assert_int_equal(kbus_config_set(conf, "group", group, err,
-                                                 sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", "2000",
-                                         err, sizeof(err)), 0);
+                assert_int_equal(
+                    kbus_config_set(conf, "group", group, err, sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", "2000", err,
+                                         sizeof(err)),
+                         0);
         va_start(ap, group);
         while ((k = va_arg(ap, const char *))) {
                 v = va_arg(ap, const char *);
@@ -179,8 +181,7 @@ static inline void fault_free(kbus_runtime *rt) {
 
 /* Runs the loop until \p cond(arg) holds or \p seconds pass; returns
  * whether it held. */
-static inline bool run_until(bool (*cond)(void *), void *arg,
-                             double seconds) {
+static inline bool run_until(bool (*cond)(void *), void *arg, double seconds) {
         double end = now_s() + seconds;
         struct timeval tick = {0, 20000};
         while (!(cond && cond(arg)) && now_s() < end) {
@@ -241,7 +242,7 @@ static void *log_tap_run(void *arg) {
                         continue;
                 if (n <= 0)
                         break;
-                for (ssize_t off = 0, w; off < n; off += w > 0 ? w : n)
+                for (ssize_t off = 0, w; off<n; off += w> 0 ? w : n)
                         w = write(log_tap.saved, chunk + off, n - off);
                 pthread_mutex_lock(&log_tap.lock);
                 if (log_tap.len + n > log_tap.cap) {
@@ -273,8 +274,8 @@ static inline void log_tap_start(void) {
         close(fds[1]);
         log_tap.rfd = fds[0];
         log_tap.len = 0;
-        assert_int_equal(pthread_create(&log_tap.thread, NULL, log_tap_run,
-                                        NULL), 0);
+        assert_int_equal(
+            pthread_create(&log_tap.thread, NULL, log_tap_run, NULL), 0);
         log_tap.on = true;
 }
 
@@ -312,8 +313,8 @@ static inline int log_tap_count(const char *needle, ...) {
                 char *nl = memchr(log_tap.buf + at, '\n', log_tap.len - at);
                 size_t end = nl ? (size_t)(nl - log_tap.buf) : log_tap.len;
                 char line[4096];
-                size_t n = end - at < sizeof(line) - 1 ? end - at
-                                                         : sizeof(line) - 1;
+                size_t n =
+                    end - at < sizeof(line) - 1 ? end - at : sizeof(line) - 1;
                 bool all = true;
                 memcpy(line, log_tap.buf + at, n);
                 line[n] = '\0';
@@ -375,18 +376,18 @@ struct stream {
         int next_seq[MAX_KEYS]; /* next seq to publish per key */
         int highest[MAX_KEYS];  /* highest seq handled per key */
         unsigned char times[MAX_KEYS][MAX_SEQ + 1];
-        int handled;            /* handler calls */
-        int distinct;           /* events handled at least once */
-        int duplicates;         /* handler calls for an event seen before */
-        int violations;         /* order violations */
+        int handled;    /* handler calls */
+        int distinct;   /* events handled at least once */
+        int duplicates; /* handler calls for an event seen before */
+        int violations; /* order violations */
         char first_violation[128];
-        bool resume;            /* each key may start past seq 1 */
-        int delay_ms;           /* ack this much later (0: at once) */
+        bool resume;              /* each key may start past seq 1 */
+        int delay_ms;             /* ack this much later (0: at once) */
         struct delayed_ack *acks; /* acks still to come */
         int n_acks;
-        struct event *pump;     /* publishes at a steady rate */
+        struct event *pump; /* publishes at a steady rate */
         int pump_batch;
-        kbus_runtime *subs[4];  /* handler calls per subscribing runtime */
+        kbus_runtime *subs[4]; /* handler calls per subscribing runtime */
         int handled_by[4];
         int busy[MAX_KEYS];     /* records of the key in a handler now */
         int busy_seq[MAX_KEYS]; /* the last of them to enter */
@@ -395,13 +396,13 @@ struct stream {
          * them may be handled again. */
         unsigned char acked[MAX_PARTS][MAX_OFFSETS / 8];
         int64_t floor[MAX_PARTS];
-        int redone_committed;   /* records handled again below the floor */
+        int redone_committed; /* records handled again below the floor */
 };
 
 static struct stream *live_streams[8];
 
-static inline void stream_init(struct stream *s, const char *topic,
-                               int n_keys, int per_key) {
+static inline void stream_init(struct stream *s, const char *topic, int n_keys,
+                               int per_key) {
         int free_slot = -1;
         for (int i = 0; i < 8; i++)
                 if (live_streams[i] == s)
@@ -479,8 +480,7 @@ static void stream_key_free(struct stream *s, int k) {
         s->busy[k]--;
 }
 
-static void stream_acked(struct stream *s, int32_t partition,
-                         int64_t offset) {
+static void stream_acked(struct stream *s, int32_t partition, int64_t offset) {
         if (partition >= 0 && partition < MAX_PARTS && offset >= 0 &&
             offset < MAX_OFFSETS)
                 s->acked[partition][offset / 8] |= 1 << offset % 8;
@@ -569,8 +569,7 @@ static void stream_on_event(kbus_call *call, const Hello__V1__Greeted *ev,
                 s->highest[k] = seq - 1; /* the key's first record here */
         if (seq > s->highest[k] + 1) {
                 if (!s->violations++)
-                        snprintf(s->first_violation,
-                                 sizeof(s->first_violation),
+                        snprintf(s->first_violation, sizeof(s->first_violation),
                                  "key k%d: seq %d after %d", k, seq,
                                  s->highest[k]);
         }
@@ -586,8 +585,7 @@ static void stream_on_event(kbus_call *call, const Hello__V1__Greeted *ev,
             offset < s->floor[partition]) {
                 s->redone_committed++;
                 if (!s->violations++)
-                        snprintf(s->first_violation,
-                                 sizeof(s->first_violation),
+                        snprintf(s->first_violation, sizeof(s->first_violation),
                                  "key k%d: seq %d at [%d] offset %lld "
                                  "handled after offset %lld was committed",
                                  k, seq, (int)partition, (long long)offset,
@@ -640,8 +638,8 @@ static inline void stream_check(struct stream *s, double seconds,
                                 if (!s->times[k][q]) {
                                         note("first missing: k%d/%d, %d "
                                              "time(s) in the topic",
-                                             k, q, topic_count(s->desc.topic,
-                                                               k, q));
+                                             k, q,
+                                             topic_count(s->desc.topic, k, q));
                                         k = s->n_keys;
                                         break;
                                 }
@@ -659,8 +657,7 @@ static inline rd_kafka_t *plain_client(rd_kafka_type_t type,
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         rd_kafka_t *rk;
         rd_kafka_conf_set(conf, "bootstrap.servers",
-                          kbus_broker_bootstrap(test_broker), err,
-                          sizeof(err));
+                          kbus_broker_bootstrap(test_broker), err, sizeof(err));
         /* Quiet: connection errors while a broker is down are expected. */
         rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
         if (group)
@@ -726,9 +723,8 @@ static inline bool stream_commit_floor(struct stream *s, const char *group,
         note("%s: acknowledged below %lld %lld %lld %lld; group %s has "
              "committed %lld %lld %lld %lld",
              s->desc.topic, (long long)want[0], (long long)want[1],
-             (long long)want[2], (long long)want[3], group,
-             (long long)got[0], (long long)got[1], (long long)got[2],
-             (long long)got[3]);
+             (long long)want[2], (long long)want[3], group, (long long)got[0],
+             (long long)got[1], (long long)got[2], (long long)got[3]);
         for (int p = 0; p < MAX_PARTS; p++)
                 if (got[p] > s->floor[p])
                         s->floor[p] = got[p];
@@ -754,10 +750,9 @@ static inline int64_t end_offsets(const char *topic, int partitions,
 
 /* Reads every record of \p topic from the beginning (until 2 s pass with
  * nothing new) and passes each one without an error to \p each. */
-static inline void topic_read(const char *topic,
-                              void (*each)(const rd_kafka_message_t *m,
-                                           void *arg),
-                              void *arg) {
+static inline void
+topic_read(const char *topic,
+           void (*each)(const rd_kafka_message_t *m, void *arg), void *arg) {
         rd_kafka_t *rk = plain_client(RD_KAFKA_CONSUMER, "faults-inspector");
         const struct rd_kafka_metadata *md;
         rd_kafka_topic_partition_list_t *l;

@@ -13,10 +13,10 @@
 
 static void move_leaders(const char *topic, int partitions, int round) {
         for (int p = 0; p < partitions; p++)
-                assert_int_equal(rd_kafka_mock_partition_set_leader(
-                                     cluster(), topic, p,
-                                     1 + (p + round) % N_BROKERS),
-                                 0);
+                assert_int_equal(
+                    rd_kafka_mock_partition_set_leader(
+                        cluster(), topic, p, 1 + (p + round) % N_BROKERS),
+                    0);
 }
 
 /* ---- events ---- */
@@ -29,24 +29,27 @@ static void test_leader_moves_during_events(void **state) {
         make_topic("lm.events", 4, 0);
         pub = fault_runtime("lm-pub", NULL, NULL);
         sub = fault_runtime("lm-sub", "lm-events", NULL);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
-                                        (kbus_fn)stream_on_event, &s), 0);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)stream_on_event, &s),
+            0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         assert_true(run_until(runtime_ready, sub, 30));
         stream_pump_start(&s, pub, 2);
         for (int round = 1; round <= 4; round++) {
                 run_for(0.7);
-                note("leaders move (round %d): published %d, handled %d",
-                     round, s.published, s.handled);
+                note("leaders move (round %d): published %d, handled %d", round,
+                     s.published, s.handled);
                 move_leaders("lm.events", 4, round);
         }
         /* Partition 0 without a leader for 2 s: its records wait, the
          * other partitions keep flowing. */
-        assert_int_equal(rd_kafka_mock_partition_set_leader(
-                             cluster(), "lm.events", 0, -1), 0);
+        assert_int_equal(
+            rd_kafka_mock_partition_set_leader(cluster(), "lm.events", 0, -1),
+            0);
         run_for(2);
-        assert_int_equal(rd_kafka_mock_partition_set_leader(
-                             cluster(), "lm.events", 0, 3), 0);
+        assert_int_equal(
+            rd_kafka_mock_partition_set_leader(cluster(), "lm.events", 0, 3),
+            0);
         note("partition 0 has a leader again: published %d, handled %d",
              s.published, s.handled);
         stream_check(&s, 30, false);
@@ -97,9 +100,8 @@ static void start_call(void) {
         int i = rpc.started;
         snprintf(name, sizeof(name), "%d", i);
         req.name = name;
-        assert_int_equal(kbus_call_start(rpc.cli, &rpc.svc,
-                                         &rpc.svc.methods[0], &req.base,
-                                         rpc.opts, (kbus_fn)on_reply,
+        assert_int_equal(kbus_call_start(rpc.cli, &rpc.svc, &rpc.svc.methods[0],
+                                         &req.base, rpc.opts, (kbus_fn)on_reply,
                                          (void *)(intptr_t)i),
                          0);
         rpc.started++;
@@ -119,10 +121,10 @@ static void test_leader_moves_during_rpc(void **state) {
         rpc.svc = hello_v1_greeter__service;
         rpc.svc.topic = "lm.requests";
         srv = fault_runtime("lm-server", "lm-server", NULL);
-        cli = rpc.cli = fault_runtime("lm-client", NULL, "reply_topic",
-                                      "lm.replies", NULL);
-        assert_int_equal(kbus_serve(srv, &rpc.svc, &handlers,
-                                    sizeof(handlers), NULL), 0);
+        cli = rpc.cli =
+            fault_runtime("lm-client", NULL, "reply_topic", "lm.replies", NULL);
+        assert_int_equal(
+            kbus_serve(srv, &rpc.svc, &handlers, sizeof(handlers), NULL), 0);
         assert_int_equal(kbus_runtime_start(srv), 0);
         assert_int_equal(kbus_call_opts_new(&rpc.opts), 0);
         kbus_call_opts_set_timeout(rpc.opts, 15000);
@@ -133,8 +135,8 @@ static void test_leader_moves_during_rpc(void **state) {
                 for (int i = 0; i < 50; i++)
                         start_call();
                 run_for(0.3);
-                note("leaders move (round %d): %d calls, %d answered",
-                     round, rpc.started, rpc.ended);
+                note("leaders move (round %d): %d calls, %d answered", round,
+                     rpc.started, rpc.ended);
                 move_leaders("lm.requests", 4, round);
                 move_leaders("lm.replies", 1, round);
         }

@@ -103,8 +103,7 @@ static void on_greeted(kbus_call *call, const Hello__V1__Greeted *ev,
         p = calloc(1, sizeof(*p));
         if (!p || !(p->key = strdup(ev->name)) ||
             !(p->seq = strdup(ev->message)) ||
-            !(p->ev = evtimer_new(kbus_runtime_event_base(rt), on_timer,
-                                  p))) {
+            !(p->ev = evtimer_new(kbus_runtime_event_base(rt), on_timer, p))) {
                 if (p) {
                         free(p->key);
                         free(p->seq);
@@ -160,8 +159,7 @@ static int cmd_pub(long count, long keys) {
                                         EVLOOP_ONCE | EVLOOP_NONBLOCK);
         }
         if (rc)
-                fprintf(stderr, "ledger-sub: publish: %s\n",
-                        kbus_strerror(rc));
+                fprintf(stderr, "ledger-sub: publish: %s\n", kbus_strerror(rc));
         free(next);
         kbus_runtime_free(rt);
         return rc ? 1 : 0;
@@ -171,8 +169,8 @@ static int cmd_sub(const char *ledger) {
         kbus_runtime *rt = runtime("ledger-sub", "10000");
         int rc;
 
-        ledger_fd = open(ledger, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                         0644);
+        ledger_fd =
+            open(ledger, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (ledger_fd < 0) {
                 perror(ledger);
                 return 1;

@@ -71,12 +71,13 @@ static void test_producer_queue_full(void **state) {
 
         stream_init(&s, "qf.events", 16, 100);
         make_topic("qf.events", 4, 2);
-        pub = fault_runtime("qf-pub", NULL,
-                            "producer.queue.buffering.max.messages", "50",
-                            NULL);
+        pub =
+            fault_runtime("qf-pub", NULL,
+                          "producer.queue.buffering.max.messages", "50", NULL);
         sub = fault_runtime("qf-sub", "qf-events", NULL);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
-                                        (kbus_fn)stream_on_event, &s), 0);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)stream_on_event, &s),
+            0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         s.pub = pub;
         assert_true(run_until(runtime_ready, sub, 30));
@@ -114,7 +115,7 @@ static void test_producer_queue_full(void **state) {
 
 struct holder {
         struct stream *s;
-        kbus_call *held;  /* the record kept past the grace period */
+        kbus_call *held; /* the record kept past the grace period */
         int held_offset;
         int held_partition;
 };
@@ -123,8 +124,7 @@ static struct holder holder;
 
 /* Holds the first record of key k0 for good; the rest are acknowledged
  * after s->delay_ms, so some are in handlers when shutdown begins. */
-static void on_hold(kbus_call *call, const Hello__V1__Greeted *ev,
-                    void *arg) {
+static void on_hold(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
         if (!holder.held && !strcmp(ev->name, "k0")) {
                 holder.held = call;
                 holder.held_partition = kbus_call_partition(call);
@@ -148,18 +148,17 @@ static void test_shutdown_grace(void **state) {
         holder.s = &s;
         make_topic("sg.events", 4, 0);
         pub = fault_runtime("sg-pub", NULL, NULL);
-        sub = fault_runtime("sg-sub", "sg-events", "shutdown_grace_ms",
-                            "1500", NULL);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
-                                        (kbus_fn)on_hold, &s), 0);
+        sub = fault_runtime("sg-sub", "sg-events", "shutdown_grace_ms", "1500",
+                            NULL);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)on_hold, &s), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         stream_pump_start(&s, pub, 16);
         /* Until everything was published and handlers are busy. */
         while (s.published < stream_total(&s) || s.handled < 40)
                 run_for(0.05);
         assert_non_null(holder.held);
-        note("shutting down with %d acks due and one record held",
-             s.n_acks);
+        note("shutting down with %d acks due and one record held", s.n_acks);
         kbus_runtime_shutdown(sub);
         run_for(2.5); /* past the grace period */
         note("after the grace period: %d acks due", s.n_acks);
@@ -212,8 +211,7 @@ static void test_shutdown_grace(void **state) {
 static double attempt_at[8];
 static int attempts, k1_handled, k1_when_k0_done = -1;
 
-static void on_flaky(kbus_call *call, const Hello__V1__Greeted *ev,
-                     void *arg) {
+static void on_flaky(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
         if (!strcmp(ev->name, "k0")) {
                 attempt_at[attempts++] = now_s();
                 assert_int_equal(kbus_call_attempt(call), (uint32_t)attempts);
@@ -245,8 +243,8 @@ static void test_retry_backoff(void **state) {
         make_topic("rt.events", 4, 0);
         pub = fault_runtime("rt-pub", NULL, NULL);
         sub = fault_runtime("rt-sub", "rt-events", NULL);
-        assert_int_equal(kbus_subscribe(sub, &desc, NULL, (kbus_fn)on_flaky,
-                                        NULL), 0);
+        assert_int_equal(
+            kbus_subscribe(sub, &desc, NULL, (kbus_fn)on_flaky, NULL), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         assert_true(run_until(runtime_ready, sub, 30));
         for (int i = 0; i < 21; i++) {
@@ -260,13 +258,11 @@ static void test_retry_backoff(void **state) {
         assert_int_equal(attempts, 6);
         for (int i = 0; i < 5; i++) {
                 double d = attempt_at[i + 1] - attempt_at[i];
-                note("retry %d after %.3f s (base %.1f s)", i + 1, d,
-                     base[i]);
+                note("retry %d after %.3f s (base %.1f s)", i + 1, d, base[i]);
                 assert_true(d >= 0.5 * base[i] - 0.005);
                 assert_true(d <= base[i] + 0.06);
-                if (i >= 3 &&
-                    (d - (attempt_at[3] - attempt_at[2]) > 0.002 ||
-                     d - (attempt_at[3] - attempt_at[2]) < -0.002))
+                if (i >= 3 && (d - (attempt_at[3] - attempt_at[2]) > 0.002 ||
+                               d - (attempt_at[3] - attempt_at[2]) < -0.002))
                         jittered = true;
         }
         assert_true(jittered);

@@ -29,10 +29,12 @@ static void test_member_joins_and_leaves(void **state) {
                              "consumer.auto.commit.interval.ms", "200", NULL);
         sub2 = fault_runtime("rb-sub2", "rb-events",
                              "consumer.auto.commit.interval.ms", "200", NULL);
-        assert_int_equal(kbus_subscribe(sub1, &rb.desc, NULL,
-                                        (kbus_fn)stream_on_event, &rb), 0);
-        assert_int_equal(kbus_subscribe(sub2, &rb.desc, NULL,
-                                        (kbus_fn)stream_on_event, &rb), 0);
+        assert_int_equal(
+            kbus_subscribe(sub1, &rb.desc, NULL, (kbus_fn)stream_on_event, &rb),
+            0);
+        assert_int_equal(
+            kbus_subscribe(sub2, &rb.desc, NULL, (kbus_fn)stream_on_event, &rb),
+            0);
         assert_int_equal(kbus_runtime_start(sub1), 0);
         assert_true(run_until(runtime_ready, sub1, 30));
         stream_pump_start(&rb, pub, 2);
@@ -107,10 +109,10 @@ static void test_close_commits_everything(void **state) {
         make_topic("cc.events", 4, 0);
         pub = fault_runtime("cc-pub", NULL, NULL);
         sub = fault_runtime("cc-sub", "cc-events",
-                            "consumer.auto.commit.interval.ms", "600000",
-                            NULL);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
-                                        (kbus_fn)stream_on_event, &s), 0);
+                            "consumer.auto.commit.interval.ms", "600000", NULL);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)stream_on_event, &s),
+            0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         stream_pump_start(&s, pub, 4);
         stream_check(&s, 30, false);

@@ -76,12 +76,13 @@ static void test_produce_errors(void **state) {
         pub = fault_runtime("pe-pub", NULL, NULL);
         sub = fault_runtime("pe-sub", "pe-events", NULL);
         srv = fault_runtime("pe-server", "pe-server", NULL);
-        cli = fault_runtime("pe-client", NULL, "reply_topic", "pe.replies",
-                            NULL);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
-                                        (kbus_fn)stream_on_event, &s), 0);
-        assert_int_equal(kbus_serve(srv, &svc, &handlers, sizeof(handlers),
-                                    NULL), 0);
+        cli =
+            fault_runtime("pe-client", NULL, "reply_topic", "pe.replies", NULL);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)stream_on_event, &s),
+            0);
+        assert_int_equal(
+            kbus_serve(srv, &svc, &handlers, sizeof(handlers), NULL), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         assert_int_equal(kbus_runtime_start(srv), 0);
         assert_int_equal(kbus_call_opts_new(&opts), 0);
@@ -104,12 +105,10 @@ static void test_produce_errors(void **state) {
                         Hello__V1__HelloRequest req =
                             HELLO__V1__HELLO_REQUEST__INIT;
                         req.name = "x";
-                        assert_int_equal(
-                            hello_v1_greeter_say_hello(cli, &req, opts,
-                                                       on_reply,
-                                                       (void *)(intptr_t)
-                                                           calls_started),
-                            0);
+                        assert_int_equal(hello_v1_greeter_say_hello(
+                                             cli, &req, opts, on_reply,
+                                             (void *)(intptr_t)calls_started),
+                                         0);
                         calls_started++;
                 }
         }
@@ -118,14 +117,12 @@ static void test_produce_errors(void **state) {
         note("calls %d, ok %d; server handled %llu, client resent %llu, "
              "replies late %llu, unknown %llu",
              calls_started, calls_ok,
-             (unsigned long long)kbus_runtime_stat(
-                 srv, KBUS_STAT_REQUESTS_HANDLED),
+             (unsigned long long)kbus_runtime_stat(srv,
+                                                   KBUS_STAT_REQUESTS_HANDLED),
+             (unsigned long long)kbus_runtime_stat(cli, KBUS_STAT_CALLS_RESENT),
+             (unsigned long long)kbus_runtime_stat(cli, KBUS_STAT_REPLIES_LATE),
              (unsigned long long)kbus_runtime_stat(cli,
-                                                   KBUS_STAT_CALLS_RESENT),
-             (unsigned long long)kbus_runtime_stat(cli,
-                                                   KBUS_STAT_REPLIES_LATE),
-             (unsigned long long)kbus_runtime_stat(
-                 cli, KBUS_STAT_REPLIES_UNKNOWN));
+                                                   KBUS_STAT_REPLIES_UNKNOWN));
         assert_int_equal(calls_ok, calls_started);
         kbus_call_opts_free(opts);
         stream_fini(&s);
@@ -145,8 +142,9 @@ static void test_fetch_errors(void **state) {
         make_topic("fe.events", 4, 0);
         pub = fault_runtime("fe-pub", NULL, NULL);
         sub = fault_runtime("fe-sub", "fe-events", NULL);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
-                                        (kbus_fn)stream_on_event, &s), 0);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)stream_on_event, &s),
+            0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         assert_true(run_until(runtime_ready, sub, 30));
         stream_pump_start(&s, pub, 2);
@@ -181,8 +179,9 @@ static void test_offset_commit_errors(void **state) {
         make_topic("ce.events", 4, 0);
         pub = fault_runtime("ce-pub", NULL, NULL);
         sub = fault_runtime("ce-sub", "ce-events", NULL);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
-                                        (kbus_fn)stream_on_event, &s), 0);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)stream_on_event, &s),
+            0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         stream_pump_start(&s, pub, 2);
         /* Commits start once the group is assigned and handling. */
@@ -209,8 +208,8 @@ static void test_offset_commit_errors(void **state) {
         }
         fault_free(sub);
         c_sum = committed_offsets("ce-events", "ce.events", 4, committed);
-        note("after a clean close: committed %lld of %lld",
-             (long long)c_sum, (long long)e_sum);
+        note("after a clean close: committed %lld of %lld", (long long)c_sum,
+             (long long)e_sum);
         assert_int_equal(e_sum, stream_total(&s));
         for (int p = 0; p < 4; p++)
                 assert_int_equal(committed[p], end[p]);
@@ -223,17 +222,16 @@ static void test_offset_commit_errors(void **state) {
         again.resume = true;
         /* No periodic commit: only the commits on close count. */
         sub = fault_runtime("ce-sub", "ce-events",
-                            "consumer.auto.commit.interval.ms", "600000",
-                            NULL);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL,
-                                        (kbus_fn)stream_on_event, &s), 0);
+                            "consumer.auto.commit.interval.ms", "600000", NULL);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)stream_on_event, &s),
+            0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         /* Published with seq numbers 1..50 per key, after the first 100. */
         stream_pump_start(&s, pub, 4);
         stream_check(&s, 30, false);
         stream_fini(&s);
-        push_errors(API_OFFSET_COMMIT, 16,
-                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+        push_errors(API_OFFSET_COMMIT, 16, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
@@ -271,8 +269,8 @@ static void test_offset_commit_errors(void **state) {
                 while (again.handled < want && now_s() < end_at)
                         run_for(0.1);
                 run_for(1); /* and nothing more */
-                note("redone after restart: %d (uncommitted %d)",
-                     again.handled, want);
+                note("redone after restart: %d (uncommitted %d)", again.handled,
+                     want);
                 assert_int_equal(again.handled, want);
                 assert_int_equal(again.violations, 0);
                 assert_int_equal(again.duplicates, 0);

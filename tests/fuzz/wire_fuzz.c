@@ -111,7 +111,8 @@ int main(int argc, char **argv) {
         long runs = 0;
         clock_t end = clock() + (clock_t)(seconds * CLOCKS_PER_SEC);
 
-        if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        if (argc > 1 &&
+            (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
                 printf("usage: wire_fuzz [SECONDS]\nFeeds mutated kbus "
                        "records to the header and value decoders.\n");
                 return 0;

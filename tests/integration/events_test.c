@@ -52,8 +52,8 @@ static void on_greeted(kbus_call *call, const Hello__V1__Greeted *ev,
         assert_int_equal(kbus_call_ack(call), 0);
 }
 
-static void publish_range(kbus_runtime *pub, const kbus_event_desc *d,
-                          int from, int to) {
+static void publish_range(kbus_runtime *pub, const kbus_event_desc *d, int from,
+                          int to) {
         for (int i = from; i < to; i++) {
                 Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
                 char name[16], msg[32];
@@ -149,13 +149,14 @@ static kbus_runtime *own_broker_runtime(kbus_broker **own, const char *key,
         assert_int_equal(kbus_config_new(&conf), 0);
         assert_int_equal(kbus_config_set(conf, "bootstrap",
                                          kbus_broker_bootstrap(*own), err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
-                                         sizeof(err)), 0);
+                                         sizeof(err)),
+                         0);
+        assert_int_equal(
+            kbus_config_set(conf, "low_latency", "true", err, sizeof(err)), 0);
         assert_int_equal(kbus_config_set(conf, key, value, err, sizeof(err)),
                          0);
-        assert_int_equal(kbus_runtime_new(&rt, &conf, test_base, err,
-                                          sizeof(err)), 0);
+        assert_int_equal(
+            kbus_runtime_new(&rt, &conf, test_base, err, sizeof(err)), 0);
         return rt;
 }
 
@@ -170,8 +171,8 @@ static void test_ready_without_partitions(void **state) {
         kbus_runtime *b = test_runtime("ready-b", "ready");
         static struct seen sa, sb;
 
-        assert_int_equal(kbus_broker_create_topic(test_broker,
-                                                  "ready.greeted", 1), 0);
+        assert_int_equal(
+            kbus_broker_create_topic(test_broker, "ready.greeted", 1), 0);
         assert_int_equal(kbus_subscribe(a, d, NULL, (kbus_fn)on_greeted, &sa),
                          0);
         assert_int_equal(kbus_subscribe(b, d, NULL, (kbus_fn)on_greeted, &sb),
@@ -190,13 +191,13 @@ static void test_ready_without_partitions(void **state) {
 static void test_free_after_broker_gone(void **state) {
         kbus_event_desc *d = event_on("gone.greeted");
         kbus_broker *own;
-        kbus_runtime *sub = own_broker_runtime(&own, "shutdown_grace_ms",
-                                               "2000");
+        kbus_runtime *sub =
+            own_broker_runtime(&own, "shutdown_grace_ms", "2000");
         static struct seen s;
         double start;
 
-        assert_int_equal(kbus_subscribe(sub, d, "gone", (kbus_fn)on_greeted,
-                                        &s), 0);
+        assert_int_equal(
+            kbus_subscribe(sub, d, "gone", (kbus_fn)on_greeted, &s), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         assert_true(run_until_ready(sub, 30));
         kbus_broker_free(own);
@@ -235,8 +236,8 @@ static void test_publish_confirmed(void **state) {
         Hello__V1__Greeted ev = HELLO__V1__GREETED__INIT;
         static struct outcomes o;
         kbus_broker *own;
-        kbus_runtime *pub = own_broker_runtime(&own, "kafka.message.timeout.ms",
-                                               "1500");
+        kbus_runtime *pub =
+            own_broker_runtime(&own, "kafka.message.timeout.ms", "1500");
         char *big;
 
         ev.name = "k";
@@ -244,8 +245,9 @@ static void test_publish_confirmed(void **state) {
         assert_int_equal(kbus_publish_confirmed(pub, d, &ev.base, NULL, NULL),
                          KBUS_INVALID_ARGUMENT);
         for (int i = 0; i < 50; i++)
-                assert_int_equal(kbus_publish_confirmed(pub, d, &ev.base,
-                                                        on_delivery, &o), 0);
+                assert_int_equal(
+                    kbus_publish_confirmed(pub, d, &ev.base, on_delivery, &o),
+                    0);
         assert_int_equal(kbus_runtime_flush(pub, 15000), 0);
         assert_int_equal(o.ok, 50);
         assert_int_equal(o.unavailable + o.other, 0);
@@ -255,16 +257,18 @@ static void test_publish_confirmed(void **state) {
         memset(big, 'x', 1500000);
         big[1500000] = '\0';
         ev.message = big;
-        assert_int_equal(kbus_publish_confirmed(pub, d, &ev.base, on_delivery,
-                                                &o), KBUS_OUT_OF_RANGE);
+        assert_int_equal(
+            kbus_publish_confirmed(pub, d, &ev.base, on_delivery, &o),
+            KBUS_OUT_OF_RANGE);
         free(big);
         ev.message = "hello";
 
-        assert_int_equal(rd_kafka_mock_broker_set_down(kbus_broker_mock(own), 1),
-                         0);
+        assert_int_equal(
+            rd_kafka_mock_broker_set_down(kbus_broker_mock(own), 1), 0);
         for (int i = 0; i < 5; i++)
-                assert_int_equal(kbus_publish_confirmed(pub, d, &ev.base,
-                                                        on_delivery, &o), 0);
+                assert_int_equal(
+                    kbus_publish_confirmed(pub, d, &ev.base, on_delivery, &o),
+                    0);
         assert_int_equal(kbus_publish(pub, d, &ev.base), 0);
         assert_int_equal(kbus_runtime_flush(pub, 15000), 0);
         assert_int_equal(o.ok, 50);

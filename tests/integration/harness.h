@@ -54,19 +54,21 @@ static inline kbus_runtime *test_runtime_with(const char *name,
         assert_int_equal(kbus_config_new(&conf), 0);
         assert_int_equal(kbus_config_set(conf, "bootstrap",
                                          kbus_broker_bootstrap(test_broker),
-                                         err, sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "low_latency", "true", err,
-                                         sizeof(err)), 0);
+                                         err, sizeof(err)),
+                         0);
+        assert_int_equal(
+            kbus_config_set(conf, "low_latency", "true", err, sizeof(err)), 0);
         assert_int_equal(kbus_config_set(conf, "name", name, err, sizeof(err)),
                          0);
         if (group)
-                assert_int_equal(kbus_config_set(conf, "group", group, err,
-                                                 sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", "2000",
-                                         err, sizeof(err)), 0);
+                assert_int_equal(
+                    kbus_config_set(conf, "group", group, err, sizeof(err)), 0);
+        assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", "2000", err,
+                                         sizeof(err)),
+                         0);
         if (key)
-                assert_int_equal(kbus_config_set(conf, key, value, err,
-                                                 sizeof(err)), 0);
+                assert_int_equal(
+                    kbus_config_set(conf, key, value, err, sizeof(err)), 0);
         if (kbus_runtime_new(&rt, &conf, test_base, err, sizeof(err))) {
                 fprintf(stderr, "runtime: %s\n", err);
                 fail();

@@ -62,8 +62,8 @@ static void test_retry_keeps_key_order(void **state) {
         static struct log l = {.fail_first = 2};
         bool done = false;
 
-        assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_retry_event,
-                                        &l), 0);
+        assert_int_equal(
+            kbus_subscribe(sub, d, NULL, (kbus_fn)on_retry_event, &l), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         publish(pub, d, "A", "flaky");
         publish(pub, d, "A", "second");
@@ -89,7 +89,8 @@ static void on_reject(kbus_call *call, const Hello__V1__Greeted *ev,
         int *n = arg;
         (*n)++;
         if (!strcmp(ev->message, "poison"))
-                kbus_call_fail(call, KBUS_FAILED_PRECONDITION, "no such customer");
+                kbus_call_fail(call, KBUS_FAILED_PRECONDITION,
+                               "no such customer");
         else if (!strcmp(ev->message, "always-down"))
                 kbus_call_fail(call, KBUS_UNAVAILABLE, "still down");
         else
@@ -188,8 +189,8 @@ static void test_dead_letters(void **state) {
                 rd_kafka_flush(rk, 5000);
                 rd_kafka_destroy(rk);
         }
-        for (int i = 0; i < 300 &&
-                        kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED) < 3;
+        for (int i = 0;
+             i < 300 && kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED) < 3;
              i++)
                 run_for(0.05);
         assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 3);
@@ -248,7 +249,7 @@ static void test_dead_letters(void **state) {
 
 struct slow {
         kbus_runtime *rt;
-        int last[20];   /* last sequence number seen per key */
+        int last[20]; /* last sequence number seen per key */
         int in_order;
         int done;
         int in_handler, max_in_handler;
@@ -303,10 +304,10 @@ static void test_keys_concurrent_and_ordered(void **state) {
 
         for (int k = 0; k < 20; k++)
                 s.last[k] = 0;
-        assert_int_equal(kbus_runtime_set_ordering(sub, "keys.greeted",
-                                                   KBUS_ORDER_KEY, 100), 0);
-        assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_slow, &s),
-                         0);
+        assert_int_equal(
+            kbus_runtime_set_ordering(sub, "keys.greeted", KBUS_ORDER_KEY, 100),
+            0);
+        assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_slow, &s), 0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         /* Join the group first, so that only the handling is timed. */
         assert_true(run_until_ready(sub, 30));
@@ -339,7 +340,8 @@ static void on_no_dlt(kbus_call *call, const Hello__V1__Greeted *ev,
         struct log *l = arg;
         snprintf(l->seen[l->n++], 32, "%s/%s", ev->name, ev->message);
         if (!strcmp(ev->message, "poison"))
-                kbus_call_fail(call, KBUS_FAILED_PRECONDITION, "no such customer");
+                kbus_call_fail(call, KBUS_FAILED_PRECONDITION,
+                               "no such customer");
         else
                 kbus_call_ack(call);
 }
@@ -374,8 +376,7 @@ static void test_no_dead_letter_skips(void **state) {
 
 static kbus_call *shut_held;
 
-static void on_shut(kbus_call *call, const Hello__V1__Greeted *ev,
-                    void *arg) {
+static void on_shut(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
         struct log *l = arg;
         snprintf(l->seen[l->n++], 32, "%s/%s", ev->name, ev->message);
         if (!strcmp(ev->message, "flaky") && !shut_held)
@@ -411,8 +412,8 @@ static void test_retriable_failure_at_shutdown(void **state) {
 
         kbus_runtime_shutdown(sub); /* grace: 2 s */
         t0 = now_s();
-        assert_int_equal(kbus_call_fail(shut_held, KBUS_UNAVAILABLE,
-                                        "dependency down"), 0);
+        assert_int_equal(
+            kbus_call_fail(shut_held, KBUS_UNAVAILABLE, "dependency down"), 0);
         event_base_loopexit(test_base, &cap);
         event_base_dispatch(test_base); /* until the runtime has closed */
         took = now_s() - t0;
@@ -474,7 +475,9 @@ static void produce_request(rd_kafka_t *rk, const char *topic,
         assert_int_equal(
             rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic),
-                RD_KAFKA_V_VALUE("\x0a\x03" "bob", 5),
+                RD_KAFKA_V_VALUE("\x0a\x03"
+                                 "bob",
+                                 5),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_HEADER("kbus-method", "/hello.v1.Greeter/SayHello",
                                   -1),
@@ -500,7 +503,8 @@ static void test_idempotent_duplicate_from_cache(void **state) {
         fail_first_greets = 0;
         idem_setup("idem.requests");
         assert_int_equal(kbus_serve(srv, &idem_svc, &greet_handlers,
-                                    sizeof(greet_handlers), NULL), 0);
+                                    sizeof(greet_handlers), NULL),
+                         0);
         assert_int_equal(kbus_runtime_start(srv), 0);
         rd_kafka_conf_set(conf, "bootstrap.servers",
                           kbus_broker_bootstrap(test_broker), err, sizeof(err));
@@ -509,8 +513,8 @@ static void test_idempotent_duplicate_from_cache(void **state) {
         produce_request(rk, "idem.requests", "idem.replies");
         rd_kafka_flush(rk, 5000);
         rd_kafka_destroy(rk);
-        for (int i = 0; i < 300 &&
-                        kbus_runtime_stat(srv, KBUS_STAT_REPLIES_CACHED) < 1;
+        for (int i = 0;
+             i < 300 && kbus_runtime_stat(srv, KBUS_STAT_REPLIES_CACHED) < 1;
              i++)
                 run_for(0.05);
         run_for(0.3);
@@ -552,14 +556,15 @@ static void test_idempotent_client_resend(void **state) {
         fail_first_greets = 2;
         idem_setup("resend.requests");
         assert_int_equal(kbus_serve(srv, &idem_svc, &greet_handlers,
-                                    sizeof(greet_handlers), NULL), 0);
+                                    sizeof(greet_handlers), NULL),
+                         0);
         assert_int_equal(kbus_runtime_start(srv), 0);
         assert_int_equal(kbus_call_opts_new(&opts), 0);
         kbus_call_opts_set_timeout(opts, 20000);
         req.name = "again";
         assert_int_equal(kbus_call_start(cli, &idem_svc, &idem_method,
-                                         &req.base, opts, (kbus_fn)on_idem,
-                                         &r), 0);
+                                         &req.base, opts, (kbus_fn)on_idem, &r),
+                         0);
         kbus_call_opts_free(opts);
         assert_true(run_until(&r.done, 25));
         assert_int_equal(r.status, KBUS_OK);
@@ -603,8 +608,8 @@ static void test_idempotent_duplicate_while_running(void **state) {
         produce_request(rk, "dup.requests", "dup.replies");
         produce_request(rk, "dup.requests", "dup.replies");
         rd_kafka_flush(rk, 5000);
-        for (int i = 0; i < 300 &&
-                        kbus_runtime_stat(srv, KBUS_STAT_REPLIES_CACHED) < 1;
+        for (int i = 0;
+             i < 300 && kbus_runtime_stat(srv, KBUS_STAT_REPLIES_CACHED) < 1;
              i++)
                 run_for(0.05);
         assert_int_equal(greet_calls, 1);
@@ -614,8 +619,8 @@ static void test_idempotent_duplicate_while_running(void **state) {
         assert_int_equal(hello_v1_greeter_say_hello_reply(held_call, &reply),
                          0);
         run_for(1);
-        assert_int_equal(rd_kafka_query_watermark_offsets(
-                             rk, "dup.replies", 0, &lo, &hi, 5000),
+        assert_int_equal(rd_kafka_query_watermark_offsets(rk, "dup.replies", 0,
+                                                          &lo, &hi, 5000),
                          0);
         assert_int_equal(hi - lo, 1);
         assert_int_equal(greet_calls, 1);
@@ -644,8 +649,8 @@ static void greet_always_down(kbus_call *call,
  * UNAVAILABLE (or DEADLINE_EXCEEDED) by its deadline, and nothing runs
  * after it. */
 static void test_server_retries_bounded_by_deadline(void **state) {
-        static const hello_v1_greeter_handlers h = {
-            .say_hello = greet_always_down};
+        static const hello_v1_greeter_handlers h = {.say_hello =
+                                                        greet_always_down};
         kbus_runtime *srv = test_runtime("bound-server", "bound-server");
         kbus_runtime *cli = test_runtime("bound-client", NULL);
         kbus_method_desc m = hello_v1_greeter__service.methods[0];
@@ -671,7 +676,8 @@ static void test_server_retries_bounded_by_deadline(void **state) {
         req.name = "nobody";
         started = now_s();
         assert_int_equal(kbus_call_start(cli, &svc, &m, &req.base, opts,
-                                         (kbus_fn)on_idem, &r), 0);
+                                         (kbus_fn)on_idem, &r),
+                         0);
         kbus_call_opts_free(opts);
         assert_true(run_until(&r.done, 10));
         assert_true(r.status == KBUS_UNAVAILABLE ||
@@ -680,7 +686,7 @@ static void test_server_retries_bounded_by_deadline(void **state) {
          * first call, which starts the client's reply consumer. */
         assert_true(now_s() - started <= 3.5);
         run_for(1.5); /* nothing more runs for a caller who is gone */
-        assert_true(greet_calls > 1);   /* it was retried */
+        assert_true(greet_calls > 1);       /* it was retried */
         assert_true(past_deadline_ms <= 0); /* no attempt after it */
         kbus_runtime_free(cli);
         kbus_runtime_free(srv);
@@ -724,7 +730,8 @@ static void test_reply_too_large(void **state) {
         req.name = "big";
         started = now_s();
         assert_int_equal(kbus_call_start(cli, &svc, &svc.methods[0], &req.base,
-                                         opts, (kbus_fn)on_idem, &r), 0);
+                                         opts, (kbus_fn)on_idem, &r),
+                         0);
         kbus_call_opts_free(opts);
         assert_true(run_until(&r.done, 25));
         assert_int_equal(r.status, KBUS_OUT_OF_RANGE);
@@ -749,9 +756,8 @@ static void pub_greet(kbus_call *call, const Hello__V1__HelloRequest *req,
         ev.name = req->name;
         ev.message = "greeted";
         assert_true(pubrpc_n < 2);
-        snprintf(pubrpc_ids[pubrpc_n++], sizeof(pubrpc_ids[0]),
-                 "%s-%d-%lld-0", kbus_call_topic(call),
-                 (int)kbus_call_partition(call),
+        snprintf(pubrpc_ids[pubrpc_n++], sizeof(pubrpc_ids[0]), "%s-%d-%lld-0",
+                 kbus_call_topic(call), (int)kbus_call_partition(call),
                  (long long)kbus_call_offset(call));
         assert_int_equal(kbus_call_publish(call, pubrpc_ev, &ev.base), 0);
         if (!strcmp(req->name, "bad")) {
@@ -779,10 +785,10 @@ static void on_pubrpc(kbus_status status, const char *message,
         int64_t lo, hi;
         r->events_then = 0;
         for (int p = 0; p < 4; p++) {
-                assert_int_equal(rd_kafka_query_watermark_offsets(
-                                     pubrpc_probe, "pubrpc.events", p, &lo,
-                                     &hi, 5000),
-                                 0);
+                assert_int_equal(
+                    rd_kafka_query_watermark_offsets(
+                        pubrpc_probe, "pubrpc.events", p, &lo, &hi, 5000),
+                    0);
                 r->events_then += hi;
         }
         r->status = status;
@@ -823,11 +829,13 @@ static void test_publish_from_request(void **state) {
         kbus_call_opts_set_timeout(opts, 15000);
         req.name = "ann";
         assert_int_equal(kbus_call_start(cli, &svc, &svc.methods[0], &req.base,
-                                         opts, (kbus_fn)on_pubrpc, &ok), 0);
+                                         opts, (kbus_fn)on_pubrpc, &ok),
+                         0);
         assert_true(run_until(&ok.done, 20));
         req.name = "bad";
         assert_int_equal(kbus_call_start(cli, &svc, &svc.methods[0], &req.base,
-                                         opts, (kbus_fn)on_pubrpc, &bad), 0);
+                                         opts, (kbus_fn)on_pubrpc, &bad),
+                         0);
         assert_true(run_until(&bad.done, 20));
         kbus_call_opts_free(opts);
         assert_int_equal(ok.status, KBUS_OK);
@@ -863,8 +871,7 @@ struct stuck {
         int handled;     /* the others, acknowledged at once */
 };
 
-static void on_stuck(kbus_call *call, const Hello__V1__Greeted *ev,
-                     void *arg) {
+static void on_stuck(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
         struct stuck *st = arg;
         if (!strcmp(ev->message, "hold")) {
                 st->held = call;
@@ -885,8 +892,8 @@ static void test_max_uncommitted(void **state) {
         static struct stuck st;
         char name[16];
 
-        assert_int_equal(kbus_broker_create_topic(test_broker, "unc.greeted",
-                                                  1), 0);
+        assert_int_equal(
+            kbus_broker_create_topic(test_broker, "unc.greeted", 1), 0);
         assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_stuck, &st),
                          0);
         assert_int_equal(kbus_runtime_start(sub), 0);

@@ -44,8 +44,8 @@ static void serve_on(kbus_runtime *srv, const char *topic) {
         kbus_service_desc *svc = &services[n_services++];
         *svc = hello_v1_greeter__service;
         svc->topic = topic;
-        assert_int_equal(kbus_serve(srv, svc, &handlers, sizeof(handlers),
-                                    NULL), 0);
+        assert_int_equal(
+            kbus_serve(srv, svc, &handlers, sizeof(handlers), NULL), 0);
         assert_int_equal(kbus_runtime_start(srv), 0);
 }
 
@@ -185,7 +185,8 @@ static void test_deadline_then_late_reply(void **state) {
         reply.message = "too late";
         assert_int_equal(hello_v1_greeter_say_hello_reply(held[0], &reply), 0);
         hold_calls = false;
-        for (int i = 0; i < 100 && !kbus_runtime_stat(cli, KBUS_STAT_REPLIES_LATE); i++)
+        for (int i = 0;
+             i < 100 && !kbus_runtime_stat(cli, KBUS_STAT_REPLIES_LATE); i++)
                 run_for(0.1);
         assert_int_equal(kbus_runtime_stat(cli, KBUS_STAT_REPLIES_LATE), 1);
         assert_int_equal(kbus_runtime_stat(cli, KBUS_STAT_CALLS_TIMED_OUT), 1);
@@ -215,7 +216,9 @@ static void test_expired_request_not_executed(void **state) {
         /* Now a server for that topic starts and reads the old request. */
         srv = test_runtime("exp-server", "exp-server");
         serve_on(srv, "exp.requests");
-        for (int i = 0; i < 150 && !kbus_runtime_stat(srv, KBUS_STAT_REQUESTS_EXPIRED); i++)
+        for (int i = 0;
+             i < 150 && !kbus_runtime_stat(srv, KBUS_STAT_REQUESTS_EXPIRED);
+             i++)
                 run_for(0.1);
         assert_int_equal(kbus_runtime_stat(srv, KBUS_STAT_REQUESTS_EXPIRED), 1);
         assert_int_equal(handled, 0);
@@ -234,9 +237,9 @@ static void test_unknown_method(void **state) {
         nope.path = "/hello.v1.Greeter/NoSuchMethod";
         serve_on(srv, "unimpl.requests");
         req.name = "x";
-        assert_int_equal(kbus_call_start(cli, &hello_v1_greeter__service,
-                                         &nope, &req.base, opts,
-                                         (kbus_fn)on_reply, &r),
+        assert_int_equal(kbus_call_start(cli, &hello_v1_greeter__service, &nope,
+                                         &req.base, opts, (kbus_fn)on_reply,
+                                         &r),
                          0);
         kbus_call_opts_free(opts);
         assert_true(run_until(&r.done, 20));
@@ -270,9 +273,8 @@ static void on_http(struct evhttp_request *req, void *arg) {
 }
 
 static void http_get(int port, const char *path, struct http_result *r) {
-        struct evhttp_connection *c =
-            evhttp_connection_base_new(test_base, NULL, "127.0.0.1",
-                                       (uint16_t)port);
+        struct evhttp_connection *c = evhttp_connection_base_new(
+            test_base, NULL, "127.0.0.1", (uint16_t)port);
         struct evhttp_request *req = evhttp_request_new(on_http, r);
         memset(r, 0, sizeof(*r));
         assert_int_equal(evhttp_make_request(c, req, EVHTTP_REQ_GET, path), 0);
@@ -337,10 +339,12 @@ static kbus_runtime *own_broker_runtime(const char *name, const char *grace) {
         assert_int_equal(kbus_config_new(&conf), 0);
         assert_int_equal(kbus_config_set(conf, "name", name, err, sizeof(err)),
                          0);
-        assert_int_equal(kbus_config_set(conf, "bootstrap", "embedded", err,
-                                         sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", grace,
-                                         err, sizeof(err)), 0);
+        assert_int_equal(
+            kbus_config_set(conf, "bootstrap", "embedded", err, sizeof(err)),
+            0);
+        assert_int_equal(
+            kbus_config_set(conf, "shutdown_grace_ms", grace, err, sizeof(err)),
+            0);
         if (kbus_runtime_new(&rt, &conf, test_base, err, sizeof(err))) {
                 fprintf(stderr, "runtime: %s\n", err);
                 fail();
@@ -370,8 +374,8 @@ static void test_free_skips_requests_of_ended_calls(void **state) {
         assert_true(run_until(&r.done, 10));
         assert_int_equal(r.status, KBUS_DEADLINE_EXCEEDED);
 
-        assert_int_equal(rd_kafka_mock_broker_set_down(kbus_runtime_mock(cli),
-                                                       1), 0);
+        assert_int_equal(
+            rd_kafka_mock_broker_set_down(kbus_runtime_mock(cli), 1), 0);
         memset(&r, 0, sizeof(r));
         req.name = "after";
         assert_int_equal(
@@ -404,8 +408,8 @@ static void test_free_cancels_waiting_calls_first(void **state) {
         double t0, took;
 
         assert_int_equal(kbus_runtime_start(cli), 0);
-        assert_int_equal(rd_kafka_mock_broker_set_down(kbus_runtime_mock(cli),
-                                                       1), 0);
+        assert_int_equal(
+            rd_kafka_mock_broker_set_down(kbus_runtime_mock(cli), 1), 0);
         req.name = "stuck";
         assert_int_equal(
             hello_v1_greeter_say_hello(cli, &req, opts, on_reply, &r), 0);
@@ -470,8 +474,7 @@ static void test_first_call_after_ready(void **state) {
         svc->topic = "first.requests";
         assert_int_equal(kbus_client_prepare(cli, svc), 0);
         assert_int_equal(kbus_client_prepare(cli, svc), 0); /* idempotent */
-        assert_int_equal(kbus_client_prepare(cli, NULL),
-                         KBUS_INVALID_ARGUMENT);
+        assert_int_equal(kbus_client_prepare(cli, NULL), KBUS_INVALID_ARGUMENT);
         assert_false(kbus_runtime_ready(cli));
         assert_int_equal(kbus_runtime_start(cli), 0);
         assert_true(run_until_ready(cli, 30));
@@ -480,9 +483,10 @@ static void test_first_call_after_ready(void **state) {
                 steady[i] = one_call(cli, "first.requests");
         qsort(steady, 21, sizeof(steady[0]), cmp_double);
         median = steady[10];
-        fprintf(stderr, "first call %.1f ms, steady calls median %.1f ms "
-                        "(%.1f to %.1f)\n", first * 1e3, median * 1e3,
-                steady[0] * 1e3, steady[20] * 1e3);
+        fprintf(stderr,
+                "first call %.1f ms, steady calls median %.1f ms "
+                "(%.1f to %.1f)\n",
+                first * 1e3, median * 1e3, steady[0] * 1e3, steady[20] * 1e3);
         kbus_runtime_free(cli);
         kbus_runtime_free(srv);
         /* 3 times the median; on a busy machine a single call can take

@@ -48,8 +48,8 @@ static void on_greeted(kbus_call *call, const Hello__V1__Greeted *ev,
                 kbus_call_fail(call, KBUS_INTERNAL, kbus_strerror(rc));
                 return;
         }
-        v.value = old ? ((const Google__Protobuf__Int64Value *)old)->value + 1
-                      : 1;
+        v.value =
+            old ? ((const Google__Protobuf__Int64Value *)old)->value + 1 : 1;
         snprintf(n, sizeof(n), "%" PRId64, v.value);
         counted.name = ev->name;
         counted.message = n;

@@ -35,8 +35,7 @@ static const kbus_table_desc counts = {
 #define COORDINATOR 2
 
 /* Counting handler: get, add one, put. */
-static void on_count(kbus_call *call, const Hello__V1__Greeted *ev,
-                     void *arg) {
+static void on_count(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
         const ProtobufCMessage *old = NULL;
         Hello__V1__Greeted v = HELLO__V1__GREETED__INIT;
         char n[16];
@@ -86,9 +85,8 @@ static void counted_stream(struct stream *s, const struct setup *t,
 /* Starts counting \p s's topic in \p rt (made, not started). */
 static void count_in(kbus_runtime *rt, struct stream *s) {
         assert_int_equal(kbus_table_attach(rt, &counts, NULL), 0);
-        assert_int_equal(kbus_subscribe(rt, &s->desc, NULL,
-                                        (kbus_fn)on_count, NULL),
-                         0);
+        assert_int_equal(
+            kbus_subscribe(rt, &s->desc, NULL, (kbus_fn)on_count, NULL), 0);
         assert_int_equal(kbus_runtime_start(rt), 0);
 }
 
@@ -124,8 +122,7 @@ static void sequence_one(const rd_kafka_message_t *m, void *arg) {
         if (!q->first_bad[0])
                 snprintf(q->first_bad, sizeof(q->first_bad),
                          "k%d: %d after %d at [%d] offset %lld", k, n,
-                         q->last[k], (int)m->partition,
-                         (long long)m->offset);
+                         q->last[k], (int)m->partition, (long long)m->offset);
         if (n > q->last[k])
                 q->skipped++;
         else
@@ -176,8 +173,7 @@ static void wait_committed(struct stream *s, const char *group,
         if (!run_until(all_committed, &c, seconds))
                 fail_msg("%s: not all committed within %.0f s (%d of %d "
                          "published)",
-                         s->desc.topic, seconds, s->published,
-                         stream_total(s));
+                         s->desc.topic, seconds, s->published, stream_total(s));
 }
 
 static bool n_handled(void *arg) {
@@ -250,13 +246,11 @@ static void test_changelog_broker_down_during_writes(void **state) {
         assert_true(run_until(runtime_ready, sub, 30));
         stream_pump_start(&s, pub, 1);
         assert_true(run_until(n_handled, sub, 30));
-        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(),
-                                                       CHANGELOG_LEADER),
-                         0);
+        assert_int_equal(
+            rd_kafka_mock_broker_set_down(cluster(), CHANGELOG_LEADER), 0);
         run_for(3);
-        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(),
-                                                     CHANGELOG_LEADER),
-                         0);
+        assert_int_equal(
+            rd_kafka_mock_broker_set_up(cluster(), CHANGELOG_LEADER), 0);
         wait_committed(&s, t.group, 60);
         for (int k = 0; k < MAX_KEYS; k++)
                 want[k] = s.per_key;
@@ -285,8 +279,7 @@ static void changelog_fill(const char *changelog, int per_key,
         rd_kafka_t *rk;
 
         rd_kafka_conf_set(conf, "bootstrap.servers",
-                          kbus_broker_bootstrap(test_broker), err,
-                          sizeof(err));
+                          kbus_broker_bootstrap(test_broker), err, sizeof(err));
         rd_kafka_conf_set(conf, "batch.num.messages", "100", err, sizeof(err));
         rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
         rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -327,8 +320,7 @@ static void changelog_fill(const char *changelog, int per_key,
  * its \p records changelog records read from offset 0. */
 static bool restored_whole(int p, int64_t records) {
         char what[96], how[96];
-        snprintf(what, sizeof(what), "table counts partition %d restored: ",
-                 p);
+        snprintf(what, sizeof(what), "table counts partition %d restored: ", p);
         snprintf(how, sizeof(how),
                  " entries, %lld changelog records read from offset 0 in",
                  (long long)records);
@@ -352,9 +344,8 @@ static void test_changelog_broker_down_during_restore(void **state) {
         setup_make(&t, "tf-restore-down");
         changelog_fill(t.changelog, 500, filled);
         counted_stream(&s, &t, 20);
-        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(),
-                                                       CHANGELOG_LEADER),
-                         0);
+        assert_int_equal(
+            rd_kafka_mock_broker_set_down(cluster(), CHANGELOG_LEADER), 0);
         sub = fault_runtime("tf-restore-down", t.group, NULL);
         pub = fault_runtime("tf-restore-down-pub", NULL, NULL);
         count_in(sub, &s);
@@ -367,9 +358,8 @@ static void test_changelog_broker_down_during_restore(void **state) {
         stream_pump_start(&s, pub, 4);
         run_for(2);
         assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_EVENTS_HANDLED), 0);
-        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(),
-                                                     CHANGELOG_LEADER),
-                         0);
+        assert_int_equal(
+            rd_kafka_mock_broker_set_up(cluster(), CHANGELOG_LEADER), 0);
         assert_true(run_until(runtime_ready, sub, 30));
         for (int p = 0; p < 4; p++)
                 if (!restored_whole(p, filled[p]))
@@ -407,24 +397,22 @@ static void test_rebalance_during_restore(void **state) {
         counted_stream(&s, &t, 20);
         /* A restore of 50,000 records takes well under a second here;
          * small fetches from a slow broker make it last several. */
-        assert_int_equal(rd_kafka_mock_broker_set_rtt(cluster(),
-                                                      CHANGELOG_LEADER, 40),
-                         0);
-        rts[0] = fault_runtime("tf-rebalance-a", t.group,
-                               "consumer.max.partition.fetch.bytes", "4096",
-                               NULL);
-        rts[1] = fault_runtime("tf-rebalance-b", t.group,
-                               "consumer.max.partition.fetch.bytes", "4096",
-                               NULL);
+        assert_int_equal(
+            rd_kafka_mock_broker_set_rtt(cluster(), CHANGELOG_LEADER, 40), 0);
+        rts[0] =
+            fault_runtime("tf-rebalance-a", t.group,
+                          "consumer.max.partition.fetch.bytes", "4096", NULL);
+        rts[1] =
+            fault_runtime("tf-rebalance-b", t.group,
+                          "consumer.max.partition.fetch.bytes", "4096", NULL);
         pub = fault_runtime("tf-rebalance-pub", NULL, NULL);
         count_in(rts[0], &s);
         assert_true(run_until(restoring_started, NULL, 30));
         /* b joins while a restores all four partitions: a loses them. */
         count_in(rts[1], &s);
         assert_true(run_until(both_ready, rts, 90));
-        assert_int_equal(rd_kafka_mock_broker_set_rtt(cluster(),
-                                                      CHANGELOG_LEADER, 0),
-                         0);
+        assert_int_equal(
+            rd_kafka_mock_broker_set_rtt(cluster(), CHANGELOG_LEADER, 0), 0);
         note("restores stopped by the rebalance: %d",
              log_tap_count("revoked while restoring", NULL));
         assert_true(log_tap_count("revoked while restoring", NULL) >= 1);
@@ -467,9 +455,8 @@ static void test_changelog_wrong_partition_count(void **state) {
         stream_init(&s, "tf.wrong.events", MAX_KEYS, 1);
         sub = fault_runtime("tf-wrong", "tf-wrong", NULL);
         assert_int_equal(kbus_table_attach(sub, &counts, NULL), 0);
-        assert_int_equal(kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)on_count,
-                                        NULL),
-                         0);
+        assert_int_equal(
+            kbus_subscribe(sub, &s.desc, NULL, (kbus_fn)on_count, NULL), 0);
         assert_int_equal(kbus_runtime_start(sub), KBUS_FAILED_PRECONDITION);
         /* The log tap reads the line in a thread of its own. */
         assert_true(run_until(wrong_count_logged, NULL, 5));

@@ -170,33 +170,32 @@ static void test_null_arguments(void **state) {
 static void test_load_good_file(void **state) {
         kbus_config *conf = *state;
         const char *path = write_file(
-                "good.cfg",
-                "# every key\n"
-                "bootstrap = \"k1:9092,k2:9092\";\n"
-                "name = \"orders\";\n"
-                "group = \"orders-workers\";\n"
-                "low_latency = false;\n"
-                "reply_topic = \"orders.replies-1\";\n"
-                "timeout_ms = 2500;\n"
-                "shutdown_grace_ms = 0;\n"
-                "max_in_flight = 8;\n"
-                "max_uncommitted = 5000;\n"
-                "client_max_in_flight = 500;\n"
-                "log_level = \"debug\";\n"
-                "dlt_suffix = \"-dlt\";\n"
-                "broker_count = 3;\n"
-                "broker_partitions = 12;\n"
-                "retry = {\n"
-                "        max_attempts = 7;\n"
-                "        initial_backoff_ms = 50;\n"
-                "        max_backoff_ms = 60000;\n"
-                "        multiplier = 1.5;\n"
-                "};\n"
-                "kafka = [ \"security.protocol=plaintext\",\n"
-                "          \" socket.timeout.ms = 3000 \",\n"
-                "          \"sasl.password=a=b\" ];\n"
-                "producer = ( \"linger.ms=5\", \"acks=all\" );\n"
-                "consumer = [ \"fetch.wait.max.ms=10\" ];\n");
+            "good.cfg", "# every key\n"
+                        "bootstrap = \"k1:9092,k2:9092\";\n"
+                        "name = \"orders\";\n"
+                        "group = \"orders-workers\";\n"
+                        "low_latency = false;\n"
+                        "reply_topic = \"orders.replies-1\";\n"
+                        "timeout_ms = 2500;\n"
+                        "shutdown_grace_ms = 0;\n"
+                        "max_in_flight = 8;\n"
+                        "max_uncommitted = 5000;\n"
+                        "client_max_in_flight = 500;\n"
+                        "log_level = \"debug\";\n"
+                        "dlt_suffix = \"-dlt\";\n"
+                        "broker_count = 3;\n"
+                        "broker_partitions = 12;\n"
+                        "retry = {\n"
+                        "        max_attempts = 7;\n"
+                        "        initial_backoff_ms = 50;\n"
+                        "        max_backoff_ms = 60000;\n"
+                        "        multiplier = 1.5;\n"
+                        "};\n"
+                        "kafka = [ \"security.protocol=plaintext\",\n"
+                        "          \" socket.timeout.ms = 3000 \",\n"
+                        "          \"sasl.password=a=b\" ];\n"
+                        "producer = ( \"linger.ms=5\", \"acks=all\" );\n"
+                        "consumer = [ \"fetch.wait.max.ms=10\" ];\n");
 
         assert_int_equal(kbus_config_load(conf, path, err, sizeof(err)), 0);
         assert_string_equal(conf->bootstrap, "k1:9092,k2:9092");
@@ -236,7 +235,7 @@ static void test_load_partial_keeps_other_keys(void **state) {
         const char *path;
 
         assert_int_equal(
-                kbus_config_set(conf, "kafka.acks", "1", err, sizeof(err)), 0);
+            kbus_config_set(conf, "kafka.acks", "1", err, sizeof(err)), 0);
         path = write_file("part.cfg", "name = \"svc\";\n"
                                       "retry = { multiplier = 3; };\n"
                                       "kafka = [ \"linger.ms=1\" ];\n"
@@ -406,12 +405,14 @@ static void test_load_bad_values(void **state) {
  * runtime tries to listen. */
 static void test_load_bad_http(void **state) {
         static const char *const bad[] = {
-                "nonsense", ":9100", "127.0.0.1:", "127.0.0.1:http",
-                "127.0.0.1:65536", "127.0.0.1:99999999999", "127.0.0.1:-1",
-                "127.0.0.1:91 00",
+            "nonsense",       ":9100",           "127.0.0.1:",
+            "127.0.0.1:http", "127.0.0.1:65536", "127.0.0.1:99999999999",
+            "127.0.0.1:-1",   "127.0.0.1:91 00",
         };
         static const char *const good[] = {
-                "127.0.0.1:0", "localhost:9100", "0.0.0.0:65535",
+            "127.0.0.1:0",
+            "localhost:9100",
+            "0.0.0.0:65535",
         };
         kbus_config *conf = *state;
         char text[128], want[128];
@@ -426,9 +427,9 @@ static void test_load_bad_http(void **state) {
                 assert_contains(err, want);
                 assert_null(conf->http);
                 /* The same check for kbus_config_set(). */
-                assert_int_equal(kbus_config_set(conf, "http", bad[i], err,
-                                                 sizeof(err)),
-                                 KBUS_INVALID_ARGUMENT);
+                assert_int_equal(
+                    kbus_config_set(conf, "http", bad[i], err, sizeof(err)),
+                    KBUS_INVALID_ARGUMENT);
                 assert_contains(err, want);
         }
         for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -450,9 +451,8 @@ static void test_load_int_overflow(void **state) {
         assert_contains(err, "key 'timeout_ms': 99999999999 is out of range");
 
         load_fails(conf, "retry = { max_backoff_ms = 4294967396; };\n", 1);
-        assert_contains(err,
-                        "key 'retry.max_backoff_ms': 4294967396 is out of "
-                        "range");
+        assert_contains(err, "key 'retry.max_backoff_ms': 4294967396 is out of "
+                             "range");
 
         /* With the L suffix libconfig reads it right; still out of range. */
         load_fails(conf, "timeout_ms = 99999999999L;\n", 1);
@@ -471,7 +471,8 @@ static void test_load_props_errors(void **state) {
                    "        \"linger.ms\"\n"
                    "];\n",
                    3);
-        assert_contains(err, "key 'kafka': \"linger.ms\" is not \"name=value\"");
+        assert_contains(err,
+                        "key 'kafka': \"linger.ms\" is not \"name=value\"");
 
         load_fails(conf,
                    "producer = [\n"
@@ -492,8 +493,7 @@ static void test_load_error_in_include(void **state) {
         char text[512];
         const char *path;
 
-        snprintf(text, sizeof(text), "@include \"%s\"\ntimeout_ms = 3;\n",
-                 inc);
+        snprintf(text, sizeof(text), "@include \"%s\"\ntimeout_ms = 3;\n", inc);
         path = write_file("main.cfg", text);
         assert_int_equal(kbus_config_load(conf, path, err, sizeof(err)),
                          KBUS_INVALID_ARGUMENT);
@@ -504,9 +504,8 @@ static void test_load_error_in_include(void **state) {
 static void test_load_error_leaves_conf_unchanged(void **state) {
         kbus_config *conf = *state;
 
-        assert_int_equal(kbus_config_set(conf, "name", "before", err,
-                                         sizeof(err)),
-                         0);
+        assert_int_equal(
+            kbus_config_set(conf, "name", "before", err, sizeof(err)), 0);
         /* Good keys, then a bad one: none of the good ones may stick. */
         load_fails(conf,
                    "name = \"after\";\n"
@@ -527,26 +526,26 @@ static void test_load_error_leaves_conf_unchanged(void **state) {
 static void test_set_every_key(void **state) {
         kbus_config *conf = *state;
         static const char *kv[][2] = {
-                {"bootstrap", "localhost:9092"},
-                {"name", "payments"},
-                {"group", "payments-g"},
-                {"low_latency", "yes"},
-                {"reply_topic", "payments.reply"},
-                {"timeout_ms", "750"},
-                {"shutdown_grace_ms", "1234"},
-                {"max_in_flight", "1"},
-                {"client_max_in_flight", "20"},
-                {"log_level", "WARN"},
-                {"dlt_suffix", ".dead"},
-                {"broker_count", "2"},
-                {"broker_partitions", "6"},
-                {"retry.max_attempts", "3"},
-                {"retry.initial_backoff_ms", "10"},
-                {"retry.max_backoff_ms", "20"},
-                {"retry.multiplier", "2.5"},
-                {"kafka.client.rack", "r1"},
-                {"producer.linger.ms", "0"},
-                {"consumer.fetch.wait.max.ms", "5"},
+            {"bootstrap", "localhost:9092"},
+            {"name", "payments"},
+            {"group", "payments-g"},
+            {"low_latency", "yes"},
+            {"reply_topic", "payments.reply"},
+            {"timeout_ms", "750"},
+            {"shutdown_grace_ms", "1234"},
+            {"max_in_flight", "1"},
+            {"client_max_in_flight", "20"},
+            {"log_level", "WARN"},
+            {"dlt_suffix", ".dead"},
+            {"broker_count", "2"},
+            {"broker_partitions", "6"},
+            {"retry.max_attempts", "3"},
+            {"retry.initial_backoff_ms", "10"},
+            {"retry.max_backoff_ms", "20"},
+            {"retry.multiplier", "2.5"},
+            {"kafka.client.rack", "r1"},
+            {"producer.linger.ms", "0"},
+            {"consumer.fetch.wait.max.ms", "5"},
         };
         size_t i;
 
@@ -593,16 +592,15 @@ static void test_set_booleans(void **state) {
                 assert_int_equal(conf->low_latency, cases[i].want);
         }
         assert_int_equal(
-                kbus_config_set(conf, "low_latency", "maybe", err, sizeof(err)),
-                KBUS_INVALID_ARGUMENT);
+            kbus_config_set(conf, "low_latency", "maybe", err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
         assert_contains(err, "key 'low_latency': \"maybe\" is not a boolean");
         assert_int_equal(conf->low_latency, -1);
 }
 
 static void test_set_integers_parse_fully(void **state) {
         kbus_config *conf = *state;
-        static const char *bad[] = {"", "5s", " 5", "5 ", "0x10", "1.0",
-                                    "abc"};
+        static const char *bad[] = {"", "5s", " 5", "5 ", "0x10", "1.0", "abc"};
         size_t i;
 
         for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -621,22 +619,22 @@ static void test_set_integers_parse_fully(void **state) {
                          KBUS_INVALID_ARGUMENT);
         assert_contains(err, "\"99999999999999999999\" is out of range");
 
-        assert_int_equal(kbus_config_set(conf, "max_in_flight", "0", err,
-                                         sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_config_set(conf, "max_in_flight", "0", err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
         assert_contains(err, "key 'max_in_flight': 0 is out of range");
 
-        assert_int_equal(kbus_config_set(conf, "retry.max_attempts", "-1", err,
-                                         sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_config_set(conf, "retry.max_attempts", "-1", err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
         assert_contains(err, "key 'retry.max_attempts': -1 is out of range");
 
-        assert_int_equal(kbus_config_set(conf, "retry.multiplier", "nan", err,
-                                         sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
-        assert_int_equal(kbus_config_set(conf, "retry.multiplier", "2x", err,
-                                         sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_config_set(conf, "retry.multiplier", "nan", err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_config_set(conf, "retry.multiplier", "2x", err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
         assert_contains(err, "key 'retry.multiplier': \"2x\" is not a number");
         assert_true(conf->retry.multiplier == 2.0);
 }
@@ -644,21 +642,20 @@ static void test_set_integers_parse_fully(void **state) {
 static void test_set_unknown_key(void **state) {
         kbus_config *conf = *state;
 
-        assert_int_equal(kbus_config_set(conf, "bootstrap.servers", "x", err,
-                                         sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_config_set(conf, "bootstrap.servers", "x", err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
         assert_contains(err, "unknown key 'bootstrap.servers' (known: ");
         /* set() spells the dotted names it accepts. */
         assert_contains(err, "retry.max_attempts");
         assert_contains(err, "kafka.NAME");
 
-        assert_int_equal(kbus_config_set(conf, "retry.jitter", "1", err,
-                                         sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_config_set(conf, "retry.jitter", "1", err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
         assert_contains(err, "unknown key 'retry.jitter'");
 
-        assert_int_equal(kbus_config_set(conf, "kafka.", "1", err,
-                                         sizeof(err)),
+        assert_int_equal(kbus_config_set(conf, "kafka.", "1", err, sizeof(err)),
                          KBUS_INVALID_ARGUMENT);
         assert_contains(err, "key 'kafka.': empty librdkafka property name");
 }
@@ -666,23 +663,21 @@ static void test_set_unknown_key(void **state) {
 static void test_set_props(void **state) {
         kbus_config *conf = *state;
 
-        assert_int_equal(kbus_config_set(conf, "kafka.acks", "1", err,
-                                         sizeof(err)),
-                         0);
-        assert_int_equal(kbus_config_set(conf, "kafka.acks", "all", err,
-                                         sizeof(err)),
-                         0);
+        assert_int_equal(
+            kbus_config_set(conf, "kafka.acks", "1", err, sizeof(err)), 0);
+        assert_int_equal(
+            kbus_config_set(conf, "kafka.acks", "all", err, sizeof(err)), 0);
         /* The whole "name=value" form works too, as in a file's array. */
-        assert_int_equal(kbus_config_set(conf, "kafka", "linger.ms = 7", err,
-                                         sizeof(err)),
-                         0);
+        assert_int_equal(
+            kbus_config_set(conf, "kafka", "linger.ms = 7", err, sizeof(err)),
+            0);
         assert_int_equal(conf->kafka.n, 2);
         assert_string_equal(prop(&conf->kafka, "acks"), "all");
         assert_string_equal(prop(&conf->kafka, "linger.ms"), "7");
 
-        assert_int_equal(kbus_config_set(conf, "producer", "linger.ms", err,
-                                         sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_config_set(conf, "producer", "linger.ms", err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
         assert_contains(err, "key 'producer': \"linger.ms\" is not "
                              "\"name=value\"");
         assert_int_equal(conf->producer.n, 0);
@@ -698,12 +693,10 @@ static void test_get_and_props(void **state) {
         assert_null(kbus_config_get(conf, "reply_topic"));
         assert_null(kbus_config_get(conf, "timeout_ms")); /* not text */
         assert_null(kbus_config_get(conf, "nope"));
-        assert_int_equal(kbus_config_set(conf, "kafka.b", "2", err,
-                                         sizeof(err)),
-                         0);
-        assert_int_equal(kbus_config_set(conf, "kafka.a", "1", err,
-                                         sizeof(err)),
-                         0);
+        assert_int_equal(
+            kbus_config_set(conf, "kafka.b", "2", err, sizeof(err)), 0);
+        assert_int_equal(
+            kbus_config_set(conf, "kafka.a", "1", err, sizeof(err)), 0);
         assert_int_equal(kbus_config_prop(conf, "kafka", 0, &name, &value), 0);
         assert_string_equal(name, "b");
         assert_string_equal(value, "2");
@@ -790,9 +783,8 @@ static void test_copy_is_deep(void **state) {
 
         assert_int_equal(kbus_config_set(conf, "group", "g", err, sizeof(err)),
                          0);
-        assert_int_equal(kbus_config_set(conf, "kafka.acks", "1", err,
-                                         sizeof(err)),
-                         0);
+        assert_int_equal(
+            kbus_config_set(conf, "kafka.acks", "1", err, sizeof(err)), 0);
         assert_int_equal(kbus__config_copy(conf, &copy), 0);
         assert_string_equal(copy->group, "g");
         assert_ptr_not_equal(copy->group, conf->group);
@@ -809,10 +801,10 @@ static void test_copy_is_deep(void **state) {
  * valgrind or ASan to see leaks). */
 static void test_out_of_memory(void **state) {
         kbus_config *conf = *state, *c;
-        const char *path = write_file(
-                "oom.cfg", "name = \"n\";\ngroup = \"g\";\n"
-                           "kafka = [ \"a=1\", \"b=2\" ];\n"
-                           "retry = { max_attempts = 2; };\n");
+        const char *path =
+            write_file("oom.cfg", "name = \"n\";\ngroup = \"g\";\n"
+                                  "kafka = [ \"a=1\", \"b=2\" ];\n"
+                                  "retry = { max_attempts = 2; };\n");
         long n;
         int r, done_new = 0, done_load = 0, done_set = 0;
 
@@ -858,37 +850,37 @@ static void test_out_of_memory(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-                T(test_defaults),
-                T(test_free_null),
-                T(test_get_and_props),
-                T(test_null_arguments),
-                T(test_load_good_file),
-                T(test_load_partial_keeps_other_keys),
-                T(test_load_empty_file),
-                T(test_load_missing_file),
-                T(test_load_directory),
-                T(test_load_syntax_error),
-                T(test_load_unknown_key),
-                T(test_load_unknown_key_typo),
-                T(test_load_unknown_retry_key),
-                T(test_load_bad_types),
-                T(test_load_bad_values),
-                T(test_load_bad_http),
-                T(test_load_int_overflow),
-                T(test_load_props_errors),
-                T(test_load_error_in_include),
-                T(test_load_error_leaves_conf_unchanged),
-                T(test_set_every_key),
-                T(test_set_booleans),
-                T(test_set_integers_parse_fully),
-                T(test_set_unknown_key),
-                T(test_set_props),
-                T(test_env_overrides),
-                T(test_env_unset_or_empty_changes_nothing),
-                T(test_env_error_names_variable),
-                T(test_props_set_and_fini),
-                T(test_copy_is_deep),
-                T(test_out_of_memory),
+            T(test_defaults),
+            T(test_free_null),
+            T(test_get_and_props),
+            T(test_null_arguments),
+            T(test_load_good_file),
+            T(test_load_partial_keeps_other_keys),
+            T(test_load_empty_file),
+            T(test_load_missing_file),
+            T(test_load_directory),
+            T(test_load_syntax_error),
+            T(test_load_unknown_key),
+            T(test_load_unknown_key_typo),
+            T(test_load_unknown_retry_key),
+            T(test_load_bad_types),
+            T(test_load_bad_values),
+            T(test_load_bad_http),
+            T(test_load_int_overflow),
+            T(test_load_props_errors),
+            T(test_load_error_in_include),
+            T(test_load_error_leaves_conf_unchanged),
+            T(test_set_every_key),
+            T(test_set_booleans),
+            T(test_set_integers_parse_fully),
+            T(test_set_unknown_key),
+            T(test_set_props),
+            T(test_env_overrides),
+            T(test_env_unset_or_empty_changes_nothing),
+            T(test_env_error_names_variable),
+            T(test_props_set_and_fini),
+            T(test_copy_is_deep),
+            T(test_out_of_memory),
 #undef T
         };
 

@@ -56,7 +56,8 @@ static void *read_file(const char *path, size_t *len) {
 
 /* JSON text -> protobuf -> JSON text, with the flags given. */
 static char *round_trip(const char *type, const char *json, unsigned flags) {
-        const ProtobufCMessageDescriptor *d = kbus_json_pool_message(pool, type);
+        const ProtobufCMessageDescriptor *d =
+            kbus_json_pool_message(pool, type);
         void *bin;
         size_t n;
         char *out;
@@ -80,13 +81,14 @@ static void expect_round_trip(const char *type, const char *in,
 
 /* Decoding \p json as \p type fails with exactly \p want. */
 static void expect_error(const char *type, const char *json, const char *want) {
-        const ProtobufCMessageDescriptor *d = kbus_json_pool_message(pool, type);
+        const ProtobufCMessageDescriptor *d =
+            kbus_json_pool_message(pool, type);
         ProtobufCMessage *m = NULL;
 
         err[0] = '\0';
-        assert_int_equal(kbus_json_decode(d, json, strlen(json), 0, &m, err,
-                                          sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_json_decode(d, json, strlen(json), 0, &m, err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
         assert_null(m);
         assert_string_equal(err, want);
 }
@@ -108,7 +110,8 @@ static const char canonical[] =
     "\"meta\":{\"k\":[1,null,\"s\",true,{}]},"
     "\"mask\":\"user.displayName,photo\","
     "\"colors\":[\"COLOR_RED\",\"COLOR_UNSPECIFIED\"],\"custom\":\"j\","
-    "\"flags\":{\"true\":\"yes\"},\"maybe\":0,\"ratio\":0.25,\"blob\":\"/w==\"}";
+    "\"flags\":{\"true\":\"yes\"},\"maybe\":0,\"ratio\":0.25,\"blob\":\"/"
+    "w==\"}";
 
 /* protoc's bytes read as the canonical JSON, and that JSON written back
  * gives protoc's bytes again: the run-time layout, packing and every
@@ -160,17 +163,17 @@ static void test_defaults(void **state) {
         char *out;
 
         (void)state;
-        expect_round_trip("jt.v1.Item",
-                          "{\"sku\":\"\",\"quantity\":0,\"unitPriceCents\":\"0\"}",
-                          "{}");
-        expect_round_trip("jt.v1.All", "{\"color\":\"COLOR_UNSPECIFIED\","
-                                       "\"nums\":[],\"counts\":{},\"b\":false}",
+        expect_round_trip(
+            "jt.v1.Item",
+            "{\"sku\":\"\",\"quantity\":0,\"unitPriceCents\":\"0\"}", "{}");
+        expect_round_trip("jt.v1.All",
+                          "{\"color\":\"COLOR_UNSPECIFIED\","
+                          "\"nums\":[],\"counts\":{},\"b\":false}",
                           "{}");
         /* null is "not set" */
         expect_round_trip("jt.v1.All", "{\"item\":null,\"i32\":null}", "{}");
         /* set wrappers, oneof members and proto3 optional show defaults */
-        expect_round_trip("jt.v1.All",
-                          "{\"text\":\"\",\"maybe\":0,\"big\":0}",
+        expect_round_trip("jt.v1.All", "{\"text\":\"\",\"maybe\":0,\"big\":0}",
                           "{\"text\":\"\",\"big\":\"0\",\"maybe\":0}");
         out = round_trip("jt.v1.Item", "{}", KBUS_JSON_EMIT_DEFAULTS);
         assert_string_equal(out, "{\"sku\":\"\",\"quantity\":0,"
@@ -189,8 +192,7 @@ static void test_integers(void **state) {
         expect_round_trip("jt.v1.All",
                           "{\"i32\":\"-3\",\"u32\":4294967295,\"sf32\":2.0}",
                           "{\"i32\":-3,\"u32\":4294967295,\"sf32\":2}");
-        expect_round_trip("jt.v1.All",
-                          "{\"i64\":\"-9223372036854775808\"}",
+        expect_round_trip("jt.v1.All", "{\"i64\":\"-9223372036854775808\"}",
                           "{\"i64\":\"-9223372036854775808\"}");
         expect_error("jt.v1.All", "{\"i32\":2147483648}",
                      "i32: 2147483648 is out of range for int32");
@@ -208,11 +210,11 @@ static void test_integers(void **state) {
 
 static void test_floats(void **state) {
         (void)state;
-        expect_round_trip("jt.v1.All",
-                          "{\"fl\":\"NaN\",\"db\":\"-Infinity\"}",
+        expect_round_trip("jt.v1.All", "{\"fl\":\"NaN\",\"db\":\"-Infinity\"}",
                           "{\"fl\":\"NaN\",\"db\":\"-Infinity\"}");
-        expect_round_trip("jt.v1.All", "{\"fl\":3.4028234663852886e38,"
-                                       "\"db\":\"0.30000000000000004\"}",
+        expect_round_trip("jt.v1.All",
+                          "{\"fl\":3.4028234663852886e38,"
+                          "\"db\":\"0.30000000000000004\"}",
                           "{\"fl\":3.4028235e+38,"
                           "\"db\":0.30000000000000004}");
         expect_round_trip("jt.v1.All", "{\"fl\":1,\"db\":1e-320}",
@@ -229,7 +231,8 @@ static void test_enums(void **state) {
         ProtobufCMessage *m;
 
         (void)state;
-        expect_round_trip("jt.v1.All", "{\"color\":1,\"colors\":[2,\"COLOR_RED\"]}",
+        expect_round_trip("jt.v1.All",
+                          "{\"color\":1,\"colors\":[2,\"COLOR_RED\"]}",
                           "{\"color\":\"COLOR_RED\","
                           "\"colors\":[\"COLOR_GREEN\",\"COLOR_RED\"]}");
         /* a number the enum does not name stays a number (open enums) */
@@ -259,7 +262,8 @@ static void test_bytes_and_strings(void **state) {
         expect_error("jt.v1.All", "{\"by\":\"A*==\"}",
                      "by: not valid base64 (character 2)");
         expect_error("jt.v1.All", "{\"by\":\"A\"}", "by: not valid base64");
-        expect_round_trip("jt.v1.All", "{\"str\":\"tab\\there \\u0001 \\u00e9\"}",
+        expect_round_trip("jt.v1.All",
+                          "{\"str\":\"tab\\there \\u0001 \\u00e9\"}",
                           "{\"str\":\"tab\\there \\u0001 \xc3\xa9\"}");
         expect_error("jt.v1.All", "{\"str\":5}",
                      "str: expected a string, got a number");
@@ -298,20 +302,22 @@ static void test_nested_and_paths(void **state) {
                      "is already");
         expect_round_trip("jt.v1.All", "{\"thing\":{\"sku\":\"t\"}}",
                           "{\"thing\":{\"sku\":\"t\"}}");
-        expect_round_trip("jt.v1.All",
-                          "{\"flags\":{\"false\":\"no\"},\"byId\":{\"-3\":{}}}",
-                          "{\"byId\":{\"-3\":{}},\"flags\":{\"false\":\"no\"}}");
+        expect_round_trip(
+            "jt.v1.All", "{\"flags\":{\"false\":\"no\"},\"byId\":{\"-3\":{}}}",
+            "{\"byId\":{\"-3\":{}},\"flags\":{\"false\":\"no\"}}");
         expect_error("jt.v1.All", "{\"flags\":{\"yes\":\"no\"}}",
                      "flags[\"yes\"]: map key \"yes\" is not true or false");
 }
 
 static void test_well_known_types(void **state) {
         (void)state;
-        expect_round_trip("jt.v1.All", "{\"at\":\"2024-02-29T23:59:59.5+01:30\"}",
+        expect_round_trip("jt.v1.All",
+                          "{\"at\":\"2024-02-29T23:59:59.5+01:30\"}",
                           "{\"at\":\"2024-02-29T22:29:59.500Z\"}");
         expect_round_trip("jt.v1.All", "{\"at\":\"0001-01-01T00:00:00Z\"}",
                           "{\"at\":\"0001-01-01T00:00:00Z\"}");
-        expect_round_trip("jt.v1.All", "{\"at\":\"1969-12-31T23:59:59.000000001Z\"}",
+        expect_round_trip("jt.v1.All",
+                          "{\"at\":\"1969-12-31T23:59:59.000000001Z\"}",
                           "{\"at\":\"1969-12-31T23:59:59.000000001Z\"}");
         expect_error("jt.v1.All", "{\"at\":\"2023-02-29T00:00:00Z\"}",
                      "at: expected an RFC 3339 time such as "
@@ -323,11 +329,13 @@ static void test_well_known_types(void **state) {
                           "{\"took\":\"1.500s\"}");
         expect_round_trip("jt.v1.All", "{\"took\":\"-0.000000001s\"}",
                           "{\"took\":\"-0.000000001s\"}");
-        expect_round_trip("jt.v1.All", "{\"took\":\"3s\"}", "{\"took\":\"3s\"}");
+        expect_round_trip("jt.v1.All", "{\"took\":\"3s\"}",
+                          "{\"took\":\"3s\"}");
         expect_error("jt.v1.All", "{\"took\":\"1.5\"}",
                      "took: expected a duration such as \"1.5s\", got \"1.5\"");
-        expect_error("jt.v1.All", "{\"took\":90}",
-                     "took: expected a duration such as \"1.5s\", got a number");
+        expect_error(
+            "jt.v1.All", "{\"took\":90}",
+            "took: expected a duration such as \"1.5s\", got a number");
         expect_round_trip("jt.v1.All", "{\"nothing\":{}}", "{\"nothing\":{}}");
         expect_error("jt.v1.All", "{\"nothing\":{\"a\":1}}",
                      "nothing.a: unknown field (google.protobuf.Empty has no "
@@ -340,9 +348,10 @@ static void test_well_known_types(void **state) {
                           "\"ratio\":\"NaN\",\"blob\":\"AA==\"}");
         expect_error("jt.v1.All", "{\"flag\":\"true\"}",
                      "flag: expected true or false, got a string");
-        expect_round_trip("jt.v1.All",
-                          "{\"meta\":{\"a\":{\"b\":[1.5,\"x\",null]},\"c\":false}}",
-                          "{\"meta\":{\"a\":{\"b\":[1.5,\"x\",null]},\"c\":false}}");
+        expect_round_trip(
+            "jt.v1.All",
+            "{\"meta\":{\"a\":{\"b\":[1.5,\"x\",null]},\"c\":false}}",
+            "{\"meta\":{\"a\":{\"b\":[1.5,\"x\",null]},\"c\":false}}");
         expect_round_trip("jt.v1.All", "{\"mask\":\"a.fooBar,b\"}",
                           "{\"mask\":\"a.fooBar,b\"}");
         expect_error("jt.v1.All", "{\"mask\":\"a_b\"}",
@@ -363,10 +372,11 @@ static void test_generated_descriptor(void **state) {
                          0);
         assert_string_equal(out, "\"2023-11-14T22:13:20.000123Z\"");
         kbus_json_free(out);
-        assert_int_equal(kbus_json_decode(&google__protobuf__timestamp__descriptor,
-                                          "\"1970-01-01T00:00:01Z\"", 22, 0,
-                                          &m, err, sizeof(err)),
-                         0);
+        assert_int_equal(
+            kbus_json_decode(&google__protobuf__timestamp__descriptor,
+                             "\"1970-01-01T00:00:01Z\"", 22, 0, &m, err,
+                             sizeof(err)),
+            0);
         assert_int_equal(((Google__Protobuf__Timestamp *)m)->seconds, 1);
         kbus_json_message_free(m);
         ts.nanos = -1;
@@ -435,14 +445,13 @@ static void test_pool(void **state) {
                              all_desc, "field_with_json")
                              ->id,
                          35);
-        assert_int_equal(protobuf_c_message_descriptor_get_field(all_desc, 37)
-                             ->label,
-                         PROTOBUF_C_LABEL_OPTIONAL);
-        assert_string_equal(
-            protobuf_c_enum_descriptor_get_value(
-                kbus_json_pool_enum(pool, "jt.v1.Color"), 2)
-                ->name,
-            "COLOR_GREEN");
+        assert_int_equal(
+            protobuf_c_message_descriptor_get_field(all_desc, 37)->label,
+            PROTOBUF_C_LABEL_OPTIONAL);
+        assert_string_equal(protobuf_c_enum_descriptor_get_value(
+                                kbus_json_pool_enum(pool, "jt.v1.Color"), 2)
+                                ->name,
+                            "COLOR_GREEN");
 }
 
 static void test_pool_errors(void **state) {
@@ -450,14 +459,14 @@ static void test_pool_errors(void **state) {
         static const unsigned char junk[] = {0x0a, 0x05, 0x01};
 
         (void)state;
-        assert_int_equal(kbus_json_pool_new(&p, junk, sizeof(junk), err,
-                                            sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_json_pool_new(&p, junk, sizeof(junk), err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
         assert_null(p);
         assert_non_null(strstr(err, "not a FileDescriptorSet"));
-        assert_int_equal(kbus_json_pool_load(&p, "/nonexistent/x.desc", err,
-                                             sizeof(err)),
-                         KBUS_NOT_FOUND);
+        assert_int_equal(
+            kbus_json_pool_load(&p, "/nonexistent/x.desc", err, sizeof(err)),
+            KBUS_NOT_FOUND);
         assert_string_equal(err, "/nonexistent/x.desc: No such file or "
                                  "directory");
         /* An empty set is a pool with nothing in it. */

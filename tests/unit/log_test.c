@@ -141,11 +141,12 @@ static void test_same_format_as_library(void **state) {
         json_object_foreach(b, k, v) assert_non_null(json_object_get(a, k));
         assert_string_equal(field(b, "level"), "info");
         assert_string_equal(field(b, "msg"), "from the program 42");
-        assert_int_equal(regcomp(&ts_re,
-                                 "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
-                                 "[0-9]{2}\\.[0-9]{3}Z$",
-                                 REG_EXTENDED | REG_NOSUB),
-                         0);
+        assert_int_equal(
+            regcomp(&ts_re,
+                    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+                    "[0-9]{2}\\.[0-9]{3}Z$",
+                    REG_EXTENDED | REG_NOSUB),
+            0);
         assert_int_equal(regexec(&ts_re, field(b, "ts"), 0, NULL, 0), 0);
         regfree(&ts_re);
         json_decref(a);
@@ -243,14 +244,14 @@ static void test_long_message_cut(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                /* First: the environment is read before the first line. */
-                cmocka_unit_test(test_level_from_environment),
-                cmocka_unit_test(test_level_follows_runtime),
-                cmocka_unit_test(test_same_format_as_library),
-                cmocka_unit_test(test_levels_named),
-                cmocka_unit_test(test_component),
-                cmocka_unit_test(test_message_escaped),
-                cmocka_unit_test(test_long_message_cut),
+            /* First: the environment is read before the first line. */
+            cmocka_unit_test(test_level_from_environment),
+            cmocka_unit_test(test_level_follows_runtime),
+            cmocka_unit_test(test_same_format_as_library),
+            cmocka_unit_test(test_levels_named),
+            cmocka_unit_test(test_component),
+            cmocka_unit_test(test_message_escaped),
+            cmocka_unit_test(test_long_message_cut),
         };
 
         unsetenv("KBUS_LOG_LEVEL");

@@ -174,24 +174,24 @@ static void test_bad_name_or_arguments(void **state) {
                          KBUS_INVALID_ARGUMENT);
         assert_null(rt);
         assert_contains(err, "name");
-        assert_int_equal(kbus_runtime_new_from_file(&rt, NULL, NULL, NULL, err,
-                                                    sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
-        assert_int_equal(kbus_runtime_new_from_file(NULL, "x", NULL, NULL, err,
-                                                    sizeof(err)),
-                         KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_runtime_new_from_file(&rt, NULL, NULL, NULL, err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
+        assert_int_equal(
+            kbus_runtime_new_from_file(NULL, "x", NULL, NULL, err, sizeof(err)),
+            KBUS_INVALID_ARGUMENT);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup(f, setup)
-                T(test_name_without_file),
-                T(test_file_applied),
-                T(test_environment_overrides_file),
-                T(test_bad_file_names_file_and_line),
-                T(test_missing_file),
-                T(test_bad_environment_names_variable),
-                T(test_bad_name_or_arguments),
+            T(test_name_without_file),
+            T(test_file_applied),
+            T(test_environment_overrides_file),
+            T(test_bad_file_names_file_and_line),
+            T(test_missing_file),
+            T(test_bad_environment_names_variable),
+            T(test_bad_name_or_arguments),
 #undef T
         };
 

@@ -68,8 +68,8 @@ int kbus_json_pool_new(kbus_json_pool **poolp, const void *data, size_t len,
 
 /** @brief kbus_json_pool_new() on the contents of the file \p path; the
  *         error names the file.  NOT_FOUND when it cannot be read. */
-int kbus_json_pool_load(kbus_json_pool **poolp, const char *path,
-                        char *errstr, size_t errlen);
+int kbus_json_pool_load(kbus_json_pool **poolp, const char *path, char *errstr,
+                        size_t errlen);
 
 /** @brief Frees the pool and every descriptor it made; NULL is fine.
  *  @remark No message made with its descriptors may outlive it. */
@@ -81,8 +81,8 @@ const ProtobufCMessageDescriptor *
 kbus_json_pool_message(const kbus_json_pool *pool, const char *name);
 
 /** @brief The enum type of full name \p name, or NULL. */
-const ProtobufCEnumDescriptor *
-kbus_json_pool_enum(const kbus_json_pool *pool, const char *name);
+const ProtobufCEnumDescriptor *kbus_json_pool_enum(const kbus_json_pool *pool,
+                                                   const char *name);
 
 /** @brief How many services the set defines. */
 size_t kbus_json_pool_service_count(const kbus_json_pool *pool);
@@ -149,8 +149,8 @@ typedef void (*kbus_json_call_cb)(kbus_status status, const char *message,
  *          Timestamp out of its range, an Any), naming the field;
  *          RESOURCE_EXHAUSTED.
  */
-int kbus_json_encode(const ProtobufCMessage *msg, unsigned flags,
-                     char **jsonp, char *errstr, size_t errlen);
+int kbus_json_encode(const ProtobufCMessage *msg, unsigned flags, char **jsonp,
+                     char *errstr, size_t errlen);
 
 /**
  * @brief Reads JSON text \p json[0..len) as a message of type \p desc.

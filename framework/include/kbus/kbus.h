@@ -182,9 +182,9 @@ typedef enum kbus_log_level {
  */
 void kbus_log(kbus_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)
-        __attribute__((format(printf, 2, 3)))
+    __attribute__((format(printf, 2, 3)))
 #endif
-        ;
+    ;
 
 /**
  * @brief Sets the "component" of the lines kbus_log() writes (the library's
@@ -380,7 +380,7 @@ typedef enum kbus_stat {
 #define KBUS_STAT_ENUM_(id, name, help) KBUS_STAT_##id,
         KBUS_STATS(KBUS_STAT_ENUM_)
 #undef KBUS_STAT_ENUM_
-        KBUS_STAT__COUNT
+            KBUS_STAT__COUNT
 } kbus_stat;
 
 /** @brief The current value of a counter. */
@@ -407,13 +407,13 @@ typedef struct kbus_retry_policy {
 } kbus_retry_policy;
 
 /** Method flags. */
-#define KBUS_METHOD_ONE_WAY 0x1    /**< no reply; the caller learns delivery */
+#define KBUS_METHOD_ONE_WAY 0x1 /**< no reply; the caller learns delivery */
 /** Safe to run twice for one call: the client resends it (same
  *  correlation id) when it could not be delivered or was answered with a
  *  retriable status, and the server answers a duplicate from a cache of
  *  recent replies instead of running the handler again. */
 #define KBUS_METHOD_IDEMPOTENT 0x2
-#define KBUS_NO_DEAD_LETTER 0x4    /**< log and skip instead of dead-letter */
+#define KBUS_NO_DEAD_LETTER 0x4 /**< log and skip instead of dead-letter */
 
 /**
  * @brief One RPC method.  Generated; the runtime never changes it.
@@ -427,9 +427,9 @@ typedef struct kbus_method_desc {
         const char *path; /**< "/hello.v1.Greeter/SayHello" */
         const ProtobufCMessageDescriptor *input;
         const ProtobufCMessageDescriptor *output;
-        uint32_t flags;         /**< KBUS_METHOD_* */
-        int64_t timeout_ms;     /**< 0 = runtime default */
-        const char *key_field;  /**< input field used as record key, or NULL */
+        uint32_t flags;        /**< KBUS_METHOD_* */
+        int64_t timeout_ms;    /**< 0 = runtime default */
+        const char *key_field; /**< input field used as record key, or NULL */
         kbus_retry_policy retry;
         /** Calls the handler for this method, or returns -1 if the table
          *  has none. */
@@ -450,15 +450,15 @@ typedef struct kbus_service_desc {
 
 /** @brief One event message type.  Generated. */
 typedef struct kbus_event_desc {
-        const char *type;  /**< full message name, "hello.v1.Greeted" */
-        const char *topic; /**< topic events of this type go to */
+        const char *type;      /**< full message name, "hello.v1.Greeted" */
+        const char *topic;     /**< topic events of this type go to */
         const char *key_field; /**< field used as record key, or NULL */
         const ProtobufCMessageDescriptor *message;
         uint32_t flags; /**< KBUS_NO_DEAD_LETTER */
         kbus_retry_policy retry;
         /** Calls a subscriber of this event's typed signature. */
-        void (*deliver)(kbus_fn fn, kbus_call *call,
-                        const ProtobufCMessage *ev, void *arg);
+        void (*deliver)(kbus_fn fn, kbus_call *call, const ProtobufCMessage *ev,
+                        void *arg);
 } kbus_event_desc;
 
 /* ------------------------------------------------------------------ */
@@ -488,9 +488,8 @@ int kbus_call_opts_set_topic(kbus_call_opts *opts, const char *topic);
  * @remark For one-way methods cb learns the delivery report's outcome.
  */
 int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
-                    const kbus_method_desc *method,
-                    const ProtobufCMessage *req, const kbus_call_opts *opts,
-                    kbus_fn cb, void *arg);
+                    const kbus_method_desc *method, const ProtobufCMessage *req,
+                    const kbus_call_opts *opts, kbus_fn cb, void *arg);
 
 /**
  * @brief Declares that this runtime will call \p svc, so that its first
