@@ -501,8 +501,7 @@ static void test_first_call_after_ready(void **state) {
 /* Defect: after a restart, a partition without new records showed its
  * whole length as lag (high minus low watermark) until a record came; it
  * must count from the group's committed offset. */
-static bool lag_all_zero(kbus_runtime *srv, struct http_result *r,
-                         int *lines) {
+static bool lag_all_zero(kbus_runtime *srv, struct http_result *r, int *lines) {
         const char *p = r->body;
         *lines = 0;
         http_get(kbus_runtime_http_port(srv), "/metrics", r);
@@ -532,8 +531,8 @@ static void test_lag_after_restart_from_committed(void **state) {
                 char name[16];
                 snprintf(name, sizeof(name), "n%d", i);
                 req.name = name;
-                assert_int_equal(hello_v1_greeter_say_hello(
-                                     cli, &req, opts, on_reply, &res[i]),
+                assert_int_equal(hello_v1_greeter_say_hello(cli, &req, opts,
+                                                            on_reply, &res[i]),
                                  0);
         }
         for (int i = 0; i < 12; i++)
