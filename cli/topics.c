@@ -3,14 +3,16 @@
  * services uses.
  *
  *   kbus topics [--describe] [--all] [TOPIC...]
- *   kbus topics create -d DESCRIPTOR_SET [--partitions N] [--replication R]
+ *   kbus topics create -d DESCRIPTOR_SET [--group GROUP] [--partitions N]
+ *                      [--replication R]
  *
  * create derives the topics from the descriptor set the way the runtime
  * names them (docs/WIRE.md, section 2): each service's request topic, each
  * event type's topic, and their dead-letter topics (suffix from the -c
  * file's dlt_suffix, default ".DLT") unless dead-lettering is off for all
- * their methods or for the event.  It creates them through the Admin API
- * and says which already existed.
+ * their methods or for the event; with --group, the changelog topic of
+ * each state table, "<group>.<table>.changelog", compacted (docs/STATE.md).
+ * It creates them through the Admin API and says which already existed.
  *
  * The embedded broker (librdkafka's mock cluster) does not answer
  * CreateTopics; there the missing topics are created by auto-creation (a
@@ -33,8 +35,9 @@
 static void topics_usage(FILE *fp) {
         fprintf(fp,
                 "Usage: kbus topics [--describe] [--all] [TOPIC...]\n"
-                "       kbus topics create -d DESCRIPTOR_SET [--partitions N] "
-                "[--replication R]\n"
+                "       kbus topics create -d DESCRIPTOR_SET [--group GROUP] "
+                "[--partitions N]\n"
+                "                          [--replication R]\n"
                 "\n"
                 "Lists topics with their partition count and how many "
                 "records they hold; with\n"
@@ -42,14 +45,20 @@ static void topics_usage(FILE *fp) {
                 "replicas and low and high\n"
                 "offsets.  create makes every topic the services of "
                 "DESCRIPTOR_SET use: request\n"
-                "and event topics and their dead-letter topics, and reports "
-                "those that existed.\n"
+                "and event topics and their dead-letter topics, with --group "
+                "the compacted\n"
+                "changelog topics of its state tables, and reports those that "
+                "existed.\n"
                 "\n"
                 "  -D, --describe          one line per partition\n"
                 "  -a, --all               include internal topics "
                 "(__consumer_offsets...)\n"
                 "  -d, --descriptors FILE  create: the services' descriptor "
                 "set\n"
+                "  -g, --group GROUP       create: the consumer group whose "
+                "tables' changelogs\n"
+                "                          to create "
+                "(GROUP.TABLE.changelog)\n"
                 "  -p, --partitions N      create: partitions (default: the "
                 "broker's default)\n"
                 "  -r, --replication R     create: replication factor "
@@ -217,9 +226,19 @@ static int want(struct wanted *w, const char *name, const char *suffix,
         return 0;
 }
 
-/* Every topic the services and events of \p pool use. */
+#define WHY_CHANGELOG "changelog of a state table, compacted"
+
+/* Every topic the services and events of \p pool use, and with \p group
+ * the changelogs of its tables. */
 static int wanted_topics(const kbus_json_pool *pool, const char *dlt,
-                         struct wanted *w) {
+                         const char *group, struct wanted *w) {
+        for (size_t i = 0; group && i < kbus_json_pool_table_count(pool); i++) {
+                const kbus_table_desc *t = kbus_json_pool_table(pool, i);
+                char name[512];
+                snprintf(name, sizeof(name), "%s.%s", group, t->name);
+                if (want(w, name, ".changelog", WHY_CHANGELOG))
+                        return -1;
+        }
         for (size_t i = 0; i < kbus_json_pool_service_count(pool); i++) {
                 const kbus_service_desc *svc = kbus_json_pool_service(pool, i);
                 bool dead_letters = false;
@@ -302,8 +321,11 @@ static int create_embedded(struct cli_kafka *k, struct wanted *w,
                         rc = 1;
                         continue;
                 }
-                printf("created  %-50s %d partitions (%s; auto-created)\n",
-                       w->names[i], n, w->why[i]);
+                printf("created  %-50s %d partitions (%s; auto-created%s)\n",
+                       w->names[i], n, w->why[i],
+                       strcmp(w->why[i], WHY_CHANGELOG)
+                           ? ""
+                           : ": the embedded broker does not compact");
         }
         rd_kafka_destroy(rk);
         return rc;
@@ -334,6 +356,14 @@ static int create_admin(rd_kafka_t *rk, struct wanted *w, long partitions,
                                 err);
                         rc = 1;
                         goto out;
+                }
+                /* A changelog keeps the last value of each key, and its
+                 * uncommitted tail whole (docs/STATE.md). */
+                if (!strcmp(w->why[i], WHY_CHANGELOG)) {
+                        rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy",
+                                                     "compact");
+                        rd_kafka_NewTopic_set_config(
+                            nt[i], "min.compaction.lag.ms", "3600000");
                 }
         }
         rd_kafka_CreateTopics(rk, nt, w->n, ao, q);
@@ -380,6 +410,7 @@ int kbus_tool_topics(int argc, char **argv) {
             {"describe", no_argument, NULL, 'D'},
             {"all", no_argument, NULL, 'a'},
             {"descriptors", required_argument, NULL, 'd'},
+            {"group", required_argument, NULL, 'g'},
             {"partitions", required_argument, NULL, 'p'},
             {"replication", required_argument, NULL, 'r'},
             {"help", no_argument, NULL, 'h'},
@@ -389,7 +420,7 @@ int kbus_tool_topics(int argc, char **argv) {
         struct cli_kafka k;
         struct wanted w = {0};
         kbus_json_pool *pool = NULL;
-        const char *desc_path = NULL, *dlt;
+        const char *desc_path = NULL, *dlt, *group = NULL;
         bool describe = false, all = false, create = false;
         long partitions = 0, replication = 0;
         rd_kafka_t *rk = NULL;
@@ -405,7 +436,7 @@ int kbus_tool_topics(int argc, char **argv) {
                 return 1;
         opterr = 0;
         optind = 1;
-        while ((c = getopt_long(argc, argv, ":Dad:p:r:h" CLI_KAFKA_SHORTOPTS,
+        while ((c = getopt_long(argc, argv, ":Dad:g:p:r:h" CLI_KAFKA_SHORTOPTS,
                                 longopts, NULL)) != -1) {
                 if ((r = cli_kafka_opt(&k, c, optarg))) {
                         if (r < 0)
@@ -421,6 +452,9 @@ int kbus_tool_topics(int argc, char **argv) {
                         break;
                 case 'd':
                         desc_path = optarg;
+                        break;
+                case 'g':
+                        group = optarg;
                         break;
                 case 'p':
                 case 'r':
@@ -466,8 +500,8 @@ int kbus_tool_topics(int argc, char **argv) {
                         fprintf(stderr, "kbus topics create: %s\n", err);
                         goto out;
                 }
-        } else if (desc_path || partitions || replication) {
-                fprintf(stderr, "kbus topics: -d, --partitions and "
+        } else if (desc_path || group || partitions || replication) {
+                fprintf(stderr, "kbus topics: -d, --group, --partitions and "
                                 "--replication are for 'kbus topics "
                                 "create'\n");
                 goto out;
@@ -483,7 +517,12 @@ int kbus_tool_topics(int argc, char **argv) {
                 goto out;
         }
         dlt = k.config_path ? kbus_config_get(k.conf, "dlt_suffix") : NULL;
-        if (wanted_topics(pool, dlt ? dlt : ".DLT", &w)) {
+        if (!group && kbus_json_pool_table_count(pool))
+                fprintf(stderr,
+                        "kbus topics create: %s has %zu state tables; give "
+                        "--group to create their changelog topics\n",
+                        desc_path, kbus_json_pool_table_count(pool));
+        if (wanted_topics(pool, dlt ? dlt : ".DLT", group, &w)) {
                 fprintf(stderr, "kbus topics create: out of memory\n");
                 goto out;
         }

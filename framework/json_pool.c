@@ -94,6 +94,8 @@ struct kbus_json_pool {
         size_t n_svcs;
         kbus_event_desc *events;
         size_t n_events;
+        kbus_table_desc *tables;
+        size_t n_tables;
 };
 
 struct build {
@@ -785,6 +787,40 @@ static int build_events(struct build *b) {
         return 0;
 }
 
+/* The messages with (kbus.table): a table of that value type each. */
+static int build_tables(struct build *b) {
+        kbus_json_pool *pool = b->pool;
+        int err;
+
+        pool->tables =
+            arena_alloc(&pool->arena, (pool->n_msgs ? pool->n_msgs : 1) *
+                                          sizeof(*pool->tables));
+        if (!pool->tables)
+                return OOM(b);
+        for (size_t i = 0; i < pool->n_msgs; i++) {
+                struct msg *m = &pool->msgs[i];
+                kbus_table_desc *t = &pool->tables[pool->n_tables];
+                Kbus__TableOptions *to = (Kbus__TableOptions *)kbus_option(
+                    b, m->proto->options ? &m->proto->options->base : NULL,
+                    50904, &kbus__table_options__descriptor, m->d.name, &err);
+
+                if (err)
+                        return err;
+                if (!to)
+                        continue;
+                t->value = &m->d;
+                t->name = to->name && *to->name
+                              ? arena_strdup(&pool->arena, to->name)
+                              : m->d.short_name;
+                protobuf_c_message_free_unpacked(&to->base,
+                                                 &kbus__pb_allocator);
+                if (!t->name)
+                        return OOM(b);
+                pool->n_tables++;
+        }
+        return 0;
+}
+
 /* ---- public ---- */
 
 int kbus_json_pool_new(kbus_json_pool **poolp, const void *data, size_t len,
@@ -870,7 +906,7 @@ int kbus_json_pool_new(kbus_json_pool **poolp, const void *data, size_t len,
                                  fp->service[i], &pool->svcs[pool->n_svcs++])))
                                 goto fail;
         }
-        if ((r = build_events(&b)))
+        if ((r = build_events(&b)) || (r = build_tables(&b)))
                 goto fail;
         *poolp = pool;
         return 0;
@@ -985,6 +1021,15 @@ const kbus_method_desc *kbus_json_pool_method(const kbus_json_pool *pool,
                         }
         }
         return NULL;
+}
+
+size_t kbus_json_pool_table_count(const kbus_json_pool *pool) {
+        return pool ? pool->n_tables : 0;
+}
+
+const kbus_table_desc *kbus_json_pool_table(const kbus_json_pool *pool,
+                                            size_t i) {
+        return pool && i < pool->n_tables ? &pool->tables[i] : NULL;
 }
 
 size_t kbus_json_pool_event_count(const kbus_json_pool *pool) {

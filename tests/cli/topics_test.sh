@@ -38,8 +38,21 @@ kbus topics shop.v1.OrderPlaced >"$work/list" || fail "list"
 grep -Eq '^shop.v1.OrderPlaced +4 +0$' "$work/list" || fail "list: $(cat "$work/list")"
 
 # Again: everything exists now.
-kbus topics create -d "$pipeline_desc" >"$work/again" 2>/dev/null || fail "second create"
+kbus topics create -d "$pipeline_desc" >"$work/again" 2>"$work/err" || fail "second create"
 ! grep -q '^created' "$work/again" || fail "created again: $(cat "$work/again")"
+
+# Without --group the tables' changelogs are named, not created; with it,
+# each table's changelog ("<group>.<table>.changelog"), which the embedded
+# broker cannot compact, as the command says.
+grep -q 'give --group to create their changelog topics' "$work/err" ||
+        fail "no word about the tables' changelogs: $(cat "$work/err")"
+kbus topics create -d "$pipeline_desc" --group orders >"$work/tables" 2>"$work/err" ||
+        fail "create --group: $(cat "$work/err")"
+grep -Eq '^created +orders\.orders\.changelog +4 partitions \(changelog of a state table, compacted; auto-created: the embedded broker does not compact\)' "$work/tables" ||
+        fail "the orders table's changelog: $(cat "$work/tables")"
+grep -Eq '^created +orders\.stock\.changelog ' "$work/tables" ||
+        fail "the stock table's changelog: $(cat "$work/tables")"
+! grep -Eq '^created +shop\.' "$work/tables" || fail "created again: $(cat "$work/tables")"
 
 expect_status 1 kbus topics no.such.topic
 grep -q 'no topic no.such.topic' "$work/err" || fail "$(cat "$work/err")"

@@ -111,6 +111,15 @@ const kbus_method_desc *kbus_json_pool_method(const kbus_json_pool *pool,
                                               const kbus_service_desc **svcp);
 
 /** @brief How many event types (messages with a (kbus.event) option). */
+/** @brief How many messages of the pool are tables ((kbus.table)). */
+size_t kbus_json_pool_table_count(const kbus_json_pool *pool);
+
+/** @brief Table \p i (0 <= i < kbus_json_pool_table_count()): its name
+ *  (the option's, or the message's simple name) and value type; owned by
+ *  the pool. */
+const kbus_table_desc *kbus_json_pool_table(const kbus_json_pool *pool,
+                                            size_t i);
+
 size_t kbus_json_pool_event_count(const kbus_json_pool *pool);
 
 /** @brief Event type \p i; its deliver() is NULL (no typed subscriber). */
