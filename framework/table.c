@@ -718,18 +718,15 @@ static void hold_one(kbus_partition *p) {
         kbus__partition_pause(p, true);
 }
 
-/* Input partitions wait while their state is restored. */
-static void hold(state *st, int32_t partition, bool on) {
+/* A restore of partition number \p partition ended: each input partition
+ * of that number waits for one restore fewer, and starts when none is
+ * left. */
+static void release_holds(state *st, int32_t partition) {
         for (kbus_partition *p = st->g->parts; p; p = p->next)
-                if (p->partition == partition) {
-                        if (on)
-                                p->holds++;
-                        else if (p->holds > 0)
-                                p->holds--;
-                        kbus__partition_pause(p, p->holds > 0);
-                }
-        if (!on)
-                event_active(st->rt->ready_ev, EV_TIMEOUT, 0);
+                if (p->partition == partition && p->holds > 0 &&
+                    --p->holds == 0)
+                        kbus__partition_pause(p, false);
+        event_active(st->rt->ready_ev, EV_TIMEOUT, 0);
 }
 
 static void apply_pending(tpart *tp, pending *pb) {
@@ -772,7 +769,7 @@ static void restore_done(tpart *tp) {
                  kbus__now_ms() - tp->restore_ms,
                  dropped ? ", unfinished batches left for redelivery" : "");
         restorer_change(tp, false);
-        hold(st, tp->partition, false);
+        release_holds(st, tp->partition);
 }
 
 /* Reads the decimal number at *p (before \p end), of at most 19 digits,
@@ -1438,7 +1435,6 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
         const char *in_topic = kbus_call_topic(call);
         size_t in_topic_len = strlen(in_topic);
         ssize_t committed_len;
-        uint32_t i = 0;
 
         ws->n_events = ws->n_out;
         if (!ws->n) {
@@ -1467,8 +1463,16 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
         for (edit *x = ws->head; x; x = x->next) {
                 rd_kafka_headers_t *h = rd_kafka_headers_new(4);
                 void *value = NULL;
+                uint32_t i = 1, n = 0;
                 int rc;
-                i++;
+                /* Numbered within this table's changelog: each table's
+                 * part of the batch is restored, and found complete, on
+                 * its own. */
+                for (edit *y = ws->head; y; y = y->next) {
+                        n += y->t == x->t;
+                        if (y == x)
+                                i = n;
+                }
                 /* "<offset> <attempt> <i>/<n> <topic>" */
                 end = put_dec(source, kbus_call_offset(call));
                 *end++ = ' ';
@@ -1476,7 +1480,7 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
                 *end++ = ' ';
                 end = put_dec(end, i);
                 *end++ = '/';
-                end = put_dec(end, ws->n);
+                end = put_dec(end, n);
                 *end++ = ' ';
                 memcpy(end, in_topic, in_topic_len);
                 end += in_topic_len;
