@@ -173,59 +173,6 @@ static char *request_text(const char *arg) {
         return s;
 }
 
-/* The key of the request as the runtime computes it (docs/WIRE.md,
- * section 2): a string or bytes field's bytes, an integer's decimal
- * text, else none. */
-static const void *key_of(const ProtobufCMessage *msg, const char *field,
-                          size_t *len, char buf[32]) {
-        const ProtobufCFieldDescriptor *f;
-        const char *base = (const char *)msg;
-
-        if (!field ||
-            !(f = protobuf_c_message_descriptor_get_field_by_name(
-                  msg->descriptor, field)) ||
-            f->label == PROTOBUF_C_LABEL_REPEATED)
-                return NULL;
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_STRING: {
-                const char *s = *(const char *const *)(base + f->offset);
-                if (!s || !*s)
-                        return NULL;
-                *len = strlen(s);
-                return s;
-        }
-        case PROTOBUF_C_TYPE_BYTES: {
-                const ProtobufCBinaryData *b = (const void *)(base + f->offset);
-                *len = b->len;
-                return b->len ? b->data : NULL;
-        }
-        case PROTOBUF_C_TYPE_INT32:
-        case PROTOBUF_C_TYPE_SINT32:
-        case PROTOBUF_C_TYPE_SFIXED32:
-                *len = (size_t)snprintf(buf, 32, "%" PRId32,
-                                        *(const int32_t *)(base + f->offset));
-                return buf;
-        case PROTOBUF_C_TYPE_UINT32:
-        case PROTOBUF_C_TYPE_FIXED32:
-                *len = (size_t)snprintf(buf, 32, "%" PRIu32,
-                                        *(const uint32_t *)(base + f->offset));
-                return buf;
-        case PROTOBUF_C_TYPE_INT64:
-        case PROTOBUF_C_TYPE_SINT64:
-        case PROTOBUF_C_TYPE_SFIXED64:
-                *len = (size_t)snprintf(buf, 32, "%" PRId64,
-                                        *(const int64_t *)(base + f->offset));
-                return buf;
-        case PROTOBUF_C_TYPE_UINT64:
-        case PROTOBUF_C_TYPE_FIXED64:
-                *len = (size_t)snprintf(buf, 32, "%" PRIu64,
-                                        *(const uint64_t *)(base + f->offset));
-                return buf;
-        default:
-                return NULL;
-        }
-}
-
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                         void *opaque) {
         struct run *r = opaque;
@@ -766,7 +713,7 @@ int kbus_tool_call(int argc, char **argv) {
                 key = o.key;
                 key_len = strlen(o.key);
         } else {
-                key = key_of(req, m->key_field, &key_len, keybuf);
+                key = kbus_record_key(req, m->key_field, &key_len, keybuf);
         }
         if ((rc = cli_kafka_ready(&o.k)))
                 goto out;

@@ -72,21 +72,6 @@ static int topic_name_ok(const char *s) {
         return 1;
 }
 
-/* Reports an option getopt_long refused (it is told to stay quiet, so the
- * message can name the subcommand), then points to --help. */
-static void bad_option(const char *cmd, char **argv, int c) {
-        const char *arg = argv[optind - 1];
-
-        if (c == ':')
-                fprintf(stderr, "kbus %s: option '%s' needs a value\n", cmd,
-                        arg);
-        else if (optopt)
-                fprintf(stderr, "kbus %s: unknown option '-%c'\n", cmd, optopt);
-        else
-                fprintf(stderr, "kbus %s: unknown option '%s'\n", cmd, arg);
-        fprintf(stderr, "Try 'kbus %s --help'.\n", cmd);
-}
-
 /* ------------------------------------------------------------------ */
 /* kbus broker                                                         */
 /* ------------------------------------------------------------------ */
@@ -230,7 +215,7 @@ static int cmd_broker(int argc, char **argv) {
                         free(topics);
                         return EXIT_SUCCESS;
                 default:
-                        bad_option("broker", argv, c);
+                        cli_bad_option("broker", argv, c);
                         goto usage_error;
                 }
         }

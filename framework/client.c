@@ -579,7 +579,7 @@ int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
         value = kbus__pack(req, &len);
         if (!value)
                 goto oom;
-        key = kbus__key_of(req, method->key_field, &key_len, keybuf);
+        key = kbus_record_key(req, method->key_field, &key_len, keybuf);
         if (method->flags & KBUS_METHOD_IDEMPOTENT) {
                 /* Keep what a resend needs. */
                 p->saved = kbus__calloc(1, sizeof(*p->saved) + len + key_len +

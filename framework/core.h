@@ -11,6 +11,8 @@
  *   client.c    calls and replies; replies.c the idempotent reply cache
  *   table.c     state tables kept in changelog topics (kbus_state_ops)
  *   ops.c       /healthz, /readyz, /metrics
+ *   setup.c     a runtime from a config file and the environment
+ *   json.c, json_pool.c  the proto3 JSON mapping (kbus/json.h), a leaf
  * Calls go down this list's dependency order and never back: the engine
  * reaches routes through kbus_route_ops, and the runtime through the
  * quiet() function it set.

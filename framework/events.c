@@ -28,7 +28,7 @@ static int event_produce(kbus_runtime *rt, const kbus_event_desc *ev,
         value = kbus__pack(msg, &len);
         if (!value)
                 return KBUS_RESOURCE_EXHAUSTED;
-        key = kbus__key_of(msg, ev->key_field, &key_len, keybuf);
+        key = kbus_record_key(msg, ev->key_field, &key_len, keybuf);
         hdrs = kbus__wire_event(id, rt->ce_source, ev->type, tp);
         if (call && call->part->g->state_ops) {
                 /* Part of the outcome of a call that keeps state: it goes

@@ -33,6 +33,11 @@ static bool grow(kbus_hash *h) {
         return true;
 }
 
+bool kbus__hash_init(kbus_hash *h) {
+        memset(h, 0, sizeof(*h));
+        return grow(h);
+}
+
 kbus_hnode *kbus__hash_find(const kbus_hash *h, const void *key, size_t len) {
         uint64_t hv;
         if (!h->n)

@@ -29,6 +29,10 @@ typedef struct kbus_hash {
 #define kbus__entry_of(node, type, member)                                     \
         ((type *)((char *)(node)-offsetof(type, member)))
 
+/** Allocates the first buckets, so that no insert can fail afterwards;
+ *  false when out of memory. */
+bool kbus__hash_init(kbus_hash *h);
+
 /** FNV-1a of \p len bytes: keys are short, and this runs once per record. */
 uint64_t kbus__hash_bytes(const void *key, size_t len);
 

@@ -470,24 +470,7 @@ static int enc_map_key(struct enc *e, const ProtobufCFieldDescriptor *f,
 }
 
 static size_t elem_size(const ProtobufCFieldDescriptor *f) {
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_INT64:
-        case PROTOBUF_C_TYPE_SINT64:
-        case PROTOBUF_C_TYPE_SFIXED64:
-        case PROTOBUF_C_TYPE_UINT64:
-        case PROTOBUF_C_TYPE_FIXED64:
-        case PROTOBUF_C_TYPE_DOUBLE:
-                return 8;
-        case PROTOBUF_C_TYPE_BOOL:
-                return sizeof(protobuf_c_boolean);
-        case PROTOBUF_C_TYPE_STRING:
-        case PROTOBUF_C_TYPE_MESSAGE:
-                return sizeof(void *);
-        case PROTOBUF_C_TYPE_BYTES:
-                return sizeof(ProtobufCBinaryData);
-        default:
-                return 4;
-        }
+        return kbus__json_value_size(f->type);
 }
 
 static int enc_repeated(struct enc *e, const ProtobufCFieldDescriptor *f,

@@ -33,4 +33,8 @@ kbus__json_ext(const ProtobufCMessageDescriptor *d) {
 void kbus__json_complete(kbus_fn cb, kbus_status status, const char *message,
                          const ProtobufCMessage *reply, void *arg);
 
+/** Size (and alignment) of a value of type \p t in a protobuf-c struct:
+ *  what a repeated field's array holds per element. */
+size_t kbus__json_value_size(ProtobufCType t);
+
 #endif

@@ -336,8 +336,7 @@ static ProtobufCType pb_type(int t) {
         }
 }
 
-/* Size and alignment of a field's value in the C struct. */
-static size_t value_size(ProtobufCType t) {
+size_t kbus__json_value_size(ProtobufCType t) {
         switch (t) {
         case PROTOBUF_C_TYPE_INT64:
         case PROTOBUF_C_TYPE_SINT64:
@@ -360,7 +359,7 @@ static size_t value_size(ProtobufCType t) {
 
 static size_t value_align(ProtobufCType t) {
         return t == PROTOBUF_C_TYPE_BYTES ? alignof(ProtobufCBinaryData)
-                                          : value_size(t);
+                                          : kbus__json_value_size(t);
 }
 
 static size_t place(size_t *at, size_t size, size_t align) {
@@ -464,8 +463,8 @@ static int build_message(struct build *b, struct msg *m) {
                 if (in_oneof) {
                         size_t o = (size_t)fp->oneof_index;
                         f->flags |= PROTOBUF_C_FIELD_FLAG_ONEOF;
-                        if (value_size(f->type) > oneof_size[o])
-                                oneof_size[o] = value_size(f->type);
+                        if (kbus__json_value_size(f->type) > oneof_size[o])
+                                oneof_size[o] = kbus__json_value_size(f->type);
                         if (value_align(f->type) > oneof_align[o])
                                 oneof_align[o] = value_align(f->type);
                 }
@@ -511,11 +510,13 @@ static int build_message(struct build *b, struct msg *m) {
                         f->quantifier_offset =
                             (unsigned)place(&at, sizeof(protobuf_c_boolean),
                                             alignof(protobuf_c_boolean));
-                        f->offset = (unsigned)place(&at, value_size(f->type),
-                                                    value_align(f->type));
+                        f->offset =
+                            (unsigned)place(&at, kbus__json_value_size(f->type),
+                                            value_align(f->type));
                 } else {
-                        f->offset = (unsigned)place(&at, value_size(f->type),
-                                                    value_align(f->type));
+                        f->offset =
+                            (unsigned)place(&at, kbus__json_value_size(f->type),
+                                            value_align(f->type));
                 }
         }
         m->d.sizeof_message = (at + alignof(max_align_t) - 1) /

@@ -247,8 +247,8 @@ void kbus__kafka_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m,
                          rd_kafka_err2str(m->err));
 }
 
-const void *kbus__key_of(const ProtobufCMessage *msg, const char *field,
-                         size_t *len, char buf[32]) {
+const void *kbus_record_key(const ProtobufCMessage *msg, const char *field,
+                            size_t *len, char buf[32]) {
         const ProtobufCFieldDescriptor *f;
         const char *base = (const char *)msg;
         if (!field)

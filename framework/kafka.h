@@ -87,10 +87,6 @@ const char *kbus__kafka_outcome(const rd_kafka_message_t *m);
 /** Packs \p msg into a new buffer for kbus__kafka_produce (NULL: no memory). */
 void *kbus__pack(const ProtobufCMessage *msg, size_t *len);
 
-/** The bytes of msg's \p field as a record key (NULL if unset/unusable). */
-const void *kbus__key_of(const ProtobufCMessage *msg, const char *field,
-                         size_t *len, char buf[32]);
-
 /* ---- consumers ---- */
 
 /** Closes a consumer within \p grace_ms; true if it closed. */

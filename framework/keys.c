@@ -7,13 +7,8 @@
 #include "keys.h"
 
 bool kbus__keys_init(kbus_keys *ks) {
-        kbus_hnode probe = {.key = "", .len = 0};
-        memset(ks, 0, sizeof(*ks));
-        /* Get the buckets now, so that taking a key cannot fail later. */
-        if (!kbus__hash_insert(&ks->held, &probe))
-                return false;
-        kbus__hash_remove(&ks->held, &probe);
-        return true;
+        /* Buckets now, so that taking a key cannot fail later. */
+        return kbus__hash_init(&ks->held);
 }
 
 void kbus__keys_fini(kbus_keys *ks) {

@@ -626,6 +626,19 @@ int kbus_call_fail(kbus_call *call, kbus_status code, const char *message);
 int kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
                       const ProtobufCMessage *msg);
 
+/**
+ * @brief The record key kbus writes for \p msg when its key field is
+ *        \p field (docs/WIRE.md, section 2): a string or bytes field's
+ *        bytes, an integer's decimal text; NULL when the field is unset,
+ *        empty, repeated or of another type, or \p field is NULL.
+ *
+ * For programs that compute keys as kbus does (a tool calling a service
+ * by hand, a partition query).  The key may point into \p msg or into
+ * \p buf; *\p len is its length.
+ */
+const void *kbus_record_key(const ProtobufCMessage *msg, const char *field,
+                            size_t *len, char buf[32]);
+
 /** @brief The runtime the call belongs to. */
 kbus_runtime *kbus_call_runtime(const kbus_call *call);
 /** @brief "/pkg.Service/Method" for requests, the event type for events. */
