@@ -26,7 +26,8 @@
  *    (orders saw no order captured with two charge ids);
  *    shipping shipped each paid order once; inventory's stock adds up for
  *    every product, what it shipped is what the shipped orders hold, and
- *    the stock of every failed payment came back.  The services settle a
+ *    the stock of every failed payment came back; orders holds one order
+ *    per placement, however often it was resent.  The services settle a
  *    moment after the orders do, so the checks are retried for a while.
  * 6. Prints one summary line, last:
  *      orders placed=N shipped=A rejected=B payment_failed=C lost=D
@@ -100,6 +101,7 @@ struct books {
         /* partitions answered, of ld.partitions */
         int have_orders, have_inventory, have_payments, have_shipping;
         uint32_t o_double;
+        uint32_t o_orders; /* entries of the orders table */
         uint32_t o_placed, o_reserved, o_paid, o_shipped, o_rejected, o_failed,
             o_released;
         int64_t o_paid_cents;
@@ -153,6 +155,10 @@ static struct {
         bool ready_gateway;
         bool probed;
         int ready_pending, ready_ok; /* Audit calls out, answered OK */
+        /* Orders the orders service held before this run (its Audit while
+         * waiting for the services), and the warm-up orders placed. */
+        uint64_t ready_orders, base_orders;
+        long warmup_placed;
         struct books books;
         int exit_status;
 } ld;
@@ -528,6 +534,8 @@ static void make_audit_keys(void) {
 static void ready_orders(kbus_status s, const char *m,
                          const Shop__V1__OrdersAudit *a, void *arg) {
         ready_answer(s);
+        if (s == KBUS_OK && a)
+                ld.ready_orders += a->orders;
 }
 static void ready_inventory(kbus_status s, const char *m,
                             const Shop__V1__InventoryAudit *a, void *arg) {
@@ -555,6 +563,7 @@ static void probe_ready(void) {
         Shop__V1__AuditRequest req = SHOP__V1__AUDIT_REQUEST__INIT;
         ld.ready_pending = 0;
         ld.ready_ok = 0;
+        ld.ready_orders = 0;
         for (int32_t p = 0; p < ld.partitions; p++) {
                 req.partition_key = ld.audit_keys[p];
                 ld.ready_pending += 4;
@@ -604,6 +613,7 @@ static void audit_orders(kbus_status s, const char *m,
         if (!answered(s, a ? a->partition : -1, arg))
                 return;
         b->have_orders++;
+        b->o_orders += a->orders;
         b->o_placed += a->placed;
         b->o_reserved += a->stock_reserved;
         b->o_paid += a->paid;
@@ -809,6 +819,16 @@ static bool books_balance(bool print) {
         ok &= check(print, b->i_rejected == b->o_rejected, "rejections",
                     "inventory rejected %" PRIu32 "; orders REJECTED %" PRIu32,
                     b->i_rejected, b->o_rejected);
+        /* Every placement made one order, however often it was resent or
+         * handled again (table requests): none twice, none unseen. */
+        ok &= check(print,
+                    b->o_orders - ld.base_orders ==
+                        (uint64_t)(ld.warmup_placed + ld.n_placed),
+                    "orders",
+                    "orders holds %" PRIu64 " new orders; %ld placed "
+                    "(%ld warm-up)",
+                    b->o_orders - ld.base_orders,
+                    ld.warmup_placed + ld.n_placed, ld.warmup_placed);
         return ok;
 }
 
@@ -983,6 +1003,7 @@ static void warmup_done(double now) {
         printf("warm-up: %ld of %ld orders final (%ld shipped) in %.0f ms; "
                "not counted below\n",
                ld.n_final, ld.n_orders, shipped, now - ld.load_start_ms);
+        ld.warmup_placed = ld.n_placed;
         start_load();
 }
 
@@ -994,6 +1015,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
                 if (ld.probed && ld.ready_pending == 0 &&
                     ld.ready_ok == 4 * ld.partitions &&
                     (ld.rpc || ld.ready_gateway)) {
+                        ld.base_orders = ld.ready_orders;
                         start_warmup();
                         break;
                 }
