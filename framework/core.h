@@ -138,7 +138,7 @@ struct kbus_runtime {
         /* room.c: publishers waiting for room in the producer */
         struct kbus_room {
                 struct kbus_room_waiter *head, **tail; /* in arrival order */
-                size_t n;         /* waiters in the list */
+                size_t n;                              /* waiters in the list */
                 struct event *ev; /* runs them on a later turn of the loop */
                 int low_water;    /* producer messages: room at or below */
                 bool full; /* a produce was refused since the last report */
