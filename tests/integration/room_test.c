@@ -16,6 +16,13 @@
 #define KEYS 16
 #define MAX_EVENTS 20000
 
+/* How many times longer every wait is: programs under valgrind
+ * (KBUS_TEST_WRAP) are many times slower. */
+static double slow(void) {
+        const char *wrap = getenv("KBUS_TEST_WRAP");
+        return wrap && *wrap ? 5 : 1;
+}
+
 /* A runtime on the test broker with extra config keys: NULL-ended
  * name/value pairs. */
 static kbus_runtime *room_runtime(const char *name, const char *group,
@@ -164,7 +171,7 @@ static void run_generator(struct gen *g, int count, struct seen *s) {
         g->count = count;
         assert_int_equal(kbus_runtime_when_room(g->rt, produce, g), 0);
         assert_int_equal(g->wakes, 0); /* never inside the call */
-        assert_true(run_until(&g->done, 60));
+        assert_true(run_until(&g->done, 60 * slow()));
         print_message("%d events: %d wake-ups, %d refusals, %d empty, %d "
                       "short\n",
                       g->next, g->wakes, g->refusals, g->empty_wakes,
@@ -175,7 +182,8 @@ static void run_generator(struct gen *g, int count, struct seen *s) {
         assert_true(g->refusals > 10);
         assert_int_equal(g->empty_wakes, 0);
         assert_int_equal(g->short_wakes, 0);
-        for (double end = now_s() + 60; s->total < count && now_s() < end;)
+        for (double end = now_s() + 60 * slow();
+             s->total < count && now_s() < end;)
                 run_for(0.05);
         run_for(0.5); /* a duplicate would come now */
         assert_int_equal(s->total, count);
@@ -309,7 +317,7 @@ static void test_calls_wait_for_room(void **state) {
         assert_true(run_until_ready(c.rt, 30));
         c.count = 1000;
         assert_int_equal(kbus_runtime_when_room(c.rt, call_more, &c), 0);
-        for (double end = now_s() + 60;
+        for (double end = now_s() + 60 * slow();
              c.ok + c.failed < c.count && now_s() < end;)
                 run_for(0.05);
         print_message("%d calls: %d wake-ups, %d refusals\n", c.count, c.wakes,
