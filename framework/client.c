@@ -492,6 +492,8 @@ static int send_request(kbus_pending *p, const char *topic, const void *key,
             &p->dr);
         if (!rc)
                 p->dr_pending = true;
+        else if (rc == KBUS_RESOURCE_EXHAUSTED)
+                kbus__room_full(rt);
         return rc;
 }
 

@@ -3,6 +3,7 @@
  * them.  Who does what:
  *   runtime.c   lifecycle: new, start, run, shutdown, free; signals
  *   kafka.c     librdkafka: configuration, loop bridge, produce, reports
+ *   room.c      publishers waiting for room in the producer
  *   consumer.c  consumer groups: subscribe, rebalance, fetch, close
  *   record.c    the life of a record and the completion API (kbus_call_*)
  *   partition.c a partition we own; offsets.c, keys.c its parts
@@ -141,6 +142,14 @@ struct kbus_runtime {
         rd_kafka_t *producer;
         kbus_bridge producer_bridge;
         kbus_dr event_dr; /* reports of events nobody waits for */
+        /* room.c: publishers waiting for room in the producer */
+        struct kbus_room {
+                struct kbus_room_waiter *head, **tail; /* in arrival order */
+                size_t n;                              /* waiters in the list */
+                struct event *ev; /* runs them on a later turn of the loop */
+                int low_water;    /* producer messages: room at or below */
+                bool full; /* a produce was refused since the last report */
+        } room;
 
         /* client */
         rd_kafka_t *reply_rk;
@@ -190,6 +199,21 @@ static inline void kbus__timer_ms(struct event *ev, int64_t ms) {
                              (suseconds_t)(ms % 1000) * 1000};
         evtimer_add(ev, &tv);
 }
+
+/* room.c */
+/** Reads the producer's capacity; after the producer and base exist. */
+int kbus__room_init(kbus_runtime *rt);
+/** A produce was refused (queue full): room now needs a delivery report. */
+void kbus__room_full(kbus_runtime *rt);
+/** Something that may make room happened (a call ended): waiters run on
+ *  the next turn of the loop if there is room. */
+void kbus__room_check(kbus_runtime *rt);
+/** Delivery reports were served: messages left the producer. */
+void kbus__room_progress(kbus_runtime *rt);
+/** Shutdown began: waiters are told CANCELLED on the next turn. */
+void kbus__room_shutdown(kbus_runtime *rt);
+/** Waiters still there are told CANCELLED now; frees the timer. */
+void kbus__room_fini(kbus_runtime *rt);
 
 /* ops.c */
 int kbus__ops_start(kbus_runtime *rt, char *errstr, size_t errlen);

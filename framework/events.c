@@ -43,6 +43,8 @@ static int event_produce(kbus_runtime *rt, const kbus_event_desc *ev,
                 rc = kbus__kafka_produce(rt->producer, ev->topic,
                                          RD_KAFKA_PARTITION_UA, key, key_len,
                                          value, len, hdrs, dr);
+                if (rc == KBUS_RESOURCE_EXHAUSTED)
+                        kbus__room_full(rt);
         }
         if (!rc)
                 rt->stats[KBUS_STAT_EVENTS_PUBLISHED]++;

@@ -210,7 +210,12 @@ int kbus__kafka_produce(rd_kafka_t *producer, const char *topic,
                 return 0;
         rd_kafka_headers_destroy(hdrs);
         kbus__free(value);
-        KBUS_LOG(KBUS_LOG_WARN, "producer", "cannot produce to %s: %s", topic,
+        /* A full queue is flow control, not a fault: the caller hears
+         * RESOURCE_EXHAUSTED and waits for room (kbus_runtime_when_room), a
+         * handler's call is retried.  A generator meets it at every refill. */
+        KBUS_LOG(err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? KBUS_LOG_DEBUG
+                                                      : KBUS_LOG_WARN,
+                 "producer", "cannot produce to %s: %s", topic,
                  rd_kafka_err2str(err));
         return kbus__kafka_status(err);
 }

@@ -23,6 +23,7 @@ libkbus_core_la_SOURCES = \
 	framework/replies.c framework/replies.h \
 	framework/kafka.c framework/kafka.h \
 	framework/broker.c \
+	framework/room.c \
 	framework/partition.c framework/partition.h \
 	framework/dlq.c framework/dlq.h \
 	framework/route.h \

@@ -12,11 +12,15 @@
 
 #include "core.h"
 
-/* Delivery reports and producer errors. */
+/* Delivery reports and producer errors.  Each report served means a
+ * message left the producer: a publisher waiting for room may go on. */
 static void producer_drain(void *owner) {
         kbus_runtime *rt = owner;
-        while (rd_kafka_poll(rt->producer, 0) > 0)
-                ;
+        int served = 0, n;
+        while ((n = rd_kafka_poll(rt->producer, 0)) > 0)
+                served += n;
+        if (served)
+                kbus__room_progress(rt);
 }
 
 static void producer_error(rd_kafka_t *rk, int err, const char *reason,
@@ -29,6 +33,13 @@ static void producer_error(rd_kafka_t *rk, int err, const char *reason,
 /* ---- lifecycle ---- */
 
 static void maybe_finish_shutdown(kbus_runtime *rt);
+
+/* A record or a call ended: the runtime may be done shutting down, and a
+ * call's end leaves room for another. */
+static void on_quiet(kbus_runtime *rt) {
+        kbus__room_check(rt);
+        maybe_finish_shutdown(rt);
+}
 
 int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
                      struct event_base *base, char *errstr, size_t errlen) {
@@ -46,10 +57,11 @@ int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
                 return kbus__err(errstr, errlen, KBUS_RESOURCE_EXHAUSTED,
                                  "out of memory");
         rt->conf = conf;
-        rt->quiet = maybe_finish_shutdown;
+        rt->quiet = on_quiet;
         rt->stop = kbus_runtime_shutdown;
         kbus__bridge_clear(&rt->producer_bridge);
         kbus__bridge_clear(&rt->reply_bridge);
+        rt->room.tail = &rt->room.head;
         kbus__log_min_level = conf->log_level;
         snprintf(rt->ce_source, sizeof(rt->ce_source), "/%s", conf->name);
 
@@ -108,6 +120,11 @@ int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
                                producer_drain, rt);
         if (rc) {
                 kbus__err(errstr, errlen, rc, "cannot bridge the producer");
+                goto fail;
+        }
+        rc = kbus__room_init(rt);
+        if (rc) {
+                kbus__err(errstr, errlen, rc, "out of memory");
                 goto fail;
         }
         rc = kbus__client_init(rt, errstr, errlen);
@@ -222,6 +239,7 @@ void kbus_runtime_shutdown(kbus_runtime *rt) {
                 return;
         rt->closing = true;
         kbus__groups_stop_fetching(rt);
+        kbus__room_shutdown(rt);
         rt->grace_timer = evtimer_new(rt->base, on_grace_expired, rt);
         if (rt->grace_timer)
                 kbus__timer_ms(rt->grace_timer, rt->conf->shutdown_grace_ms);
@@ -231,16 +249,20 @@ void kbus_runtime_shutdown(kbus_runtime *rt) {
 int kbus_runtime_flush(kbus_runtime *rt, int timeout_ms) {
         /* rd_kafka_flush polls the producer's queue: delivery callbacks
          * run here, on the caller's thread, as they do on the loop. */
+        rd_kafka_resp_err_t err;
         if (!rt->producer)
                 return 0;
-        return rd_kafka_flush(rt->producer, timeout_ms) ? KBUS_DEADLINE_EXCEEDED
-                                                        : 0;
+        err = rd_kafka_flush(rt->producer, timeout_ms);
+        /* Reports were served here, not by the loop's drain. */
+        kbus__room_progress(rt);
+        return err ? KBUS_DEADLINE_EXCEEDED : 0;
 }
 
 void kbus_runtime_free(kbus_runtime *rt) {
         if (!rt)
                 return;
         rt->closing = rt->closed = true;
+        kbus__room_fini(rt); /* CANCELLED: nothing more is published */
         kbus__ops_stop(rt);
         kbus__client_cancel(rt);
         if (rt->producer) {

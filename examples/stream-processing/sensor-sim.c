@@ -10,10 +10,18 @@
  * degrees, 12 readings long, shifted per device, so each device spends 5
  * readings of every 12 above 40.  Readings are keyed by device and
  * numbered per device from 1.
+ *
+ * It publishes as fast as the producer takes them: when the producer's
+ * queue is full (RESOURCE_EXHAUSTED) it asks kbus_runtime_when_room() to be
+ * called back and goes on from the same reading then, so a million
+ * readings slow down to the broker's pace instead of failing, in order per
+ * device.  Once all are queued it waits for their delivery, then prints a
+ * summary with the rate.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -26,7 +34,8 @@ static void usage(FILE *out) {
         fprintf(out,
                 "usage: " PROG " [-c FILE] [-d DEVICES] [-n ROUNDS] "
                 "[-i INTERVAL_MS] [--stdin]\n"
-                "Publishes iot.v1.Reading events, then exits.\n\n"
+                "Publishes iot.v1.Reading events, waits until they are "
+                "delivered, then\nexits: 0 when every one was.\n\n"
                 "  -c FILE        kbus configuration file (libconfig format)\n"
                 "  -d DEVICES     simulated devices dev-1..dev-DEVICES "
                 "(default 5)\n"
@@ -48,97 +57,155 @@ struct device {
         uint64_t seq;
 };
 
+#define PROGRESS_EVERY 100000
+
 struct sim {
         kbus_runtime *rt;
         struct event *timer;
-        long devices, rounds, round;
-        long interval_ms; /* 0: every round in the first tick */
-        long published;
-        int failed;
+        long devices, rounds;
+        long interval_ms; /* 0: every round at once */
+        long due;         /* rounds that may be published by now */
+        int from_stdin;
+        struct device *devs; /* standard input's devices */
+        size_t n_devs;
+        long next; /* simulated readings published: round * devices + d */
+        /* The next reading, not published yet. */
+        char id[128];
+        uint64_t seq;
+        double temperature;
+        int have_next;
+        int waiting; /* for room: the timer only lets more rounds be due */
+        long published, waits;
+        int failed, done;
+        double start_s;
 };
 
-static int publish(struct sim *sim, const char *device, uint64_t seq,
-                   double temperature) {
-        Iot__V1__Reading r = IOT__V1__READING__INIT;
-        r.device_id = (char *)device;
-        r.seq = seq;
-        r.temperature = temperature;
-        int rc = iot_v1_reading_publish(sim->rt, &r);
-        if (rc) {
-                fprintf(stderr, PROG ": cannot publish: %s\n",
-                        kbus_strerror(rc));
-                sim->failed = 1;
-                return rc;
+static double mono_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads the next reading of standard input; 0 at its end (or on a bad
+ * line: sim->failed). */
+static int next_stdin(struct sim *sim) {
+        char line[256];
+        double t;
+        size_t i;
+
+        while (fgets(line, sizeof(line), stdin)) {
+                if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
+                        continue;
+                if (sscanf(line, "%127s %lf", sim->id, &t) != 2) {
+                        fprintf(stderr, PROG ": bad line: %s", line);
+                        sim->failed = 1;
+                        return 0;
+                }
+                for (i = 0; i < sim->n_devs && strcmp(sim->devs[i].id, sim->id);
+                     i++)
+                        ;
+                if (i == sim->n_devs) {
+                        struct device *more = realloc(
+                            sim->devs, (sim->n_devs + 1) * sizeof(*more));
+                        if (!more ||
+                            !(more[sim->n_devs].id = strdup(sim->id))) {
+                                if (more)
+                                        sim->devs = more;
+                                fprintf(stderr, PROG ": out of memory\n");
+                                sim->failed = 1;
+                                return 0;
+                        }
+                        sim->devs = more;
+                        sim->devs[sim->n_devs++].seq = 0;
+                }
+                sim->seq = ++sim->devs[i].seq;
+                sim->temperature = t;
+                return sim->have_next = 1;
         }
-        sim->published++;
         return 0;
 }
 
-/* Publishes one round of simulated readings (all of them when there is
- * no interval); after the last, shuts down. */
-static void tick(evutil_socket_t fd, short what, void *arg) {
-        struct sim *sim = arg;
-        char id[32];
-        (void)fd;
-        (void)what;
-
-        do {
-                for (long d = 1; d <= sim->devices && !sim->failed; d++) {
-                        long k = sim->round;
-                        snprintf(id, sizeof(id), "dev-%ld", d);
-                        publish(sim, id, (uint64_t)k + 1,
-                                20.0 + (double)((k + 3 * d) % 12) * 3.0);
-                }
-        } while (++sim->round < sim->rounds && !sim->failed &&
-                 sim->interval_ms == 0);
-        if (sim->round >= sim->rounds || sim->failed) {
-                event_del(sim->timer);
-                kbus_runtime_shutdown(sim->rt);
-        }
+/* Fills in the next reading; 0 when there is none (yet: its round is not
+ * due) or at the end. */
+static int next_reading(struct sim *sim) {
+        long k, d;
+        if (sim->have_next)
+                return 1;
+        if (sim->from_stdin)
+                return next_stdin(sim);
+        if (sim->next >= sim->due * sim->devices)
+                return 0;
+        k = sim->next / sim->devices;
+        d = sim->next % sim->devices + 1;
+        snprintf(sim->id, sizeof(sim->id), "dev-%ld", d);
+        sim->seq = (uint64_t)k + 1;
+        sim->temperature = 20.0 + (double)((k + 3 * d) % 12) * 3.0;
+        return sim->have_next = 1;
 }
 
-static int publish_stdin(struct sim *sim) {
-        struct device *devs = NULL;
-        size_t n_devs = 0;
-        char line[256], id[128];
-        double t;
-        int rc = 0;
-
-        while (!rc && fgets(line, sizeof(line), stdin)) {
-                size_t i;
-                if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
-                        continue;
-                if (sscanf(line, "%127s %lf", id, &t) != 2) {
-                        fprintf(stderr, PROG ": bad line: %s", line);
-                        rc = 1;
+/* Publishes readings until none is due, the last is out, or the producer
+ * is full; then it is called again once there is room.  The first call
+ * comes from the loop too. */
+static void produce(kbus_status status, void *arg) {
+        struct sim *sim = arg;
+        sim->waiting = 0;
+        if (status != KBUS_OK)
+                return; /* shutting down: a signal */
+        while (next_reading(sim)) {
+                Iot__V1__Reading r = IOT__V1__READING__INIT;
+                int rc;
+                r.device_id = sim->id;
+                r.seq = sim->seq;
+                r.temperature = sim->temperature;
+                rc = iot_v1_reading_publish(sim->rt, &r);
+                if (rc == KBUS_RESOURCE_EXHAUSTED &&
+                    !(rc = kbus_runtime_when_room(sim->rt, produce, sim))) {
+                        sim->waits++;
+                        sim->waiting = 1;
+                        return; /* the reading is kept for then */
+                }
+                if (rc) {
+                        fprintf(stderr, PROG ": cannot publish: %s\n",
+                                kbus_strerror(rc));
+                        sim->failed = 1;
                         break;
                 }
-                for (i = 0; i < n_devs && strcmp(devs[i].id, id); i++)
-                        ;
-                if (i == n_devs) {
-                        struct device *more =
-                            realloc(devs, (n_devs + 1) * sizeof(*devs));
-                        if (!more || !(more[n_devs].id = strdup(id))) {
-                                devs = more ? more : devs;
-                                rc = 1;
-                                break;
-                        }
-                        devs = more;
-                        devs[n_devs++].seq = 0;
-                }
-                rc = publish(sim, id, ++devs[i].seq, t);
+                sim->have_next = 0;
+                sim->next++;
+                if (++sim->published % PROGRESS_EVERY == 0)
+                        fprintf(stderr, PROG ": %ld published (%.0f/s)\n",
+                                sim->published,
+                                (double)sim->published /
+                                    (mono_s() - sim->start_s));
         }
-        for (size_t i = 0; i < n_devs; i++)
-                free(devs[i].id);
-        free(devs);
-        return rc;
+        if (!sim->failed && !sim->from_stdin &&
+            sim->next < sim->rounds * sim->devices)
+                return; /* the timer makes the next round due */
+        sim->done = !sim->failed;
+        if (sim->timer)
+                event_del(sim->timer);
+        kbus_runtime_shutdown(sim->rt);
+}
+
+/* With an interval: one more round is due.  A producer that has not
+ * taken the last round yet gets it when it has room. */
+static void tick(evutil_socket_t fd, short what, void *arg) {
+        struct sim *sim = arg;
+        (void)fd;
+        (void)what;
+        if (sim->due < sim->rounds)
+                sim->due++;
+        if (!sim->waiting)
+                produce(KBUS_OK, sim);
 }
 
 int main(int argc, char **argv) {
         struct sim sim = {.devices = 5, .rounds = 24};
         const char *file = NULL;
+        unsigned long long undelivered;
+        double secs;
         char err[512];
-        int from_stdin = 0, rc = 0;
+        int rc = 0;
 
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -156,7 +223,7 @@ int main(int argc, char **argv) {
                         sim.interval_ms =
                             (long)stream_parse_number(PROG, "-i", argv[++i], 0);
                 } else if (!strcmp(argv[i], "--stdin")) {
-                        from_stdin = 1;
+                        sim.from_stdin = 1;
                 } else {
                         fprintf(stderr, PROG ": unknown argument '%s'\n",
                                 argv[i]);
@@ -169,10 +236,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, PROG ": %s\n", err);
                 return 1;
         }
-        if (from_stdin) {
-                /* Everything is queued at once; kbus_runtime_free() flushes
-                 * the producer, so nothing is lost by not dispatching. */
-                rc = publish_stdin(&sim);
+        sim.start_s = mono_s();
+        if (sim.from_stdin || sim.interval_ms == 0) {
+                /* Everything is due: produce() starts on the first turn of
+                 * the loop. */
+                sim.due = sim.rounds;
+                rc = kbus_runtime_when_room(sim.rt, produce, &sim);
         } else {
                 struct timeval tv = {sim.interval_ms / 1000,
                                      sim.interval_ms % 1000 * 1000};
@@ -180,17 +249,33 @@ int main(int argc, char **argv) {
                                       EV_PERSIST, tick, &sim);
                 if (!sim.timer || event_add(sim.timer, &tv)) {
                         fprintf(stderr, PROG ": cannot start the timer\n");
-                        rc = 1;
-                } else {
-                        rc = kbus_runtime_run(sim.rt);
-                        if (rc)
-                                fprintf(stderr, PROG ": %s\n",
-                                        kbus_strerror(rc));
+                        sim.failed = 1;
                 }
-                if (sim.timer)
-                        event_free(sim.timer);
         }
+        if (!rc && !sim.failed)
+                rc = kbus_runtime_run(sim.rt);
+        if (rc) {
+                fprintf(stderr, PROG ": %s\n", kbus_strerror(rc));
+                sim.failed = 1;
+        }
+        if (sim.timer)
+                event_free(sim.timer);
+        /* Everything is queued: wait for its delivery (or final failure,
+         * after the producer's message.timeout.ms). */
+        if (kbus_runtime_flush(sim.rt, -1))
+                sim.failed = 1;
+        secs = mono_s() - sim.start_s;
+        undelivered = kbus_runtime_stat(sim.rt, KBUS_STAT_EVENTS_UNDELIVERED);
         kbus_runtime_free(sim.rt);
-        fprintf(stderr, PROG ": %ld readings published\n", sim.published);
-        return rc || sim.failed ? 1 : 0;
+        for (size_t i = 0; i < sim.n_devs; i++)
+                free(sim.devs[i].id);
+        free(sim.devs);
+        if (!sim.done && !sim.failed)
+                fprintf(stderr, PROG ": interrupted\n");
+        fprintf(stderr,
+                PROG ": %ld readings published, %llu delivered, in %.2f s "
+                     "(%.0f/s; waited for room %ld times)\n",
+                sim.published, (unsigned long long)sim.published - undelivered,
+                secs, secs > 0 ? (double)sim.published / secs : 0.0, sim.waits);
+        return sim.done && !sim.failed && !undelivered ? 0 : 1;
 }

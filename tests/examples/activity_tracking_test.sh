@@ -54,6 +54,31 @@ done
 [[ $topic == "$pages" ]] ||
         fail "pages on activity.v1.PageViewCount: [$topic], want [$pages]"
 
+# A front end publishing far more views than its producer's queue holds
+# (1,000 messages here; 100,000 by default) waits for room instead of
+# failing: every view is delivered, and counted.  (Not many more: the
+# embedded broker keeps at most 5 MB per partition, and the five pages
+# share four partitions.)
+n_bulk=20000
+total=$((12 + n_bulk))
+printf 'producer = [ "queue.buffering.max.messages=1000" ];\n' >"$work/small-queue.conf"
+run 60 "$dir/web-sim" -c "$work/small-queue.conf" -f web-3 -n "$n_bulk" \
+        2>"$work/web-3.log" || fail "web-sim -n $n_bulk failed: $(grep -v "^{" "$work/web-3.log" | tail -3)"
+summary=$(grep '^web-sim: .* page views published' "$work/web-3.log" || true)
+note "$summary"
+[[ $summary =~ ^web-sim:\ $n_bulk\ page\ views\ published,\ $n_bulk\ delivered,.*waited\ for\ room\ [1-9][0-9]*\ times ]] ||
+        fail "web-sim did not deliver $n_bulk views after waiting for room: [$summary]"
+on_topic=$(kcat -C -b "$BOOTSTRAP" -t activity.v1.PageViewed -o beginning -e -q \
+        -X fetch.wait.max.ms=10 -f '.\n' 2>>"$work/kcat.log" | wc -l)
+((on_topic == total)) || fail "$on_topic views on activity.v1.PageViewed, want $total"
+counted=0
+for _ in $(seq $((120 * slow))); do
+        counted=$(latest | awk '{ n += $2 } END { print n + 0 }')
+        ((counted == total)) && break
+        sleep 0.5
+done
+((counted == total)) || fail "page-counter counted $counted views, want $total"
+
 stop_clean page-counter
 stop_clean broker
 note "ok"

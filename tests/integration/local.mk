@@ -6,7 +6,7 @@ integration_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) $(CMOCKA_CFLAGS) \
 integration_ldadd = libkbus.la $(CMOCKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS)
 
 integration_tests = tests/integration/rpc_test tests/integration/events_test \
-	tests/integration/reliability_test
+	tests/integration/reliability_test tests/integration/room_test
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
 EXTRA_DIST += tests/integration/harness.h
@@ -25,6 +25,11 @@ tests_integration_reliability_test_SOURCES = tests/integration/reliability_test.
 nodist_tests_integration_reliability_test_SOURCES = $(HELLO_GEN)
 tests_integration_reliability_test_CPPFLAGS = $(integration_cppflags) $(RDKAFKA_CFLAGS)
 tests_integration_reliability_test_LDADD = $(integration_ldadd) $(RDKAFKA_LIBS)
+
+tests_integration_room_test_SOURCES = tests/integration/room_test.c
+nodist_tests_integration_room_test_SOURCES = $(HELLO_GEN)
+tests_integration_room_test_CPPFLAGS = $(integration_cppflags) $(RDKAFKA_CFLAGS)
+tests_integration_room_test_LDADD = $(integration_ldadd) $(RDKAFKA_LIBS)
 
 # The whole /metrics text of a running program, through Prometheus'
 # Python parser (python3-prometheus-client).

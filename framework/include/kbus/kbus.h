@@ -488,7 +488,8 @@ int kbus_call_opts_set_topic(kbus_call_opts *opts, const char *topic);
  *          with the reply (valid only during the callback) or an error
  *          status.  Otherwise \p cb is never called: INVALID_ARGUMENT,
  *          RESOURCE_EXHAUSTED (too many calls pending, or the producer
- *          queue is full), FAILED_PRECONDITION (runtime shutting down).
+ *          queue is full: kbus_runtime_when_room() says when to try
+ *          again), FAILED_PRECONDITION (runtime shutting down).
  * @remark For one-way methods cb learns the delivery report's outcome.
  */
 int kbus_call_start(kbus_runtime *rt, const kbus_service_desc *svc,
@@ -533,7 +534,8 @@ int kbus_serve(kbus_runtime *rt, const kbus_service_desc *svc,
 /**
  * @brief Publishes an event.  Keyed by the event's key field if it has one.
  * @returns 0 once handed to the producer; RESOURCE_EXHAUSTED when its queue
- *          is full (nothing is queued then).
+ *          is full (nothing is queued then: kbus_runtime_when_room() says
+ *          when to try again).
  */
 int kbus_publish(kbus_runtime *rt, const kbus_event_desc *ev,
                  const ProtobufCMessage *msg);
@@ -554,12 +556,73 @@ typedef void (*kbus_delivery_fn)(kbus_status status, const char *message,
  *        Generated code wraps this as <event>_publish_confirmed().
  * @returns 0: \p cb will be called.  Otherwise it will not:
  *          INVALID_ARGUMENT, RESOURCE_EXHAUSTED (producer queue full:
- *          nothing queued; flush or run the loop, then try again),
- *          OUT_OF_RANGE (too large ever to be written).
+ *          nothing queued; try again from kbus_runtime_when_room()'s
+ *          callback, or after kbus_runtime_flush() in a program that does
+ *          not run the loop), OUT_OF_RANGE (too large ever to be written).
  */
 int kbus_publish_confirmed(kbus_runtime *rt, const kbus_event_desc *ev,
                            const ProtobufCMessage *msg, kbus_delivery_fn cb,
                            void *arg);
+
+/**
+ * @brief Called once by kbus_runtime_when_room(): KBUS_OK when the runtime
+ *        has room again, KBUS_CANCELLED when it shuts down first.
+ * @remark Runs on the loop thread, or in kbus_runtime_free() (CANCELLED
+ *         only).  With OK it may publish, call and ask for room again; with
+ *         CANCELLED it must do none of those (it may free \p arg).
+ */
+typedef void (*kbus_room_fn)(kbus_status status, void *arg);
+
+/**
+ * @brief Calls \p cb once the runtime has room again for what
+ *        kbus_publish(), kbus_publish_confirmed() or kbus_call_start()
+ *        refused with RESOURCE_EXHAUSTED, so that a program producing
+ *        faster than the brokers take slows down to their pace instead of
+ *        failing, without blocking the loop.
+ *
+ * Room means: the producer holds at most half of its capacity (the
+ * producer property queue.buffering.max.messages, 100,000 by default), and
+ * a message was delivered (or finally failed) since the last refusal, so a
+ * queue full by bytes (queue.buffering.max.kbytes) is waited for too; and
+ * fewer than client_max_in_flight calls are waiting for a reply.  The
+ * producer learns it from delivery reports, which the loop serves: the
+ * callback comes only while kbus_runtime_run() (or the caller's own
+ * dispatch of the event_base) runs.  It never runs inside this call, even
+ * when there is room already: the first turn of the loop runs it then, so
+ * a generator may also start itself this way.
+ *
+ * A generator's loop, publishing until the producer is full and going on
+ * in the callback:
+ * @code
+ * static void produce(kbus_status status, void *arg) {
+ *         struct gen *g = arg;
+ *         if (status != KBUS_OK)
+ *                 return;                        // shutting down
+ *         for (; g->sent < g->count; g->sent++) {
+ *                 int rc = shop_v1_order_placed_publish(g->rt, next(g));
+ *                 if (rc == KBUS_RESOURCE_EXHAUSTED) {
+ *                         kbus_runtime_when_room(g->rt, produce, g);
+ *                         return;                // back here once there is room
+ *                 }
+ *                 if (rc) { ... fail ... }
+ *         }
+ *         kbus_runtime_shutdown(g->rt);          // all queued
+ * }
+ * @endcode
+ * Handlers do not need it: an event a handler publishes with
+ * kbus_call_publish() into a full producer fails the call, and
+ * RESOURCE_EXHAUSTED is retried with backoff.
+ *
+ * @returns 0: \p cb will be called exactly once (OK, or CANCELLED when the
+ *          runtime shuts down first).  Otherwise it will not:
+ *          INVALID_ARGUMENT (\p cb NULL), FAILED_PRECONDITION (shutting
+ *          down), RESOURCE_EXHAUSTED (out of memory).
+ * @remark Loop thread (or before the loop runs).  Each call adds one
+ *         waiter; waiters run first come first served, and one that fills
+ *         the producer again leaves those after it waiting.  \p arg stays
+ *         the caller's.
+ */
+int kbus_runtime_when_room(kbus_runtime *rt, kbus_room_fn cb, void *arg);
 
 /**
  * @brief Subscribes \p fn (of the event's typed signature) in consumer
