@@ -194,6 +194,8 @@ typedef struct pending {
         uint32_t n;      /* changes in the batch */
         change *changes; /* those read, n at most */
         uint32_t seen;
+        uint32_t tables; /* tables the call wrote (kbus-tables) */
+        bool whole;      /* every change of this table's part read */
         void *outbox;
         size_t outbox_len;
         char topic[];
@@ -212,8 +214,10 @@ struct tpart {
         bool from_snapshot;
         kbus_hash applied; /* applied, by input record */
         pending *pending;
-        writes *inflight; /* calls applied here, not yet ended written:
-                           * the newest first */
+        writes *inflight; /* in the first table's partition only: the
+                           * calls whose changes are applied in this
+                           * partition number's tables but not yet
+                           * written, the newest first */
         bool dirty;       /* changed since the last snapshot */
         bool tainted;     /* holds changes of a call let go: no snapshot */
 };
@@ -389,6 +393,13 @@ static tpart *tpart_of(table *t, int32_t partition) {
         return partition < t->n_parts ? t->parts[partition] : NULL;
 }
 
+/* The partition of the group's first table, which keeps the list of calls
+ * in flight for every table of that partition number (a call may write
+ * several); NULL when it is not ours. */
+static tpart *home(const state *st, int32_t partition) {
+        return tpart_of(st->tables, partition);
+}
+
 static void applied_free(kbus_hnode *n, void *arg) {
         applied *a = kbus__entry_of(n, applied, node);
         kbus__free(a->outbox);
@@ -549,9 +560,10 @@ static void snap_entry(kbus_hnode *n, void *arg) {
  * exchange undoes the other whatever later calls did to the same keys.
  * False when out of memory (nothing changed). */
 static bool inflight_swap(tpart *tp, bool out) {
+        writes *calls = home(tp->t->st, tp->partition)->inflight;
         size_t n = 0, i = 0;
         edit **all;
-        for (writes *w = tp->inflight; w; w = w->inext)
+        for (writes *w = calls; w; w = w->inext)
                 for (edit *x = w->head; x; x = x->next)
                         n += x->t == tp->t;
         if (!n)
@@ -559,7 +571,7 @@ static bool inflight_swap(tpart *tp, bool out) {
         if (!(all = kbus__malloc(n * sizeof(*all))))
                 return false;
         /* Newest first: the calls are, a call's own changes are not. */
-        for (writes *w = tp->inflight; w; w = w->inext) {
+        for (writes *w = calls; w; w = w->inext) {
                 size_t m = 0, j = 0;
                 for (edit *x = w->head; x; x = x->next)
                         m += x->t == tp->t;
@@ -588,11 +600,13 @@ static void snap_write(tpart *tp) {
         FILE *f;
 
         if (!st->rt->conf->state_dir || tp->restoring || !tp->dirty ||
-            tp->tainted || st->broken)
+            tp->tainted || st->broken || tp->pending ||
+            !home(st, tp->partition))
                 return;
-        for (writes *w = tp->inflight; w; w = w->inext)
+        for (writes *w = home(st, tp->partition)->inflight; w; w = w->inext)
                 for (edit *x = w->head; x; x = x->next)
-                        if (x->delivered >= 0 && x->delivered < covers)
+                        if (x->t == tp->t && x->delivered >= 0 &&
+                            x->delivered < covers)
                                 covers = x->delivered;
         if (!inflight_swap(tp, true)) {
                 KBUS_LOG(KBUS_LOG_WARN, "table",
@@ -837,15 +851,85 @@ static void apply_pending(tpart *tp, pending *pb) {
         }
 }
 
+/* The pending batch of \p tp for the same input record and attempt as
+ * \p pb, taken out of its list; NULL if there is none. */
+static pending *take_pending(tpart *tp, const pending *pb) {
+        for (pending **pp = &tp->pending; *pp; pp = &(*pp)->next) {
+                pending *q = *pp;
+                if (q->offset == pb->offset && q->attempt == pb->attempt &&
+                    !strcmp(q->topic, pb->topic)) {
+                        *pp = q->next;
+                        return q;
+                }
+        }
+        return NULL;
+}
+
+/* Whether the call behind \p pb wrote its part whole in every table it
+ * wrote: read whole in this restore, or remembered from a snapshot. */
+static bool whole_everywhere(state *st, int32_t partition, const pending *pb) {
+        uint32_t whole = 0;
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *tp = tpart_of(t, partition);
+                const pending *q = tp ? tp->pending : NULL;
+                while (q &&
+                       (q->offset != pb->offset || q->attempt != pb->attempt ||
+                        strcmp(q->topic, pb->topic)))
+                        q = q->next;
+                if (q ? q->whole
+                      : tp && applied_find(tp, pb->topic, strlen(pb->topic),
+                                           pb->offset))
+                        whole++;
+        }
+        return whole >= pb->tables;
+}
+
+/* Every table of the partition number is restored: the batches of calls
+ * that wrote several tables are decided together.  Whole in every table,
+ * a call is applied and remembered in each; otherwise a crash cut it
+ * short, and it is dropped from each, so that its record runs again
+ * rather than count as handled with a table missing its part.  Below the
+ * committed mark, compaction took the rest: applied as they are. */
+static void settle(state *st, int32_t partition) {
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *tp = tpart_of(t, partition);
+                while (tp && tp->pending) {
+                        pending *pb = tp->pending;
+                        bool whole = whole_everywhere(st, partition, pb);
+                        /* pb names the call: its own table's turn last. */
+                        for (table *u = t->next;; u = u->next) {
+                                tpart *up = u ? tpart_of(u, partition) : tp;
+                                pending *q = up ? take_pending(up, pb) : NULL;
+                                if (q && (whole || q->offset < up->w_max))
+                                        apply_pending(up, q);
+                                if (q && whole)
+                                        remember(up, q->topic, strlen(q->topic),
+                                                 q->offset, q->outbox,
+                                                 q->outbox_len);
+                                if (q)
+                                        pending_free(q);
+                                if (!u)
+                                        break;
+                        }
+                }
+        }
+}
+
 static void restore_done(tpart *tp) {
         state *st = tp->t->st;
         size_t dropped = 0;
-        /* Batches never completed: below the committed mark, compaction
-         * took the rest (they are applied); above it, a crash cut them
-         * short, and their input records come again. */
-        while (tp->pending) {
-                pending *pb = tp->pending;
-                tp->pending = pb->next;
+        bool last = true;
+        /* Batches of this table never completed: below the committed
+         * mark, compaction took the rest (they are applied); above it, a
+         * crash cut them short, and their input records come again.
+         * Batches of calls that wrote several tables wait for settle(). */
+        for (pending **pp = &tp->pending; *pp;) {
+                pending *pb = *pp;
+                if (pb->tables > 1) {
+                        pp = &pb->next;
+                        continue;
+                }
+                *pp = pb->next;
                 if (pb->offset < tp->w_max)
                         apply_pending(tp, pb);
                 else
@@ -865,6 +949,13 @@ static void restore_done(tpart *tp) {
                  kbus__now_ms() - tp->restore_ms,
                  dropped ? ", unfinished batches left for redelivery" : "");
         restorer_change(tp, false);
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *other = tpart_of(t, tp->partition);
+                if (other && other->restoring)
+                        last = false;
+        }
+        if (last)
+                settle(st, tp->partition);
         release_holds(st, tp->partition);
 }
 
@@ -923,6 +1014,7 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
         size_t src_len, w_len, ob_len = 0;
         int64_t offset;
         uint32_t attempt, i, n;
+        uint64_t tables = 1;
         const char *topic;
         size_t topic_len;
         pending *pb;
@@ -949,6 +1041,11 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
                 return;
         }
         ob = header(m, KBUS_H_OUTBOX, &ob_len);
+        if ((w = header(m, KBUS_H_TABLES, &w_len))) {
+                const char *c = w;
+                if (!get_dec(&c, c + w_len, &tables) || tables > 1000)
+                        tables = 1;
+        }
         for (pb = tp->pending; pb; pb = pb->next)
                 if (pb->offset == offset && pb->attempt == attempt &&
                     strlen(pb->topic) == topic_len &&
@@ -967,6 +1064,7 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
                 pb->offset = offset;
                 pb->attempt = attempt;
                 pb->n = n;
+                pb->tables = (uint32_t)tables;
                 pb->next = tp->pending;
                 tp->pending = pb;
         }
@@ -988,7 +1086,11 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
                 memcpy(pb->outbox, ob, ob_len);
                 pb->outbox_len = ob_len;
         }
-        if (i == n && pb->seen == pb->n) {
+        if (i == n && pb->seen == pb->n && pb->tables > 1) {
+                /* Whole here; applied once the call's other tables are
+                 * restored and found whole too (settle). */
+                pb->whole = true;
+        } else if (i == n && pb->seen == pb->n) {
                 /* Complete: applied, and remembered in case its input
                  * record comes again. */
                 pending **pp = &tp->pending;
@@ -1130,6 +1232,8 @@ static void state_assigned(void *arg, kbus_partition *p) {
 
 static void state_revoked(void *arg, kbus_partition *p) {
         state *st = arg;
+        /* Snapshots first: each needs the first table's list of calls in
+         * flight, which goes with that table's partition. */
         for (table *t = st->tables; t; t = t->next) {
                 tpart *tp = tpart_of(t, p->partition);
                 if (!tp || --tp->users > 0)
@@ -1146,8 +1250,13 @@ static void state_revoked(void *arg, kbus_partition *p) {
                 } else {
                         snap_write(tp);
                 }
-                t->parts[p->partition] = NULL;
-                tpart_free(tp);
+        }
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *tp = tpart_of(t, p->partition);
+                if (tp && tp->users == 0) {
+                        t->parts[p->partition] = NULL;
+                        tpart_free(tp);
+                }
         }
 }
 
@@ -1429,8 +1538,9 @@ static void state_discard(void *arg, kbus_call *call) {
         /* Let go with its changes in the table, not known to be written:
          * only a restore from the changelog can take them out, so no
          * snapshot is made of the partition any more. */
-        if (ws->applied_now && ws->tp)
-                ws->tp->tainted = true;
+        for (edit *x = ws->applied_now && ws->tp ? ws->head : NULL; x;
+             x = x->next)
+                tpart_of(x->t, call->part->partition)->tainted = true;
         inflight_unlink(ws);
         while (ws->head) {
                 edit *x = ws->head;
@@ -1661,10 +1771,11 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
         state *st = arg;
         writes *ws = call->writes;
         kbus_partition *p = call->part;
-        char source[320], committed[24], *end;
+        char source[320], committed[24], tables[12], *end;
         const char *in_topic = kbus_call_topic(call);
         size_t in_topic_len = strlen(in_topic);
-        ssize_t committed_len;
+        ssize_t committed_len, tables_len;
+        uint32_t n_tables = 0;
 
         ws->n_events = ws->n_out;
         if (!ws->n) {
@@ -1695,6 +1806,15 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
             committed;
         if (in_topic_len > sizeof(source) - 64)
                 in_topic_len = sizeof(source) - 64;
+        /* The tables it writes: a restore takes the call as handled only
+         * when its part in each of them is whole. */
+        for (edit *x = ws->head; x; x = x->next) {
+                edit *y = ws->head;
+                while (y->t != x->t)
+                        y = y->next;
+                n_tables += y == x;
+        }
+        tables_len = put_dec(tables, n_tables) - tables;
         for (edit *x = ws->head; x; x = x->next) {
                 rd_kafka_headers_t *h = rd_kafka_headers_new(4);
                 void *value = NULL;
@@ -1722,7 +1842,12 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
                 rd_kafka_header_add(h, KBUS_H_SOURCE, -1, source, end - source);
                 rd_kafka_header_add(h, KBUS_H_COMMITTED, -1, committed,
                                     committed_len);
-                if (!x->next && ws->n_out)
+                if (n_tables > 1)
+                        rd_kafka_header_add(h, KBUS_H_TABLES, -1, tables,
+                                            tables_len);
+                /* On the last change of each table's part: whichever
+                 * table finds the record again sends it all again. */
+                if (i == n && ws->n_out)
                         rd_kafka_header_add(h, KBUS_H_OUTBOX, -1, ws->outbox.p,
                                             (ssize_t)ws->outbox.len);
                 if (x->value && !(value = kbus__malloc(x->len ? x->len : 1))) {
@@ -1748,7 +1873,7 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
         }
         if (call->pub.failed)
                 return false;
-        ws->tp = tpart_of(ws->head->t, p->partition);
+        ws->tp = home(st, p->partition);
         ws->iprev = NULL;
         ws->inext = ws->tp->inflight;
         if (ws->inext)
@@ -1767,7 +1892,8 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
 static void state_written(void *arg, kbus_call *call) {
         writes *ws = call->writes;
         const char *topic = kbus_call_topic(call);
-        tpart *first = ws->tp;
+        tpart *first =
+            ws->tp ? tpart_of(ws->head->t, call->part->partition) : NULL;
         /* A snapshot made while it was in flight left its changes out;
          * the next one has them. */
         for (edit *x = first ? ws->head : NULL; x; x = x->next)
