@@ -1046,6 +1046,21 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
                 if (!get_dec(&c, c + w_len, &tables) || tables > 1000)
                         tables = 1;
         }
+        if (n == 1 && tables == 1) {
+                /* A batch of one change (a call that wrote one entry):
+                 * whole as it is read, so applied without a pending. */
+                void *v = m->payload ? kbus__malloc(m->len ? m->len : 1) : NULL;
+                if (v)
+                        memcpy(v, m->payload, m->len);
+                if ((m->payload && !v) ||
+                    !entry_set(tp, m->key, m->key_len, v, m->len, m->offset))
+                        KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                 "out of memory restoring table %s",
+                                 tp->t->desc->name);
+                remember(tp, topic, topic_len, offset, ob_len ? ob : NULL,
+                         ob_len);
+                return;
+        }
         for (pb = tp->pending; pb; pb = pb->next)
                 if (pb->offset == offset && pb->attempt == attempt &&
                     strlen(pb->topic) == topic_len &&
@@ -1901,11 +1916,14 @@ static void state_written(void *arg, kbus_call *call) {
         inflight_unlink(ws);
         ws->applied_now = false; /* and written */
         /* Until its offset is committed, a crash brings the record back:
-         * then it is recognised, and not handled twice.  An outbox with
-         * nothing in it is kept as none, as a restore keeps it (no
-         * kbus-outbox header): a resend then sends nothing, without an
+         * then it is recognised, and not handled twice.  A restore learns
+         * that from the changelog; kept here, it goes into snapshots, which
+         * stand for the changelog they cover (without them it is never
+         * read: a partition this process gets again is restored).  An
+         * outbox with nothing in it is kept as none, as a restore keeps it
+         * (no kbus-outbox header): a resend then sends nothing, without an
          * allocation per record to say so. */
-        if (first)
+        if (first && ws->st->rt->conf->state_dir)
                 remember(first, topic, strlen(topic), kbus_call_offset(call),
                          ws->n_out ? ws->outbox.p : NULL,
                          ws->n_out ? ws->outbox.len : 0);
