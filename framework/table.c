@@ -212,6 +212,7 @@ struct tpart {
         int64_t w_max; /* highest kbus-committed seen */
         int64_t restore_ms, restore_from, records_read, restore_end;
         bool from_snapshot;
+        bool from_oldest;  /* offset 0 is gone: read from the oldest kept */
         kbus_hash applied; /* applied, by input record */
         pending *pending;
         writes *inflight; /* in the first table's partition only: the
@@ -804,10 +805,14 @@ static void restorer_change(tpart *tp, bool add) {
         rd_kafka_topic_partition_list_t *l =
             rd_kafka_topic_partition_list_new(1);
         rd_kafka_error_t *err;
-        /* Without a snapshot, from the changelog's first record, which is
-         * not 0 once the broker dropped old ones. */
+        /* Without a snapshot, from offset 0, or, once the broker dropped
+         * the first records, from the oldest it keeps.  Asking for the
+         * oldest at once costs librdkafka 2.0.2 half a second (an offset
+         * lookup, then a fetch backoff) on every restore. */
         rd_kafka_topic_partition_list_add(l, tp->t->changelog, tp->partition)
-            ->offset = tp->next > 0 ? tp->next : RD_KAFKA_OFFSET_BEGINNING;
+            ->offset = tp->next > 0      ? tp->next
+                       : tp->from_oldest ? RD_KAFKA_OFFSET_BEGINNING
+                                         : 0;
         err = add ? rd_kafka_incremental_assign(tp->t->st->restorer, l)
                   : rd_kafka_incremental_unassign(tp->t->st->restorer, l);
         if (err) {
@@ -1020,7 +1025,8 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
         pending *pb;
         change *c;
 
-        tp->records_read++;
+        if (!tp->records_read++ && tp->from_oldest)
+                tp->restore_from = m->offset; /* for the log line */
         tp->next = m->offset + 1;
         tp->dirty = true;
         if ((w = header(m, KBUS_H_COMMITTED, &w_len))) {
@@ -1161,6 +1167,12 @@ static void restorer_drain(void *owner) {
                 } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET &&
                            tp->from_snapshot) {
                         snapshot_gone(tp);
+                } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET &&
+                           !tp->from_oldest && tp->next == 0) {
+                        /* Offset 0 is gone: from the oldest record kept. */
+                        tp->from_oldest = true;
+                        restorer_change(tp, false);
+                        restorer_change(tp, true);
                 } else if (m->err) {
                         KBUS_LOG(KBUS_LOG_WARN, "table",
                                  "restoring %s [%" PRId32 "]: %s", topic,
