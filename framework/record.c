@@ -193,8 +193,6 @@ static void ready_push(kbus_call *call) {
         event_active(rt->ready_ev, EV_TIMEOUT, 0);
 }
 
-/* Runs what record completions made ready: the next record of a key, and
- * waiting records of partitions that have room again. */
 /* Handled: the record stops counting against max_in_flight, though it
  * holds its offset until what it wrote is delivered. */
 static void free_slot(kbus_call *call) {
@@ -227,6 +225,8 @@ static void pass_key(kbus_call *call) {
         free_slot(call);
 }
 
+/* Runs what record completions made ready: the next record of a key, and
+ * waiting records of partitions that have room again. */
 static void on_ready(evutil_socket_t fd, short what, void *arg) {
         kbus_runtime *rt = arg;
         kbus_call *call;
