@@ -52,6 +52,7 @@ typedef enum kbus_outcome_kind {
         KBUS_OUTCOME_REPLY,
         KBUS_OUTCOME_ACK,
         KBUS_OUTCOME_FAIL,
+        KBUS_OUTCOME_REFUSE, /* a final error answer that keeps the changes */
 } kbus_outcome_kind;
 
 /* A record being handled (public name: kbus_call). */
