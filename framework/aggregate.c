@@ -69,6 +69,8 @@ struct kbus_aggregate {
         ProtobufCMessage *state; /* the current state, and its encoding */
         uint8_t *packed;
         size_t packed_len;
+        char *source; /* kbus_aggregate_from(): the sender, or NULL */
+        uint64_t seq;
 };
 
 static const uint8_t nothing[1];
@@ -213,6 +215,7 @@ static void agg_free(kbus_aggregate *agg) {
         kbus__free(agg->id);
         kbus__free(agg->command_id);
         kbus__free(agg->correlation);
+        kbus__free(agg->source);
         kbus__free(agg);
 }
 
@@ -506,6 +509,42 @@ out:
         return rc;
 }
 
+int kbus_aggregate_from(kbus_aggregate *agg, const char *source, uint64_t seq) {
+        const Kbus__AggregateRoot *root = agg->root;
+        kbus_call *call = agg->call;
+        char why[300];
+
+        for (size_t i = 0; root && i < root->n_sources; i++) {
+                if (strcmp(root->sources[i]->id, source) ||
+                    seq > root->sources[i]->seq)
+                        continue;
+                call->rt->stats[KBUS_STAT_COMMANDS_REPEATED]++;
+                snprintf(why, sizeof(why),
+                         "%s %.*s saw number %" PRIu64 " from %s before "
+                         "(%" PRIu64 " is the highest): a copy",
+                         agg->t->ad->name,
+                         (int)(agg->id_len > 64 ? 64 : agg->id_len),
+                         (const char *)agg->id, seq, source,
+                         root->sources[i]->seq);
+                KBUS_LOGT(KBUS_LOG_INFO, "aggregate",
+                          kbus_call_traceparent(call), "%s", why);
+                if (wants_reply_type(call))
+                        kbus_call_refuse(call, KBUS_ALREADY_EXISTS, why);
+                else
+                        kbus_call_ack(call);
+                agg_free(agg);
+                return KBUS_ALREADY_EXISTS;
+        }
+        kbus__free(agg->source);
+        if (!(agg->source = kbus__strdup(source))) {
+                fail(call, KBUS_RESOURCE_EXHAUSTED, "out of memory");
+                agg_free(agg);
+                return KBUS_RESOURCE_EXHAUSTED;
+        }
+        agg->seq = seq;
+        return 0;
+}
+
 /* Puts the aggregate's entry back, with this command remembered (when it
  * has an id) with \p status, \p message and \p reply.  Nothing is written
  * when nothing changed. */
@@ -514,12 +553,14 @@ static int write_entry(kbus_aggregate *agg, int32_t status, const char *message,
         const Kbus__AggregateRoot *old = agg->root;
         Kbus__AggregateRoot root = KBUS__AGGREGATE_ROOT__INIT;
         Kbus__AggregateCommand cmd = KBUS__AGGREGATE_COMMAND__INIT;
+        Kbus__AggregateSource src = KBUS__AGGREGATE_SOURCE__INIT;
         bool remembered = agg->command_id[0] != '\0';
+        size_t n_old_srcs = old ? old->n_sources : 0, at = n_old_srcs;
         size_t n_old_events = old && !agg->snapshot_taken ? old->n_events : 0;
         size_t n_old_cmds = old ? old->n_commands : 0, skip = 0, limit;
         int rc = KBUS_RESOURCE_EXHAUSTED;
 
-        if (!remembered && agg->n_added == 0)
+        if (!remembered && agg->n_added == 0 && !agg->source)
                 return 0;
         root.version = agg->version;
         root.snapshot_version = agg->snapshot_version;
@@ -537,8 +578,22 @@ static int write_entry(kbus_aggregate *agg, int32_t status, const char *message,
         root.n_commands = n_old_cmds - skip + remembered;
         root.commands =
             kbus__calloc(root.n_commands + 1, sizeof(*root.commands));
-        if (!root.events || !root.commands)
+        root.n_sources = n_old_srcs;
+        root.sources = kbus__calloc(n_old_srcs + 1, sizeof(*root.sources));
+        if (!root.events || !root.commands || !root.sources)
                 goto out;
+        for (size_t i = 0; i < n_old_srcs; i++) {
+                root.sources[i] = old->sources[i];
+                if (agg->source && !strcmp(old->sources[i]->id, agg->source))
+                        at = i;
+        }
+        if (agg->source) {
+                src.id = agg->source;
+                src.seq = agg->seq;
+                root.sources[at] = &src;
+                if (at == n_old_srcs)
+                        root.n_sources++;
+        }
         for (size_t i = 0; i < n_old_events; i++)
                 root.events[i] = old->events[i];
         for (size_t i = agg->tail_from; i < agg->n_added; i++)
@@ -562,6 +617,7 @@ out:
         kbus__free(cmd.reply.data);
         kbus__free(root.events);
         kbus__free(root.commands);
+        kbus__free(root.sources);
         return rc;
 }
 

@@ -14,6 +14,8 @@
  *     a refused one with the first refusal, without running again; the id
  *     on another request is refused; an id forgotten (more than
  *     `remember` later commands) runs again;
+ *   - a command from an ordered source with a number at or below the
+ *     highest seen from it is a copy, dropped, also after a restore;
  *   - a replay of the history topic from scratch gives the state and
  *     version a load gives, each event with its version, cause,
  *     correlation and time;
@@ -90,6 +92,15 @@ static void say_hello(kbus_call *call, const Hello__V1__HelloRequest *req,
         load_applies_last = applies - before;
         if (load_applies_last > load_applies_max)
                 load_applies_max = load_applies_last;
+        if (!strcmp(op, "from")) {
+                /* ARG is the source, EXPECTED its sequence number. */
+                Hello__V1__HelloRequest ev = HELLO__V1__HELLO_REQUEST__INIT;
+                snprintf(out, sizeof(out), "%s%lld", names_arg, expected);
+                ev.name = out;
+                if (kbus_aggregate_from(agg, names_arg, (uint64_t)expected) ||
+                    kbus_aggregate_append(agg, KBUS_VERSION_ANY, &ev.base))
+                        return;
+        }
         if (!strcmp(op, "refuse")) {
                 kbus_aggregate_refuse(agg, KBUS_FAILED_PRECONDITION, "no");
                 return;
@@ -190,12 +201,15 @@ static int on_history(const kbus_history_event *he, void *arg) {
         char want[32];
         if (he->version != s->versions + 1 || he->time_ms <= 0)
                 s->in_order = false;
-        /* Commands 1..25 appended one event each, then command "r1" one. */
+        /* Commands c1..c25 appended one event each, then x2, r1... */
         if (he->version <= 25)
                 snprintf(want, sizeof(want), "c%" PRIu64, he->version);
         else
                 snprintf(want, sizeof(want), "%s", he->cause);
-        if (strcmp(he->cause, want) || strcmp(he->correlation, he->cause))
+        /* Without a command id, the correlation id is the trace id. */
+        if (strcmp(he->cause, want) ||
+            (he->cause[0] ? strcmp(he->correlation, he->cause)
+                          : strlen(he->correlation) != 32))
                 s->causes_ok = false;
         s->versions = he->version;
         snprintf(s->last_state, sizeof(s->last_state), "%s",
@@ -286,15 +300,26 @@ static void test_aggregate(void **state) {
         snprintf(text, sizeof(text), "%sy,z,q,q,@29", want);
         expect(a, KBUS_OK, text, "r1 forgotten");
 
+        /* Numbered commands of ordered sources: a number not above the
+         * highest seen is a copy, whatever the command id. */
+        expect(call(cl, "a1 - from s 5"), KBUS_OK, NULL, "s5");
+        expect(call(cl, "a1 - from s 3"), KBUS_ALREADY_EXISTS, NULL, "s3");
+        expect(call(cl, "a1 - from s 5"), KBUS_ALREADY_EXISTS, NULL,
+               "s5 again");
+        expect(call(cl, "a1 - from t 1"), KBUS_OK, NULL, "t1");
+        a = call(cl, "a1 - from s 6");
+        snprintf(text, sizeof(text), "%sy,z,q,q,s5,t1,s6,@32", want);
+        expect(a, KBUS_OK, text, "s6");
+
         /* A replay from scratch reads the history: the same state. */
         assert_int_equal(kbus_aggregate_replay(cl, &names, "a1", 2, on_history,
                                                &seen, &replayed, &version,
                                                30000),
                          0);
-        assert_int_equal(version, 29);
+        assert_int_equal(version, 32);
         assert_true(seen.in_order);
         assert_true(seen.causes_ok);
-        snprintf(text, sizeof(text), "%sy,z,q,q,", want);
+        snprintf(text, sizeof(text), "%sy,z,q,q,s5,t1,s6,", want);
         assert_string_equal(((Hello__V1__HelloReply *)replayed)->message, text);
         assert_string_equal(seen.last_state, text);
         protobuf_c_message_free_unpacked(replayed, NULL);
@@ -311,13 +336,16 @@ static void test_aggregate(void **state) {
         /* Another runtime of the group restores it from the changelog,
          * commands remembered included. */
         srv = server();
-        snprintf(text, sizeof(text), "%sy,z,q,q,@29", want);
+        snprintf(text, sizeof(text), "%sy,z,q,q,s5,t1,s6,@32", want);
         expect(call(cl, "a1 - get"), KBUS_OK, text, "restored");
+        expect(call(cl, "a1 - from s 6"), KBUS_ALREADY_EXISTS, NULL,
+               "s6 after the restore");
         assert_true(load_applies_last <= EVERY - 1);
+        snprintf(text, sizeof(text), "%sy,z,q,q,@29", want);
         expect(call(cl, "a1 r1 add q -1"), KBUS_OK, text,
                "r1 after the restore");
         assert_int_equal(kbus_runtime_stat(srv, KBUS_STAT_COMMANDS_REPEATED),
-                         1);
+                         2);
         kbus_runtime_free(srv);
         kbus_call_opts_free(opts);
         kbus_runtime_free(cl);

@@ -20,9 +20,10 @@
  *   Transfer (keyed by from): money leaves `from`, in transit;
  *   Credit   (keyed by to):   `to` receives it, or refuses it;
  *   Settle   (keyed by from): the transfer is done, or the money returns.
- * Each step is applied once however often it is delivered, and the next
- * is sent only once its own changes are written, so money is never made
- * or lost: at any moment the balances plus the money in transit are the
+ * Each step is applied once however often it is delivered (a copy of a
+ * credit is known by its sender's sequence number, of a settlement by the
+ * transfer no longer in transit), and the next is sent only once its own
+ * changes are written, so money is never made or lost: at any moment the balances plus the money in transit are the
  * deposits minus the withdrawals.
  *
  * Prints "ready" on standard output once its consumer group has joined
@@ -177,6 +178,7 @@ static void transfer(kbus_call *call, const Ledger__V1__TransferRequest *req,
         credit.from = req->from;
         credit.to = req->to;
         credit.amount = req->amount;
+        credit.seq = kbus_aggregate_version(agg);
         /* Sent once the debit is written, never without it. */
         rc = kbus_call_send(call, &ledger_v1_ledger__service, credit_method,
                             &credit.base);
@@ -208,8 +210,12 @@ static void credit(kbus_call *call, const Ledger__V1__CreditRequest *req,
 
         (void)arg;
         step_id(id, sizeof(id), req->transfer_id, "credit");
+        /* A copy of this credit, sent again after a crash, may come after
+         * more commands than `to` remembers: the sender's sequence number
+         * knows it. */
         if (kbus_aggregate_load(call, &account_aggregate, NULL, 0, id,
-                                req->transfer_id, &agg))
+                                req->transfer_id, &agg) ||
+            kbus_aggregate_from(agg, req->from, req->seq))
                 return;
         settle.transfer_id = req->transfer_id;
         settle.from = req->from;
@@ -240,6 +246,16 @@ static void credit(kbus_call *call, const Ledger__V1__CreditRequest *req,
                 kbus_aggregate_reply(agg, NULL);
 }
 
+/* Whether transfer \p id of \p agg's account is in transit. */
+static bool in_transit(kbus_aggregate *agg, const char *id) {
+        const Ledger__V1__Account *a =
+            (const Ledger__V1__Account *)kbus_aggregate_state(agg);
+        for (size_t i = 0; i < a->n_outgoing; i++)
+                if (!strcmp(a->outgoing[i]->transfer_id, id))
+                        return true;
+        return false;
+}
+
 /* Step 3, on `from`: the transfer is done, or its money comes back. */
 static void settle(kbus_call *call, const Ledger__V1__SettleRequest *req,
                    void *arg) {
@@ -256,6 +272,11 @@ static void settle(kbus_call *call, const Ledger__V1__SettleRequest *req,
         if (kbus_aggregate_load(call, &account_aggregate, NULL, 0, id,
                                 req->transfer_id, &agg))
                 return;
+        if (!in_transit(agg, req->transfer_id)) {
+                /* Settled already: a copy sent again after a crash. */
+                kbus_aggregate_reply(agg, NULL);
+                return;
+        }
         if (req->refused[0]) {
                 r.transfer_id = req->transfer_id;
                 r.amount = req->amount;
@@ -267,8 +288,6 @@ static void settle(kbus_call *call, const Ledger__V1__SettleRequest *req,
                 ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_SETTLED;
                 ev.settled = &s;
         }
-        /* The account refuses to settle a transfer it has not in transit
-         * (account.c): a bug, dead-lettered for someone to look at. */
         if (kbus_aggregate_append(agg, KBUS_VERSION_ANY, &ev.base))
                 return;
         kbus_aggregate_reply(agg, NULL);

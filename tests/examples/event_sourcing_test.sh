@@ -149,7 +149,7 @@ for g in 0 1 2 3; do
         client balance "ghost$g"
         [[ $out == "NOT_FOUND ghost$g:"* ]] || fail "ghost$g was opened: $out"
 done
-note "repeats answered from the accounts' memory: $(grep -c 'answered as then' "$work/ledger.log" || true)"
+note "copies answered from the accounts' memory: $(grep -c 'answered as then' "$work/ledger.log" || true); known by their sequence number: $(grep -c ': a copy' "$work/ledger.log" || true)"
 stop_clean ledger
 stop_clean broker
 note "ok"

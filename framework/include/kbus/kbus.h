@@ -918,6 +918,30 @@ int kbus_aggregate_append(kbus_aggregate *agg, int64_t expected_version,
                           const ProtobufCMessage *event);
 
 /**
+ * @brief Says that the command is number \p seq from \p source, a sender
+ *        whose commands to this aggregate come in rising order, and drops
+ *        it when the aggregate saw that number or a higher one from
+ *        \p source before: a copy sent again.
+ *
+ * Command ids are remembered for the aggregate's last `remember` commands;
+ * a copy coming later runs again.  The highest number of each source is
+ * kept for good instead, so a copy is known however late it comes: use it
+ * for a saga's steps, which kbus sends again after a crash (a redelivered
+ * record's kbus_call_send()), behind whatever reached the aggregate
+ * meanwhile.  The order holds when \p source is another aggregate and
+ * \p seq its version after the events of the command that sent this one:
+ * kbus_call_send() from the handlers of one aggregate's commands sends in
+ * the order they were handled, copies included.  Each source costs its
+ * name and a number in the aggregate's entry.
+ * @returns 0: \p seq is new; it is kept when the command completes (reply
+ *          or refusal).  ALREADY_EXISTS: a copy; the call has been
+ *          acknowledged (an event or a one-way request) or answered
+ *          ALREADY_EXISTS, and \p agg freed.  RESOURCE_EXHAUSTED: the call
+ *          was failed and \p agg freed.
+ */
+int kbus_aggregate_from(kbus_aggregate *agg, const char *source, uint64_t seq);
+
+/**
  * @brief Completes the command: remembers it (with \p reply), writes the
  *        aggregate, and replies with \p reply (a request), or acknowledges
  *        (\p reply NULL: an event or a one-way request).  Frees \p agg.
