@@ -57,7 +57,8 @@ struct kbus_aggregate {
         const Kbus__AggregateRoot *root; /* as loaded (the call owns it), or
                                           * NULL for a new aggregate */
         uint64_t version;
-        /* The snapshot: the root's, until this call takes one. */
+        /* The snapshot: the root's, until this call takes one (then its
+         * own copy, and the root's events after it are superseded). */
         uint64_t snapshot_version;
         bool snapshot_taken;
         uint8_t *snapshot;
@@ -358,7 +359,6 @@ int kbus_aggregate_load(kbus_call *call, const kbus_aggregate_desc *ad,
         if (root) {
                 agg->version = root->version;
                 agg->snapshot_version = root->snapshot_version;
-                agg->snapshot_len = root->snapshot.len;
         }
         /* The state at the snapshot, then the events after it. */
         agg->packed_len = root ? root->snapshot.len : 0;

@@ -1,7 +1,7 @@
 /*
  * The life of a record; see record.h for the states and the guarantees.
  * This file holds every transition: admission, dispatch to the route, the
- * completion API handlers call (kbus_call_reply/ack/fail), retries,
+ * completion API handlers call (kbus_call_reply/ack/fail/refuse), retries,
  * replies, dead letters, and the two ends (finish, abandon).
  */
 #include <inttypes.h>
