@@ -695,7 +695,6 @@ struct replay {
 static int replay_record(struct replay *r, const rd_kafka_message_t *m) {
         Kbus__AggregateEvent *e;
         ProtobufCMessage *ev = NULL;
-        kbus_history_event he;
         int rc = 0;
 
         if (m->key_len != r->len || memcmp(m->key, r->id, r->len))
@@ -729,13 +728,8 @@ static int replay_record(struct replay *r, const rd_kafka_message_t *m) {
         }
         r->version = e->version;
         if (r->fn) {
-                he.version = e->version;
-                he.time_ms = e->time_ms;
-                he.cause = e->cause;
-                he.correlation = e->correlation;
-                he.event = ev;
-                he.state = r->state;
-                rc = r->fn(&he, r->arg);
+                rc = r->fn(e->version, e->time_ms, e->cause, e->correlation, ev,
+                           r->state, r->arg);
                 if (rc)
                         snprintf(r->why, sizeof(r->why),
                                  "stopped by the caller");

@@ -196,24 +196,26 @@ struct seen {
         char last_state[1100];
 };
 
-static int on_history(const kbus_history_event *he, void *arg) {
+static int on_history(uint64_t version, int64_t time_ms, const char *cause,
+                      const char *correlation, const ProtobufCMessage *event,
+                      const ProtobufCMessage *state, void *arg) {
         struct seen *s = arg;
         char want[32];
-        if (he->version != s->versions + 1 || he->time_ms <= 0)
+        (void)event;
+        if (version != s->versions + 1 || time_ms <= 0)
                 s->in_order = false;
         /* Commands c1..c25 appended one event each, then x2, r1... */
-        if (he->version <= 25)
-                snprintf(want, sizeof(want), "c%" PRIu64, he->version);
+        if (version <= 25)
+                snprintf(want, sizeof(want), "c%" PRIu64, version);
         else
-                snprintf(want, sizeof(want), "%s", he->cause);
+                snprintf(want, sizeof(want), "%s", cause);
         /* Without a command id, the correlation id is the trace id. */
-        if (strcmp(he->cause, want) ||
-            (he->cause[0] ? strcmp(he->correlation, he->cause)
-                          : strlen(he->correlation) != 32))
+        if (strcmp(cause, want) ||
+            (cause[0] ? strcmp(correlation, cause) : strlen(correlation) != 32))
                 s->causes_ok = false;
-        s->versions = he->version;
+        s->versions = version;
         snprintf(s->last_state, sizeof(s->last_state), "%s",
-                 ((const Hello__V1__HelloReply *)he->state)->message);
+                 ((const Hello__V1__HelloReply *)state)->message);
         return 0;
 }
 

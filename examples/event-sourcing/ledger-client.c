@@ -300,16 +300,18 @@ static void rfc3339(int64_t ms, char out[32]) {
                  (int)(ms % 1000));
 }
 
-static int print_event(const kbus_history_event *he, void *arg) {
-        const Ledger__V1__Account *a = (const Ledger__V1__Account *)he->state;
+static int print_event(uint64_t version, int64_t time_ms, const char *cause,
+                       const char *correlation, const ProtobufCMessage *event,
+                       const ProtobufCMessage *state, void *arg) {
+        const Ledger__V1__Account *a = (const Ledger__V1__Account *)state;
         char when[32], what[300];
         (void)arg;
-        rfc3339(he->time_ms, when);
-        account_event_text((const Ledger__V1__AccountEvent *)he->event, what,
+        rfc3339(time_ms, when);
+        account_event_text((const Ledger__V1__AccountEvent *)event, what,
                            sizeof(what));
         printf("v%" PRIu64 " %s %s; balance=%" PRId64
                " cause=%s correlation=%s\n",
-               he->version, when, what, a->balance, he->cause, he->correlation);
+               version, when, what, a->balance, cause, correlation);
         return 0;
 }
 

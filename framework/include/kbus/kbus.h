@@ -965,19 +965,17 @@ int kbus_aggregate_refuse(kbus_aggregate *agg, kbus_status code,
 int kbus_aggregate_fail(kbus_aggregate *agg, kbus_status code,
                         const char *message);
 
-/** @brief One event of an aggregate's history. */
-typedef struct kbus_history_event {
-        uint64_t version;
-        int64_t time_ms; /**< Unix epoch milliseconds */
-        const char *cause;
-        const char *correlation;
-        const ProtobufCMessage *event; /**< of the aggregate's event type */
-        const ProtobufCMessage *state; /**< the state after it */
-} kbus_history_event;
-
-/** @brief Called for each event of a history, in version order; a non-zero
- *         return stops the reading and is returned. */
-typedef int (*kbus_history_fn)(const kbus_history_event *he, void *arg);
+/**
+ * @brief Called for each event of an aggregate's history, in version order:
+ *        its version, when it was appended (Unix epoch ms), its cause (the
+ *        command id) and correlation id, the event, and the state after it
+ *        (both valid during the call only).  A non-zero return stops the
+ *        reading and is returned.
+ */
+typedef int (*kbus_history_fn)(uint64_t version, int64_t time_ms,
+                               const char *cause, const char *correlation,
+                               const ProtobufCMessage *event,
+                               const ProtobufCMessage *state, void *arg);
 
 /**
  * @brief Replays aggregate \p id from scratch: reads its events from the
