@@ -113,7 +113,7 @@ client -i seed "${seed_ops[@]}"
 ops=1500
 for c in c1 c2; do
         start "$c" "$client" run -n "$ops" -j 4 -a "$accounts" -s "${c#c}" \
-                -i "$c" -o "$work/$c.ops" -t 2000 -T 100
+                -i "$c" -o "$work/$c.ops" -t $((2000 * slow)) -T $((100 * slow))
 done
 wait_for_line c1 '^ready$' 30
 wait_for_line c2 '^ready$' 30

@@ -839,9 +839,10 @@ typedef struct kbus_aggregate_desc {
         /** A snapshot every this many events, so that a load applies at
          *  most this many; 0: 100. */
         uint32_t snapshot_every;
-        /** Commands remembered per aggregate, newest first; an id is known
-         *  again while fewer than this many later commands were applied
-         *  to the same aggregate; 0: 100. */
+        /** The last this many commands of each aggregate are remembered
+         *  with their answers: an id is known again while fewer than this
+         *  many later commands were applied to the same aggregate; 0:
+         *  100. */
         uint32_t remember;
 } kbus_aggregate_desc;
 
