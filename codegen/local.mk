@@ -54,7 +54,8 @@ KBUS_GEN_CPPFLAGS = -I$(top_builddir)/codegen/wkt $(PROTOBUF_C_CFLAGS)
 .PRECIOUS: %.kbus-stamp
 
 # protobuf-c code generated with protoc-c into codegen/wkt: the plugin's
-# own descriptor.proto, plugin.proto and kbus/options.proto, and the
+# own descriptor.proto, plugin.proto and kbus/options.proto, the
+# aggregates' kbus/aggregate.proto, and the
 # well-known types for libkbus-wkt.  Debian ships none of it.
 KBUS_WKT_PROTOS = \
 	google/protobuf/any.proto \
@@ -92,20 +93,22 @@ KBUS_WKT_H = \
 	codegen/wkt/google/protobuf/wrappers.pb-c.h \
 	codegen/wkt/google/protobuf/descriptor.pb-c.h
 KBUS_OPTIONS_GEN = codegen/wkt/kbus/options.pb-c.c codegen/wkt/kbus/options.pb-c.h
+KBUS_AGGREGATE_GEN = codegen/wkt/kbus/aggregate.pb-c.c codegen/wkt/kbus/aggregate.pb-c.h
 KBUS_PLUGIN_PROTO_GEN = \
 	codegen/wkt/google/protobuf/compiler/plugin.pb-c.c \
 	codegen/wkt/google/protobuf/compiler/plugin.pb-c.h
-KBUS_WKT_GEN = $(KBUS_WKT_C) $(KBUS_WKT_H) $(KBUS_OPTIONS_GEN) $(KBUS_PLUGIN_PROTO_GEN)
+KBUS_WKT_GEN = $(KBUS_WKT_C) $(KBUS_WKT_H) $(KBUS_OPTIONS_GEN) $(KBUS_AGGREGATE_GEN) \
+	$(KBUS_PLUGIN_PROTO_GEN)
 
 # (No `rm -rf codegen/wkt` first: configure puts automake's .deps
 # directories for these sources in there.)
-codegen/wkt.stamp: framework/kbus/options.proto
+codegen/wkt.stamp: framework/kbus/options.proto framework/kbus/aggregate.proto
 	$(AM_V_GEN)$(MKDIR_P) codegen/wkt && \
 	$(PROTOC_C) -I$(PROTO_INCLUDE) --c_out=codegen/wkt \
 		$(KBUS_WKT_PROTOS) google/protobuf/descriptor.proto \
 		google/protobuf/compiler/plugin.proto && \
 	$(PROTOC_C) -I$(top_srcdir)/framework -I$(PROTO_INCLUDE) \
-		--c_out=codegen/wkt kbus/options.proto && \
+		--c_out=codegen/wkt kbus/options.proto kbus/aggregate.proto && \
 	touch $@
 $(KBUS_WKT_GEN): codegen/wkt.stamp
 	@test -f $@ || { rm -f codegen/wkt.stamp; \
@@ -135,12 +138,13 @@ protoc_gen_kbus_LDADD = $(PROTOBUF_C_LIBS)
 # Also when built alone (`make protoc-gen-kbus`), without BUILT_SOURCES.
 $(protoc_gen_kbus_OBJECTS): codegen/wkt.stamp
 
-# libkbus-wkt: the well-known types plus descriptor.proto and
-# kbus/options.proto, whose headers protoc-c output includes when a .proto
+# libkbus-wkt: the well-known types plus descriptor.proto,
+# kbus/options.proto and kbus/aggregate.proto (an aggregate's history), whose headers protoc-c output includes when a .proto
 # imports them.  Headers go to $(includedir)/kbus-wkt, found through
 # `pkg-config --cflags kbus-wkt`.
 lib_LTLIBRARIES += libkbus-wkt.la
-nodist_libkbus_wkt_la_SOURCES = $(KBUS_WKT_C) codegen/wkt/kbus/options.pb-c.c
+nodist_libkbus_wkt_la_SOURCES = $(KBUS_WKT_C) codegen/wkt/kbus/options.pb-c.c \
+	codegen/wkt/kbus/aggregate.pb-c.c
 libkbus_wkt_la_CPPFLAGS = -I$(top_builddir)/codegen/wkt $(PROTOBUF_C_CFLAGS)
 libkbus_wkt_la_LIBADD = $(PROTOBUF_C_LIBS)
 libkbus_wkt_la_LDFLAGS = -version-info 0:0:0
@@ -149,7 +153,8 @@ $(libkbus_wkt_la_OBJECTS): codegen/wkt.stamp
 kbuswktdir = $(includedir)/kbus-wkt/google/protobuf
 nodist_kbuswkt_HEADERS = $(KBUS_WKT_H)
 kbuswktkbusdir = $(includedir)/kbus-wkt/kbus
-nodist_kbuswktkbus_HEADERS = codegen/wkt/kbus/options.pb-c.h
+nodist_kbuswktkbus_HEADERS = codegen/wkt/kbus/options.pb-c.h \
+	codegen/wkt/kbus/aggregate.pb-c.h
 
 # configure.ac belongs to the whole tree, so the .pc file is made here.
 pkgconfig_DATA += codegen/kbus-wkt.pc

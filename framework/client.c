@@ -618,3 +618,61 @@ oom:
         pending_free(p);
         return KBUS_RESOURCE_EXHAUSTED;
 }
+
+int kbus_call_send(kbus_call *call, const kbus_service_desc *svc,
+                   const kbus_method_desc *method,
+                   const ProtobufCMessage *req) {
+        kbus_runtime *rt = call->rt;
+        char id[300], tp[KBUS_TRACEPARENT_LEN + 1], keybuf[32];
+        uint8_t corr[KBUS_CORRELATION_LEN];
+        rd_kafka_headers_t *hdrs;
+        const void *key;
+        size_t key_len = 0, len, n;
+        uint64_t h;
+        void *value;
+        int rc;
+
+        if (call->state != KBUS_REC_HANDLING || !svc || !method ||
+            !(method->flags & KBUS_METHOD_ONE_WAY) ||
+            req->descriptor != method->input)
+                return KBUS_INVALID_ARGUMENT;
+        /* The correlation id is named after the record and its place among
+         * this attempt's messages, as an event's ce_id is: a retry or a
+         * redelivery sends the same one again. */
+        n = (size_t)snprintf(id, sizeof(id),
+                             "%s-%" PRId32 "-%" PRId64 "-%" PRIu32,
+                             kbus_call_topic(call), call->msg->partition,
+                             call->msg->offset, call->pub.n);
+        if (n >= sizeof(id))
+                n = sizeof(id) - 1;
+        h = kbus__hash_bytes(id, n);
+        memcpy(corr, &h, 8);
+        h = kbus__hash_bytes(corr, 8) ^ kbus__hash_bytes(id, n / 2);
+        memcpy(corr + 8, &h, 8);
+        value = kbus__pack(req, &len);
+        if (!value)
+                return KBUS_RESOURCE_EXHAUSTED;
+        key = kbus_record_key(req, method->key_field, &key_len, keybuf);
+        kbus__trace_child(call->in.traceparent, tp);
+        /* No reply topic (one-way) and no deadline: a command sent as part
+         * of an outcome is carried out whenever its service gets to it. */
+        hdrs = kbus__wire_request(method->path, corr, sizeof(corr), NULL, 0, 0,
+                                  tp);
+        if (call->part->g->state_ops) {
+                /* With the call's table changes, like an event (table.c). */
+                kbus__record_produced(call, svc->topic, key, key_len, value,
+                                      len, hdrs);
+                rd_kafka_headers_destroy(hdrs);
+                kbus__free(value);
+                rc = 0;
+        } else {
+                rc = kbus__kafka_produce(rt->producer, svc->topic,
+                                         RD_KAFKA_PARTITION_UA, key, key_len,
+                                         value, len, hdrs, &call->pub.dr);
+                if (!rc)
+                        call->pub.pending++;
+        }
+        if (!rc)
+                call->pub.n++;
+        return rc;
+}

@@ -11,6 +11,7 @@
  *   server.c    requests (a route); events.c publish and subscribe (a route)
  *   client.c    calls and replies; replies.c the idempotent reply cache
  *   table.c     state tables kept in changelog topics (kbus_state_ops)
+ *   aggregate.c event-sourced aggregates, on tables and the record's API
  *   ops.c       /healthz, /readyz, /metrics
  *   setup.c     a runtime from a config file and the environment
  *   json.c, json_pool.c  the proto3 JSON mapping (kbus/json.h), a leaf
@@ -191,6 +192,7 @@ struct kbus_runtime {
         struct evhttp *http; /* operations endpoint, if configured */
         int http_port;
         char ce_source[256];
+        struct kbus_agg_type *aggregates; /* aggregate.c: types attached */
 };
 
 /** Arms \p ev to fire once after \p ms milliseconds. */
@@ -234,5 +236,9 @@ int kbus__client_start(kbus_runtime *rt);
 /** Ends the calls waiting for a reply, CANCELLED, before the last flush. */
 void kbus__client_cancel(kbus_runtime *rt);
 void kbus__client_fini(kbus_runtime *rt);
+
+/* aggregate.c */
+/** Frees what kbus_aggregate_attach() kept. */
+void kbus__aggregates_fini(kbus_runtime *rt);
 
 #endif

@@ -33,6 +33,7 @@ libkbus_core_la_SOURCES = \
 	framework/events.c \
 	framework/consumer.c \
 	framework/client.c \
+	framework/aggregate.c \
 	framework/ops.c \
 	framework/runtime.c \
 	framework/setup.c \
@@ -41,7 +42,7 @@ libkbus_core_la_SOURCES = \
 # generated into codegen/wkt; it is compiled in (and not exported) rather
 # than linked from libkbus-wkt, so that libkbus installs on its own.
 nodist_libkbus_core_la_SOURCES = codegen/wkt/google/protobuf/descriptor.pb-c.c \
-	codegen/wkt/kbus/options.pb-c.c
+	codegen/wkt/kbus/options.pb-c.c codegen/wkt/kbus/aggregate.pb-c.c
 libkbus_core_la_CPPFLAGS = $(libkbus_la_CPPFLAGS)
 libkbus_core_la_LIBADD = $(RDKAFKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) \
 	$(LIBCONFIG_LIBS) $(JANSSON_LIBS)
@@ -56,7 +57,7 @@ libkbus_la_LDFLAGS = -version-info $(KBUS_LT_VERSION) -export-symbols-regex '^kb
 
 # The options for .proto files, installed where `pkg-config --variable=protodir kbus` says.
 kbusprotodir = $(datadir)/kbus/proto/kbus
-dist_kbusproto_DATA = framework/kbus/options.proto
+dist_kbusproto_DATA = framework/kbus/options.proto framework/kbus/aggregate.proto
 
 pkgconfig_DATA = framework/kbus.pc
 
@@ -66,7 +67,8 @@ pkgconfig_DATA = framework/kbus.pc
 framework_tests = framework/hash_test framework/ring_test \
 	framework/offsets_test framework/keys_test framework/retry_test \
 	framework/wire_test framework/kafka_test framework/dlq_test \
-	framework/record_test framework/table_test
+	framework/record_test framework/table_test \
+	framework/aggregate_test
 check_PROGRAMS += $(framework_tests)
 TESTS += $(framework_tests)
 framework_test_cppflags = $(libkbus_la_CPPFLAGS) $(CMOCKA_CFLAGS)
@@ -106,3 +108,8 @@ nodist_framework_table_test_SOURCES = $(HELLO_GEN)
 framework_table_test_CPPFLAGS = $(framework_test_cppflags) $(KBUS_GEN_CPPFLAGS) \
 	-I$(top_builddir)/examples/hello -I$(top_srcdir)/tests/integration
 framework_table_test_LDADD = $(framework_test_ldadd)
+framework_aggregate_test_SOURCES = framework/aggregate_test.c
+nodist_framework_aggregate_test_SOURCES = $(HELLO_GEN)
+framework_aggregate_test_CPPFLAGS = $(framework_test_cppflags) $(KBUS_GEN_CPPFLAGS) \
+	-I$(top_builddir)/examples/hello -I$(top_srcdir)/tests/integration
+framework_aggregate_test_LDADD = $(framework_test_ldadd)

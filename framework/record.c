@@ -1,7 +1,7 @@
 /*
  * The life of a record; see record.h for the states and the guarantees.
  * This file holds every transition: admission, dispatch to the route, the
- * completion API handlers call (kbus_call_reply/ack/fail), retries,
+ * completion API handlers call (kbus_call_reply/ack/fail/refuse), retries,
  * replies, dead letters, and the two ends (finish, abandon).
  */
 #include <inttypes.h>
@@ -705,6 +705,14 @@ static void fail_now(kbus_call *call, kbus_status code, const char *message) {
         kbus__record_dead_letter(call, "kbus.HandlerError", why);
 }
 
+/* A refusal takes effect: the caller hears it; nothing is retried or
+ * dead-lettered, since the refusal is the record's outcome. */
+static void refused(kbus_call *call, kbus_status code, const char *message) {
+        if (!call->wants_reply ||
+            send_reply(call, code, message, NULL, 0, true))
+                kbus__record_finish(call);
+}
+
 /* Every event the handler published has its delivery report: the held
  * outcome takes effect.  If one was not delivered, the record fails with
  * UNAVAILABLE instead (unless the handler failed it already): it is
@@ -734,6 +742,10 @@ static void release(kbus_call *call) {
                 if (call->writes)
                         STATE_DO(call, written, call);
                 kbus__record_finish(call);
+        } else if (h.kind == KBUS_OUTCOME_REFUSE) {
+                if (call->writes)
+                        STATE_DO(call, apply, call);
+                refused(call, h.code, h.message);
         } else {
                 fail_now(call, h.code, h.message);
         }
@@ -839,6 +851,24 @@ int kbus_call_fail(kbus_call *call, kbus_status code, const char *message) {
         if (must_hold(call))
                 return hold(call, KBUS_OUTCOME_FAIL, code, message, NULL, 0);
         fail_now(call, code, message);
+        return 0;
+}
+
+int kbus_call_refuse(kbus_call *call, kbus_status code, const char *message) {
+        if (call->state != KBUS_REC_HANDLING || code <= KBUS_OK ||
+            code > KBUS_UNAUTHENTICATED)
+                return KBUS_INVALID_ARGUMENT;
+        if (!message)
+                message = kbus_status_name(code);
+        if (stale_state(call))
+                return 0;
+        /* Its changes go to the changelog like a success's, with the
+         * refusal as the reply a redelivery sends again. */
+        if (call->writes)
+                STATE_DO(call, commit, call, code, NULL, 0);
+        if (must_hold(call))
+                return hold(call, KBUS_OUTCOME_REFUSE, code, message, NULL, 0);
+        refused(call, code, message);
         return 0;
 }
 

@@ -4,8 +4,9 @@
  * A record fetched from a partition is admitted when the partition has
  * room: its offset enters the partition's tracker, and it becomes a
  * kbus_call.  Its route's dispatch decodes it and runs the handler; the
- * handler completes the call (kbus_call_reply/ack/fail, now or later), and
- * the outcome takes effect once the events it published are delivered.
+ * handler completes the call (kbus_call_reply/ack/fail/refuse, now or
+ * later), and the outcome takes effect once the events it published are
+ * delivered.
  * A record ends in exactly one of three ways:
  *   - finished: handled, and replied if a caller waits, or dead-lettered
  *     once the dead letter is written: its offset may be stored;
@@ -54,6 +55,7 @@ typedef enum kbus_outcome_kind {
         KBUS_OUTCOME_REPLY,
         KBUS_OUTCOME_ACK,
         KBUS_OUTCOME_FAIL,
+        KBUS_OUTCOME_REFUSE, /* a final error answer that keeps the changes */
 } kbus_outcome_kind;
 
 /* A record being handled (public name: kbus_call). */

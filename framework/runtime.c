@@ -288,6 +288,7 @@ void kbus_runtime_free(kbus_runtime *rt) {
         }
         kbus__groups_close(rt);
         kbus__client_fini(rt);
+        kbus__aggregates_fini(rt);
         kbus__replies_fini(&rt->replies);
         kbus__bridge_fini(&rt->producer_bridge);
         if (rt->producer)

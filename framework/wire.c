@@ -293,7 +293,8 @@ rd_kafka_headers_t *kbus__wire_request(const char *method_path,
                 rd_kafka_header_add(h, KBUS_H_REPLY_TOPIC, -1, reply_topic, -1);
                 add_be32(h, KBUS_H_REPLY_PARTITION, (uint32_t)reply_partition);
         }
-        add_decimal(h, KBUS_H_DEADLINE, deadline_ms);
+        if (deadline_ms > 0) /* none: no header, which means no deadline */
+                add_decimal(h, KBUS_H_DEADLINE, deadline_ms);
         rd_kafka_header_add(h, KBUS_H_TRACEPARENT, -1, traceparent, -1);
         rd_kafka_header_add(h, KBUS_H_CONTENT_TYPE, -1, KBUS_CONTENT_TYPE, -1);
         return h;

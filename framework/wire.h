@@ -86,7 +86,8 @@ int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
 /* ---- writing: each returns a new header list (librdkafka aborts when
  * out of memory, so these cannot fail) for rd_kafka_producev ---- */
 
-/** A request: \p reply_topic NULL for a one-way call. */
+/** A request: \p reply_topic NULL for a one-way call, \p deadline_ms 0
+ *  for none. */
 rd_kafka_headers_t *kbus__wire_request(const char *method_path,
                                        const uint8_t *corr, size_t corr_len,
                                        const char *reply_topic,

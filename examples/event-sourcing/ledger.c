@@ -3,344 +3,344 @@
  *
  *   ledger [-c FILE]
  *
- * The topic ledger.v1.AccountEvents is the source of truth.  At start the
- * ledger reads it from the beginning, in a consumer group of its own that
- * no earlier run has used (so the broker has no committed offset for it
- * and the runtime's auto.offset.reset=earliest applies), and rebuilds every
- * balance from the events.  Only when it has read up to the end offsets it
- * found at start does it serve the ledger.v1.Ledger RPC.  Each accepted
- * Deposit or Withdraw is appended as an AccountEvent before the balance in
- * memory changes, and the caller is answered once the event is delivered.
+ * Serves ledger.v1.Ledger.  Each account is a kbus aggregate (account.c):
+ * a command loads it (its latest snapshot plus at most 10 events after
+ * it), checks the rule it must keep (no balance below zero), appends
+ * events, and answers.  kbus writes the account back to the table
+ * "accounts" of the group "ledger" and every event to the history topic
+ * ledger.v1.AccountHistory, once the command completes; a crash at any
+ * point leaves both as if the command had run exactly once, or not at all.
  *
- * The end offsets come from librdkafka directly (a short-lived handle
- * querying watermarks), because the kbus API has no call for them.
+ * Every command carries an id, and an account remembers the ids of its
+ * last 64 commands with their answers: a command sent again is answered
+ * as the first time, never applied twice.
+ *
+ * A transfer is a saga over two accounts, each step a command keyed by
+ * the account it changes, sent with the step before it (kbus_call_send):
+ *   Transfer (keyed by from): money leaves `from`, in transit;
+ *   Credit   (keyed by to):   `to` receives it, or refuses it;
+ *   Settle   (keyed by from): the transfer is done, or the money returns.
+ * Each step is applied once however often it is delivered (a copy of a
+ * credit is known by its sender's sequence number, of a settlement by the
+ * transfer no longer in transit), and the next is sent only once its own
+ * changes are written, so money is never made or lost: at any moment the balances plus the money in transit are the
+ * deposits minus the withdrawals.
+ *
+ * Prints "ready" on standard output once its consumer group has joined
+ * and its accounts are restored: requests sent then are handled at once.
  */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <librdkafka/rdkafka.h>
+#include <event2/event.h>
 
-#include "ledger.kbus.h"
-#include "table.h"
-
-#define EVENT_TOPIC "ledger.v1.AccountEvents"
+#include "account.h"
 
 static void usage(FILE *out) {
         fprintf(out,
                 "usage: ledger [-c FILE]\n"
-                "Rebuilds account balances by replaying the topic " EVENT_TOPIC
-                " from the\nbeginning, prints \"ready\" on "
-                "stdout, then serves ledger.v1.Ledger until SIGINT or "
-                "SIGTERM.\n\n"
-                "  -c FILE     kbus configuration file (libconfig format)\n"
+                "Serves ledger.v1.Ledger: accounts kept as event-sourced "
+                "aggregates in the table\n\"accounts\" of group \"ledger\", "
+                "their events on " ACCOUNT_HISTORY_TOPIC ".\n"
+                "Prints \"ready\" once requests are handled at once; runs "
+                "until SIGINT or SIGTERM.\n\n"
+                "  -c FILE     kbus configuration file (libconfig format; "
+                "state_dir keeps\n              snapshots of the table for "
+                "faster restarts)\n"
                 "  -h, --help  this help\n\n"
                 "Environment: KBUS_BOOTSTRAP (broker list; with the default "
                 "embedded broker the\nledger starts empty every time), "
                 "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
 }
 
-struct account {
-        int64_t balance;
-        uint64_t version;
-        /* The request that made the latest change, by its record: if it
-         * comes back, it must not change the balance twice. */
-        int32_t last_partition;
-        int64_t last_offset;
-};
+static const kbus_method_desc *credit_method, *settle_method;
 
-/* Replay progress of one partition: the events below end_offset existed
- * when the ledger started, and must all be applied before it serves. */
-struct part {
-        int64_t end_offset;
-};
-
-struct ledger {
-        kbus_runtime *rt;
-        table *accounts; /* account id -> struct account */
-        struct part *parts;
-        int n_parts;
-        int64_t to_replay; /* events still to apply before serving */
-        int64_t replayed;
-        bool serving;
-};
-
-static struct account *account_find(struct ledger *lg, const char *id,
-                                    bool create) {
-        struct account *a = table_get(lg->accounts, id);
-        if (a || !create)
-                return a;
-        if (!(a = calloc(1, sizeof(*a))))
-                return NULL;
-        a->last_offset = -1;
-        table_put(lg->accounts, id, a);
-        return a;
-}
-
-static void ledger_fini(struct ledger *lg) {
-        table_free(lg->accounts, free);
-        free(lg->parts);
-}
-
-/* ---- the RPC ---- */
-
-static void reply_balance(kbus_call *call, const struct account *a,
-                          const char *id) {
+/* Completes \p agg's command with the account's balance. */
+static void reply_balance(kbus_aggregate *agg, const char *id) {
+        const Ledger__V1__Account *a =
+            (const Ledger__V1__Account *)kbus_aggregate_state(agg);
         Ledger__V1__BalanceReply reply = LEDGER__V1__BALANCE_REPLY__INIT;
         reply.account_id = (char *)id;
         reply.balance = a->balance;
-        reply.version = a->version;
-        /* All three methods reply with the same message type, so one
-         * reply function serves them. */
-        ledger_v1_ledger_deposit_reply(call, &reply);
+        reply.version = kbus_aggregate_version(agg);
+        reply.in_transit = account_in_transit(a);
+        kbus_aggregate_reply(agg, &reply.base);
 }
 
-/* Appends the change of \p delta that took account \p id to \p version
- * and \p balance_after, as part of handling \p call: its reply waits for
- * the event's delivery. */
-static int append(kbus_call *call, const char *id, uint64_t version,
-                  int64_t balance_after, int64_t delta) {
-        Ledger__V1__AccountEvent ev = LEDGER__V1__ACCOUNT_EVENT__INIT;
-        Ledger__V1__AccountCredited credited =
-            LEDGER__V1__ACCOUNT_CREDITED__INIT;
-        Ledger__V1__AccountDebited debited = LEDGER__V1__ACCOUNT_DEBITED__INIT;
-
-        ev.account_id = (char *)id;
-        ev.version = version;
-        ev.balance_after = balance_after;
-        if (delta > 0) {
-                credited.amount = delta;
-                ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_CREDITED;
-                ev.credited = &credited;
-        } else {
-                debited.amount = -delta;
-                ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_DEBITED;
-                ev.debited = &debited;
-        }
-        return ledger_v1_account_event_publish_from(call, &ev);
+static bool valid(kbus_call *call, const char *id, int64_t amount,
+                  const char *command_id) {
+        const char *why = !id[0]           ? "account_id is empty"
+                          : amount <= 0    ? "amount must be positive"
+                          : !command_id[0] ? "command_id is empty"
+                                           : NULL;
+        if (why)
+                kbus_call_fail(call, KBUS_INVALID_ARGUMENT, why);
+        return !why;
 }
 
-/* Appends one change and applies it.  The event goes first: a change that
- * could not be appended never happened. */
-static void change(kbus_call *call, struct ledger *lg, const char *id,
-                   int64_t delta) {
-        struct account *a = account_find(lg, id, delta > 0);
-        int64_t balance = a ? a->balance : 0;
-        int32_t partition = kbus_call_partition(call);
-        int64_t offset = kbus_call_offset(call);
-        int rc;
-
-        if (!a && delta > 0) {
-                kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED, "out of memory");
-                return;
-        }
-        if (a && a->last_partition == partition && a->last_offset == offset) {
-                /* This request's change is made: it is back because its
-                 * event was not delivered (the runtime retries it), or
-                 * after a rebalance.  Publish the same event again (a
-                 * replay applies each version once) rather than change
-                 * the balance twice. */
-                rc = append(call, id, a->version, a->balance, delta);
-        } else if (balance + delta < 0) {
-                char msg[128];
-                snprintf(msg, sizeof(msg),
-                         "insufficient funds: balance %" PRId64
-                         ", withdrawal %" PRId64,
-                         balance, -delta);
-                kbus_call_fail(call, KBUS_FAILED_PRECONDITION, msg);
-                return;
-        } else {
-                rc = append(call, id, a->version + 1, balance + delta, delta);
-                if (!rc) {
-                        a->balance += delta;
-                        a->version++;
-                        a->last_partition = partition;
-                        a->last_offset = offset;
-                }
-        }
-        if (rc) {
-                /* RESOURCE_EXHAUSTED (queue full) is retriable: nothing
-                 * was queued, and the request is tried again. */
-                kbus_call_fail(call, (kbus_status)rc,
-                               "cannot append the event");
-                return;
-        }
-        reply_balance(call, a, id);
-}
-
-static bool valid_amount(kbus_call *call, const char *id, int64_t amount) {
-        if (!id[0]) {
-                kbus_call_fail(call, KBUS_INVALID_ARGUMENT,
-                               "account_id is empty");
-                return false;
-        }
-        if (amount <= 0) {
-                kbus_call_fail(call, KBUS_INVALID_ARGUMENT,
-                               "amount must be positive");
-                return false;
-        }
-        return true;
+/* The version a command expects, 0 meaning any. */
+static int64_t expected(uint64_t v) {
+        return v ? (int64_t)v : KBUS_VERSION_ANY;
 }
 
 static void deposit(kbus_call *call, const Ledger__V1__DepositRequest *req,
                     void *arg) {
-        if (valid_amount(call, req->account_id, req->amount))
-                change(call, arg, req->account_id, req->amount);
+        Ledger__V1__AccountEvent ev = LEDGER__V1__ACCOUNT_EVENT__INIT;
+        Ledger__V1__AccountEvent__Deposited d =
+            LEDGER__V1__ACCOUNT_EVENT__DEPOSITED__INIT;
+        kbus_aggregate *agg;
+
+        (void)arg;
+        if (!valid(call, req->account_id, req->amount, req->command_id) ||
+            kbus_aggregate_load(call, &account_aggregate, NULL, 0,
+                                req->command_id, NULL, &agg))
+                return;
+        d.amount = req->amount;
+        ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_DEPOSITED;
+        ev.deposited = &d;
+        if (kbus_aggregate_append(agg, expected(req->expected_version),
+                                  &ev.base))
+                return;
+        reply_balance(agg, req->account_id);
+}
+
+/* Refuses \p agg's command unless its balance covers \p amount; true when
+ * it does. */
+static bool covers(kbus_aggregate *agg, int64_t amount) {
+        const Ledger__V1__Account *a =
+            (const Ledger__V1__Account *)kbus_aggregate_state(agg);
+        char why[128];
+        if (a->balance >= amount)
+                return true;
+        snprintf(why, sizeof(why),
+                 "insufficient funds: balance %" PRId64 ", asked for %" PRId64,
+                 a->balance, amount);
+        kbus_aggregate_refuse(agg, KBUS_FAILED_PRECONDITION, why);
+        return false;
 }
 
 static void withdraw(kbus_call *call, const Ledger__V1__WithdrawRequest *req,
                      void *arg) {
-        if (valid_amount(call, req->account_id, req->amount))
-                change(call, arg, req->account_id, -req->amount);
+        Ledger__V1__AccountEvent ev = LEDGER__V1__ACCOUNT_EVENT__INIT;
+        Ledger__V1__AccountEvent__Withdrawn w =
+            LEDGER__V1__ACCOUNT_EVENT__WITHDRAWN__INIT;
+        kbus_aggregate *agg;
+
+        (void)arg;
+        if (!valid(call, req->account_id, req->amount, req->command_id) ||
+            kbus_aggregate_load(call, &account_aggregate, NULL, 0,
+                                req->command_id, NULL, &agg) ||
+            !covers(agg, req->amount))
+                return;
+        w.amount = req->amount;
+        ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_WITHDRAWN;
+        ev.withdrawn = &w;
+        if (kbus_aggregate_append(agg, expected(req->expected_version),
+                                  &ev.base))
+                return;
+        reply_balance(agg, req->account_id);
+}
+
+/* Step 1 of a transfer, on `from`. */
+static void transfer(kbus_call *call, const Ledger__V1__TransferRequest *req,
+                     void *arg) {
+        Ledger__V1__AccountEvent ev = LEDGER__V1__ACCOUNT_EVENT__INIT;
+        Ledger__V1__AccountEvent__TransferSent s =
+            LEDGER__V1__ACCOUNT_EVENT__TRANSFER_SENT__INIT;
+        Ledger__V1__CreditRequest credit = LEDGER__V1__CREDIT_REQUEST__INIT;
+        kbus_aggregate *agg;
+        int rc;
+
+        (void)arg;
+        if (!valid(call, req->from, req->amount, req->transfer_id))
+                return;
+        if (!req->to[0] || !strcmp(req->to, req->from)) {
+                kbus_call_fail(call, KBUS_INVALID_ARGUMENT,
+                               "`to` must name another account");
+                return;
+        }
+        /* The transfer id is the command id of this step and the
+         * correlation id of every event of the saga. */
+        if (kbus_aggregate_load(call, &account_aggregate, NULL, 0,
+                                req->transfer_id, req->transfer_id, &agg) ||
+            !covers(agg, req->amount))
+                return;
+        s.transfer_id = req->transfer_id;
+        s.to = req->to;
+        s.amount = req->amount;
+        ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_SENT;
+        ev.sent = &s;
+        if (kbus_aggregate_append(agg, KBUS_VERSION_ANY, &ev.base))
+                return;
+        credit.transfer_id = req->transfer_id;
+        credit.from = req->from;
+        credit.to = req->to;
+        credit.amount = req->amount;
+        credit.seq = kbus_aggregate_version(agg);
+        /* Sent once the debit is written, never without it. */
+        rc = kbus_call_send(call, &ledger_v1_ledger__service, credit_method,
+                            &credit.base);
+        if (rc) {
+                kbus_aggregate_fail(agg, (kbus_status)rc,
+                                    "cannot send the credit");
+                return;
+        }
+        reply_balance(agg, req->from);
+}
+
+/* The ids of a transfer's later steps: "<transfer id>/credit", ... */
+static void step_id(char *out, size_t len, const char *transfer_id,
+                    const char *step) {
+        snprintf(out, len, "%s/%s", transfer_id, step);
+}
+
+/* Step 2, on `to`: credit it, or refuse (an account never opened), and
+ * tell `from` either way. */
+static void credit(kbus_call *call, const Ledger__V1__CreditRequest *req,
+                   void *arg) {
+        Ledger__V1__AccountEvent ev = LEDGER__V1__ACCOUNT_EVENT__INIT;
+        Ledger__V1__AccountEvent__TransferReceived r =
+            LEDGER__V1__ACCOUNT_EVENT__TRANSFER_RECEIVED__INIT;
+        Ledger__V1__SettleRequest settle = LEDGER__V1__SETTLE_REQUEST__INIT;
+        kbus_aggregate *agg;
+        char id[300], why[300] = "";
+        int rc;
+
+        (void)arg;
+        step_id(id, sizeof(id), req->transfer_id, "credit");
+        /* A copy of this credit, sent again after a crash, may come after
+         * more commands than `to` remembers: the sender's sequence number
+         * knows it. */
+        if (kbus_aggregate_load(call, &account_aggregate, NULL, 0, id,
+                                req->transfer_id, &agg) ||
+            kbus_aggregate_from(agg, req->from, req->seq))
+                return;
+        settle.transfer_id = req->transfer_id;
+        settle.from = req->from;
+        settle.to = req->to;
+        settle.amount = req->amount;
+        if (kbus_aggregate_version(agg) == 0) {
+                snprintf(why, sizeof(why), "no account %s", req->to);
+                settle.refused = why;
+        } else {
+                r.transfer_id = req->transfer_id;
+                r.from = req->from;
+                r.amount = req->amount;
+                ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_RECEIVED;
+                ev.received = &r;
+                if (kbus_aggregate_append(agg, KBUS_VERSION_ANY, &ev.base))
+                        return;
+        }
+        rc = kbus_call_send(call, &ledger_v1_ledger__service, settle_method,
+                            &settle.base);
+        if (rc)
+                kbus_aggregate_fail(agg, (kbus_status)rc,
+                                    "cannot send the settlement");
+        else if (why[0])
+                /* Remembered as refused, so that the credit can never be
+                 * made later, once the money went back. */
+                kbus_aggregate_refuse(agg, KBUS_FAILED_PRECONDITION, why);
+        else
+                kbus_aggregate_reply(agg, NULL);
+}
+
+/* Whether transfer \p id of \p agg's account is in transit. */
+static bool in_transit(kbus_aggregate *agg, const char *id) {
+        const Ledger__V1__Account *a =
+            (const Ledger__V1__Account *)kbus_aggregate_state(agg);
+        for (size_t i = 0; i < a->n_outgoing; i++)
+                if (!strcmp(a->outgoing[i]->transfer_id, id))
+                        return true;
+        return false;
+}
+
+/* Step 3, on `from`: the transfer is done, or its money comes back. */
+static void settle(kbus_call *call, const Ledger__V1__SettleRequest *req,
+                   void *arg) {
+        Ledger__V1__AccountEvent ev = LEDGER__V1__ACCOUNT_EVENT__INIT;
+        Ledger__V1__AccountEvent__TransferSettled s =
+            LEDGER__V1__ACCOUNT_EVENT__TRANSFER_SETTLED__INIT;
+        Ledger__V1__AccountEvent__TransferReturned r =
+            LEDGER__V1__ACCOUNT_EVENT__TRANSFER_RETURNED__INIT;
+        kbus_aggregate *agg;
+        char id[300];
+
+        (void)arg;
+        step_id(id, sizeof(id), req->transfer_id, "settle");
+        if (kbus_aggregate_load(call, &account_aggregate, NULL, 0, id,
+                                req->transfer_id, &agg))
+                return;
+        if (!in_transit(agg, req->transfer_id)) {
+                /* Settled already: a copy sent again after a crash. */
+                kbus_aggregate_reply(agg, NULL);
+                return;
+        }
+        if (req->refused[0]) {
+                r.transfer_id = req->transfer_id;
+                r.amount = req->amount;
+                r.reason = req->refused;
+                ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_RETURNED;
+                ev.returned = &r;
+        } else {
+                s.transfer_id = req->transfer_id;
+                ev.change_case = LEDGER__V1__ACCOUNT_EVENT__CHANGE_SETTLED;
+                ev.settled = &s;
+        }
+        if (kbus_aggregate_append(agg, KBUS_VERSION_ANY, &ev.base))
+                return;
+        kbus_aggregate_reply(agg, NULL);
 }
 
 static void get_balance(kbus_call *call,
                         const Ledger__V1__GetBalanceRequest *req, void *arg) {
-        struct account *a = account_find(arg, req->account_id, false);
-        if (!a) {
-                kbus_call_fail(call, KBUS_NOT_FOUND, "no such account");
+        kbus_aggregate *agg;
+        (void)arg;
+        if (kbus_aggregate_load(call, &account_aggregate, NULL, 0, NULL, NULL,
+                                &agg))
+                return;
+        if (kbus_aggregate_version(agg) == 0) {
+                kbus_aggregate_fail(agg, KBUS_NOT_FOUND, "no such account");
                 return;
         }
-        reply_balance(call, a, req->account_id);
+        reply_balance(agg, req->account_id);
 }
 
-/* ---- the replay ---- */
-
-static int start_serving(struct ledger *lg) {
-        static const ledger_v1_ledger_handlers handlers = {
-            .deposit = deposit,
-            .withdraw = withdraw,
-            .get_balance = get_balance,
-        };
-        int rc = ledger_v1_ledger_serve(lg->rt, &handlers, lg);
-        if (rc) {
-                fprintf(stderr, "ledger: cannot serve: %s\n",
-                        kbus_strerror(rc));
-                kbus_runtime_shutdown(lg->rt);
-                return rc;
-        }
-        lg->serving = true;
-        printf("ready: %" PRId64 " events replayed, %zu accounts\n",
-               lg->replayed, table_count(lg->accounts));
-        fflush(stdout);
-        return 0;
+static const kbus_method_desc *method(const char *name) {
+        for (size_t i = 0; i < ledger_v1_ledger__service.n_methods; i++)
+                if (!strcmp(ledger_v1_ledger__service.methods[i].name, name))
+                        return &ledger_v1_ledger__service.methods[i];
+        return NULL;
 }
 
-static void apply(struct ledger *lg, const Ledger__V1__AccountEvent *ev) {
-        struct account *a = account_find(lg, ev->account_id, true);
-        int64_t delta = 0;
-
-        if (!a)
-                return;
-        /* Versions make replay idempotent: an event read twice (after a
-         * producer retry, say) is applied once. */
-        if (ev->version <= a->version)
-                return;
-        if (ev->version != a->version + 1)
-                fprintf(stderr,
-                        "ledger: account %s: version %" PRIu64
-                        " follows %" PRIu64 ": events are missing\n",
-                        ev->account_id, ev->version, a->version);
-        if (ev->change_case == LEDGER__V1__ACCOUNT_EVENT__CHANGE_CREDITED)
-                delta = ev->credited->amount;
-        else if (ev->change_case == LEDGER__V1__ACCOUNT_EVENT__CHANGE_DEBITED)
-                delta = -ev->debited->amount;
-        a->balance += delta;
-        a->version = ev->version;
-        if (a->balance != ev->balance_after)
-                fprintf(stderr,
-                        "ledger: account %s: replayed balance %" PRId64
-                        ", event says %" PRId64 "\n",
-                        ev->account_id, a->balance, ev->balance_after);
-}
-
-static void on_event(kbus_call *call, const Ledger__V1__AccountEvent *ev,
-                     void *arg) {
-        struct ledger *lg = arg;
-        int32_t p = kbus_call_partition(call);
-
-        /* Events at or past the start's end offsets are the ones this run
-         * appended itself: already applied when they were accepted. */
-        if (!lg->serving && p >= 0 && p < lg->n_parts &&
-            kbus_call_offset(call) < lg->parts[p].end_offset) {
-                apply(lg, ev);
-                lg->replayed++;
-                if (--lg->to_replay == 0)
-                        start_serving(lg);
+/* Says "ready" once, when the runtime is: its group joined and its
+ * accounts restored. */
+static void say_ready(evutil_socket_t fd, short what, void *arg) {
+        static bool said;
+        (void)fd;
+        (void)what;
+        if (!said && kbus_runtime_ready(arg)) {
+                printf("ready\n");
+                fflush(stdout);
+                said = true;
         }
-        kbus_call_ack(call);
-}
-
-/* Finds the end offset of every partition of the event topic, and how many
- * events lie before them.  A topic that does not exist yet is empty. */
-static int query_end_offsets(struct ledger *lg, const char *bootstrap) {
-        char err[256];
-        rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        const rd_kafka_metadata_t *md = NULL;
-        rd_kafka_topic_t *rkt = NULL;
-        rd_kafka_t *rk;
-        int rc = -1;
-
-        if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err,
-                              sizeof(err)) != RD_KAFKA_CONF_OK) {
-                fprintf(stderr, "ledger: %s\n", err);
-                rd_kafka_conf_destroy(conf);
-                return -1;
-        }
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-        if (!rk) {
-                fprintf(stderr, "ledger: %s\n", err);
-                rd_kafka_conf_destroy(conf);
-                return -1;
-        }
-        rkt = rd_kafka_topic_new(rk, EVENT_TOPIC, NULL);
-        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-        if (e) {
-                fprintf(stderr, "ledger: metadata of %s: %s\n", EVENT_TOPIC,
-                        rd_kafka_err2str(e));
-                goto out;
-        }
-        if (md->topic_cnt != 1 || md->topics[0].err ||
-            md->topics[0].partition_cnt == 0) {
-                rc = 0; /* no topic: nothing to replay */
-                goto out;
-        }
-        lg->n_parts = md->topics[0].partition_cnt;
-        lg->parts = calloc((size_t)lg->n_parts, sizeof(*lg->parts));
-        if (!lg->parts)
-                goto out;
-        for (int i = 0; i < md->topics[0].partition_cnt; i++) {
-                int32_t id = md->topics[0].partitions[i].id;
-                int64_t low, high;
-                if (id < 0 || id >= lg->n_parts)
-                        continue;
-                e = rd_kafka_query_watermark_offsets(rk, EVENT_TOPIC, id, &low,
-                                                     &high, 10000);
-                if (e) {
-                        fprintf(stderr, "ledger: end offset of %s [%d]: %s\n",
-                                EVENT_TOPIC, id, rd_kafka_err2str(e));
-                        goto out;
-                }
-                lg->parts[id].end_offset = high;
-                lg->to_replay += high - low;
-        }
-        rc = 0;
-out:
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        rd_kafka_destroy(rk);
-        return rc;
 }
 
 int main(int argc, char **argv) {
-        static struct ledger lg;
+        static const ledger_v1_ledger_handlers handlers = {
+            .deposit = deposit,
+            .withdraw = withdraw,
+            .transfer = transfer,
+            .get_balance = get_balance,
+            .credit = credit,
+            .settle = settle,
+        };
+        const struct timeval every = {0, 50000};
         const char *file = NULL;
-        char err[512], group[128];
+        struct event *tick = NULL;
+        kbus_runtime *rt;
+        char err[512];
         int rc;
 
         for (int i = 1; i < argc; i++) {
@@ -356,29 +356,28 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (kbus_runtime_new_from_file(&lg.rt, "ledger", file, NULL, err,
+        credit_method = method("Credit");
+        settle_method = method("Settle");
+        if (kbus_runtime_new_from_file(&rt, "ledger", file, NULL, err,
                                        sizeof(err))) {
                 fprintf(stderr, "ledger: %s\n", err);
                 return 1;
         }
-        lg.accounts = table_new();
-        if (query_end_offsets(&lg, kbus_runtime_bootstrap(lg.rt))) {
-                kbus_runtime_free(lg.rt);
-                ledger_fini(&lg);
-                return 1;
-        }
-        /* A group id no earlier run has used: the replay starts at the
-         * beginning of the topic, whatever earlier runs committed. */
-        snprintf(group, sizeof(group), "ledger-replay-%ld-%ld",
-                 (long)time(NULL), (long)getpid());
-        rc = ledger_v1_account_event_subscribe(lg.rt, group, on_event, &lg);
-        if (!rc && lg.to_replay == 0)
-                rc = start_serving(&lg);
+        rc = kbus_aggregate_attach(rt, &account_aggregate, NULL);
         if (!rc)
-                rc = kbus_runtime_run(lg.rt);
+                rc = ledger_v1_ledger_serve(rt, &handlers, NULL);
+        if (!rc) {
+                tick = event_new(kbus_runtime_event_base(rt), -1, EV_PERSIST,
+                                 say_ready, rt);
+                if (!tick || event_add(tick, &every))
+                        rc = KBUS_RESOURCE_EXHAUSTED;
+        }
+        if (!rc)
+                rc = kbus_runtime_run(rt);
         if (rc)
                 fprintf(stderr, "ledger: %s\n", kbus_strerror(rc));
-        kbus_runtime_free(lg.rt);
-        ledger_fini(&lg);
+        if (tick)
+                event_free(tick);
+        kbus_runtime_free(rt);
         return rc ? 1 : 0;
 }

@@ -376,7 +376,12 @@ int kbus_runtime_set_ordering(kbus_runtime *rt, const char *topic,
         X(REPLIES_CACHED, "replies_cached",                                    \
           "Duplicate idempotent requests answered from the reply cache.")      \
         X(EVENTS_UNDELIVERED, "events_undelivered",                            \
-          "Events that were finally not written (delivery failed).")
+          "Events that were finally not written (delivery failed).")           \
+        X(COMMANDS_REPEATED, "commands_repeated",                              \
+          "Commands an aggregate had applied before, answered as then.")       \
+        X(AGGREGATE_CONFLICTS, "aggregate_conflicts",                          \
+          "Appends refused because the aggregate was not at the expected "     \
+          "version.")
 
 /** @brief Counters a runtime keeps: KBUS_STAT_<ID> of each KBUS_STATS
  *         entry, in that order. */
@@ -667,6 +672,23 @@ int kbus_call_ack(kbus_call *call);
 int kbus_call_fail(kbus_call *call, kbus_status code, const char *message);
 
 /**
+ * @brief Completes with a final error answer that is the call's outcome,
+ *        such as a business rule refusing a command (FAILED_PRECONDITION:
+ *        "insufficient funds").
+ *
+ * Unlike kbus_call_fail(), the call's table changes and the events it
+ * published are kept, as for a success: written first, then the caller
+ * hears \p code (a request), or the record simply ends (an event or a
+ * one-way request).  Nothing is retried or dead-lettered, whatever \p code
+ * is.  This is how an aggregate remembers a refused command
+ * (kbus_aggregate_refuse()).  A redelivery after a crash answers \p code
+ * again, without \p message.
+ * @returns 0; INVALID_ARGUMENT (completed already, or \p code is OK or out
+ *          of range).
+ */
+int kbus_call_refuse(kbus_call *call, kbus_status code, const char *message);
+
+/**
  * @brief Publishes an event as part of handling \p call (before completing
  *        it).  Generated code wraps this as <event>_publish_from().
  *
@@ -692,6 +714,24 @@ int kbus_call_fail(kbus_call *call, kbus_status code, const char *message);
  */
 int kbus_call_publish(kbus_call *call, const kbus_event_desc *ev,
                       const ProtobufCMessage *msg);
+
+/**
+ * @brief Sends a one-way request to \p method of \p svc as part of
+ *        handling \p call, like kbus_call_publish() an event: a command a
+ *        handler gives another service (a saga's next step).
+ *
+ * The request has no deadline, so it is carried out however long its
+ * service takes to get to it, and no reply.  It is keyed by the method's
+ * key field.  In a consumer group that keeps state tables it waits with
+ * the call's changes and leaves once they are written; a failed call sends
+ * nothing, and a redelivery after a crash sends it again, with the same
+ * correlation id.  Otherwise the call's outcome waits for its delivery, as
+ * for an event.
+ * @returns 0; INVALID_ARGUMENT (\p method is not one-way, \p req is not its
+ *          input type, or \p call has completed); RESOURCE_EXHAUSTED.
+ */
+int kbus_call_send(kbus_call *call, const kbus_service_desc *svc,
+                   const kbus_method_desc *method, const ProtobufCMessage *req);
 
 /**
  * @brief The record key kbus writes for \p msg when its key field is
@@ -806,6 +846,227 @@ int kbus_table_scan(kbus_call *call, const kbus_table_desc *t,
 
 /** @brief Entries of \p t held by this runtime (all its partitions). */
 size_t kbus_table_size(const kbus_runtime *rt, const kbus_table_desc *t);
+
+/* ------------------------------------------------------------------ */
+/* Event-sourced aggregates                                            */
+/* ------------------------------------------------------------------ */
+
+/**
+ * An aggregate is an entity whose state is the fold of its events: an
+ * account is the deposits and withdrawals made to it.  kbus keeps each
+ * aggregate in a table of the consumer group that handles its commands
+ * (so one instance, the owner of its partition, writes it), as its latest
+ * snapshot plus the events after it, and every event on a history topic
+ * for audit and replay.  Commands carry ids: an aggregate remembers the
+ * ids it applied, in its own table entry, and answers a repeat as it
+ * answered the first.  See docs/AGGREGATES.md.
+ */
+
+/** @brief Where an event handler puts the state an event leads to. */
+typedef struct kbus_fold kbus_fold;
+
+/**
+ * @brief Sets the state that the event being applied leads to.
+ *
+ * \p next (of the aggregate's state type) is encoded at once: it may
+ * point into the old state, the event and the stack.  Not calling it
+ * leaves the state as it was.
+ * @returns 0, INVALID_ARGUMENT (another type), RESOURCE_EXHAUSTED.
+ */
+int kbus_fold_set(kbus_fold *fold, const ProtobufCMessage *next);
+
+/**
+ * @brief Applies one event to a state: calls kbus_fold_set() with the
+ *        state that follows, or nothing when the event changes nothing.
+ *
+ * \p state is never NULL: an aggregate starts from the state message with
+ * every field at its default.  Must depend on \p state and \p event only,
+ * so that a replay gives the same state.  A non-zero return (a kbus
+ * status) means the event cannot be applied: a load or a replay fails with
+ * DATA_LOSS, an append with that status.
+ * @remark Called on the loop thread inside kbus_aggregate_load() and
+ *         kbus_aggregate_append(), and by kbus_aggregate_replay().
+ */
+typedef int (*kbus_aggregate_apply_fn)(kbus_fold *fold,
+                                       const ProtobufCMessage *state,
+                                       const ProtobufCMessage *event);
+
+/** @brief An aggregate type.  Static data of the program. */
+typedef struct kbus_aggregate_desc {
+        /** The aggregate type; names its table, whose changelog is
+         *  "<group>.<name>.changelog".  Same rules as a table name. */
+        const char *name;
+        /** Every event, keyed by aggregate id, as kbus.AggregateEvent
+         *  (kbus/aggregate.proto): the audit trail and what a replay from
+         *  scratch reads.  Keep it (retention.ms=-1) and do not compact it. */
+        const char *history_topic;
+        const ProtobufCMessageDescriptor *state; /**< the state's type */
+        const ProtobufCMessageDescriptor *event; /**< the events' type */
+        kbus_aggregate_apply_fn apply;
+        /** A snapshot every this many events, so that a load applies at
+         *  most this many; 0: 100. */
+        uint32_t snapshot_every;
+        /** The last this many commands of each aggregate are remembered
+         *  with their answers: an id is known again while fewer than this
+         *  many later commands were applied to the same aggregate; 0:
+         *  100. */
+        uint32_t remember;
+} kbus_aggregate_desc;
+
+/**
+ * @brief Keeps aggregates of type \p ad in consumer group \p group (NULL:
+ *        the runtime's group), whose handlers then load them.
+ *
+ * The group's commands must be keyed by aggregate id (a method's
+ * key_field), all on one topic: then the commands of one aggregate are
+ * handled one at a time by the one instance that owns its partition.
+ * Call before kbus_runtime_start().
+ * @returns 0, INVALID_ARGUMENT (a field missing), ALREADY_EXISTS,
+ *          FAILED_PRECONDITION (started), RESOURCE_EXHAUSTED.
+ */
+int kbus_aggregate_attach(kbus_runtime *rt, const kbus_aggregate_desc *ad,
+                          const char *group);
+
+/** @brief One aggregate loaded for one command, inside a handler. */
+typedef struct kbus_aggregate kbus_aggregate;
+
+/** @brief For kbus_aggregate_append(): append whatever the version. */
+#define KBUS_VERSION_ANY (-1)
+
+/**
+ * @brief Loads aggregate \p id (\p len bytes; NULL: the record's key) of
+ *        type \p ad for the command \p call carries: its latest snapshot,
+ *        then the events after it.
+ *
+ * @param command_id   the command's id ("" or NULL: no id, nothing
+ *                     remembered, a repeat runs again).
+ * @param correlation  the business transaction the command belongs to,
+ *                     written on every event it appends (NULL: the
+ *                     command id, or else the call's trace id).
+ * @returns 0 with *\p aggp set: complete the call through it, with
+ *          kbus_aggregate_reply(), _refuse() or _fail().  Otherwise the
+ *          call has been completed and *\p aggp is NULL:
+ *          ALREADY_EXISTS: the aggregate applied this command id before,
+ *          and the call was answered as the first time (the same reply, or
+ *          the same refusal).  Else the call was failed with the status
+ *          returned: INVALID_ARGUMENT (not attached, no key, a key of
+ *          another partition, or \p command_id used before for another
+ *          request), DATA_LOSS (a stored event that does not decode or
+ *          apply), RESOURCE_EXHAUSTED (retried).
+ * @remark Loop thread, inside a handler of the aggregate's group.  One
+ *         aggregate per call.
+ * @remark Loop thread, inside a handler of the aggregate's group.
+ */
+int kbus_aggregate_load(kbus_call *call, const kbus_aggregate_desc *ad,
+                        const void *id, size_t len, const char *command_id,
+                        const char *correlation, kbus_aggregate **aggp);
+
+/** @brief The state after the events so far, this command's included.
+ *  @remark Owned by \p agg; valid until the next append or completion. */
+const ProtobufCMessage *kbus_aggregate_state(const kbus_aggregate *agg);
+
+/** @brief Events applied so far: 0 for an aggregate never written. */
+uint64_t kbus_aggregate_version(const kbus_aggregate *agg);
+
+/**
+ * @brief Appends \p event (of the aggregate's event type) if the aggregate
+ *        is at \p expected_version (KBUS_VERSION_ANY: any), and applies it.
+ *
+ * The event is written to the table and the history topic when the call
+ * completes successfully, with its version, time, cause (the command id)
+ * and correlation id.
+ * @returns 0.  Otherwise the call has been failed with the status
+ *          returned, nothing of it is written, and \p agg is freed:
+ *          ABORTED (the aggregate is at another version: retried under the
+ *          method's retry policy, then answered), INVALID_ARGUMENT (an
+ *          event of another type), the apply function's status,
+ *          RESOURCE_EXHAUSTED.
+ */
+int kbus_aggregate_append(kbus_aggregate *agg, int64_t expected_version,
+                          const ProtobufCMessage *event);
+
+/**
+ * @brief Says that the command is number \p seq from \p source, a sender
+ *        whose commands to this aggregate come in rising order, and drops
+ *        it when the aggregate saw that number or a higher one from
+ *        \p source before: a copy sent again.
+ *
+ * Command ids are remembered for the aggregate's last `remember` commands;
+ * a copy coming later runs again.  The highest number of each source is
+ * kept for good instead, so a copy is known however late it comes: use it
+ * for a saga's steps, which kbus sends again after a crash (a redelivered
+ * record's kbus_call_send()), behind whatever reached the aggregate
+ * meanwhile.  The order holds when \p source is another aggregate and
+ * \p seq its version after the events of the command that sent this one:
+ * kbus_call_send() from the handlers of one aggregate's commands sends in
+ * the order they were handled, copies included.  Each source costs its
+ * name and a number in the aggregate's entry.
+ * @returns 0: \p seq is new; it is kept when the command completes (reply
+ *          or refusal).  ALREADY_EXISTS: a copy; the call has been
+ *          acknowledged (an event or a one-way request) or answered
+ *          ALREADY_EXISTS, and \p agg freed.  RESOURCE_EXHAUSTED: the call
+ *          was failed and \p agg freed.
+ */
+int kbus_aggregate_from(kbus_aggregate *agg, const char *source, uint64_t seq);
+
+/**
+ * @brief Completes the command: remembers it (with \p reply), writes the
+ *        aggregate, and replies with \p reply (a request), or acknowledges
+ *        (\p reply NULL: an event or a one-way request).  Frees \p agg.
+ * @returns what kbus_call_reply() or kbus_call_ack() returns.
+ */
+int kbus_aggregate_reply(kbus_aggregate *agg, const ProtobufCMessage *reply);
+
+/**
+ * @brief Completes the command with a refusal (kbus_call_refuse()): the
+ *        command is remembered as refused, so a repeat is refused the same
+ *        way; events appended before are kept.  Frees \p agg.
+ */
+int kbus_aggregate_refuse(kbus_aggregate *agg, kbus_status code,
+                          const char *message);
+
+/**
+ * @brief Fails the call (kbus_call_fail()): nothing is written or
+ *        remembered, so a retry or a repeat runs again.  For failures that
+ *        are not the command's answer (a dependency away).  Frees \p agg.
+ */
+int kbus_aggregate_fail(kbus_aggregate *agg, kbus_status code,
+                        const char *message);
+
+/**
+ * @brief Called for each event of an aggregate's history, in version order:
+ *        its version, when it was appended (Unix epoch ms), its cause (the
+ *        command id) and correlation id, the event, and the state after it
+ *        (both valid during the call only).  A non-zero return stops the
+ *        reading and is returned.
+ */
+typedef int (*kbus_history_fn)(uint64_t version, int64_t time_ms,
+                               const char *cause, const char *correlation,
+                               const ProtobufCMessage *event,
+                               const ProtobufCMessage *state, void *arg);
+
+/**
+ * @brief Replays aggregate \p id from scratch: reads its events from the
+ *        history topic, from the beginning to the end the topic has now,
+ *        and applies them from the initial state.
+ *
+ * Repeated events are skipped.  \p fn (may be NULL) sees each event with
+ * the state after it; *\p statep (may be NULL) receives the final state,
+ * which the caller frees with protobuf_c_message_free_unpacked(s, NULL),
+ * and *\p versionp (may be NULL) its version.
+ * @returns 0 (an aggregate without events: version 0, the initial state);
+ *          DATA_LOSS (a version missing: the topic lost events, or an
+ *          event does not decode or apply); DEADLINE_EXCEEDED after
+ *          \p timeout_ms; UNAVAILABLE (the topic's metadata); what \p fn
+ *          returned.
+ * @remark Blocks: for tools and audits, outside the runtime's loop
+ *         (before kbus_runtime_run() or after it returns).  Reads the whole
+ *         partition that holds the aggregate's events.
+ */
+int kbus_aggregate_replay(kbus_runtime *rt, const kbus_aggregate_desc *ad,
+                          const void *id, size_t len, kbus_history_fn fn,
+                          void *arg, ProtobufCMessage **statep,
+                          uint64_t *versionp, int timeout_ms);
 
 /* ------------------------------------------------------------------ */
 /* Embedded broker                                                     */
