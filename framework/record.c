@@ -744,7 +744,7 @@ static void release(kbus_call *call) {
                 kbus__record_finish(call);
         } else if (h.kind == KBUS_OUTCOME_REFUSE) {
                 if (call->writes)
-                        STATE_DO(call, apply, call);
+                        STATE_DO(call, written, call);
                 refused(call, h.code, h.message);
         } else {
                 fail_now(call, h.code, h.message);
@@ -864,8 +864,8 @@ int kbus_call_refuse(kbus_call *call, kbus_status code, const char *message) {
                 return 0;
         /* Its changes go to the changelog like a success's, with the
          * refusal as the reply a redelivery sends again. */
-        if (call->writes)
-                STATE_DO(call, commit, call, code, NULL, 0);
+        if (call->writes && STATE_DO(call, commit, call, code, NULL, 0))
+                pass_key(call);
         if (must_hold(call))
                 return hold(call, KBUS_OUTCOME_REFUSE, code, message, NULL, 0);
         refused(call, code, message);
