@@ -15,7 +15,9 @@
  * to standard error.  With --ready-file the list also goes to a file that
  * appears whole (written aside, then renamed) once the brokers listen, so
  * a script can wait for the file instead of racing the shell's redirection.
- * SIGINT or SIGTERM stops it with status 0.
+ * SIGINT or SIGTERM stops it with status 0.  SIGUSR1 takes every broker
+ * down (connections closed, new ones refused, data kept) and SIGUSR2 brings
+ * them back, so a script can stage a broker outage.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -29,6 +31,7 @@
 
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "kbus/kbus.h"
 
@@ -89,6 +92,9 @@ static void broker_usage(FILE *fp) {
                 "its bootstrap list,\n"
                 "e.g. 127.0.0.1:40123; logs go to standard error.  Data is "
                 "held in memory only.\n"
+                "SIGUSR1 takes every broker down (connections closed and "
+                "refused, data kept),\n"
+                "SIGUSR2 brings them back up: an outage on demand.\n"
                 "\n"
                 "  -b, --brokers N      number of brokers, 1-64 (default 1)\n"
                 "  -p, --partitions N   partitions of each --topic, 1-10000 "
@@ -138,13 +144,28 @@ static int write_ready_file(const char *path, const char *line) {
 }
 
 /* Waits for SIGINT or SIGTERM, which the caller has blocked in every
- * thread (see cmd_broker), and returns the signal's number. */
-static int wait_for_stop(const sigset_t *set) {
+ * thread (see cmd_broker), and returns the signal's number.  Meanwhile
+ * SIGUSR1 and SIGUSR2 (blocked too) take the brokers down and up. */
+static int wait_for_stop(const sigset_t *set, kbus_broker *br) {
         int sig = 0;
 
-        while (sigwait(set, &sig) != 0)
-                ;
-        return sig;
+        for (;;) {
+                if (sigwait(set, &sig) != 0)
+                        continue;
+                if (sig != SIGUSR1 && sig != SIGUSR2)
+                        return sig;
+                /* -1: every broker.  Leaders stay where they are, so
+                 * clients wait for the brokers to come back. */
+                if (sig == SIGUSR1)
+                        rd_kafka_mock_broker_set_down(kbus_broker_mock(br), -1);
+                else
+                        rd_kafka_mock_broker_set_up(kbus_broker_mock(br), -1);
+                fprintf(stderr, sig == SIGUSR1
+                                    ? "kbus broker: SIGUSR1: brokers down "
+                                      "(connections closed and refused; data "
+                                      "kept); SIGUSR2 brings them up\n"
+                                    : "kbus broker: SIGUSR2: brokers up\n");
+        }
 }
 
 static int cmd_broker(int argc, char **argv) {
@@ -232,12 +253,14 @@ static int cmd_broker(int argc, char **argv) {
                 goto done;
         }
 
-        /* Block the stop signals before the broker starts its threads:
+        /* Block the signals it waits for before the broker starts its threads:
          * they inherit the mask, so the signals stay pending for sigwait()
          * here instead of killing the process in a librdkafka thread. */
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGUSR1);
+        sigaddset(&set, SIGUSR2);
         if ((r = pthread_sigmask(SIG_BLOCK, &set, NULL))) {
                 fprintf(stderr, "kbus broker: pthread_sigmask: %s\n",
                         strerror(r));
@@ -285,7 +308,7 @@ static int cmd_broker(int argc, char **argv) {
                         topics[i], partitions, partitions == 1 ? "" : "s");
         fprintf(stderr, "kbus broker: running; stop with SIGINT or SIGTERM\n");
 
-        sig = wait_for_stop(&set);
+        sig = wait_for_stop(&set, br);
         fprintf(stderr, "kbus broker: %s received, stopping\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
         status = EXIT_SUCCESS;
