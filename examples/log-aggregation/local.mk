@@ -1,6 +1,6 @@
-# examples/log-aggregation: log-shipper publishes the log lines of one
-# process; log-collector writes those of every process into one stream.
-# See its README.md.
+# examples/log-aggregation: log-shipper follows log files and publishes
+# their lines; log-collector writes those of every file of every host into
+# one stream.  See its README.md.
 
 LOGS_GEN = \
 	examples/log-aggregation/logs.pb-c.c examples/log-aggregation/logs.pb-c.h \
@@ -16,14 +16,19 @@ logs_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) \
 noinst_PROGRAMS += examples/log-aggregation/log-shipper \
 	examples/log-aggregation/log-collector
 examples_log_aggregation_log_shipper_SOURCES = \
-	examples/log-aggregation/log-shipper.c
+	examples/log-aggregation/log-shipper.c \
+	examples/log-aggregation/follow.c examples/log-aggregation/follow.h \
+	examples/log-aggregation/positions.c \
+	examples/log-aggregation/positions.h
 nodist_examples_log_aggregation_log_shipper_SOURCES = $(LOGS_GEN)
-examples_log_aggregation_log_shipper_CPPFLAGS = $(logs_cppflags)
-examples_log_aggregation_log_shipper_LDADD = libkbus.la $(PROTOBUF_C_LIBS)
+examples_log_aggregation_log_shipper_CPPFLAGS = $(logs_cppflags) \
+	$(LIBEVENT_CFLAGS)
+examples_log_aggregation_log_shipper_LDADD = libkbus.la $(LIBEVENT_LIBS) \
+	$(PROTOBUF_C_LIBS)
 examples_log_aggregation_log_collector_SOURCES = \
 	examples/log-aggregation/log-collector.c
 nodist_examples_log_aggregation_log_collector_SOURCES = $(LOGS_GEN)
 examples_log_aggregation_log_collector_CPPFLAGS = $(logs_cppflags) \
-	$(examples_common_cppflags)
+	$(examples_common_cppflags) $(LIBEVENT_CFLAGS)
 examples_log_aggregation_log_collector_LDADD = examples/common/libtable.la \
-	libkbus.la $(PROTOBUF_C_LIBS)
+	libkbus.la $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS)

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# examples/log-aggregation under faults.  A writer appends numbered lines
+# to two files; log-shipper follows both into log-collector's merged
+# stream while, mid-stream:
+#   - the shipper is killed with SIGKILL and started again after a.log was
+#     rotated by renaming: it must finish the renamed file from its saved
+#     position before it reads the new one;
+#   - the collector is killed with SIGKILL and started again;
+#   - b.log is rotated by copy and truncation (copytruncate) after a burst
+#     of lines, so that some are read from the copy;
+#   - the broker goes down for a few seconds (kbus broker, SIGUSR1 and
+#     SIGUSR2): the shipper pauses with a bounded number of lines in
+#     flight; meanwhile a.log is rotated again (renamed while the shipper
+#     is running, with unread lines in the old file).
+# Every line must arrive exactly once in the merged stream, in order per
+# file and numbered 1..n per file across the rotations; lines sent again
+# after the crash must be marked as such (the collector reports unmarked
+# repeats); no gap may be reported; both programs stop cleanly at the end.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+dir=$builddir/examples/log-aggregation
+need_built "$kbus_prog" "$dir/log-shipper" "$dir/log-collector"
+
+n=4000        # lines per file
+in_flight=200 # the shipper's bound
+logs=$work/logs
+out=$work/merged.log
+positions=$work/shipper.positions
+mkdir -p "$logs"
+
+start_broker --partitions 4 --topic logs.v1.LogLine
+start collector "$dir/log-collector" -o "$out"
+wait_for 60 "the collector's group joined" grep -q '^log-collector: ready$' "$work/collector.log"
+
+shipper_args=(-H testhost -p "$positions" -n "$in_flight" --poll-ms 100
+        --rotate-wait-ms 500 -X reconnect.backoff.max.ms=500
+        "$logs/a.log" "$logs/b.log")
+start shipper "$dir/log-shipper" "${shipper_args[@]}"
+
+# The text of line I of file F, as the writer writes it: every 7th line is
+# an error, the others are info.
+line_of() {
+        local level=INFO
+        (($2 % 7 == 0)) && level=ERROR
+        printf '2024-05-01T12:00:00.000Z %s %s line %d\n' "$level" "$1" "$2"
+}
+
+# Writes lines 1..n to both files, about 200 a second each, and reports
+# its progress in $work/written.  Lines 1451-1500 of b.log come as fast as
+# bash can write them, right before its copytruncate.  a.log is renamed at
+# line 600, and again when $work/rotate-a appears.
+writer() {
+        local i
+        for ((i = 1; i <= n; i++)); do
+                line_of a "$i" >>"$logs/a.log"
+                line_of b "$i" >>"$logs/b.log"
+                if ((i == 600)); then
+                        mv "$logs/a.log" "$logs/a.log.1"
+                elif ((i == 1500)); then
+                        cp "$logs/b.log" "$logs/b.log.1"
+                        : >"$logs/b.log"
+                elif [[ -e $work/rotate-a ]]; then
+                        rm "$work/rotate-a"
+                        mv "$logs/a.log.1" "$logs/a.log.2"
+                        mv "$logs/a.log" "$logs/a.log.1"
+                        echo "$i" >"$work/rotated-a"
+                fi
+                if ((i % 10 == 0 && !(i > 1450 && i <= 1500))); then
+                        sleep 0.05
+                        echo "$i" >"$work/written.tmp"
+                        mv "$work/written.tmp" "$work/written"
+                fi
+        done
+}
+writer &
+names+=(writer)
+pids+=("$!")
+
+written() { cat "$work/written" 2>/dev/null || echo 0; }
+at_least() { (($(written) >= $1)); }
+
+# 1. The shipper dies with lines in flight; a.log is renamed meanwhile.
+wait_for 60 "the writer reached line 500" at_least 500
+crash shipper
+note "shipper killed at line $(written) of the writer"
+wait_for 60 "the writer reached line 700" at_least 700
+start shipper "$dir/log-shipper" "${shipper_args[@]}"
+wait_for 10 "the restarted shipper resumed" grep -q 'marked resent$' "$work/shipper.log"
+note "shipper started again at line $(written) of the writer"
+
+# 2. The collector dies while writing.
+wait_for 60 "the writer reached line 1000" at_least 1000
+crash collector
+note "collector killed at line $(written) of the writer, $(wc -l <"$out") lines collected"
+start collector "$dir/log-collector" -o "$out"
+
+# 3. The broker goes away for about 4 s, after the copytruncate rotation;
+# the writer renames a.log again meanwhile.
+wait_for 60 "the writer reached line 2000" at_least 2000
+kill -USR1 "$(pid_of broker)"
+note "broker down at line $(written) of the writer"
+touch "$work/rotate-a"
+wait_for 10 "the shipper paused" grep -q 'reading paused' "$work/shipper.log"
+[[ -s $work/rotated-a ]] || fail "the writer did not rename a.log during the outage"
+# Bounded: each file's reservation stays within two bounds of its saved
+# position, whatever the writer adds meanwhile.
+sleep 1
+awk -v max=$((2 * in_flight)) 'NR > 1 && $2 - $1 >= max { bad = 1 } END { exit bad }' \
+        "$positions" || fail "the shipper kept reading while the broker was down: $(cat "$positions")"
+kill -USR2 "$(pid_of broker)"
+note "broker up at line $(written) of the writer"
+wait_for 30 "the shipper's deliveries resumed" grep -q 'deliveries resumed' "$work/shipper.log"
+
+await writer 120
+((status == 0)) || fail "the writer failed"
+total=$((2 * n))
+wait_for 120 "the collector wrote $total lines" \
+        bash -c "(( \$(wc -l <'$out') >= $total ))"
+sleep 1 # a line too many would show now
+got=$(wc -l <"$out")
+((got == total)) || fail "the merged stream has $got lines, want $total"
+
+# Every line of each file once, in order, numbered 1..n.
+for f in a b; do
+        src="testhost:$logs/$f.log"
+        for ((i = 1; i <= n; i++)); do line_of "$f" "$i"; done >"$work/$f.want"
+        awk -v s="$src" '$1 == s { print $2 }' "$out" >"$work/$f.seqs"
+        seq "$n" | cmp -s - "$work/$f.seqs" ||
+                fail "$f.log: sequence numbers are not 1..$n in order ($(seq "$n" | diff - "$work/$f.seqs" | head -n 4 | tr '\n' ' '))"
+        awk -v s="$src" '$1 == s { $1 = $2 = $3 = ""; sub(/^   /, ""); print }' "$out" >"$work/$f.got"
+        cmp -s "$work/$f.want" "$work/$f.got" ||
+                fail "$f.log: the lines are not all there in order ($(diff "$work/$f.want" "$work/$f.got" | head -n 4 | tr '\n' ' '))"
+        errors=$(awk -v s="$src" '$1 == s && $3 == "ERROR"' "$out" | wc -l)
+        ((errors == n / 7)) || fail "$f.log: $errors lines at level ERROR, want $((n / 7))"
+done
+! grep -q 'missing' "$work/collector.log" ||
+        fail "the collector reported a gap: $(grep missing "$work/collector.log" | head -n 2)"
+! grep -q 'not marked resent:' "$work/collector.log" ||
+        fail "lines came again unmarked: $(grep 'not marked resent:' "$work/collector.log" | head -n 2)"
+grep -q 'a.log: rotated while the shipper was stopped: the rest of .*a.log.1 is read first' \
+        "$work/shipper.log" || fail "the restarted shipper did not finish the renamed a.log"
+grep -q 'a.log: rotated: a new file' "$work/shipper.log" || fail "the shipper saw no rotation of a.log"
+grep -q 'b.log: truncated; its lines after byte [0-9]* are read from the copy' "$work/shipper.log" ||
+        fail "the shipper did not read the end of b.log from its copy"
+
+stop_clean shipper
+grep -Eq '^log-shipper: stopped: 2 files, [0-9]+ lines read, [0-9]+ shipped, 0 to send again' \
+        "$work/shipper.log" || fail "the shipper's summary is missing or shows unsent lines"
+stop_clean collector
+grep -Eq '^log-collector: stopped: [0-9]+ lines written, 2 sources seen, [0-9]+ repeats dropped \(0 not marked resent\), 0 gaps$' \
+        "$work/collector.log" || fail "the collector's summary is missing or wrong"
+note "shipper: $(grep -E '^log-shipper: (resuming|stopped)' "$work/shipper.log" | tr '\n' ' ')"
+note "collector: $(grep -E '^log-collector: stopped' "$work/collector.log" | tr '\n' ' ')"
+stop_clean broker
+note "ok: $total lines, each once and in order, through two renames, a copytruncate, two kills and an outage"
