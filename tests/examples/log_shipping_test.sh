@@ -11,7 +11,8 @@
 #   - the broker goes down for a few seconds (kbus broker, SIGUSR1 and
 #     SIGUSR2): the shipper pauses with a bounded number of lines in
 #     flight; meanwhile a.log is rotated again (renamed while the shipper
-#     is running, with unread lines in the old file).
+#     is running, with unread lines in the old file), and the shipper is
+#     killed with its lines in flight and started again.
 # Every line must arrive exactly once in the merged stream, in order per
 # file and numbered 1..n per file across the rotations; lines sent again
 # after the crash must be marked as such (the collector reports unmarked
@@ -101,13 +102,24 @@ wait_for 60 "the writer reached line 2000" at_least 2000
 kill -USR1 "$(pid_of broker)"
 note "broker down at line $(written) of the writer"
 touch "$work/rotate-a"
-wait_for 10 "the shipper paused" grep -q 'reading paused' "$work/shipper.log"
+paused() { (($(grep -c 'reading paused' "$work/shipper.log") >= $1)); }
+wait_for 10 "the shipper paused" paused 1
 [[ -s $work/rotated-a ]] || fail "the writer did not rename a.log during the outage"
 # Bounded: each file's reservation stays within two bounds of its saved
 # position, whatever the writer adds meanwhile.
 sleep 1
-awk -v max=$((2 * in_flight)) 'NR > 1 && $2 - $1 >= max { bad = 1 } END { exit bad }' \
-        "$positions" || fail "the shipper kept reading while the broker was down: $(cat "$positions")"
+bounded() {
+        awk -v max=$((2 * in_flight)) 'NR > 1 && $2 - $1 >= max { bad = 1 } END { exit bad }' \
+                "$positions" || fail "the shipper kept reading while the broker was down: $(cat "$positions")"
+}
+bounded
+# Killed with its lines in flight, started again: still bounded, and
+# what was in flight goes out again.
+crash shipper
+note "shipper killed during the outage"
+start shipper "$dir/log-shipper" "${shipper_args[@]}"
+wait_for 10 "the shipper paused again" paused 2
+bounded
 kill -USR2 "$(pid_of broker)"
 note "broker up at line $(written) of the writer"
 wait_for 30 "the shipper's deliveries resumed" grep -q 'deliveries resumed' "$work/shipper.log"
@@ -115,8 +127,13 @@ wait_for 30 "the shipper's deliveries resumed" grep -q 'deliveries resumed' "$wo
 await writer 120
 ((status == 0)) || fail "the writer failed"
 total=$((2 * n))
-wait_for 120 "the collector wrote $total lines" \
-        bash -c "(( \$(wc -l <'$out') >= $total ))"
+# Until every line is there; a gap reported fails at once.
+collected() {
+        ! grep -q 'missing' "$work/collector.log" ||
+                fail "the collector reported a gap: $(grep missing "$work/collector.log" | head -n 2)"
+        (($(wc -l <"$out") >= total))
+}
+wait_for 120 "the collector wrote $total lines" collected
 sleep 1 # a line too many would show now
 got=$(wc -l <"$out")
 ((got == total)) || fail "the merged stream has $got lines, want $total"
@@ -153,4 +170,4 @@ grep -Eq '^log-collector: stopped: [0-9]+ lines written, 2 sources seen, [0-9]+ 
 note "shipper: $(grep -E '^log-shipper: (resuming|stopped)' "$work/shipper.log" | tr '\n' ' ')"
 note "collector: $(grep -E '^log-collector: stopped' "$work/collector.log" | tr '\n' ' ')"
 stop_clean broker
-note "ok: $total lines, each once and in order, through two renames, a copytruncate, two kills and an outage"
+note "ok: $total lines, each once and in order, through two renames, a copytruncate, three kills and an outage"
