@@ -128,11 +128,20 @@ wait_for 30 "the shipper's deliveries resumed" grep -q 'deliveries resumed' "$wo
 await writer 120
 ((status == 0)) || fail "the writer failed"
 total=$((2 * n))
-# Until every line is there; a gap reported fails at once.
+# Until every line is there; a gap reported fails at once, and so does a
+# stream that stops growing for 20 s short of the total.
+last_count=-1 last_change=$SECONDS
 collected() {
+        local count
         ! grep -q 'missing' "$work/collector.log" ||
                 fail "the collector reported a gap: $(grep missing "$work/collector.log" | head -n 2)"
-        (($(wc -l <"$out") >= total))
+        count=$(wc -l <"$out")
+        if ((count != last_count)); then
+                last_count=$count last_change=$SECONDS
+        elif ((SECONDS - last_change > 20 * slow)); then
+                fail "the merged stream stopped at $count lines of $total"
+        fi
+        ((count >= total))
 }
 wait_for 120 "the collector wrote $total lines" collected
 sleep 1 # a line too many would show now
