@@ -453,9 +453,14 @@ int follow_next(follow *f, int64_t now_ms, bool drain, const char **line,
                         return 1;
                 }
                 if (avail > FOLLOW_MAX_LINE) {
-                        *len = FOLLOW_MAX_LINE;
+                        /* Cut before a UTF-8 character, not inside it. */
+                        size_t cut = FOLLOW_MAX_LINE;
+                        while (cut > FOLLOW_MAX_LINE - 3 &&
+                               ((unsigned char)p[cut] & 0xc0) == 0x80)
+                                cut--;
+                        *len = cut;
                         *continued = true;
-                        f->pending = FOLLOW_MAX_LINE;
+                        f->pending = cut;
                         return 1;
                 }
                 /* At the end of the segment, with avail bytes of a line

@@ -303,6 +303,17 @@ int main(int argc, char **argv) {
                 table_free(co.mem, free);
                 return 1;
         }
+        /* A broker inside this process would have no lines to give. */
+        if (kbus_runtime_mock(co.rt)) {
+                fprintf(stderr, PROG ": no broker: give -b LIST, "
+                                     "KBUS_BOOTSTRAP or a -c file that sets "
+                                     "bootstrap\n");
+                kbus_runtime_free(co.rt);
+                if (co.out != stdout)
+                        fclose(co.out);
+                table_free(co.mem, free);
+                return 1;
+        }
         rc = logs_v1_stream_position_attach(co.rt, NULL);
         if (!rc)
                 rc = logs_v1_log_line_subscribe(co.rt, NULL, on_line, &co);

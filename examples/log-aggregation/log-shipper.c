@@ -660,10 +660,27 @@ int main(int argc, char **argv) {
                 if (kbus_config_set(conf, name, eq + 1, err, sizeof(err)))
                         goto config_error;
         }
+        /* The signals are ours from now on: one that comes before the loop
+         * runs waits for it, and stops the shipper cleanly then. */
         sh.base = event_base_new();
-        if (!sh.base ||
-            kbus_runtime_new(&sh.rt, &conf, sh.base, err, sizeof(err)))
+        if (sh.base) {
+                sh.sig_int = evsignal_new(sh.base, SIGINT, on_signal, &sh);
+                sh.sig_term = evsignal_new(sh.base, SIGTERM, on_signal, &sh);
+        }
+        if (!sh.sig_int || !sh.sig_term || evsignal_add(sh.sig_int, NULL) ||
+            evsignal_add(sh.sig_term, NULL)) {
+                snprintf(err, sizeof(err), "cannot set up the event loop");
                 goto config_error;
+        }
+        if (kbus_runtime_new(&sh.rt, &conf, sh.base, err, sizeof(err)))
+                goto config_error;
+        /* A broker inside this process would take the lines to nowhere. */
+        if (kbus_runtime_mock(sh.rt)) {
+                fprintf(stderr, PROG ": no broker: give -b LIST, "
+                                     "KBUS_BOOTSTRAP or a -c file that sets "
+                                     "bootstrap\n");
+                goto done;
+        }
 
         sh.n_files = (size_t)(argc - optind);
         sh.files = calloc(sh.n_files, sizeof(*sh.files));
@@ -709,15 +726,11 @@ int main(int argc, char **argv) {
 
         sh.tick = event_new(sh.base, -1, EV_PERSIST, on_tick, &sh);
         sh.pump = event_new(sh.base, -1, 0, pump, &sh);
-        sh.sig_int = evsignal_new(sh.base, SIGINT, on_signal, &sh);
-        sh.sig_term = evsignal_new(sh.base, SIGTERM, on_signal, &sh);
-        if (!sh.tick || !sh.pump || !sh.sig_int || !sh.sig_term)
+        if (!sh.tick || !sh.pump)
                 goto oom;
         poll_tv.tv_sec = sh.poll_ms / 1000;
         poll_tv.tv_usec = (sh.poll_ms % 1000) * 1000;
         evtimer_add(sh.tick, &poll_tv);
-        evsignal_add(sh.sig_int, NULL);
-        evsignal_add(sh.sig_term, NULL);
         if ((rc = kbus_runtime_start(sh.rt))) {
                 fprintf(stderr, PROG ": %s\n", kbus_strerror(rc));
                 rc = 1;
@@ -789,6 +802,10 @@ done:
 config_error:
         fprintf(stderr, PROG ": %s\n", err);
         kbus_config_free(conf);
+        if (sh.sig_int)
+                event_free(sh.sig_int);
+        if (sh.sig_term)
+                event_free(sh.sig_term);
         if (sh.base)
                 event_base_free(sh.base);
         positions_free(saved, n_saved);

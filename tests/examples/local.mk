@@ -6,6 +6,7 @@ examples_tests = \
 	tests/examples/event_sourcing_test.sh \
 	tests/examples/stream_processing_test.sh \
 	tests/examples/activity_tracking_test.sh \
-	tests/examples/log_aggregation_test.sh
+	tests/examples/log_aggregation_test.sh \
+	tests/examples/log_shipping_test.sh
 TESTS += $(examples_tests)
 EXTRA_DIST += $(examples_tests) tests/examples/ledger_check.py
