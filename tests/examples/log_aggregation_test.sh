@@ -71,6 +71,8 @@ await shipper-web-1 30
 ((status == 0)) || fail "the second run of log-shipper -H web-1 exited with status $status"
 grep -q "^log-shipper: done: 1 file, 20 lines read, 20 shipped" "$work/shipper-web-1.log" ||
         fail "the second run of log-shipper -H web-1 did not ship the 20 new lines only"
+! grep -q 'marked resent' "$work/shipper-web-1.log" ||
+        fail "after a clean stop, the next run took lines for resends"
 
 total=$((3 * n + 20))
 wait_for 60 "the collector wrote $total lines" bash -c "(( \$(wc -l <'$out') >= $total ))"
