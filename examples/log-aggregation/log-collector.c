@@ -262,6 +262,7 @@ int main(int argc, char **argv) {
         struct timeval every = {0, 100000};
         struct event *tick = NULL;
         struct stat st;
+        kbus_config *conf = NULL;
         char err[512];
         int rc;
 
@@ -295,9 +296,18 @@ int main(int argc, char **argv) {
         if (!co.output)
                 co.out_id[0] = '\0'; /* standard output: nothing to scan */
         co.mem = table_new();
-        if (kbus_runtime_new_from_file(&co.rt, PROG, file, NULL, err,
-                                       sizeof(err))) {
+        /* The lines of one source wait for each other's table change (one
+         * record of a key at a time), so every millisecond the producer
+         * lingers is one per line: none, unless the file says otherwise.
+         * Lines of other sources still share batches. */
+        if (kbus_config_new(&conf) ||
+            kbus_config_set(conf, "name", PROG, err, sizeof(err)) ||
+            kbus_config_set(conf, "producer.linger.ms", "0", err,
+                            sizeof(err)) ||
+            (file && kbus_config_load(conf, file, err, sizeof(err))) ||
+            kbus_runtime_new(&co.rt, &conf, NULL, err, sizeof(err))) {
                 fprintf(stderr, PROG ": %s\n", err);
+                kbus_config_free(conf);
                 if (co.out != stdout)
                         fclose(co.out);
                 table_free(co.mem, free);
@@ -329,9 +339,10 @@ int main(int argc, char **argv) {
                 event_free(tick);
         kbus_runtime_free(co.rt);
         fprintf(stderr,
-                PROG ": stopped: %llu lines written, %zu sources seen, %llu "
+                PROG ": stopped: %llu lines written, %zu source%s seen, %llu "
                      "repeats dropped (%llu not marked resent), %llu gaps\n",
-                co.written, table_count(co.mem), co.repeats, co.unmarked,
+                co.written, table_count(co.mem),
+                table_count(co.mem) == 1 ? "" : "s", co.repeats, co.unmarked,
                 co.gaps);
         if (co.out != stdout)
                 fclose(co.out);
