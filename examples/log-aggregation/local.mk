@@ -32,3 +32,13 @@ examples_log_aggregation_log_collector_CPPFLAGS = $(logs_cppflags) \
 	$(examples_common_cppflags) $(LIBEVENT_CFLAGS)
 examples_log_aggregation_log_collector_LDADD = examples/common/libtable.la \
 	libkbus.la $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS)
+
+# follow.c's unit test, beside it (cmocka): files in a temporary directory,
+# rotated and truncated under it, with the clock in the test's hands.
+check_PROGRAMS += examples/log-aggregation/follow_test
+TESTS += examples/log-aggregation/follow_test
+examples_log_aggregation_follow_test_SOURCES = \
+	examples/log-aggregation/follow_test.c examples/log-aggregation/follow.c \
+	examples/log-aggregation/follow.h
+examples_log_aggregation_follow_test_CPPFLAGS = $(AM_CPPFLAGS) $(CMOCKA_CFLAGS)
+examples_log_aggregation_follow_test_LDADD = $(CMOCKA_LIBS)

@@ -138,7 +138,7 @@ struct shipper {
         int poll_ms, rotate_wait_ms, grace_ms;
         bool once, stopping, failed, dirty, save_failed;
         unsigned long long undelivered;
-        char text[FOLLOW_MAX_LINE * 3 + 1];
+        char text[FOLLOW_MAX_LINE + 1];
 };
 
 static int64_t mono_ms(void) {
