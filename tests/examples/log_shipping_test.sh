@@ -87,7 +87,6 @@ crash shipper
 note "shipper killed at line $(written) of the writer"
 wait_for 60 "the writer reached line 700" at_least 700
 start shipper "$dir/log-shipper" "${shipper_args[@]}"
-wait_for 10 "the restarted shipper resumed" grep -q 'marked resent$' "$work/shipper.log"
 note "shipper started again at line $(written) of the writer"
 
 # 2. The collector dies while writing.
@@ -116,6 +115,8 @@ bounded
 crash shipper
 note "shipper killed during the outage"
 start shipper "$dir/log-shipper" "${shipper_args[@]}"
+# Lines were in flight: the new one sends them again, marked.
+wait_for 10 "the restarted shipper resumed" grep -q 'marked resent$' "$work/shipper.log"
 wait_for 10 "the shipper paused again" paused 2
 bounded
 touch "$work/rotate-a"
