@@ -114,9 +114,11 @@ bounded
 # what was in flight goes out again.
 crash shipper
 note "shipper killed during the outage"
+resumed() { (($(grep -c 'marked resent$' "$work/shipper.log") > $1)); }
+before=$(grep -c 'marked resent$' "$work/shipper.log" || true)
 start shipper "$dir/log-shipper" "${shipper_args[@]}"
 # Lines were in flight: the new one sends them again, marked.
-wait_for 10 "the restarted shipper resumed" grep -q 'marked resent$' "$work/shipper.log"
+wait_for 10 "the restarted shipper announced its resends" resumed "$before"
 wait_for 10 "the shipper paused again" paused 2
 bounded
 touch "$work/rotate-a"
