@@ -262,7 +262,6 @@ int main(int argc, char **argv) {
         struct timeval every = {0, 100000};
         struct event *tick = NULL;
         struct stat st;
-        kbus_config *conf = NULL;
         char err[512];
         int rc;
 
@@ -296,18 +295,9 @@ int main(int argc, char **argv) {
         if (!co.output)
                 co.out_id[0] = '\0'; /* standard output: nothing to scan */
         co.mem = table_new();
-        /* The lines of one source wait for each other's table change (one
-         * record of a key at a time), so every millisecond the producer
-         * lingers is one per line: none, unless the file says otherwise.
-         * Lines of other sources still share batches. */
-        if (kbus_config_new(&conf) ||
-            kbus_config_set(conf, "name", PROG, err, sizeof(err)) ||
-            kbus_config_set(conf, "producer.linger.ms", "0", err,
-                            sizeof(err)) ||
-            (file && kbus_config_load(conf, file, err, sizeof(err))) ||
-            kbus_runtime_new(&co.rt, &conf, NULL, err, sizeof(err))) {
+        if (kbus_runtime_new_from_file(&co.rt, PROG, file, NULL, err,
+                                       sizeof(err))) {
                 fprintf(stderr, PROG ": %s\n", err);
-                kbus_config_free(conf);
                 if (co.out != stdout)
                         fclose(co.out);
                 table_free(co.mem, free);
