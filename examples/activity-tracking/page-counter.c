@@ -80,9 +80,12 @@ static void on_view(kbus_call *call, const Activity__V1__PageViewed *pv,
                     void *arg) {
         int rc = kbus_window_add(call, views_per_minute, &pv->base, NULL);
         if (rc) {
-                /* OUT_OF_RANGE, a view too late for its minute:
-                 * dead-lettered. */
-                kbus_call_fail(call, rc, "counting a page view");
+                /* OUT_OF_RANGE, a view too late for its minute, is not
+                 * retried: it is dead-lettered. */
+                kbus_call_fail(call, rc,
+                               rc == KBUS_OUT_OF_RANGE
+                                   ? "late: the view's minute has closed"
+                                   : "counting a page view");
                 return;
         }
         kbus_call_ack(call);
