@@ -8,4 +8,5 @@ examples_tests = \
 	tests/examples/activity_tracking_test.sh \
 	tests/examples/log_aggregation_test.sh
 TESTS += $(examples_tests)
-EXTRA_DIST += $(examples_tests) tests/examples/activity_check.py
+EXTRA_DIST += $(examples_tests) tests/examples/activity_check.py \
+	tests/examples/stream_check.py
