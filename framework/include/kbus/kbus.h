@@ -893,9 +893,10 @@ typedef int (*kbus_window_emit_fn)(kbus_call *call, const void *key, size_t len,
                                    uint32_t revision, void *arg);
 
 /**
- * @brief What a window is.  Written by the user, as a static constant;
- *        copied by kbus_window_attach().  Append-only: new fields go at
- *        the end, so that initialisers by name keep working.
+ * @brief What a window is.  Written by the user (an initialiser by field
+ *        name) and copied by kbus_window_attach(), so it need not outlive
+ *        the call.  New fields are appended, zero meaning what it meant
+ *        before, so such initialisers keep working.
  */
 typedef struct kbus_window_desc {
         /** The window's table: 1 to 237 characters of [a-zA-Z0-9._-],
