@@ -4,8 +4,8 @@
 #
 # Two page-counters share the group; web-sim publishes 20,000 views whose
 # simulated clock covers ten minutes, out of order by up to 3 s, through a
-# producer queue of 1,000 (so it must wait for room).  One counter is
-# killed with SIGKILL mid-stream and started again.  Then one view comes
+# producer queue of 1,000 (so it must wait for room).  One counter, and
+# top-pages, are killed with SIGKILL mid-stream and started again.  Then one view comes
 # far too late for its minute.  activity_check.py works out from the views
 # on the topic what must have come out, and it must be exactly that: one
 # count per page and closed minute, equal to the views sent in it; none
@@ -44,8 +44,10 @@ has_minutes() { (($(minutes_out) >= 40)); }
 wait_for 60 "40 minute counts printed" has_minutes
 a_lines=$(wc -l <"$work/a.log")
 crash a
-note "a killed after $(minutes_out) minute counts"
+crash top
+note "a and top-pages killed after $(minutes_out) minute counts"
 start a "$dir/page-counter" -c "$work/counter.conf" -g "$grace"
+start top "$dir/top-pages"
 
 await web-sim 60
 ((status == 0)) || fail "web-sim exited with status $status"
