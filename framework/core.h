@@ -17,7 +17,7 @@
  *   json.c, json_pool.c  the proto3 JSON mapping (kbus/json.h), a leaf
  * Calls go down this list's dependency order and never back: the engine
  * reaches routes through kbus_route_ops, and the runtime through the
- * quiet() function it set.
+ * quiet() and stop() functions it set.
  */
 #ifndef KBUS_CORE_H
 #define KBUS_CORE_H
@@ -57,11 +57,15 @@ typedef struct kbus_state_ops {
                          const void *key, size_t key_len, const void *value,
                          size_t len, const rd_kafka_headers_t *hdrs);
         /** \p call succeeded: write its changes to the changelog (each
-         *  delivery counted in call->pub), with the reply it sends. */
-        void (*commit)(void *state, kbus_call *call, kbus_status status,
+         *  delivery counted in call->pub), with the reply it sends.  True
+         *  when the changes are applied at once (later records see them):
+         *  the record's key may then pass to the next record while this
+         *  one waits for the deliveries. */
+        bool (*commit)(void *state, kbus_call *call, kbus_status status,
                        const void *reply, size_t reply_len);
-        /** Its changelog records are delivered: apply them in memory. */
-        void (*apply)(void *state, kbus_call *call);
+        /** Its changelog records and events are delivered: the record's
+         *  outcome is written. */
+        void (*written)(void *state, kbus_call *call);
         /** Forget the call's changes (a failed attempt, or freed). */
         void (*discard)(void *state, kbus_call *call);
         /** /readyz: true while a partition is being restored. */
@@ -131,10 +135,13 @@ struct kbus_runtime {
         bool closing;
         bool closed; /* loop left */
         bool hurry;  /* a second signal: leave without waiting */
+        int failure; /* why it shut down by itself: kbus_runtime_run's */
         uint64_t stats[KBUS_STAT__COUNT];
         /* Set by the runtime: called when a record or a call ends, so that
          * a shutdown can finish once nothing is in flight. */
         void (*quiet)(kbus_runtime *rt);
+        /* Set by the runtime: begins a shutdown (kbus_runtime_shutdown). */
+        void (*stop)(kbus_runtime *rt);
 
         rd_kafka_t *producer;
         kbus_bridge producer_bridge;

@@ -195,6 +195,38 @@ static void ready_push(kbus_call *call) {
 
 /* Runs what record completions made ready: the next record of a key, and
  * waiting records of partitions that have room again. */
+/* Handled: the record stops counting against max_in_flight, though it
+ * holds its offset until what it wrote is delivered. */
+static void free_slot(kbus_call *call) {
+        kbus_partition *p = call->part;
+        if (call->slot_freed)
+                return;
+        call->slot_freed = true;
+        p->in_flight--;
+        if (p->wait.n > 0)
+                event_active(call->rt->ready_ev, EV_TIMEOUT, 0);
+}
+
+/* The call's table changes are applied: the next record of its key runs
+ * now, and sees them, while this one waits for their delivery.  Should a
+ * delivery fail, the runtime stops (table.c), so no later record of the
+ * key is affirmed on top of a change that was not written. */
+static void pass_key(kbus_call *call) {
+        kbus_partition *p = call->part;
+        if (p->dispatching == call)
+                p->dispatching = NULL; /* its key was never taken */
+        if (call->keyed) {
+                kbus_keyed *k = kbus__keys_release(&p->keys, &call->key);
+                call->keyed = false;
+                if (k) {
+                        kbus_call *next = kbus__entry_of(k, kbus_call, key);
+                        next->state = KBUS_REC_READY;
+                        ready_push(next);
+                }
+        }
+        free_slot(call);
+}
+
 static void on_ready(evutil_socket_t fd, short what, void *arg) {
         kbus_runtime *rt = arg;
         kbus_call *call;
@@ -293,7 +325,7 @@ static void end(kbus_call *call, bool abandoned) {
                         p->dispatching =
                             NULL; /* admit() need not take its key */
                 rt->records_in_flight--;
-                if (call->state != KBUS_REC_REPLYING)
+                if (!call->slot_freed)
                         p->in_flight--;
                 p->live--;
                 call_free(call);
@@ -489,7 +521,6 @@ static bool retry_later(kbus_call *call, kbus_status code,
 static int send_reply(kbus_call *call, kbus_status status, const char *message,
                       void *value, size_t len, bool ends) {
         kbus_runtime *rt = call->rt;
-        kbus_partition *p = call->part;
         char topic[256], tp[KBUS_TRACEPARENT_LEN + 1];
         int rc;
 
@@ -522,12 +553,8 @@ static int send_reply(kbus_call *call, kbus_status status, const char *message,
                 return rc;
         }
         if (ends) {
-                /* Handled: the record stops counting against max_in_flight,
-                 * though it holds its offset until the reply is written. */
                 call->state = KBUS_REC_REPLYING;
-                p->in_flight--;
-                if (p->wait.n > 0)
-                        event_active(rt->ready_ev, EV_TIMEOUT, 0);
+                free_slot(call);
         }
         return 0;
 }
@@ -701,11 +728,11 @@ static void release(kbus_call *call) {
                          error ? error : "an event was not delivered");
         } else if (h.kind == KBUS_OUTCOME_REPLY) {
                 if (call->writes)
-                        STATE_DO(call, apply, call);
+                        STATE_DO(call, written, call);
                 reply_packed(call, h.value, h.len);
         } else if (h.kind == KBUS_OUTCOME_ACK) {
                 if (call->writes)
-                        STATE_DO(call, apply, call);
+                        STATE_DO(call, written, call);
                 kbus__record_finish(call);
         } else {
                 fail_now(call, h.code, h.message);
@@ -780,8 +807,8 @@ int kbus_call_reply(kbus_call *call, const ProtobufCMessage *reply) {
         }
         /* Table changes go to the changelog with the reply (its outbox);
          * the reply leaves once they are delivered. */
-        if (call->writes)
-                STATE_DO(call, commit, call, KBUS_OK, value, len);
+        if (call->writes && STATE_DO(call, commit, call, KBUS_OK, value, len))
+                pass_key(call);
         if (must_hold(call))
                 return hold(call, KBUS_OUTCOME_REPLY, KBUS_OK, NULL, value,
                             len);
@@ -795,8 +822,8 @@ int kbus_call_ack(kbus_call *call) {
                 return KBUS_INVALID_ARGUMENT; /* must reply */
         if (stale_state(call))
                 return 0;
-        if (call->writes)
-                STATE_DO(call, commit, call, KBUS_OK, NULL, 0);
+        if (call->writes && STATE_DO(call, commit, call, KBUS_OK, NULL, 0))
+                pass_key(call);
         if (must_hold(call))
                 return hold(call, KBUS_OUTCOME_ACK, KBUS_OK, NULL, NULL, 0);
         kbus__record_finish(call);

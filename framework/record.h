@@ -19,7 +19,9 @@
  *   BACKOFF --timer--> HANDLING;  REPLYING, DEAD_LETTERING --report--> end
  *
  * Records of one key run one at a time (KBUS_ORDER_KEY): a record whose
- * key another holds waits; the next one runs when the holder ends.
+ * key another holds waits; the next one runs when the holder ends, or,
+ * when the holder's table changes are applied, as soon as they are (the
+ * holder then waits for their delivery without the key).
  */
 #ifndef KBUS_RECORD_H
 #define KBUS_RECORD_H
@@ -73,7 +75,8 @@ struct kbus_call {
         ProtobufCMessage *input;
         kbus_keyed key; /* KBUS_ORDER_KEY with a key: its place */
         bool keyed;
-        struct event *timer;             /* retry backoff */
+        bool slot_freed;     /* no longer counted against max_in_flight */
+        struct event *timer; /* retry backoff */
         struct kbus_call *lprev, *lnext; /* rt->live: every call alive */
         struct kbus_call *qnext;         /* rt->ready */
         kbus_dr reply_dr;                /* the reply's delivery report */

@@ -58,6 +58,7 @@ int kbus_runtime_new(kbus_runtime **rtp, kbus_config **confp,
                                  "out of memory");
         rt->conf = conf;
         rt->quiet = on_quiet;
+        rt->stop = kbus_runtime_shutdown;
         kbus__bridge_clear(&rt->producer_bridge);
         kbus__bridge_clear(&rt->reply_bridge);
         rt->room.tail = &rt->room.head;
@@ -212,7 +213,7 @@ int kbus_runtime_run(kbus_runtime *rt) {
         while (!rt->closed)
                 if (event_base_loop(rt->base, EVLOOP_ONCE) == -1)
                         return KBUS_INTERNAL;
-        return 0;
+        return rt->failure;
 }
 
 static void on_grace_expired(evutil_socket_t fd, short what, void *arg) {

@@ -7,8 +7,14 @@
  * (from a local snapshot if one is there, then the changelog's tail); the
  * group's other partitions keep flowing.  A handler's puts and deletes stay
  * with its call until the call succeeds; then each becomes a changelog
- * record of partition P, and they are applied in memory once all are
- * delivered, before the record's offset is stored.
+ * record of partition P and is applied in memory at once, so that the next
+ * record of the key runs without waiting for the delivery (each change
+ * keeps the value it replaced until its call ends: a snapshot takes out
+ * the changes not yet written, and puts them back).  The record's offset is
+ * stored, and its events and reply sent, once the changes are delivered.
+ * Changelog records are never given up for time; one the broker refuses
+ * for good may be under a later change that read it, so the runtime stops
+ * (state_broken) rather than go on from a table the changelog contradicts.
  *
  * Effectively once.  Every changelog record carries the input record it
  * came from and its place in that attempt's batch (kbus-source), the
@@ -188,6 +194,8 @@ typedef struct pending {
         uint32_t n;      /* changes in the batch */
         change *changes; /* those read, n at most */
         uint32_t seen;
+        uint32_t tables; /* tables the call wrote (kbus-tables) */
+        bool whole;      /* every change of this table's part read */
         void *outbox;
         size_t outbox_len;
         char topic[];
@@ -204,10 +212,15 @@ struct tpart {
         int64_t w_max; /* highest kbus-committed seen */
         int64_t restore_ms, restore_from, records_read, restore_end;
         bool from_snapshot;
+        bool from_oldest;  /* offset 0 is gone: read from the oldest kept */
         kbus_hash applied; /* applied, by input record */
         pending *pending;
-        writes *inflight; /* calls whose changes are out, not applied */
+        writes *inflight; /* in the first table's partition only: the
+                           * calls whose changes are applied in this
+                           * partition number's tables but not yet
+                           * written, the newest first */
         bool dirty;       /* changed since the last snapshot */
+        bool tainted;     /* holds changes of a call let go: no snapshot */
 };
 
 struct table {
@@ -230,6 +243,7 @@ struct state {
         int32_t partitions;       /* of the input topics, once known */
         struct event *checkpoint; /* forgetting, and snapshots */
         int64_t last_snapshot_ms;
+        bool broken; /* a change was refused: the runtime stops */
 };
 
 /* One put or delete of a call. */
@@ -239,7 +253,9 @@ typedef struct edit {
         writes *ws;
         table *t;
         int64_t delivered; /* its changelog offset, once delivered */
-        void *value;       /* NULL: a delete */
+        /* Before its call commits, the value it writes; after, the value
+         * it replaced in the table.  NULL: a delete; none. */
+        void *value;
         size_t len;
         size_t key_len;
         unsigned char key[];
@@ -253,18 +269,26 @@ struct writes {
         uint32_t n;
         bytes outbox; /* u32 count, then the messages */
         uint32_t n_out;
-        uint32_t n_events;       /* of the outbox: sent once written */
-        uint32_t changelog_left; /* changelog records not yet reported */
-        ProtobufCMessage **got;
+        uint32_t n_events;         /* of the outbox: sent once written */
+        uint32_t changelog_left;   /* changelog records not yet reported */
+        ProtobufCMessage *got_one; /* the first value it read */
+        ProtobufCMessage **got;    /* the others */
         size_t n_got;
         tpart *tp; /* while in its inflight list */
-        writes *inext;
-        /* A redelivered record: its outbox is being sent again. */
-        kbus_dr resend_dr;
-        uint32_t resend_pending;
-        bool resend_failed;
-        struct event *resend_timer;
-        const applied *resend;
+        writes *inext, *iprev;
+        bool applied_now;  /* its changes are in the table, not yet written */
+        bool write_failed; /* one of its changelog records was refused */
+        /* Sending an outbox until every message is delivered (tried again
+         * every second): the call's events once its changes are written,
+         * or everything a record handled before a restart sent. */
+        const void *send_p;
+        size_t send_len;
+        uint32_t send_count;
+        kbus_dr send_dr;
+        uint32_t send_pending;
+        bool send_failed;
+        struct event *send_timer;
+        void (*sent)(writes *ws);
 };
 
 static const kbus_state_ops table_ops;
@@ -322,6 +346,44 @@ static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
         return true;
 }
 
+/* Exchanges the table's value of \p x's key with the one \p x holds (NULL:
+ * no entry): applying a change keeps in it the value it replaced, and a
+ * second exchange takes the change out again.  False when out of memory
+ * (nothing changed). */
+static bool edit_swap(tpart *tp, edit *x) {
+        entry *e = entry_find(tp, x->key, x->key_len);
+        void *v = x->value;
+        size_t len = x->len;
+        if (!e && !v)
+                return true;
+        if (!e) {
+                if (!(e = kbus__calloc(1, sizeof(*e) + x->key_len)))
+                        return false;
+                memcpy(e->key, x->key, x->key_len);
+                e->key_len = x->key_len;
+                e->node.key = e->key;
+                e->node.len = x->key_len;
+                e->offset = -1;
+                if (!kbus__hash_insert(&tp->entries, &e->node)) {
+                        kbus__free(e);
+                        return false;
+                }
+                tp->overhead += sizeof(*e);
+        }
+        x->value = e->value;
+        x->len = e->len;
+        if (v) {
+                e->value = v;
+                e->len = len;
+        } else {
+                kbus__hash_remove(&tp->entries, &e->node);
+                tp->overhead -= sizeof(*e);
+                kbus__free(e);
+        }
+        tp->dirty = true;
+        return true;
+}
+
 static void free_entry_node(kbus_hnode *n, void *arg) {
         entry_free(kbus__entry_of(n, entry, node));
 }
@@ -330,6 +392,13 @@ static void free_entry_node(kbus_hnode *n, void *arg) {
 
 static tpart *tpart_of(table *t, int32_t partition) {
         return partition < t->n_parts ? t->parts[partition] : NULL;
+}
+
+/* The partition of the group's first table, which keeps the list of calls
+ * in flight for every table of that partition number (a call may write
+ * several); NULL when it is not ours. */
+static tpart *home(const state *st, int32_t partition) {
+        return tpart_of(st->tables, partition);
 }
 
 static void applied_free(kbus_hnode *n, void *arg) {
@@ -487,11 +556,42 @@ static void snap_entry(kbus_hnode *n, void *arg) {
         put_i64(b, e->offset);
 }
 
+/* Takes the changes of the calls still in flight out of \p tp (\p out) or
+ * puts them back: out newest first, back oldest first, so that each
+ * exchange undoes the other whatever later calls did to the same keys.
+ * False when out of memory (nothing changed). */
+static bool inflight_swap(tpart *tp, bool out) {
+        writes *calls = home(tp->t->st, tp->partition)->inflight;
+        size_t n = 0, i = 0;
+        edit **all;
+        for (writes *w = calls; w; w = w->inext)
+                for (edit *x = w->head; x; x = x->next)
+                        n += x->t == tp->t;
+        if (!n)
+                return true;
+        if (!(all = kbus__malloc(n * sizeof(*all))))
+                return false;
+        /* Newest first: the calls are, a call's own changes are not. */
+        for (writes *w = calls; w; w = w->inext) {
+                size_t m = 0, j = 0;
+                for (edit *x = w->head; x; x = x->next)
+                        m += x->t == tp->t;
+                for (edit *x = w->head; x; x = x->next)
+                        if (x->t == tp->t)
+                                all[i + m - 1 - j++] = x;
+                i += m;
+        }
+        for (i = 0; i < n; i++)
+                edit_swap(tp, all[out ? i : n - 1 - i]);
+        kbus__free(all);
+        return true;
+}
+
 /* Writes the partition's snapshot: what a restart reads instead of the
- * changelog up to the offset it covers.  Changes still out (not applied)
- * are not in it, so it covers the changelog only up to the first of their
- * records: a restore reads again from there, in order, which leaves the
- * entries it already had as they were. */
+ * changelog up to the offset it covers.  The changes of calls still in
+ * flight are taken out of it (they may never be written), and it covers
+ * the changelog only up to the first of their records: a restore reads
+ * again from there, in order, and finds their batches whole or not. */
 static void snap_write(tpart *tp) {
         state *st = tp->t->st;
         char path[1024], tmp[1040];
@@ -500,12 +600,22 @@ static void snap_write(tpart *tp) {
         uint32_t crc;
         FILE *f;
 
-        if (!st->rt->conf->state_dir || tp->restoring || !tp->dirty)
+        if (!st->rt->conf->state_dir || tp->restoring || !tp->dirty ||
+            tp->tainted || st->broken || tp->pending ||
+            !home(st, tp->partition))
                 return;
-        for (writes *w = tp->inflight; w; w = w->inext)
+        for (writes *w = home(st, tp->partition)->inflight; w; w = w->inext)
                 for (edit *x = w->head; x; x = x->next)
-                        if (x->delivered >= 0 && x->delivered < covers)
+                        if (x->t == tp->t && x->delivered >= 0 &&
+                            x->delivered < covers)
                                 covers = x->delivered;
+        if (!inflight_swap(tp, true)) {
+                KBUS_LOG(KBUS_LOG_WARN, "table",
+                         "snapshot of table %s partition %" PRId32
+                         " skipped: out of memory",
+                         tp->t->desc->name, tp->partition);
+                return;
+        }
         put(&b, SNAP_MAGIC, 8);
         put_blob(&b, st->g->id, strlen(st->g->id));
         put_blob(&b, tp->t->desc->name, strlen(tp->t->desc->name));
@@ -517,6 +627,7 @@ static void snap_write(tpart *tp) {
         kbus__hash_each(&tp->applied, snap_applied, &b);
         put_i64(&b, (int64_t)tp->entries.n);
         kbus__hash_each(&tp->entries, snap_entry, &b);
+        inflight_swap(tp, false);
         crc = crc32(b.p, b.len);
         put_u32(&b, crc);
         snap_path(tp, path, sizeof(path), "");
@@ -694,10 +805,14 @@ static void restorer_change(tpart *tp, bool add) {
         rd_kafka_topic_partition_list_t *l =
             rd_kafka_topic_partition_list_new(1);
         rd_kafka_error_t *err;
-        /* Without a snapshot, from the changelog's first record, which is
-         * not 0 once the broker dropped old ones. */
+        /* Without a snapshot, from offset 0, or, once the broker dropped
+         * the first records, from the oldest it keeps.  Asking for the
+         * oldest at once costs librdkafka 2.0.2 half a second (an offset
+         * lookup, then a fetch backoff) on every restore. */
         rd_kafka_topic_partition_list_add(l, tp->t->changelog, tp->partition)
-            ->offset = tp->next > 0 ? tp->next : RD_KAFKA_OFFSET_BEGINNING;
+            ->offset = tp->next > 0      ? tp->next
+                       : tp->from_oldest ? RD_KAFKA_OFFSET_BEGINNING
+                                         : 0;
         err = add ? rd_kafka_incremental_assign(tp->t->st->restorer, l)
                   : rd_kafka_incremental_unassign(tp->t->st->restorer, l);
         if (err) {
@@ -741,15 +856,85 @@ static void apply_pending(tpart *tp, pending *pb) {
         }
 }
 
+/* The pending batch of \p tp for the same input record and attempt as
+ * \p pb, taken out of its list; NULL if there is none. */
+static pending *take_pending(tpart *tp, const pending *pb) {
+        for (pending **pp = &tp->pending; *pp; pp = &(*pp)->next) {
+                pending *q = *pp;
+                if (q->offset == pb->offset && q->attempt == pb->attempt &&
+                    !strcmp(q->topic, pb->topic)) {
+                        *pp = q->next;
+                        return q;
+                }
+        }
+        return NULL;
+}
+
+/* Whether the call behind \p pb wrote its part whole in every table it
+ * wrote: read whole in this restore, or remembered from a snapshot. */
+static bool whole_everywhere(state *st, int32_t partition, const pending *pb) {
+        uint32_t whole = 0;
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *tp = tpart_of(t, partition);
+                const pending *q = tp ? tp->pending : NULL;
+                while (q &&
+                       (q->offset != pb->offset || q->attempt != pb->attempt ||
+                        strcmp(q->topic, pb->topic)))
+                        q = q->next;
+                if (q ? q->whole
+                      : tp && applied_find(tp, pb->topic, strlen(pb->topic),
+                                           pb->offset))
+                        whole++;
+        }
+        return whole >= pb->tables;
+}
+
+/* Every table of the partition number is restored: the batches of calls
+ * that wrote several tables are decided together.  Whole in every table,
+ * a call is applied and remembered in each; otherwise a crash cut it
+ * short, and it is dropped from each, so that its record runs again
+ * rather than count as handled with a table missing its part.  Below the
+ * committed mark, compaction took the rest: applied as they are. */
+static void settle(state *st, int32_t partition) {
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *tp = tpart_of(t, partition);
+                while (tp && tp->pending) {
+                        pending *pb = tp->pending;
+                        bool whole = whole_everywhere(st, partition, pb);
+                        /* pb names the call: its own table's turn last. */
+                        for (table *u = t->next;; u = u->next) {
+                                tpart *up = u ? tpart_of(u, partition) : tp;
+                                pending *q = up ? take_pending(up, pb) : NULL;
+                                if (q && (whole || q->offset < up->w_max))
+                                        apply_pending(up, q);
+                                if (q && whole)
+                                        remember(up, q->topic, strlen(q->topic),
+                                                 q->offset, q->outbox,
+                                                 q->outbox_len);
+                                if (q)
+                                        pending_free(q);
+                                if (!u)
+                                        break;
+                        }
+                }
+        }
+}
+
 static void restore_done(tpart *tp) {
         state *st = tp->t->st;
         size_t dropped = 0;
-        /* Batches never completed: below the committed mark, compaction
-         * took the rest (they are applied); above it, a crash cut them
-         * short, and their input records come again. */
-        while (tp->pending) {
-                pending *pb = tp->pending;
-                tp->pending = pb->next;
+        bool last = true;
+        /* Batches of this table never completed: below the committed
+         * mark, compaction took the rest (they are applied); above it, a
+         * crash cut them short, and their input records come again.
+         * Batches of calls that wrote several tables wait for settle(). */
+        for (pending **pp = &tp->pending; *pp;) {
+                pending *pb = *pp;
+                if (pb->tables > 1) {
+                        pp = &pb->next;
+                        continue;
+                }
+                *pp = pb->next;
                 if (pb->offset < tp->w_max)
                         apply_pending(tp, pb);
                 else
@@ -769,6 +954,13 @@ static void restore_done(tpart *tp) {
                  kbus__now_ms() - tp->restore_ms,
                  dropped ? ", unfinished batches left for redelivery" : "");
         restorer_change(tp, false);
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *other = tpart_of(t, tp->partition);
+                if (other && other->restoring)
+                        last = false;
+        }
+        if (last)
+                settle(st, tp->partition);
         release_holds(st, tp->partition);
 }
 
@@ -827,12 +1019,14 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
         size_t src_len, w_len, ob_len = 0;
         int64_t offset;
         uint32_t attempt, i, n;
+        uint64_t tables = 1;
         const char *topic;
         size_t topic_len;
         pending *pb;
         change *c;
 
-        tp->records_read++;
+        if (!tp->records_read++ && tp->from_oldest)
+                tp->restore_from = m->offset; /* for the log line */
         tp->next = m->offset + 1;
         tp->dirty = true;
         if ((w = header(m, KBUS_H_COMMITTED, &w_len))) {
@@ -853,6 +1047,26 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
                 return;
         }
         ob = header(m, KBUS_H_OUTBOX, &ob_len);
+        if ((w = header(m, KBUS_H_TABLES, &w_len))) {
+                const char *c = w;
+                if (!get_dec(&c, c + w_len, &tables) || tables > 1000)
+                        tables = 1;
+        }
+        if (n == 1 && tables == 1) {
+                /* A batch of one change (a call that wrote one entry):
+                 * whole as it is read, so applied without a pending. */
+                void *v = m->payload ? kbus__malloc(m->len ? m->len : 1) : NULL;
+                if (v)
+                        memcpy(v, m->payload, m->len);
+                if ((m->payload && !v) ||
+                    !entry_set(tp, m->key, m->key_len, v, m->len, m->offset))
+                        KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                 "out of memory restoring table %s",
+                                 tp->t->desc->name);
+                remember(tp, topic, topic_len, offset, ob_len ? ob : NULL,
+                         ob_len);
+                return;
+        }
         for (pb = tp->pending; pb; pb = pb->next)
                 if (pb->offset == offset && pb->attempt == attempt &&
                     strlen(pb->topic) == topic_len &&
@@ -871,6 +1085,7 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
                 pb->offset = offset;
                 pb->attempt = attempt;
                 pb->n = n;
+                pb->tables = (uint32_t)tables;
                 pb->next = tp->pending;
                 tp->pending = pb;
         }
@@ -892,7 +1107,11 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
                 memcpy(pb->outbox, ob, ob_len);
                 pb->outbox_len = ob_len;
         }
-        if (i == n && pb->seen == pb->n) {
+        if (i == n && pb->seen == pb->n && pb->tables > 1) {
+                /* Whole here; applied once the call's other tables are
+                 * restored and found whole too (settle). */
+                pb->whole = true;
+        } else if (i == n && pb->seen == pb->n) {
                 /* Complete: applied, and remembered in case its input
                  * record comes again. */
                 pending **pp = &tp->pending;
@@ -948,6 +1167,12 @@ static void restorer_drain(void *owner) {
                 } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET &&
                            tp->from_snapshot) {
                         snapshot_gone(tp);
+                } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET &&
+                           !tp->from_oldest && tp->next == 0) {
+                        /* Offset 0 is gone: from the oldest record kept. */
+                        tp->from_oldest = true;
+                        restorer_change(tp, false);
+                        restorer_change(tp, true);
                 } else if (m->err) {
                         KBUS_LOG(KBUS_LOG_WARN, "table",
                                  "restoring %s [%" PRId32 "]: %s", topic,
@@ -1034,6 +1259,8 @@ static void state_assigned(void *arg, kbus_partition *p) {
 
 static void state_revoked(void *arg, kbus_partition *p) {
         state *st = arg;
+        /* Snapshots first: each needs the first table's list of calls in
+         * flight, which goes with that table's partition. */
         for (table *t = st->tables; t; t = t->next) {
                 tpart *tp = tpart_of(t, p->partition);
                 if (!tp || --tp->users > 0)
@@ -1050,8 +1277,13 @@ static void state_revoked(void *arg, kbus_partition *p) {
                 } else {
                         snap_write(tp);
                 }
-                t->parts[p->partition] = NULL;
-                tpart_free(tp);
+        }
+        for (table *t = st->tables; t; t = t->next) {
+                tpart *tp = tpart_of(t, p->partition);
+                if (tp && tp->users == 0) {
+                        t->parts[p->partition] = NULL;
+                        tpart_free(tp);
+                }
         }
 }
 
@@ -1183,8 +1415,17 @@ static int partitions_of(const struct rd_kafka_metadata *md,
  * case g).  The handle is kept so that the producer keeps the topic. */
 static void changelog_warm(state *st, table *t) {
         const struct rd_kafka_metadata *md;
-        if (t->rkt || !(t->rkt = rd_kafka_topic_new(st->rt->producer,
-                                                    t->changelog, NULL)))
+        rd_kafka_topic_conf_t *tc;
+        if (t->rkt)
+                return;
+        /* Changelog records never time out (message.timeout.ms 0): an
+         * outage delays them, and the records behind them, however long it
+         * lasts.  Giving one up would leave a change in the table that the
+         * changelog does not have (state_broken). */
+        tc = rd_kafka_default_topic_conf_dup(st->rt->producer);
+        if (tc)
+                rd_kafka_topic_conf_set(tc, "message.timeout.ms", "0", NULL, 0);
+        if (!(t->rkt = rd_kafka_topic_new(st->rt->producer, t->changelog, tc)))
                 return;
         if (rd_kafka_metadata(st->rt->producer, 0, t->rkt, &md, 5000) ==
             RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -1301,7 +1542,6 @@ static writes *writes_of(kbus_call *call, state *st) {
         if (!ws && (ws = kbus__calloc(1, sizeof(*ws)))) {
                 ws->st = st;
                 ws->call = call;
-                put_u32(&ws->outbox, 0); /* the count, set when written */
                 call->writes = ws;
         }
         return ws;
@@ -1310,17 +1550,24 @@ static writes *writes_of(kbus_call *call, state *st) {
 static void inflight_unlink(writes *ws) {
         if (!ws->tp)
                 return;
-        for (writes **pp = &ws->tp->inflight; *pp; pp = &(*pp)->inext)
-                if (*pp == ws) {
-                        *pp = ws->inext;
-                        break;
-                }
+        if (ws->iprev)
+                ws->iprev->inext = ws->inext;
+        else
+                ws->tp->inflight = ws->inext;
+        if (ws->inext)
+                ws->inext->iprev = ws->iprev;
         ws->tp = NULL;
 }
 
 static void state_discard(void *arg, kbus_call *call) {
         writes *ws = call->writes;
         call->writes = NULL;
+        /* Let go with its changes in the table, not known to be written:
+         * only a restore from the changelog can take them out, so no
+         * snapshot is made of the partition any more. */
+        for (edit *x = ws->applied_now && ws->tp ? ws->head : NULL; x;
+             x = x->next)
+                tpart_of(x->t, call->part->partition)->tainted = true;
         inflight_unlink(ws);
         while (ws->head) {
                 edit *x = ws->head;
@@ -1328,13 +1575,16 @@ static void state_discard(void *arg, kbus_call *call) {
                 kbus__free(x->value);
                 kbus__free(x);
         }
+        if (ws->got_one)
+                protobuf_c_message_free_unpacked(ws->got_one,
+                                                 &kbus__pb_allocator);
         for (size_t i = 0; i < ws->n_got; i++)
                 protobuf_c_message_free_unpacked(ws->got[i],
                                                  &kbus__pb_allocator);
         kbus__free(ws->got);
         kbus__free(ws->outbox.p);
-        if (ws->resend_timer)
-                event_free(ws->resend_timer);
+        if (ws->send_timer)
+                event_free(ws->send_timer);
         kbus__free(ws);
 }
 
@@ -1346,6 +1596,8 @@ static void outbox_add(writes *ws, const char *topic, int32_t partition,
         const void *v;
         size_t vlen, n = 0;
         bytes *b = &ws->outbox;
+        if (!ws->n_out)
+                put_u32(b, 0); /* the count, set below */
         put_blob(b, topic, strlen(topic));
         put_u32(b, (uint32_t)partition);
         put_blob(b, key, key_len);
@@ -1376,9 +1628,9 @@ static uint32_t outbox_send(kbus_runtime *rt, const void *outbox,
                             size_t outbox_len, uint32_t first, uint32_t count,
                             kbus_dr *dr, bool *failed);
 
-/* The call's events go out once its changes are written: a crash in
- * between leaves them in the changelog's outbox, sent when the record
- * comes again; a crash before leaves nothing, and the record runs again. */
+/* The events of a call that changed no table: they count in call->pub
+ * like events published outside a group with tables, and one that is not
+ * delivered fails the call, which runs again. */
 static void send_events(writes *ws) {
         kbus_call *call = ws->call;
         bool failed = false;
@@ -1391,19 +1643,125 @@ static void send_events(writes *ws) {
         }
 }
 
+/* ---- sending an outbox until it is delivered ---- */
+
+static void send_outbox(writes *ws);
+
+static void on_send_timer(evutil_socket_t fd, short what, void *arg) {
+        send_outbox(arg);
+}
+
+static void send_delivered(kbus_dr *dr, const rd_kafka_message_t *m) {
+        writes *ws = kbus__entry_of(dr, writes, send_dr);
+        if (m->err)
+                ws->send_failed = true;
+        if (--ws->send_pending > 0)
+                return;
+        if (!ws->send_failed) {
+                ws->sent(ws);
+                return;
+        }
+        /* Tried again until it goes, like a dead letter: copies carry the
+         * same ids, for the readers to drop. */
+        if (!ws->send_timer && !(ws->send_timer = evtimer_new(
+                                     ws->st->rt->base, on_send_timer, ws))) {
+                kbus__record_abandon(ws->call);
+                return;
+        }
+        kbus__timer_ms(ws->send_timer, 1000);
+}
+
+/* Sends messages [0, send_count) of the outbox at ws->send_p; ws->sent()
+ * runs once every one is delivered.  A record whose partition went, or a
+ * runtime that closed, is let go: the record comes again, and is found
+ * handled. */
+static void send_outbox(writes *ws) {
+        kbus_call *call = ws->call;
+        rd_kafka_message_t done = {.err = RD_KAFKA_RESP_ERR_NO_ERROR};
+        if (call->part->revoked || call->rt->closed) {
+                kbus__record_abandon(call);
+                return;
+        }
+        ws->send_failed = false;
+        ws->send_dr.delivered = send_delivered;
+        /* One more until every message is queued. */
+        ws->send_pending =
+            1 + outbox_send(call->rt, ws->send_p, ws->send_len, 0,
+                            ws->send_count, &ws->send_dr, &ws->send_failed);
+        send_delivered(&ws->send_dr, &done);
+}
+
+/* The events of a call whose changes are written are delivered: the call
+ * hears it as the last of its reports. */
+static void events_sent(writes *ws) {
+        rd_kafka_message_t done = {.err = RD_KAFKA_RESP_ERR_NO_ERROR};
+        ws->call->pub.dr.delivered(&ws->call->pub.dr, &done);
+}
+
+/* ---- writing a call's changes ---- */
+
+/* A changelog record the broker refused for good (an outage only delays
+ * them: they never time out).  Later changes of its partition may have
+ * read it, and may be written: going on would build on a table its
+ * changelog contradicts.  The runtime stops; whoever takes the partition
+ * next restores it from the changelog and handles its records from the
+ * last commit on. */
+static void state_broken(state *st, const edit *x,
+                         const rd_kafka_message_t *m) {
+        if (st->broken)
+                return;
+        st->broken = true;
+        KBUS_LOG(KBUS_LOG_ERROR, "table",
+                 "%s [%" PRId32 "]: a change of table %s was not written "
+                 "(%s): the runtime stops, and the partition's records are "
+                 "handled again from the last commit wherever it goes next",
+                 x->t->changelog, m->partition, x->t->desc->name,
+                 rd_kafka_err2str(m->err));
+        if (!st->rt->failure)
+                st->rt->failure = KBUS_ABORTED;
+        st->rt->stop(st->rt);
+}
+
 static void write_delivered(kbus_dr *dr, const rd_kafka_message_t *m) {
         edit *x = kbus__entry_of(dr, edit, dr);
         writes *ws = x->ws;
         kbus_call *call = ws->call;
-        if (!m->err)
+        tpart *tp;
+        entry *e;
+        if (m->err) {
+                ws->write_failed = true;
+                if (ws->applied_now)
+                        state_broken(ws->st, x, m); /* before the call hears */
+        } else {
                 x->delivered = m->offset;
-        /* The last change written, all of them well: the events follow,
-         * counted before this report is, so the outcome waits for them. */
-        if (--ws->changelog_left == 0 && !m->err && !call->pub.failed &&
-            !ws->outbox.failed)
-                send_events(ws);
-        /* The record counts it with the events. */
+                /* ws->tp is NULL once the partition was revoked: a table
+                 * partition of the same number now is another one. */
+                if (ws->tp && (tp = tpart_of(x->t, call->part->partition))) {
+                        if (m->offset >= tp->next)
+                                tp->next = m->offset + 1;
+                        if ((e = entry_find(tp, x->key, x->key_len)) &&
+                            e->offset < m->offset)
+                                e->offset = m->offset;
+                        tp->dirty = true;
+                }
+        }
+        /* The record counts this report; the events, counted at commit,
+         * keep it holding until they are sent. */
         call->pub.dr.delivered(&call->pub.dr, m);
+        if (--ws->changelog_left > 0 || !ws->applied_now)
+                return;
+        if (ws->write_failed) {
+                events_sent(ws); /* none: the call is let go */
+                return;
+        }
+        /* Written: from now on the record is done but for its events,
+         * which are sent until they go (handling it again would write its
+         * changes twice). */
+        ws->send_p = ws->outbox.p;
+        ws->send_len = ws->outbox.len;
+        ws->send_count = ws->n_events;
+        ws->sent = events_sent;
+        send_outbox(ws);
 }
 
 /* Writes \p v in decimal at \p p, without a terminating NUL; returns the
@@ -1422,25 +1780,38 @@ static char *put_dec(char *p, int64_t v) {
         return p;
 }
 
+static bool commit_fails(kbus_call *call, const char *why) {
+        if (!call->pub.failed) {
+                call->pub.failed = true;
+                call->pub.error = kbus__strdup(why);
+        }
+        return false;
+}
+
 /* Produces the call's changes, in order, to partition P of each table's
- * changelog; the last one carries the outbox: the events the handler
- * published (sent once the changes are written) and the reply about to be
- * sent. */
-static void state_commit(void *arg, kbus_call *call, kbus_status status,
+ * changelog (the last one carries the outbox: the events the handler
+ * published and the reply about to be sent), then applies them: the
+ * records that follow see them at once.  The events go out once the
+ * changes are written. */
+static bool state_commit(void *arg, kbus_call *call, kbus_status status,
                          const void *reply, size_t reply_len) {
         state *st = arg;
         writes *ws = call->writes;
         kbus_partition *p = call->part;
-        char source[320], committed[24], *end;
+        char source[320], committed[24], tables[12], *end;
         const char *in_topic = kbus_call_topic(call);
         size_t in_topic_len = strlen(in_topic);
-        ssize_t committed_len;
+        ssize_t committed_len, tables_len;
+        uint32_t n_tables = 0;
 
         ws->n_events = ws->n_out;
         if (!ws->n) {
                 send_events(ws); /* no changes: nothing to wait for */
-                return;
+                return false;
         }
+        if (st->broken)
+                return commit_fails(call, "the runtime stops: a table change "
+                                          "was refused");
         if (call->wants_reply) {
                 char topic[256], tp[KBUS_TRACEPARENT_LEN + 1];
                 rd_kafka_headers_t *h;
@@ -1453,6 +1824,8 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
                            reply_len, h);
                 rd_kafka_headers_destroy(h);
         }
+        if (ws->outbox.failed)
+                return commit_fails(call, "out of memory");
         committed_len =
             put_dec(committed, kbus__offsets_open(&p->offsets)
                                    ? kbus__offsets_oldest(&p->offsets)
@@ -1460,6 +1833,15 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
             committed;
         if (in_topic_len > sizeof(source) - 64)
                 in_topic_len = sizeof(source) - 64;
+        /* The tables it writes: a restore takes the call as handled only
+         * when its part in each of them is whole. */
+        for (edit *x = ws->head; x; x = x->next) {
+                edit *y = ws->head;
+                while (y->t != x->t)
+                        y = y->next;
+                n_tables += y == x;
+        }
+        tables_len = put_dec(tables, n_tables) - tables;
         for (edit *x = ws->head; x; x = x->next) {
                 rd_kafka_headers_t *h = rd_kafka_headers_new(4);
                 void *value = NULL;
@@ -1487,7 +1869,12 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
                 rd_kafka_header_add(h, KBUS_H_SOURCE, -1, source, end - source);
                 rd_kafka_header_add(h, KBUS_H_COMMITTED, -1, committed,
                                     committed_len);
-                if (!x->next && !ws->outbox.failed && ws->n_out)
+                if (n_tables > 1)
+                        rd_kafka_header_add(h, KBUS_H_TABLES, -1, tables,
+                                            tables_len);
+                /* On the last change of each table's part: whichever
+                 * table finds the record again sends it all again. */
+                if (i == n && ws->n_out)
                         rd_kafka_header_add(h, KBUS_H_OUTBOX, -1, ws->outbox.p,
                                             (ssize_t)ws->outbox.len);
                 if (x->value && !(value = kbus__malloc(x->len ? x->len : 1))) {
@@ -1503,85 +1890,59 @@ static void state_commit(void *arg, kbus_call *call, kbus_status status,
                             x->key, x->key_len, value, x->len, h, &x->dr);
                 }
                 if (rc) {
-                        /* Like an event that was not delivered: the call
-                         * fails, and its retry writes the batch again. */
-                        if (!call->pub.failed) {
-                                call->pub.failed = true;
-                                call->pub.error = kbus__strdup(
-                                    "cannot write to the changelog");
-                        }
+                        /* Not applied: the call fails, and its retry writes
+                         * the batch again. */
+                        commit_fails(call, "cannot write to the changelog");
                         continue;
                 }
                 call->pub.pending++;
                 ws->changelog_left++;
         }
-        if ((ws->tp = tpart_of(ws->head->t, p->partition))) {
-                ws->inext = ws->tp->inflight;
-                ws->tp->inflight = ws;
-        }
-}
-
-static void state_apply(void *arg, kbus_call *call) {
-        writes *ws = call->writes;
-        const char *topic = kbus_call_topic(call);
-        tpart *first =
-            ws->head ? tpart_of(ws->head->t, call->part->partition) : NULL;
-        inflight_unlink(ws);
-        /* Until its offset is committed, a crash brings the record back:
-         * then it is recognised, and not handled twice. */
-        /* An outbox with nothing in it is kept as none, as a restore
-         * keeps it (no kbus-outbox header): a resend then sends nothing,
-         * without an allocation per record to say so. */
-        if (first)
-                remember(first, topic, strlen(topic), kbus_call_offset(call),
-                         ws->outbox.failed || !ws->n_out ? NULL : ws->outbox.p,
-                         ws->outbox.failed || !ws->n_out ? 0 : ws->outbox.len);
-        for (edit *x = ws->head; x; x = x->next) {
-                tpart *tp = tpart_of(x->t, call->part->partition);
-                if (!tp || x->delivered < 0)
-                        continue; /* revoked: its next owner restores it */
-                if (x->delivered >= tp->next)
-                        tp->next = x->delivered + 1;
-                tp->dirty = true;
-                if (!entry_set(tp, x->key, x->key_len, x->value, x->len,
-                               x->delivered))
+        if (call->pub.failed)
+                return false;
+        ws->tp = home(st, p->partition);
+        ws->iprev = NULL;
+        ws->inext = ws->tp->inflight;
+        if (ws->inext)
+                ws->inext->iprev = ws;
+        ws->tp->inflight = ws;
+        for (edit *x = ws->head; x; x = x->next)
+                if (!edit_swap(tpart_of(x->t, p->partition), x))
                         KBUS_LOG(KBUS_LOG_ERROR, "table",
                                  "out of memory applying to table %s",
                                  x->t->desc->name);
-                x->value = NULL; /* taken */
-        }
+        ws->applied_now = true;
+        call->pub.pending++; /* the events, sent once the changes are written */
+        return true;
+}
+
+static void state_written(void *arg, kbus_call *call) {
+        writes *ws = call->writes;
+        const char *topic = kbus_call_topic(call);
+        tpart *first =
+            ws->tp ? tpart_of(ws->head->t, call->part->partition) : NULL;
+        /* A snapshot made while it was in flight left its changes out;
+         * the next one has them. */
+        for (edit *x = first ? ws->head : NULL; x; x = x->next)
+                tpart_of(x->t, call->part->partition)->dirty = true;
+        inflight_unlink(ws);
+        ws->applied_now = false; /* and written */
+        /* Until its offset is committed, a crash brings the record back:
+         * then it is recognised, and not handled twice.  A restore learns
+         * that from the changelog; kept here, it goes into snapshots, which
+         * stand for the changelog they cover (without them it is never
+         * read: a partition this process gets again is restored).  An
+         * outbox with nothing in it is kept as none, as a restore keeps it
+         * (no kbus-outbox header): a resend then sends nothing, without an
+         * allocation per record to say so. */
+        if (first && ws->st->rt->conf->state_dir)
+                remember(first, topic, strlen(topic), kbus_call_offset(call),
+                         ws->n_out ? ws->outbox.p : NULL,
+                         ws->n_out ? ws->outbox.len : 0);
 }
 
 /* ---- redeliveries ---- */
 
-static void resend(writes *ws);
-
-static void on_resend_timer(evutil_socket_t fd, short what, void *arg) {
-        resend(arg);
-}
-
-static void resend_delivered(kbus_dr *dr, const rd_kafka_message_t *m) {
-        writes *ws = kbus__entry_of(dr, writes, resend_dr);
-        if (m->err)
-                ws->resend_failed = true;
-        if (--ws->resend_pending > 0)
-                return;
-        if (!ws->resend_failed) {
-                kbus__record_finish(ws->call);
-                return;
-        }
-        /* Tried again until it goes, like a dead letter. */
-        if (!ws->resend_timer &&
-            !(ws->resend_timer =
-                  evtimer_new(ws->st->rt->base, on_resend_timer, ws))) {
-                kbus__record_abandon(ws->call);
-                return;
-        }
-        kbus__timer_ms(ws->resend_timer, 1000);
-}
-
-/* Sends the outbox of a record handled before again; the record finishes
- * when all of it is delivered. */
 /* Produces messages [first, first + count) of \p outbox, each reporting to
  * \p dr; returns how many were queued, and sets *failed when one could not
  * be. */
@@ -1637,25 +1998,6 @@ static uint32_t outbox_send(kbus_runtime *rt, const void *outbox,
         return queued;
 }
 
-static void resend(writes *ws) {
-        kbus_call *call = ws->call;
-        if (call->part->revoked || call->rt->closed) {
-                kbus__record_abandon(call);
-                return;
-        }
-        ws->resend_failed = false;
-        ws->resend_dr.delivered = resend_delivered;
-        /* One more until every message is queued. */
-        ws->resend_pending =
-            1 + outbox_send(call->rt, ws->resend->outbox,
-                            ws->resend->outbox_len, 0, UINT32_MAX,
-                            &ws->resend_dr, &ws->resend_failed);
-        {
-                rd_kafka_message_t done = {.err = RD_KAFKA_RESP_ERR_NO_ERROR};
-                resend_delivered(&ws->resend_dr, &done);
-        }
-}
-
 /* The first record of an input partition after its assignment is where the
  * group's committed offset is: batches of records before it cannot come
  * again. */
@@ -1673,6 +2015,12 @@ static void forget_before_first(kbus_hnode *n, void *arg) {
                 kbus__hash_remove(&f->tp->applied, n);
                 applied_free(n, NULL);
         }
+}
+
+/* Everything a record handled before a restart sent is sent again: it is
+ * done. */
+static void redelivered_sent(writes *ws) {
+        kbus__record_finish(ws->call);
 }
 
 static bool state_redelivered(void *arg, kbus_call *call) {
@@ -1704,8 +2052,11 @@ static bool state_redelivered(void *arg, kbus_call *call) {
                         kbus__record_abandon(call);
                         return true;
                 }
-                ws->resend = a;
-                resend(ws);
+                ws->send_p = a->outbox;
+                ws->send_len = a->outbox_len;
+                ws->send_count = UINT32_MAX;
+                ws->sent = redelivered_sent;
+                send_outbox(ws);
                 return true;
         }
         return false;
@@ -1718,7 +2069,7 @@ static const kbus_state_ops table_ops = {
     .redelivered = state_redelivered,
     .produced = state_produced,
     .commit = state_commit,
-    .apply = state_apply,
+    .written = state_written,
     .discard = state_discard,
     .restoring = state_restoring,
     .metrics = state_metrics,
@@ -1852,6 +2203,10 @@ int kbus_table_get(kbus_call *call, const kbus_table_desc *td, const void *key,
                                         value);
         if (!msg)
                 return KBUS_DATA_LOSS;
+        if (!ws->got_one) {
+                *out = ws->got_one = msg;
+                return 0;
+        }
         if (!(ng = kbus__realloc(ws->got, (ws->n_got + 1) * sizeof(*ng)))) {
                 protobuf_c_message_free_unpacked(msg, &kbus__pb_allocator);
                 return KBUS_RESOURCE_EXHAUSTED;

@@ -11,12 +11,19 @@
  *   - a key of another partition is refused with INVALID_ARGUMENT by get,
  *     put and delete, and so is a value of another type;
  *   - a runtime of the same group started afterwards restores the table
- *     from the changelog: the same entries, deletes included.
+ *     from the changelog: the same entries, deletes included;
+ *   - a call that wrote two tables, cut short after one table's part (a
+ *     crash between them): the restore applies neither part, and the
+ *     record, delivered again, runs and writes both; a call's changes to
+ *     two tables each carry kbus-tables 2 and, on each part's last
+ *     record, the outbox.
  * Every record carries the same key, so the steps run one after the
  * other, each once the one before has ended (and its writes are applied);
  * the steps name the entry they work on.  A handler notes what it saw and
  * the test checks it afterwards, outside the loop.
  */
+#include <stdarg.h>
+
 #include <librdkafka/rdkafka.h>
 
 #include "core.h"
@@ -327,9 +334,214 @@ static void test_table_semantics(void **state) {
         kbus_runtime_free(pub);
 }
 
+/* ---- a call writing two tables ---- */
+
+#define TWO_TOPIC "table.two"
+#define TWO_GROUP "table-two"
+
+static const kbus_table_desc left = {
+    .name = "left",
+    .value = &hello__v1__greeted__descriptor,
+};
+static const kbus_table_desc right = {
+    .name = "right",
+    .value = &hello__v1__greeted__descriptor,
+};
+
+static int two_runs;
+static char two_left[16], two_right[16];
+
+/* Counts in both tables, and publishes the count. */
+static void on_two(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
+        const ProtobufCMessage *old = NULL;
+        Hello__V1__Greeted v = HELLO__V1__GREETED__INIT;
+        char n[16];
+        int rc = kbus_table_get(call, &left, NULL, 0, &old);
+        snprintf(n, sizeof(n), "%d",
+                 rc ? 1 : atoi(((const Hello__V1__Greeted *)old)->message) + 1);
+        v.name = ev->name;
+        v.message = n;
+        two_runs++;
+        assert_int_equal(kbus_table_put(call, &left, NULL, 0, &v.base), 0);
+        assert_int_equal(kbus_table_put(call, &right, NULL, 0, &v.base), 0);
+        assert_int_equal(kbus_call_publish(call, &ops_desc, &v.base), 0);
+        assert_int_equal(kbus_call_ack(call), 0);
+}
+
+/* Reads what the two tables hold for the key (another record's call). */
+static void on_two_read(kbus_call *call, const Hello__V1__Greeted *ev,
+                        void *arg) {
+        const ProtobufCMessage *v = NULL;
+        snprintf(two_left, sizeof(two_left), "%s",
+                 kbus_table_get(call, &left, NULL, 0, &v)
+                     ? "none"
+                     : ((const Hello__V1__Greeted *)v)->message);
+        snprintf(two_right, sizeof(two_right), "%s",
+                 kbus_table_get(call, &right, NULL, 0, &v)
+                     ? "none"
+                     : ((const Hello__V1__Greeted *)v)->message);
+        kbus_call_ack(call);
+}
+
+static void on_two_any(kbus_call *call, const Hello__V1__Greeted *ev,
+                       void *arg) {
+        if (!strcmp(ev->message, "read"))
+                on_two_read(call, ev, arg);
+        else
+                on_two(call, ev, arg);
+}
+
+/* Produces one record with headers (name, value pairs, NULL-ended). */
+static void produce_raw(rd_kafka_t *rk, const char *topic, int32_t partition,
+                        const char *key, const void *value, size_t len, ...) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+        va_list ap;
+        const char *name;
+        va_start(ap, len);
+        while ((name = va_arg(ap, const char *)))
+                rd_kafka_header_add(h, name, -1, va_arg(ap, const char *), -1);
+        va_end(ap);
+        assert_int_equal(
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_KEY(key, strlen(key)),
+                              RD_KAFKA_V_VALUE((void *)value, len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
+            0);
+}
+
+static rd_kafka_t *raw_client(rd_kafka_type_t type) {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char err[256];
+        rd_kafka_t *rk;
+        rd_kafka_conf_set(conf, "bootstrap.servers",
+                          kbus_broker_bootstrap(test_broker), NULL, 0);
+        rd_kafka_conf_set(conf, "group.id", "table-test-reader", NULL, 0);
+        rd_kafka_conf_set(conf, "fetch.wait.max.ms", "5", NULL, 0);
+        rk = rd_kafka_new(type, conf, err, sizeof(err));
+        assert_non_null(rk);
+        return rk;
+}
+
+/* The headers \p name of the records of \p topic [partition], joined by
+ * " "; one "-" for a record without it. */
+static void headers_of(const char *topic, int32_t partition, const char *name,
+                       char *out, size_t n) {
+        rd_kafka_t *rk = raw_client(RD_KAFKA_CONSUMER);
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
+        int64_t lo = 0, hi = 0;
+        rd_kafka_topic_partition_list_add(l, topic, partition)->offset = 0;
+        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, partition,
+                                                          &lo, &hi, 5000),
+                         0);
+        assert_int_equal(rd_kafka_assign(rk, l), 0);
+        out[0] = '\0';
+        for (int64_t read = lo; read < hi;) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+                rd_kafka_headers_t *h;
+                const void *v;
+                size_t vlen;
+                if (!m)
+                        continue;
+                if (!m->err) {
+                        read++;
+                        if (!rd_kafka_message_headers(m, &h) &&
+                            !rd_kafka_header_get_last(h, name, &v, &vlen))
+                                snprintf(out + strlen(out), n - strlen(out),
+                                         "%.*s ", (int)(vlen < 8 ? vlen : 8),
+                                         (const char *)v);
+                        else
+                                snprintf(out + strlen(out), n - strlen(out),
+                                         "- ");
+                }
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+}
+
+static void test_two_tables_cut_short(void **state) {
+        rd_kafka_mock_cluster_t *mock = kbus_broker_mock(test_broker);
+        kbus_event_desc two = ops_desc;
+        Hello__V1__Greeted v = HELLO__V1__GREETED__INIT;
+        char key[16], source[64], buf[160];
+        uint8_t packed[64];
+        size_t len;
+        int32_t p;
+        rd_kafka_t *rk;
+        kbus_runtime *sub, *pub;
+
+        two.topic = TWO_TOPIC;
+        key_in(key, "t", 0);
+        p = partition_of(key);
+        assert_int_equal(rd_kafka_mock_topic_create(mock, TWO_TOPIC, 2, 1), 0);
+        assert_int_equal(
+            rd_kafka_mock_topic_create(mock, TWO_GROUP ".left.changelog", 2, 1),
+            0);
+        assert_int_equal(rd_kafka_mock_topic_create(
+                             mock, TWO_GROUP ".right.changelog", 2, 1),
+                         0);
+        /* Record 0 of the input was handled: its part in "left" was
+         * written (count 1), then the process died before its part in
+         * "right". */
+        rk = raw_client(RD_KAFKA_PRODUCER);
+        v.name = key;
+        v.message = "count";
+        len = hello__v1__greeted__pack(&v, packed);
+        produce_raw(rk, TWO_TOPIC, p, key, packed, len, "ce_type",
+                    "hello.v1.Greeted", NULL);
+        v.message = "1";
+        len = hello__v1__greeted__pack(&v, packed);
+        snprintf(source, sizeof(source), "0 1 1/1 %s", TWO_TOPIC);
+        produce_raw(rk, TWO_GROUP ".left.changelog", p, key, packed, len,
+                    "kbus-source", source, "kbus-committed", "0", "kbus-tables",
+                    "2", NULL);
+        assert_int_equal(rd_kafka_flush(rk, 10000), 0);
+        rd_kafka_destroy(rk);
+
+        sub = test_runtime(TWO_GROUP, TWO_GROUP);
+        pub = test_runtime("table-two-pub", NULL);
+        assert_int_equal(kbus_table_attach(sub, &left, NULL), 0);
+        assert_int_equal(kbus_table_attach(sub, &right, NULL), 0);
+        assert_int_equal(
+            kbus_subscribe(sub, &two, NULL, (kbus_fn)on_two_any, NULL), 0);
+        assert_int_equal(kbus_runtime_start(sub), 0);
+        assert_true(run_until_ready(sub, 60));
+        /* Record 0 runs again: nothing of it was applied. */
+        for (int i = 0; i < 600 && two_runs < 1; i++)
+                run_for(0.05);
+        assert_int_equal(two_runs, 1);
+        v.message = "read";
+        assert_int_equal(kbus_publish(pub, &two, &v.base), 0);
+        for (int i = 0; i < 600 && !two_left[0]; i++)
+                run_for(0.05);
+        assert_string_equal(two_left, "1");
+        assert_string_equal(two_right, "1");
+        kbus_runtime_free(sub);
+        kbus_runtime_free(pub);
+        /* What that run wrote: both parts say two tables, and each ends
+         * with the outbox (its event). */
+        headers_of(TWO_GROUP ".left.changelog", p, "kbus-tables", buf,
+                   sizeof(buf));
+        assert_string_equal(buf, "2 2 ");
+        headers_of(TWO_GROUP ".right.changelog", p, "kbus-tables", buf,
+                   sizeof(buf));
+        assert_string_equal(buf, "2 ");
+        headers_of(TWO_GROUP ".right.changelog", p, "kbus-outbox", buf,
+                   sizeof(buf));
+        assert_true(strcmp(buf, "- ") != 0);
+        headers_of(TWO_GROUP ".left.changelog", p, "kbus-outbox", buf,
+                   sizeof(buf));
+        assert_true(strncmp(buf, "- ", 2) == 0 && strcmp(buf + 2, "- ") != 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_table_semantics),
+            cmocka_unit_test(test_two_tables_cut_short),
         };
         int rc;
         harness_up();

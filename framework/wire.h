@@ -36,6 +36,7 @@
 #define KBUS_H_SOURCE "kbus-source" /* "<offset> <attempt> <i>/<n> <topic>" */
 #define KBUS_H_COMMITTED "kbus-committed" /* decimal: all below are done */
 #define KBUS_H_OUTBOX "kbus-outbox"       /* binary: what the record sent */
+#define KBUS_H_TABLES "kbus-tables" /* decimal: tables the call wrote, if > 1 */
 
 /* Dead letters: Spring for Apache Kafka's names, and kbus's own. */
 #define KBUS_H_DLT_PREFIX "kafka_dlt-"

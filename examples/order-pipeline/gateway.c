@@ -18,7 +18,12 @@
  * or a bad quantity, 422 for an unknown product, 404 for an unknown order
  * or path, 405 for a wrong method, 503 (with Retry-After) when the backend
  * does not answer in time or is overloaded, 502 for any other backend
- * failure.
+ * failure.  So are the answers to requests that are not good HTTP, which
+ * http_guard.c turns away before libevent's HTTP server reads them: 413
+ * for a body over 64 KiB (also chunked), 400 for a malformed request line,
+ * header field or chunked body, 414, 417, 431, 501 for a method other
+ * than GET, POST, PUT, DELETE and HEAD or a Transfer-Encoding other than
+ * chunked, 505 for an HTTP version other than 1.0 and 1.1.
  *
  * The server listens on 127.0.0.1 only and prints its base URL as the
  * first line of standard output (useful with -p 0, any free port).
@@ -38,6 +43,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "http_guard.h"
 #include "orders.kbus.h"
 #include "pipeline.h"
 
@@ -345,9 +351,13 @@ static void route(struct evhttp_request *req, void *arg) {
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
         const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
         enum evhttp_cmd_type method = evhttp_request_get_command(req);
+        const char *message;
+        int code;
 
         gw.requests++;
-        if (!path) {
+        if (http_guard_refused(req, &code, &message)) {
+                send_error(req, code, message);
+        } else if (!path) {
                 send_error(req, 400, "bad request line");
         } else if (!strcmp(path, "/orders") || !strcmp(path, "/orders/")) {
                 if (method == EVHTTP_REQ_POST)
@@ -474,10 +484,14 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "gateway: cannot make the HTTP server\n");
                 return 1;
         }
-        evhttp_set_allowed_methods(
-            http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                      EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-        evhttp_set_max_body_size(http, MAX_BODY + 1);
+        /* Every request passes the guard first: what evhttp would answer
+         * with an HTML page of its own (a body over the limit, a request
+         * it cannot parse, a method it does not serve) is answered here,
+         * as JSON (http_guard.h). */
+        http_guard_attach(http,
+                          EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD,
+                          MAX_BODY);
         evhttp_set_timeout(http, 30);
         evhttp_set_gencb(http, route, NULL);
         sock = evhttp_bind_socket_with_handle(http, "127.0.0.1",

@@ -56,7 +56,8 @@ noinst_PROGRAMS += \
 	examples/order-pipeline/shipping \
 	examples/order-pipeline/order-load
 
-examples_order_pipeline_gateway_SOURCES = examples/order-pipeline/gateway.c
+examples_order_pipeline_gateway_SOURCES = examples/order-pipeline/gateway.c \
+	examples/order-pipeline/http_guard.c examples/order-pipeline/http_guard.h
 examples_order_pipeline_gateway_CPPFLAGS = $(op_cppflags) $(JANSSON_CFLAGS)
 examples_order_pipeline_gateway_LDADD = $(op_ldadd) $(JANSSON_LIBS)
 

@@ -26,9 +26,12 @@
  *    (orders saw no order captured with two charge ids);
  *    shipping shipped each paid order once; inventory's stock adds up for
  *    every product, what it shipped is what the shipped orders hold, and
- *    the stock of every failed payment came back.  The services settle a
+ *    the stock of every failed payment came back; orders holds one order
+ *    per placement, however often it was resent.  The services settle a
  *    moment after the orders do, so the checks are retried for a while.
- * 6. Prints one summary line, last:
+ * 6. Prints the throughput (final orders per second, from the first order
+ *    placed to the last one final) and the final latency's p50 and p99,
+ *    then one summary line, last:
  *      orders placed=N shipped=A rejected=B payment_failed=C lost=D
  *      place_p50_ms=X place_p99_ms=Y final_p50_ms=Z
  *    and exits with status 1 if an order was lost (not final in time) or a
@@ -100,6 +103,7 @@ struct books {
         /* partitions answered, of ld.partitions */
         int have_orders, have_inventory, have_payments, have_shipping;
         uint32_t o_double;
+        uint32_t o_orders; /* entries of the orders table */
         uint32_t o_placed, o_reserved, o_paid, o_shipped, o_rejected, o_failed,
             o_released;
         int64_t o_paid_cents;
@@ -153,6 +157,10 @@ static struct {
         bool ready_gateway;
         bool probed;
         int ready_pending, ready_ok; /* Audit calls out, answered OK */
+        /* Orders the orders service held before this run (its Audit while
+         * waiting for the services), and the warm-up orders placed. */
+        uint64_t ready_orders, base_orders;
+        long warmup_placed;
         struct books books;
         int exit_status;
 } ld;
@@ -528,6 +536,8 @@ static void make_audit_keys(void) {
 static void ready_orders(kbus_status s, const char *m,
                          const Shop__V1__OrdersAudit *a, void *arg) {
         ready_answer(s);
+        if (s == KBUS_OK && a)
+                ld.ready_orders += a->orders;
 }
 static void ready_inventory(kbus_status s, const char *m,
                             const Shop__V1__InventoryAudit *a, void *arg) {
@@ -555,6 +565,7 @@ static void probe_ready(void) {
         Shop__V1__AuditRequest req = SHOP__V1__AUDIT_REQUEST__INIT;
         ld.ready_pending = 0;
         ld.ready_ok = 0;
+        ld.ready_orders = 0;
         for (int32_t p = 0; p < ld.partitions; p++) {
                 req.partition_key = ld.audit_keys[p];
                 ld.ready_pending += 4;
@@ -604,6 +615,7 @@ static void audit_orders(kbus_status s, const char *m,
         if (!answered(s, a ? a->partition : -1, arg))
                 return;
         b->have_orders++;
+        b->o_orders += a->orders;
         b->o_placed += a->placed;
         b->o_reserved += a->stock_reserved;
         b->o_paid += a->paid;
@@ -809,6 +821,16 @@ static bool books_balance(bool print) {
         ok &= check(print, b->i_rejected == b->o_rejected, "rejections",
                     "inventory rejected %" PRIu32 "; orders REJECTED %" PRIu32,
                     b->i_rejected, b->o_rejected);
+        /* Every placement made one order, however often it was resent or
+         * handled again (table requests): none twice, none unseen. */
+        ok &= check(print,
+                    b->o_orders - ld.base_orders ==
+                        (uint64_t)(ld.warmup_placed + ld.n_placed),
+                    "orders",
+                    "orders holds %" PRIu64 " new orders; %ld placed "
+                    "(%ld warm-up)",
+                    b->o_orders - ld.base_orders,
+                    ld.warmup_placed + ld.n_placed, ld.warmup_placed);
         return ok;
 }
 
@@ -859,15 +881,22 @@ static void summary(void) {
         double *final = pipeline_xcalloc((size_t)ld.n_orders, sizeof(double));
         size_t n_place = 0, n_final = 0;
         long shipped, rejected, failed, lost;
+        int64_t first_placed = INT64_MAX, last_final = 0;
+        double span_s, p50, p99;
         bool balanced;
 
         for (long i = 0; i < ld.n_orders; i++) {
                 const struct lorder *o = &ld.orders[i];
                 if (o->ps == P_PLACED)
                         place[n_place++] = o->place_ms;
-                if (o->final && o->final_at_ms >= o->placed_at_ms)
+                if (o->final && o->final_at_ms >= o->placed_at_ms) {
                         final[n_final++] =
                             (double)(o->final_at_ms - o->placed_at_ms);
+                        if (o->placed_at_ms < first_placed)
+                                first_placed = o->placed_at_ms;
+                        if (o->final_at_ms > last_final)
+                                last_final = o->final_at_ms;
+                }
         }
         count_states(&shipped, &rejected, &failed);
         lost = ld.n_orders - ld.n_final;
@@ -900,13 +929,22 @@ static void summary(void) {
                                    : state_name(o->state));
                 }
         }
+        /* Throughput: the final orders over the time from the first one
+         * placed to the last one final, by the orders service's clock (the
+         * progress lines come from polling, a tick late). */
+        span_s = n_final ? (double)(last_final - first_placed) / 1000.0 : 0;
+        p50 = percentile(final, n_final, 0.50);
+        p99 = percentile(final, n_final, 0.99);
+        printf("info  %zu orders final in %.2f s from the first placed: %.0f "
+               "orders/s; final p50 %.1f ms, p99 %.1f ms\n",
+               n_final, span_s, span_s > 0 ? (double)n_final / span_s : 0, p50,
+               p99);
         printf("orders placed=%ld shipped=%ld rejected=%ld payment_failed=%ld "
                "lost=%ld place_p50_ms=%.1f place_p99_ms=%.1f "
                "final_p50_ms=%.1f\n",
                ld.n_placed, shipped, rejected, failed, lost,
                percentile(place, n_place, 0.50),
-               percentile(place, n_place, 0.99),
-               percentile(final, n_final, 0.50));
+               percentile(place, n_place, 0.99), p50);
         fflush(stdout);
         ld.exit_status = lost > 0 || !balanced || ld.n_bad_request ? 1 : 0;
         free(place);
@@ -983,6 +1021,7 @@ static void warmup_done(double now) {
         printf("warm-up: %ld of %ld orders final (%ld shipped) in %.0f ms; "
                "not counted below\n",
                ld.n_final, ld.n_orders, shipped, now - ld.load_start_ms);
+        ld.warmup_placed = ld.n_placed;
         start_load();
 }
 
@@ -994,6 +1033,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
                 if (ld.probed && ld.ready_pending == 0 &&
                     ld.ready_ok == 4 * ld.partitions &&
                     (ld.rpc || ld.ready_gateway)) {
+                        ld.base_orders = ld.ready_orders;
                         start_warmup();
                         break;
                 }

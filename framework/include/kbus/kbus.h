@@ -279,7 +279,11 @@ int kbus_runtime_ready(const kbus_runtime *rt);
 /**
  * @brief Starts, then dispatches the event_base until the runtime has shut
  *        down.  SIGINT and SIGTERM begin a graceful shutdown.
- * @returns 0 after a clean shutdown.
+ * @returns 0 after a clean shutdown; KBUS_ABORTED after a shutdown the
+ *          runtime began itself because it cannot go on safely (a state
+ *          table's change that the broker refused for good: see
+ *          docs/STATE.md), with an error logged; a supervisor should start
+ *          the program again.
  */
 int kbus_runtime_run(kbus_runtime *rt);
 
