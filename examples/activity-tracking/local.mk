@@ -19,10 +19,12 @@ noinst_PROGRAMS += examples/activity-tracking/web-sim \
 examples_activity_tracking_web_sim_SOURCES = \
 	examples/activity-tracking/web-sim.c
 nodist_examples_activity_tracking_web_sim_SOURCES = $(ACTIVITY_GEN)
-examples_activity_tracking_web_sim_CPPFLAGS = $(activity_cppflags)
-examples_activity_tracking_web_sim_LDADD = libkbus.la $(PROTOBUF_C_LIBS)
-# page-counter and top-pages say "ready" from a libevent timer on the
-# runtime's base.
+# web-sim paces itself (-r), and page-counter and top-pages say "ready",
+# with a libevent timer on the runtime's base.
+examples_activity_tracking_web_sim_CPPFLAGS = $(activity_cppflags) \
+	$(LIBEVENT_CFLAGS)
+examples_activity_tracking_web_sim_LDADD = libkbus.la $(PROTOBUF_C_LIBS) \
+	$(LIBEVENT_LIBS)
 examples_activity_tracking_page_counter_SOURCES = \
 	examples/activity-tracking/page-counter.c
 nodist_examples_activity_tracking_page_counter_SOURCES = $(ACTIVITY_GEN)

@@ -2,8 +2,8 @@
  * web-sim: a simulated web front end publishing one activity.v1.PageViewed
  * event per page view, then exiting.
  *
- *   web-sim [-c FILE] [-f NAME] [-n VIEWS] [-m PER_MINUTE [-s START_MS]
- *           [-j JITTER_MS]]
+ *   web-sim [-c FILE] [-f NAME] [-n VIEWS] [-r PER_SECOND]
+ *           [-m PER_MINUTE [-s START_MS] [-j JITTER_MS]]
  *   web-sim [-c FILE] [-f NAME] --stdin     (lines "USER PAGE [TIME_MS]")
  *
  * Simulated views go to the 25 pages below, the first ones more often,
@@ -16,7 +16,8 @@
  * cover many minutes of event time, and each view is moved back by up to
  * JITTER_MS at random, as views reach a front end out of order.
  *
- * It publishes as fast as the producer takes them: when the producer's
+ * It publishes as fast as the producer takes them (or PER_SECOND views a
+ * second, paced by a timer on the loop): when the producer's
  * queue is full (RESOURCE_EXHAUSTED), it asks kbus_runtime_when_room() to
  * be called back and goes on from there, so a million views slow down to
  * the broker's pace instead of failing.  Once all are queued it waits for
@@ -26,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <event2/event.h>
 
 #include "activity.kbus.h"
 
@@ -60,13 +63,18 @@ static const char *const pages[] = {"/",
 
 static void usage(FILE *out) {
         fprintf(out,
-                "usage: " PROG " [-c FILE] [-f NAME] [-n VIEWS] "
-                "[-m PER_MINUTE [-s START_MS] [-j JITTER_MS]] [--stdin]\n"
+                "usage: " PROG
+                " [-c FILE] [-f NAME] [-n VIEWS] [-r PER_SECOND] "
+                "[-m PER_MINUTE\n               [-s START_MS] [-j JITTER_MS]] "
+                "[--stdin]\n"
                 "Publishes activity.v1.PageViewed events, waits until "
                 "they are delivered,\nthen exits: 0 when every one was.\n\n"
                 "  -c FILE       kbus configuration file (libconfig format)\n"
                 "  -f NAME       this front end's name (default \"web-1\")\n"
                 "  -n VIEWS      simulated page views (default 100)\n"
+                "  -r PER_SECOND publish at most PER_SECOND views a second "
+                "(default: as\n"
+                "                fast as the producer takes them)\n"
                 "  -m PER_MINUTE views get the times of a simulated clock "
                 "moving\n"
                 "                PER_MINUTE views to the minute (default: the "
@@ -104,12 +112,14 @@ struct sim {
         kbus_runtime *rt;
         const char *frontend;
         int from_stdin;
-        long views;       /* simulated views to publish */
-        unsigned seed;    /* of the next simulated view */
-        long per_minute;  /* simulated clock: views per minute, 0: none */
-        int64_t start_ms; /* the simulated clock's start */
-        long jitter_ms;   /* simulated times move back by up to this */
-        char user[128];   /* the next view, not published yet */
+        long views;         /* simulated views to publish */
+        unsigned seed;      /* of the next simulated view */
+        long per_minute;    /* simulated clock: views per minute, 0: none */
+        int64_t start_ms;   /* the simulated clock's start */
+        long jitter_ms;     /* simulated times move back by up to this */
+        long rate;          /* views a second at most; 0: no limit */
+        struct event *pace; /* with a rate: goes on when more are due */
+        char user[128];     /* the next view, not published yet */
         char page[256];
         int64_t time_ms; /* its time; 0: when it is published */
         int have_next;
@@ -166,16 +176,23 @@ static int next_view(struct sim *sim) {
         return 0;
 }
 
-/* Publishes views until there are no more or the producer is full; then
- * it is called again once there is room.  The first call comes from the
- * loop too. */
+/* Publishes views until there are no more, the producer is full or, with
+ * a rate, none is due yet; then it is called again once there is room, or
+ * from the pace timer.  The first call comes from the loop too. */
 static void produce(kbus_status status, void *arg) {
         struct sim *sim = arg;
         if (status != KBUS_OK)
                 return; /* shutting down: a signal */
         while (next_view(sim)) {
                 Activity__V1__PageViewed pv = ACTIVITY__V1__PAGE_VIEWED__INIT;
+                struct timeval ten_ms = {0, 10000};
                 int rc;
+                if (sim->rate > 0 &&
+                    sim->published >=
+                        (long)((mono_s() - sim->start_s) * sim->rate)) {
+                        evtimer_add(sim->pace, &ten_ms);
+                        return; /* the view is kept for then */
+                }
                 pv.page = sim->page;
                 pv.user_id = sim->user;
                 pv.frontend = (char *)sim->frontend;
@@ -203,6 +220,10 @@ static void produce(kbus_status status, void *arg) {
         kbus_runtime_shutdown(sim->rt);
 }
 
+static void on_pace(evutil_socket_t fd, short what, void *arg) {
+        produce(KBUS_OK, arg);
+}
+
 int main(int argc, char **argv) {
         struct sim sim = {.frontend = "web-1", .views = 100, .seed = 1};
         const char *file = NULL;
@@ -223,6 +244,13 @@ int main(int argc, char **argv) {
                         sim.views = atol(argv[++i]);
                         if (sim.views <= 0) {
                                 fprintf(stderr, PROG ": -n needs a positive "
+                                                     "number\n");
+                                return 2;
+                        }
+                } else if (!strcmp(argv[i], "-r") && i + 1 < argc) {
+                        sim.rate = atol(argv[++i]);
+                        if (sim.rate <= 0) {
+                                fprintf(stderr, PROG ": -r needs a positive "
                                                      "number\n");
                                 return 2;
                         }
@@ -265,8 +293,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         sim.start_s = mono_s();
+        sim.pace = evtimer_new(kbus_runtime_event_base(sim.rt), on_pace, &sim);
         /* produce() starts on the first turn of the loop. */
-        rc = kbus_runtime_when_room(sim.rt, produce, &sim);
+        rc = sim.pace ? kbus_runtime_when_room(sim.rt, produce, &sim)
+                      : KBUS_RESOURCE_EXHAUSTED;
         if (!rc)
                 rc = kbus_runtime_run(sim.rt);
         if (rc) {
@@ -275,6 +305,8 @@ int main(int argc, char **argv) {
         }
         /* Everything is queued: wait for its delivery (or final failure,
          * after the producer's message.timeout.ms). */
+        if (sim.pace)
+                event_free(sim.pace);
         if (kbus_runtime_flush(sim.rt, -1))
                 sim.failed = 1;
         secs = mono_s() - sim.start_s;

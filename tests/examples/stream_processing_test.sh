@@ -4,7 +4,7 @@
 # the averages and alerts that come out do not depend on a crash.
 #
 # The same 6,000 readings (20 devices, 300 s of measurement time each,
-# published over 3 s) go through the pipeline twice, each time on a fresh
+# published over 9 s) go through the pipeline twice, each time on a fresh
 # broker: once undisturbed, once with averager, the middle stage, killed
 # with SIGKILL mid-stream and started again.  Both runs must produce the
 # same averages per device and 10-second window (averager keeps its sums
@@ -46,13 +46,17 @@ pipeline() {
         start averager "$dir/averager"
         start rules "$dir/rules" -v
         wait_for_line averager '^ready$' 60
-        start sensor-sim "$dir/sensor-sim" -d "$devices" -n "$rounds" -i 10 -s "$t0"
+        start sensor-sim "$dir/sensor-sim" -d "$devices" -n "$rounds" -i 30 -s "$t0"
         if [[ -n $kill ]]; then
                 has_some() { (($(averages_counted) >= want_averages / 4)); }
                 wait_for 60 "a quarter of the averages" has_some
+                # Once it has committed, so that a restart does not simply
+                # read everything again.
+                wait_for 60 "averager's first commits" \
+                        all_committed averager iot.v1.EnrichedReading
                 crash averager
                 at=$(averages_counted)
-                ((at < want_averages)) || fail "averager was killed after the end"
+                running sensor-sim || fail "sensor-sim had ended before the crash"
                 note "$run: averager killed after $at of $want_averages averages"
                 start averager "$dir/averager"
         fi
