@@ -39,6 +39,8 @@ static kbus_partition *part_add(kbus_group *g, const char *topic,
                         if (r->max_in_flight > 0)
                                 max_in_flight = r->max_in_flight;
                 }
+        if (g->one_at_a_time)
+                ordering = KBUS_ORDER_PARTITION;
         p = kbus__partition_new(g, g->rk, g->id, topic, partition, ordering,
                                 max_in_flight,
                                 (uint64_t)rt->conf->max_uncommitted);

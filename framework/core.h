@@ -12,6 +12,7 @@
  *   client.c    calls and replies; replies.c the idempotent reply cache
  *   table.c     state tables kept in changelog topics (kbus_state_ops)
  *   aggregate.c event-sourced aggregates, on tables and the record's API
+ *   window.c    windows by event time, on the public table API
  *   ops.c       /healthz, /readyz, /metrics
  *   setup.c     a runtime from a config file and the environment
  *   json.c, json_pool.c  the proto3 JSON mapping (kbus/json.h), a leaf
@@ -89,6 +90,9 @@ typedef struct kbus_group {
         bool joined;     /* had a first assignment, even an empty one */
         const kbus_state_ops *state_ops; /* tables, if any */
         void *state;
+        /* Windows (window.c): one record at a time per partition, whatever
+         * the topic's ordering, since a record may change other keys. */
+        bool one_at_a_time;
 } kbus_group;
 
 /* ---- a call this process made, waiting for its reply ---- */
@@ -188,6 +192,8 @@ struct kbus_runtime {
                 int max_in_flight;
         } * ordering_rules;
 
+        struct kbus_window *windows; /* window.c: freed with the runtime */
+
         struct event *sig_int, *sig_term, *grace_timer;
         struct evhttp *http; /* operations endpoint, if configured */
         int http_port;
@@ -216,6 +222,10 @@ void kbus__room_progress(kbus_runtime *rt);
 void kbus__room_shutdown(kbus_runtime *rt);
 /** Waiters still there are told CANCELLED now; frees the timer. */
 void kbus__room_fini(kbus_runtime *rt);
+
+/* window.c */
+/** Frees the windows, once the groups (and their tables) are closed. */
+void kbus__windows_free(kbus_runtime *rt);
 
 /* ops.c */
 int kbus__ops_start(kbus_runtime *rt, char *errstr, size_t errlen);

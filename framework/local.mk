@@ -29,6 +29,7 @@ libkbus_core_la_SOURCES = \
 	framework/route.h \
 	framework/record.c framework/record.h \
 	framework/table.c \
+	framework/window.c \
 	framework/server.c \
 	framework/events.c \
 	framework/consumer.c \
@@ -68,7 +69,7 @@ framework_tests = framework/hash_test framework/ring_test \
 	framework/offsets_test framework/keys_test framework/retry_test \
 	framework/wire_test framework/kafka_test framework/dlq_test \
 	framework/record_test framework/table_test \
-	framework/aggregate_test
+	framework/aggregate_test framework/window_test
 check_PROGRAMS += $(framework_tests)
 TESTS += $(framework_tests)
 framework_test_cppflags = $(libkbus_la_CPPFLAGS) $(CMOCKA_CFLAGS)
@@ -113,3 +114,15 @@ nodist_framework_aggregate_test_SOURCES = $(HELLO_GEN)
 framework_aggregate_test_CPPFLAGS = $(framework_test_cppflags) $(KBUS_GEN_CPPFLAGS) \
 	-I$(top_builddir)/examples/hello -I$(top_srcdir)/tests/integration
 framework_aggregate_test_LDADD = $(framework_test_ldadd)
+
+# window_test's messages: ticks and their sums.
+WINDOW_TEST_GEN = framework/window_test.pb-c.c framework/window_test.pb-c.h \
+	framework/window_test.kbus.c framework/window_test.kbus.h
+BUILT_SOURCES += $(WINDOW_TEST_GEN)
+CLEANFILES += $(WINDOW_TEST_GEN) framework/window_test.kbus-stamp
+EXTRA_DIST += framework/window_test.proto
+framework_window_test_SOURCES = framework/window_test.c
+nodist_framework_window_test_SOURCES = $(WINDOW_TEST_GEN)
+framework_window_test_CPPFLAGS = $(framework_test_cppflags) $(KBUS_GEN_CPPFLAGS) \
+	-I$(top_builddir)/framework -I$(top_srcdir)/tests/integration
+framework_window_test_LDADD = $(framework_test_ldadd)

@@ -921,3 +921,13 @@ int64_t kbus_call_offset(const kbus_call *call) {
 const char *kbus_call_traceparent(const kbus_call *call) {
         return call->in.traceparent;
 }
+
+int kbus_call_event_time(const kbus_call *call, int64_t *ms) {
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *v;
+        size_t len;
+        if (rd_kafka_message_headers(call->msg, &hdrs) ||
+            rd_kafka_header_get_last(hdrs, KBUS_H_CE_TIME, &v, &len) || !v)
+                return KBUS_NOT_FOUND;
+        return kbus__wire_time_parse(v, len, ms) ? KBUS_INVALID_ARGUMENT : 0;
+}

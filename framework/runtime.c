@@ -287,6 +287,7 @@ void kbus_runtime_free(kbus_runtime *rt) {
                 rd_kafka_poll(rt->producer, 0);
         }
         kbus__groups_close(rt);
+        kbus__windows_free(rt);
         kbus__client_fini(rt);
         kbus__aggregates_fini(rt);
         kbus__replies_fini(&rt->replies);

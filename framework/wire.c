@@ -336,6 +336,74 @@ static void rfc3339_now(char out[32]) {
         out[24] = '\0';
 }
 
+/* Reads \p n digits at *\p s as a decimal number, moving *\p s past them;
+ * -1 if one is not a digit or the text ends first. */
+static int digits(const char **s, const char *end, int n) {
+        int v = 0;
+        for (; n > 0; n--, (*s)++) {
+                if (*s >= end || **s < '0' || **s > '9')
+                        return -1;
+                v = v * 10 + (**s - '0');
+        }
+        return v;
+}
+
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (the civil
+ * calendar algorithm of Howard Hinnant's "chrono-compatible low-level date
+ * algorithms"). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+        int64_t era, yoe, doy, doe;
+        y -= m <= 2;
+        era = (y >= 0 ? y : y - 399) / 400;
+        yoe = y - era * 400;
+        doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
+}
+
+int kbus__wire_time_parse(const char *s, size_t len, int64_t *ms) {
+        static const int mdays[] = {31, 29, 31, 30, 31, 30,
+                                    31, 31, 30, 31, 30, 31};
+        const char *end = s + len;
+        int y, mo, d, h, mi, sec, frac = 0, scale = 100, off = 0;
+
+        if ((y = digits(&s, end, 4)) < 0 || s >= end || *s++ != '-' ||
+            (mo = digits(&s, end, 2)) < 1 || mo > 12 || s >= end ||
+            *s++ != '-' || (d = digits(&s, end, 2)) < 1 || d > mdays[mo - 1] ||
+            s >= end || (*s != 'T' && *s != 't' && *s != ' '))
+                return -1;
+        if (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)))
+                return -1;
+        s++;
+        /* Seconds up to 60: a leap second counts as the next one. */
+        if ((h = digits(&s, end, 2)) < 0 || h > 23 || s >= end || *s++ != ':' ||
+            (mi = digits(&s, end, 2)) < 0 || mi > 59 || s >= end ||
+            *s++ != ':' || (sec = digits(&s, end, 2)) < 0 || sec > 60)
+                return -1;
+        if (s < end && *s == '.') {
+                if (++s >= end || *s < '0' || *s > '9')
+                        return -1;
+                for (; s < end && *s >= '0' && *s <= '9'; s++, scale /= 10)
+                        frac += (*s - '0') * scale;
+        }
+        if (s < end && (*s == 'Z' || *s == 'z')) {
+                s++;
+        } else if (s < end && (*s == '+' || *s == '-')) {
+                int sign = *s++ == '-' ? -1 : 1, oh, om;
+                if ((oh = digits(&s, end, 2)) < 0 || oh > 23 || s >= end ||
+                    *s++ != ':' || (om = digits(&s, end, 2)) < 0 || om > 59)
+                        return -1;
+                off = sign * (oh * 60 + om);
+        } else {
+                return -1;
+        }
+        if (s != end)
+                return -1;
+        *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi - off) * 60000 +
+              (int64_t)sec * 1000 + frac;
+        return 0;
+}
+
 rd_kafka_headers_t *kbus__wire_event(const char *id, const char *source,
                                      const char *type,
                                      const char *traceparent) {

@@ -120,6 +120,15 @@ typedef struct kbus_wire_dlt {
 /** Adds the dead-letter headers to \p h (a copy of the original's). */
 void kbus__wire_dead_letter(rd_kafka_headers_t *h, const kbus_wire_dlt *d);
 
+/**
+ * Reads an RFC 3339 time ("2024-05-01T12:00:00.123Z", any number of
+ * fraction digits, "Z" or an offset such as "+02:00"; a lower-case "t" or
+ * "z", or a space for "T", as RFC 3339 allows) of \p len bytes into Unix
+ * epoch milliseconds (the fraction cut to milliseconds).  Returns 0, or -1
+ * when it is not such a time.
+ */
+int kbus__wire_time_parse(const char *s, size_t len, int64_t *ms);
+
 /** A new version 4 UUID as text, for ce_id. */
 void kbus__uuid4(char out[37]);
 

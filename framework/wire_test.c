@@ -2,6 +2,7 @@
  * kbus/1 header reading (framework/wire.c): what is accepted, and that
  * each malformed header is refused with a reason naming it.
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,6 +172,53 @@ static void test_trace_child_keeps_trace_id(void **state) {
         assert_memory_equal(fresh, "00-", 3);
 }
 
+/* ce_time: what CloudEvents producers write (RFC 3339), and what must be
+ * refused rather than misread. */
+static void test_time_parse(void **state) {
+        static const struct {
+                const char *text;
+                int64_t ms; /* -1: refused */
+        } cases[] = {
+            {"2023-11-14T22:13:20Z", 1700000000000LL},
+            {"2023-11-14T22:13:20.123Z", 1700000000123LL},
+            {"2023-11-14T22:13:20.1Z", 1700000000100LL},
+            {"2023-11-14T22:13:20.123456789Z", 1700000000123LL},
+            {"2023-11-14t22:13:20z", 1700000000000LL},
+            {"2023-11-14 22:13:20Z", 1700000000000LL},
+            {"2023-11-14T23:13:20+01:00", 1700000000000LL},
+            {"2023-11-14T20:43:20-01:30", 1700000000000LL},
+            {"1970-01-01T00:00:00Z", 0},
+            {"2024-02-29T00:00:00Z", 1709164800000LL},
+            {"2000-03-01T00:00:00Z", 951868800000LL},
+            {"2023-11-14T22:13:20", -1},      /* no zone */
+            {"2023-11-14T22:13:20.Z", -1},    /* no fraction digits */
+            {"2023-11-14T24:00:00Z", -1},     /* hour */
+            {"2023-13-14T22:13:20Z", -1},     /* month */
+            {"2023-02-29T00:00:00Z", -1},     /* not a leap year */
+            {"1900-02-29T00:00:00Z", -1},     /* nor this */
+            {"2023-11-14T22:13:20Zx", -1},    /* trailing text */
+            {"2023-11-14T22:13:20+0100", -1}, /* offset without colon */
+            {"yesterday", -1},
+            {"", -1},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                int64_t ms = -1;
+                int rc = kbus__wire_time_parse(cases[i].text,
+                                               strlen(cases[i].text), &ms);
+                if (cases[i].ms < 0 ? rc == 0 : rc != 0 || ms != cases[i].ms)
+                        fail_msg("\"%s\": rc %d, %" PRId64, cases[i].text, rc,
+                                 ms);
+        }
+        {
+                /* The length counts, not a NUL. */
+                int64_t ms = 0;
+                assert_int_equal(kbus__wire_time_parse(
+                                     "2023-11-14T22:13:20Zgarbage", 20, &ms),
+                                 0);
+                assert_int_equal(ms, 1700000000000LL);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_full_request, setup, teardown),
@@ -193,6 +241,7 @@ int main(void) {
             cmocka_unit_test_setup_teardown(test_similar_names_ignored, setup,
                                             teardown),
             cmocka_unit_test(test_trace_child_keeps_trace_id),
+            cmocka_unit_test(test_time_parse),
         };
         return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }

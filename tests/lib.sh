@@ -297,3 +297,14 @@ start_broker() {
         start broker "$kbus_prog" broker "$@"
         use_broker broker
 }
+
+# all_committed GROUP TOPIC: whether consumer group GROUP has committed an
+# offset past 0 in every partition of TOPIC (`kbus groups`).  A test that
+# kills a consumer to show that its state survives waits for this first:
+# a consumer killed before its first commit has its whole input again,
+# and would rebuild even state it kept in memory.
+all_committed() {
+        "$kbus_prog" groups "$1" -t "$2" 2>/dev/null |
+                awk -v t="$2" '$1 == t { n++; if ($3 !~ /^[0-9]+$/ || $3 == 0) bad = 1 }
+                        END { exit !(n > 0 && !bad) }'
+}

@@ -1,102 +1,122 @@
 /*
- * page-counter: counts activity.v1.PageViewed events per page, and every
- * flush interval publishes an activity.v1.PageViewCount (and prints a
- * "COUNT PAGE VIEWS" line) for each page whose count changed.
+ * page-counter: counts activity.v1.PageViewed events per page and minute
+ * of event time (the view's time_ms), in a kbus window, and publishes an
+ * activity.v1.PageViewsPerMinute for each page and minute once the minute
+ * has closed (and prints "MINUTE TIME PAGE VIEWS").
  *
- *   page-counter [-c FILE] [-i INTERVAL_MS]
+ *   page-counter [-c FILE] [-g GRACE_MS]
  *
  * Views are keyed by page, so when several page-counter processes share
- * the consumer group each page is counted by exactly one of them and the
- * totals need no merging.  Publishing totals per interval rather than per
- * view keeps the output topic small whatever the traffic.  The counts live
- * in memory: a restarted counter starts again from zero for the views it
- * reads from then on.
+ * the consumer group each page is counted by one of them.  The counts live
+ * in the window's table (changelog "page-counter.views_per_minute.changelog"):
+ * a page-counter that crashes, or whose pages move to another one, loses
+ * nothing, and no view is counted twice.
+ *
+ * A minute closes, in one partition of the views, once a view of that
+ * partition is GRACE_MS past the minute's end (default 10 s): views may
+ * come out of order by that much.  A view later than that is dead-lettered
+ * (to activity.v1.PageViewed.DLT) and counted in window_late on /metrics.
  */
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "activity.kbus.h"
-#include "table.h"
 
 #define PROG "page-counter"
 
 static void usage(FILE *out) {
-        fprintf(out, "usage: " PROG " [-c FILE] [-i INTERVAL_MS]\n"
-                     "Counts activity.v1.PageViewed per page; publishes and "
-                     "prints the changed totals\nevery INTERVAL_MS (default "
-                     "1000) until SIGINT or SIGTERM.\n\n"
-                     "  -c FILE        kbus configuration file (libconfig "
+        fprintf(out, "usage: " PROG " [-c FILE] [-g GRACE_MS]\n"
+                     "Counts activity.v1.PageViewed per page and minute of "
+                     "event time; publishes\nand prints each minute's count "
+                     "once the minute has closed, until SIGINT or\nSIGTERM. "
+                     "Prints \"ready\" once its partitions are restored.\n\n"
+                     "  -c FILE      kbus configuration file (libconfig "
                      "format)\n"
-                     "  -i INTERVAL_MS flush interval\n"
-                     "  -h, --help     this help\n\n"
+                     "  -g GRACE_MS  how long a minute waits for late views "
+                     "(default 10000)\n"
+                     "  -h, --help   this help\n\n"
                      "Environment: KBUS_BOOTSTRAP (broker list), "
                      "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
 }
 
-struct page {
-        uint64_t views;
-        bool changed;
-};
-
-struct counter {
-        kbus_runtime *rt;
-        table *pages; /* path -> struct page */
-};
-
-static struct page *page_get(struct counter *c, const char *path) {
-        struct page *p = table_get(c->pages, path);
-        if (!p && (p = calloc(1, sizeof(*p))))
-                table_put(c->pages, path, p);
-        return p;
+/* The window's aggregate: one more view. */
+static int add_view(ProtobufCMessage *value, const ProtobufCMessage *input,
+                    void *arg) {
+        ((Activity__V1__ViewCount *)value)->views++;
+        return 0;
 }
+
+/* A closed minute of one page: its count goes out with the call. */
+static int emit_minute(kbus_call *call, const void *key, size_t len,
+                       int64_t start_ms, int64_t end_ms,
+                       const ProtobufCMessage *value, uint32_t revision,
+                       void *arg) {
+        Activity__V1__PageViewsPerMinute out =
+            ACTIVITY__V1__PAGE_VIEWS_PER_MINUTE__INIT;
+        const Activity__V1__ViewCount *v =
+            (const Activity__V1__ViewCount *)value;
+        char page[512], when[32];
+        time_t s = (time_t)(start_ms / 1000);
+        struct tm tm;
+
+        snprintf(page, sizeof(page), "%.*s", (int)len, (const char *)key);
+        out.minute_ms = start_ms;
+        out.page = page;
+        out.views = v->views;
+        gmtime_r(&s, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%MZ", &tm);
+        printf("MINUTE %s %s %llu\n", when, page, (unsigned long long)v->views);
+        return activity_v1_page_views_per_minute_publish_from(call, &out);
+}
+
+static kbus_window *views_per_minute;
 
 static void on_view(kbus_call *call, const Activity__V1__PageViewed *pv,
                     void *arg) {
-        struct page *p = page_get(arg, pv->page);
-        if (!p) {
-                kbus_call_fail(call, KBUS_RESOURCE_EXHAUSTED, "out of memory");
+        int rc = kbus_window_add(call, views_per_minute, &pv->base, NULL);
+        if (rc) {
+                /* OUT_OF_RANGE, a view too late for its minute, is not
+                 * retried: it is dead-lettered. */
+                kbus_call_fail(call, rc,
+                               rc == KBUS_OUT_OF_RANGE
+                                   ? "late: the view's minute has closed"
+                                   : "counting a page view");
                 return;
         }
-        p->views++;
-        p->changed = true;
         kbus_call_ack(call);
 }
 
-/* Publishes and prints one page's total if it changed. */
-static void flush_page(const char *path, void *value, void *arg) {
-        struct counter *c = arg;
-        struct page *p = value;
-        Activity__V1__PageViewCount pc = ACTIVITY__V1__PAGE_VIEW_COUNT__INIT;
-        if (!p->changed)
-                return;
-        pc.page = (char *)path;
-        pc.views = p->views;
-        /* A total that cannot be queued now stays marked changed and goes
-         * out with the next flush. */
-        if (activity_v1_page_view_count_publish(c->rt, &pc))
-                return;
-        p->changed = false;
-        printf("COUNT %s %" PRIu64 "\n", path, p->views);
-}
-
-static void flush(evutil_socket_t fd, short what, void *arg) {
-        struct counter *c = arg;
-        (void)fd;
-        (void)what;
-        table_foreach(c->pages, flush_page, c);
+/* Says "ready" once, when the group has joined and its partitions are
+ * restored; flushes what was printed. */
+static void tick(evutil_socket_t fd, short what, void *arg) {
+        static bool said;
+        if (!said && kbus_runtime_ready(arg)) {
+                printf("ready\n");
+                said = true;
+        }
         fflush(stdout);
 }
 
 int main(int argc, char **argv) {
-        static struct counter c;
+        kbus_window_desc window = {
+            .name = "views_per_minute",
+            .value = &activity__v1__view_count__descriptor,
+            .size_ms = 60000,
+            .grace_ms = 10000,
+            .time_field = "time_ms",
+            .late = KBUS_WINDOW_LATE_DEAD_LETTER,
+            .add = add_view,
+            .emit = emit_minute,
+        };
         const char *file = NULL;
-        long interval = 1000;
+        struct timeval every = {0, 200000};
         struct event *timer = NULL;
+        kbus_runtime *rt;
         char err[512];
         int rc;
 
@@ -106,11 +126,12 @@ int main(int argc, char **argv) {
                         return 0;
                 } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
                         file = argv[++i];
-                } else if (!strcmp(argv[i], "-i") && i + 1 < argc) {
-                        interval = atol(argv[++i]);
-                        if (interval <= 0) {
-                                fprintf(stderr, PROG ": -i needs a positive "
-                                                     "number\n");
+                } else if (!strcmp(argv[i], "-g") && i + 1 < argc) {
+                        char *end;
+                        window.grace_ms = strtoll(argv[++i], &end, 10);
+                        if (*end || window.grace_ms < 0) {
+                                fprintf(stderr, PROG ": -g needs a number "
+                                                     ">= 0\n");
                                 return 2;
                         }
                 } else {
@@ -120,27 +141,25 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (kbus_runtime_new_from_file(&c.rt, PROG, file, NULL, err,
+        if (kbus_runtime_new_from_file(&rt, PROG, file, NULL, err,
                                        sizeof(err))) {
                 fprintf(stderr, PROG ": %s\n", err);
                 return 1;
         }
-        c.pages = table_new();
-        struct timeval tv = {interval / 1000, interval % 1000 * 1000};
+        rc = kbus_window_attach(rt, &window, NULL, &views_per_minute);
+        if (!rc)
+                rc = activity_v1_page_viewed_subscribe(rt, NULL, on_view, NULL);
         timer =
-            event_new(kbus_runtime_event_base(c.rt), -1, EV_PERSIST, flush, &c);
-        rc = timer && event_add(timer, &tv) == 0 ? 0 : KBUS_INTERNAL;
+            event_new(kbus_runtime_event_base(rt), -1, EV_PERSIST, tick, rt);
+        if (!rc && (!timer || event_add(timer, &every)))
+                rc = KBUS_INTERNAL;
         if (!rc)
-                rc = activity_v1_page_viewed_subscribe(c.rt, NULL, on_view, &c);
-        if (!rc)
-                rc = kbus_runtime_run(c.rt);
+                rc = kbus_runtime_run(rt);
         if (rc)
                 fprintf(stderr, PROG ": %s\n", kbus_strerror(rc));
-        /* The last totals go out before the producer is flushed. */
-        flush(-1, 0, &c);
         if (timer)
                 event_free(timer);
-        kbus_runtime_free(c.rt);
-        table_free(c.pages, free);
+        kbus_runtime_free(rt);
+        fflush(stdout);
         return rc ? 1 : 0;
 }

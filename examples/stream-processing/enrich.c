@@ -85,6 +85,7 @@ static void on_reading(kbus_call *call, const Iot__V1__Reading *r, void *arg) {
         er.device_id = r->device_id;
         er.seq = r->seq;
         er.temperature = r->temperature;
+        er.time_ms = r->time_ms;
         er.site = table_get(arg, r->device_id);
         if (!er.site)
                 er.site = "unassigned";

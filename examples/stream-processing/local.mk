@@ -1,5 +1,6 @@
 # examples/stream-processing: a multi-stage IoT pipeline, sensor-sim ->
-# enrich -> rules, each stage a separate process joined by keyed events.
+# enrich -> averager -> rules, each stage a separate process joined by
+# keyed events.
 # See its README.md.
 
 IOT_GEN = \
@@ -17,7 +18,8 @@ iot_common = examples/stream-processing/stream.c \
 	examples/stream-processing/stream.h
 
 noinst_PROGRAMS += examples/stream-processing/sensor-sim \
-	examples/stream-processing/enrich examples/stream-processing/rules
+	examples/stream-processing/enrich examples/stream-processing/averager \
+	examples/stream-processing/rules
 examples_stream_processing_sensor_sim_SOURCES = \
 	examples/stream-processing/sensor-sim.c $(iot_common)
 nodist_examples_stream_processing_sensor_sim_SOURCES = $(IOT_GEN)
@@ -32,10 +34,15 @@ examples_stream_processing_enrich_CPPFLAGS = $(iot_cppflags) \
 	$(examples_common_cppflags)
 examples_stream_processing_enrich_LDADD = examples/common/libtable.la \
 	$(iot_ldadd)
+# averager says "ready" from a libevent timer on the runtime's base.
+examples_stream_processing_averager_SOURCES = \
+	examples/stream-processing/averager.c $(iot_common)
+nodist_examples_stream_processing_averager_SOURCES = $(IOT_GEN)
+examples_stream_processing_averager_CPPFLAGS = $(iot_cppflags) \
+	$(LIBEVENT_CFLAGS)
+examples_stream_processing_averager_LDADD = $(iot_ldadd) $(LIBEVENT_LIBS)
 examples_stream_processing_rules_SOURCES = \
 	examples/stream-processing/rules.c $(iot_common)
 nodist_examples_stream_processing_rules_SOURCES = $(IOT_GEN)
-examples_stream_processing_rules_CPPFLAGS = $(iot_cppflags) \
-	$(examples_common_cppflags)
-examples_stream_processing_rules_LDADD = examples/common/libtable.la \
-	$(iot_ldadd)
+examples_stream_processing_rules_CPPFLAGS = $(iot_cppflags)
+examples_stream_processing_rules_LDADD = $(iot_ldadd)

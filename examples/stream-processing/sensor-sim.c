@@ -3,13 +3,20 @@
  * for readings given on standard input, then exits.
  *
  *   sensor-sim [-c FILE] [-d DEVICES] [-n ROUNDS] [-i INTERVAL_MS]
- *   sensor-sim [-c FILE] --stdin       (lines "DEVICE TEMPERATURE")
+ *              [-s START_MS] [-p PERIOD_MS]
+ *   sensor-sim [-c FILE] --stdin       (lines "DEVICE TEMPERATURE [TIME_MS]")
  *
  * Simulated devices are dev-1 ... dev-DEVICES; each round gives every
- * device one reading.  Their temperatures follow a saw-tooth from 20 to 53
- * degrees, 12 readings long, shifted per device, so each device spends 5
- * readings of every 12 above 40.  Readings are keyed by device and
- * numbered per device from 1.
+ * device one reading.  Their temperatures follow a slow saw-tooth from 20
+ * to 55.6 degrees, 90 readings long, shifted per device, so each device
+ * spends 39 readings of every 90 above 40.  Readings are keyed by device
+ * and numbered per device from 1.
+ *
+ * Each reading carries its measurement time: round k (and a device's k-th
+ * reading from standard input, unless the line gives a time) was measured
+ * at START_MS (default: now) + k * PERIOD_MS (default 1000), whenever it is
+ * published: a simulated clock, so that minutes of readings go out in
+ * seconds.
  *
  * It publishes as fast as the producer takes them: when the producer's
  * queue is full (RESOURCE_EXHAUSTED) it asks kbus_runtime_when_room() to be
@@ -33,7 +40,7 @@
 static void usage(FILE *out) {
         fprintf(out,
                 "usage: " PROG " [-c FILE] [-d DEVICES] [-n ROUNDS] "
-                "[-i INTERVAL_MS] [--stdin]\n"
+                "[-i INTERVAL_MS] [-s START_MS] [-p PERIOD_MS] [--stdin]\n"
                 "Publishes iot.v1.Reading events, waits until they are "
                 "delivered, then\nexits: 0 when every one was.\n\n"
                 "  -c FILE        kbus configuration file (libconfig format)\n"
@@ -42,10 +49,15 @@ static void usage(FILE *out) {
                 "  -n ROUNDS      readings per device (default 24)\n"
                 "  -i INTERVAL_MS time between rounds (default 0: all at "
                 "once)\n"
+                "  -s START_MS    measurement time of the first round, Unix "
+                "epoch ms\n"
+                "                 (default: now)\n"
+                "  -p PERIOD_MS   measurement time between rounds (default "
+                "1000)\n"
                 "  --stdin        publish the readings read from standard "
                 "input instead,\n"
-                "                 one \"DEVICE TEMPERATURE\" per line, in "
-                "order\n"
+                "                 one \"DEVICE TEMPERATURE [TIME_MS]\" per "
+                "line, in order\n"
                 "  -h, --help     this help\n\n"
                 "Environment: KBUS_BOOTSTRAP (broker list), "
                 "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
@@ -69,10 +81,13 @@ struct sim {
         struct device *devs; /* standard input's devices */
         size_t n_devs;
         long next; /* simulated readings published: round * devices + d */
+        int64_t start_ms;  /* measurement time of round 0 */
+        int64_t period_ms; /* between rounds */
         /* The next reading, not published yet. */
         char id[128];
         uint64_t seq;
         double temperature;
+        int64_t time_ms;
         int have_next;
         int waiting; /* for room: the timer only lets more rounds be due */
         long published, waits;
@@ -91,12 +106,15 @@ static double mono_s(void) {
 static int next_stdin(struct sim *sim) {
         char line[256];
         double t;
+        long long when = 0;
         size_t i;
+        int n;
 
         while (fgets(line, sizeof(line), stdin)) {
                 if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
                         continue;
-                if (sscanf(line, "%127s %lf", sim->id, &t) != 2) {
+                n = sscanf(line, "%127s %lf %lld", sim->id, &t, &when);
+                if (n < 2 || (n == 3 && when <= 0)) {
                         fprintf(stderr, PROG ": bad line: %s", line);
                         sim->failed = 1;
                         return 0;
@@ -120,6 +138,10 @@ static int next_stdin(struct sim *sim) {
                 }
                 sim->seq = ++sim->devs[i].seq;
                 sim->temperature = t;
+                sim->time_ms = n == 3
+                                   ? when
+                                   : sim->start_ms + (int64_t)(sim->seq - 1) *
+                                                         sim->period_ms;
                 return sim->have_next = 1;
         }
         return 0;
@@ -139,7 +161,8 @@ static int next_reading(struct sim *sim) {
         d = sim->next % sim->devices + 1;
         snprintf(sim->id, sizeof(sim->id), "dev-%ld", d);
         sim->seq = (uint64_t)k + 1;
-        sim->temperature = 20.0 + (double)((k + 3 * d) % 12) * 3.0;
+        sim->temperature = 20.0 + (double)((k + 13 * d) % 90) * 0.4;
+        sim->time_ms = sim->start_ms + (int64_t)k * sim->period_ms;
         return sim->have_next = 1;
 }
 
@@ -157,6 +180,7 @@ static void produce(kbus_status status, void *arg) {
                 r.device_id = sim->id;
                 r.seq = sim->seq;
                 r.temperature = sim->temperature;
+                r.time_ms = sim->time_ms;
                 rc = iot_v1_reading_publish(sim->rt, &r);
                 if (rc == KBUS_RESOURCE_EXHAUSTED &&
                     !(rc = kbus_runtime_when_room(sim->rt, produce, sim))) {
@@ -200,7 +224,7 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
 }
 
 int main(int argc, char **argv) {
-        struct sim sim = {.devices = 5, .rounds = 24};
+        struct sim sim = {.devices = 5, .rounds = 24, .period_ms = 1000};
         const char *file = NULL;
         unsigned long long undelivered;
         double secs;
@@ -222,6 +246,12 @@ int main(int argc, char **argv) {
                 } else if (!strcmp(argv[i], "-i") && i + 1 < argc) {
                         sim.interval_ms =
                             (long)stream_parse_number(PROG, "-i", argv[++i], 0);
+                } else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+                        sim.start_ms = (int64_t)stream_parse_number(
+                            PROG, "-s", argv[++i], 1);
+                } else if (!strcmp(argv[i], "-p") && i + 1 < argc) {
+                        sim.period_ms = (int64_t)stream_parse_number(
+                            PROG, "-p", argv[++i], 1);
                 } else if (!strcmp(argv[i], "--stdin")) {
                         sim.from_stdin = 1;
                 } else {
@@ -230,6 +260,11 @@ int main(int argc, char **argv) {
                         usage(stderr);
                         return 2;
                 }
+        }
+        if (!sim.start_ms) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                sim.start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         }
         if (kbus_runtime_new_from_file(&sim.rt, PROG, file, NULL, err,
                                        sizeof(err))) {

@@ -1,5 +1,5 @@
 /*
- * What the three programs of the stream-processing example share: the
+ * What the programs of the stream-processing example share: the
  * parsing of their numeric options.
  */
 #ifndef STREAM_H

@@ -9,4 +9,5 @@ examples_tests = \
 	tests/examples/log_aggregation_test.sh \
 	tests/examples/log_shipping_test.sh
 TESTS += $(examples_tests)
-EXTRA_DIST += $(examples_tests) tests/examples/ledger_check.py
+EXTRA_DIST += $(examples_tests) tests/examples/ledger_check.py \
+	tests/examples/activity_check.py tests/examples/stream_check.py

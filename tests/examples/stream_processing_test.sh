@@ -1,50 +1,29 @@
 #!/usr/bin/env bash
 # examples/stream-processing: readings go through sensor-sim -> enrich ->
-# rules, three processes joined by keyed events, and exactly the expected
-# alerts come out, with the site enrich added.  The readings of different
-# devices are interleaved, so the rule's per-device run counts are right
-# only if each device's readings reach rules in order.
+# averager -> rules, four processes joined by events keyed by device, and
+# the averages and alerts that come out do not depend on a crash.
+#
+# The same 6,000 readings (20 devices, 300 s of measurement time each,
+# published over 9 s) go through the pipeline twice, each time on a fresh
+# broker: once undisturbed, once with averager, the middle stage, killed
+# with SIGKILL mid-stream and started again.  Both runs must produce the
+# same averages per device and 10-second window (averager keeps its sums
+# in a kbus window, restored after the crash) and the same alerts (rules
+# keeps its runs in a table and ignores an average it has seen), with
+# repeats allowed only if identical.  Then 50,000 readings through a
+# producer queue of 1,000 messages: all must reach the topic.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-need_tool kcat
+need_python_kafka
 dir=$builddir/examples/stream-processing
-need_built "$kbus_prog" "$dir/sensor-sim" "$dir/enrich" "$dir/rules"
+need_built "$kbus_prog" "$dir/sensor-sim" "$dir/enrich" "$dir/averager" "$dir/rules"
 
-# The readings, one round after another, every device once per round.
-# With the rule "above 40 for 3 readings in a row":
-#   dev-1: 45 46 47 | 30 | 41 42 43 44   two alerts, at seq 3 and 7
-#   dev-2: 41 42 | 30 | 41 42 | 30       none: no run reaches 3
-#   dev-edge: 40 x4                      none: 40 is not above 40
-#   hot-1..hot-5: 50 x10                 one each, at seq 3
-#   cool-1..cool-10: 20 x10              none
-declare -A series=(
-        [dev-1]="45 46 47 30 41 42 43 44"
-        [dev-2]="41 42 30 41 42 30"
-        [dev-edge]="40 40 40 40"
-)
-for i in 1 2 3 4 5; do series[hot-$i]="50 50 50 50 50 50 50 50 50 50"; done
-for i in $(seq 10); do series[cool-$i]="20 20 20 20 20 20 20 20 20 20"; done
-n_readings=0
-for round in $(seq 0 9); do
-        for dev in "${!series[@]}"; do
-                read -r -a t <<<"${series[$dev]}"
-                if ((round < ${#t[@]})); then
-                        echo "$dev ${t[round]}"
-                        n_readings=$((n_readings + 1))
-                fi
-        done
-done >"$work/readings.txt"
-want_alerts="dev-1 3
-dev-1 7
-hot-1 3
-hot-2 3
-hot-3 3
-hot-4 3
-hot-5 3"
-n_alerts=7
-
-printf 'dev-1 plant-north\nhot-1 roof\n' >"$work/sites.txt"
+devices=20 rounds=300
+t0=1699999980000 # 2023-11-14T22:13:00Z, a window's start
+# Every partition has readings up to round 299: with grace 5 s, windows up
+# to 290 s close, 29 per device; the last stays open.
+want_averages=$((devices * 29))
 
 # A bad line in the site table is named by its file and line number.
 printf '# devices\ndev-1 plant-north\ndev-2\n' >"$work/bad-sites.txt"
@@ -53,63 +32,80 @@ if run 10 "$dir/enrich" -s "$work/bad-sites.txt" 2>"$work/bad-sites.err"; then
 fi
 grep -q "bad-sites.txt:3: expected \"DEVICE SITE\"" "$work/bad-sites.err" ||
         fail "enrich did not name the bad line: $(cat "$work/bad-sites.err")"
+printf 'dev-1 plant-north\ndev-2 roof\n' >"$work/sites.txt"
 
-start_broker
-start enrich "$dir/enrich" -s "$work/sites.txt"
-start rules "$dir/rules" -t 40 -n 3
-# Both read their topics from the beginning (a new consumer group starts
-# at the earliest offset), so the readings may go in at once.
-run 30 "$dir/sensor-sim" --stdin <"$work/readings.txt" 2>>"$work/sensor-sim.log" ||
-        fail "sensor-sim failed"
-note "$n_readings readings published"
+# averages_counted: distinct device windows rules has counted.
+averages_counted() { grep -c '^AVERAGE ' "$work/rules.out" || true; }
 
-# Wait for the alerts on their topic.  -e stops at the end of the topic,
-# which may come before the last alert: retry for up to 30 s
-# (longer under a wrapper).
-kcat_args=(-C -b "$BOOTSTRAP" -t iot.v1.Alert -o beginning -e -q
-        -X fetch.wait.max.ms=10 -f '%k\n')
-got=0
-for _ in $(seq $((60 * slow))); do
-        got=$(kcat "${kcat_args[@]}" -c "$n_alerts" 2>>"$work/kcat.log" | wc -l)
-        ((got >= n_alerts)) && break
-        sleep 0.5
-done
-((got >= n_alerts)) || fail "$got alerts on iot.v1.Alert within $((30 * slow)) s, want $n_alerts"
+# pipeline RUN [kill]: the whole pipeline on a fresh broker, the readings
+# through it, and what came out into $work/RUN.results.
+pipeline() {
+        local run=$1 kill=${2:-} at
+        start_broker
+        start enrich "$dir/enrich" -s "$work/sites.txt"
+        start averager "$dir/averager"
+        start rules "$dir/rules" -v
+        wait_for_line averager '^ready$' 60
+        start sensor-sim "$dir/sensor-sim" -d "$devices" -n "$rounds" -i 30 -s "$t0"
+        if [[ -n $kill ]]; then
+                has_some() { (($(averages_counted) >= want_averages / 4)); }
+                wait_for 60 "a quarter of the averages" has_some
+                # Once it has committed, so that a restart does not simply
+                # read everything again.
+                wait_for 60 "averager's first commits" \
+                        all_committed averager iot.v1.EnrichedReading
+                crash averager
+                at=$(averages_counted)
+                running sensor-sim || fail "sensor-sim had ended before the crash"
+                note "$run: averager killed after $at of $want_averages averages"
+                start averager "$dir/averager"
+        fi
+        await sensor-sim 60
+        ((status == 0)) || fail "sensor-sim exited with status $status"
+        all_counted() { (($(averages_counted) >= want_averages)); }
+        wait_for 120 "$want_averages averages counted by rules" all_counted
+        # Every average is on its topic once rules has counted it; an alert
+        # goes out once rules has written the state change that fired it,
+        # after it printed it.
+        alerts_out() {
+                local printed
+                timeout $((60 * slow)) "$python" "$(dirname "$0")/stream_check.py" \
+                        "$BOOTSTRAP" >"$work/$run.results" 2>"$work/$run.check" ||
+                        fail "$run: $(cat "$work/$run.check")"
+                printed=$(grep '^ALERT ' "$work/rules.out" | sort -u | wc -l)
+                (($(grep -c '^ALERT ' "$work/$run.results") == printed))
+        }
+        wait_for 60 "every alert rules printed on iot.v1.Alert" alerts_out
+        note "$run: $(grep -c '^AVERAGE' "$work/$run.results") averages," \
+                "$(grep -c '^ALERT' "$work/$run.results") alerts; $(tail -n 1 "$work/$run.check")"
+        stop_clean rules averager enrich broker
+}
 
-# Let rules finish the remaining readings (none of which should fire),
-# then check there are exactly the expected alerts, no more.
-n_enriched=0
-for _ in $(seq $((40 * slow))); do
-        n_enriched=$(kcat -C -b "$BOOTSTRAP" -t iot.v1.EnrichedReading -o beginning -e -q \
-                -X fetch.wait.max.ms=10 -f '%k\n' 2>>"$work/kcat.log" | wc -l)
-        ((n_enriched >= n_readings)) && break
-        sleep 0.5
-done
-((n_enriched == n_readings)) ||
-        fail "$n_enriched enriched readings, want $n_readings"
-sleep $((2 * slow))
-keys=$(kcat "${kcat_args[@]}" 2>>"$work/kcat.log" | sort)
-printed=$(sed -n 's/^ALERT \([^ ]*\) .*seq=\([0-9]*\) .*/\1 \2/p' "$work/rules.out" | sort)
-[[ $printed == "$want_alerts" ]] ||
-        fail "rules printed alerts [$printed], want [$want_alerts]"
-[[ $keys == "$(cut -d' ' -f1 <<<"$want_alerts")" ]] ||
-        fail "alert keys on iot.v1.Alert: [$keys], want those of [$want_alerts]"
+pipeline undisturbed
+pipeline crashed kill
+
+n=$(grep -c '^AVERAGE' "$work/undisturbed.results")
+((n == want_averages)) || fail "$n averages in the undisturbed run, want $want_averages"
+grep -q '^ALERT ' "$work/undisturbed.results" || fail "no alert in the undisturbed run"
+diff "$work/undisturbed.results" "$work/crashed.results" >"$work/diff.out" ||
+        fail "the run with a crash differs from the undisturbed one: $(head -n 10 "$work/diff.out")"
+# (averager's log holds both runs; the first restores nothing.)
+grep -Eq 'table averages partition [0-9]+ restored: [1-9][0-9]* entries' "$work/averager.log" ||
+        fail "the restarted averager restored no open window"
 
 # The sites come from enrich's table; devices not in it are "unassigned".
-grep -q '^ALERT dev-1 site=plant-north seq=3 ' "$work/rules.out" ||
-        fail "no alert for dev-1 at plant-north"
-grep -q '^ALERT hot-1 site=roof ' "$work/rules.out" ||
-        fail "no alert for hot-1 at roof"
-grep -q '^ALERT hot-2 site=unassigned ' "$work/rules.out" ||
-        fail "hot-2 is not unassigned"
-
-stop_clean rules
-stop_clean enrich
+grep -q "^AVERAGE dev-1 $t0 $((t0 + 10000)) plant-north " "$work/undisturbed.results" ||
+        fail "dev-1's first average is not at plant-north"
+grep -q '^ALERT dev-2 [0-9]* roof ' "$work/undisturbed.results" ||
+        fail "no alert for dev-2 at roof"
+grep -q '^ALERT dev-5 [0-9]* unassigned ' "$work/undisturbed.results" ||
+        fail "dev-5 is not unassigned"
 
 # A generator publishing far more readings than its producer's queue holds
 # (1,000 messages here; 100,000 by default) waits for room instead of
 # failing: every reading is delivered.
 n_bulk=50000
+start_broker
 printf 'producer = [ "queue.buffering.max.messages=1000" ];\n' >"$work/small-queue.conf"
 run 60 "$dir/sensor-sim" -c "$work/small-queue.conf" -d 50 -n $((n_bulk / 50)) \
         2>"$work/sensor-bulk.log" ||
@@ -118,10 +114,15 @@ summary=$(grep '^sensor-sim: .* readings published' "$work/sensor-bulk.log" || t
 note "$summary"
 [[ $summary =~ ^sensor-sim:\ $n_bulk\ readings\ published,\ $n_bulk\ delivered,.*waited\ for\ room\ [1-9][0-9]*\ times ]] ||
         fail "sensor-sim did not deliver $n_bulk readings after waiting for room: [$summary]"
-on_topic=$(kcat -C -b "$BOOTSTRAP" -t iot.v1.Reading -o beginning -e -q \
-        -X fetch.wait.max.ms=10 -f '.\n' 2>>"$work/kcat.log" | wc -l)
-((on_topic == n_readings + n_bulk)) ||
-        fail "$on_topic readings on iot.v1.Reading, want $((n_readings + n_bulk))"
-
+on_topic=$("$python" - "$BOOTSTRAP" <<'PY'
+import sys
+from kafka import KafkaConsumer, TopicPartition
+c = KafkaConsumer(bootstrap_servers=sys.argv[1], group_id=None)
+parts = [TopicPartition("iot.v1.Reading", p) for p in c.partitions_for_topic("iot.v1.Reading")]
+ends, begins = c.end_offsets(parts), c.beginning_offsets(parts)
+print(sum(ends[p] - begins[p] for p in parts))
+PY
+)
+((on_topic == n_bulk)) || fail "$on_topic readings on iot.v1.Reading, want $n_bulk"
 stop_clean broker
-note "ok: $n_readings readings, $n_alerts alerts; $n_bulk more through a small queue"
+note "ok"

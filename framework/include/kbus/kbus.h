@@ -381,7 +381,10 @@ int kbus_runtime_set_ordering(kbus_runtime *rt, const char *topic,
           "Commands an aggregate had applied before, answered as then.")       \
         X(AGGREGATE_CONFLICTS, "aggregate_conflicts",                          \
           "Appends refused because the aggregate was not at the expected "     \
-          "version.")
+          "version.")                                                          \
+        X(WINDOW_LATE, "window_late",                                          \
+          "Records that came after their window had closed: dead-lettered, "   \
+          "or applied as an update, by the window's late policy.")
 
 /** @brief Counters a runtime keeps: KBUS_STAT_<ID> of each KBUS_STATS
  *         entry, in that order. */
@@ -760,6 +763,14 @@ int32_t kbus_call_partition(const kbus_call *call);
 int64_t kbus_call_offset(const kbus_call *call);
 /** @brief The W3C traceparent of the request or event ("" if none). */
 const char *kbus_call_traceparent(const kbus_call *call);
+/**
+ * @brief The record's CloudEvents time (header ce_time, RFC 3339), as Unix
+ *        epoch milliseconds in *\p ms: when the event happened, as its
+ *        publisher said (kbus publishers write the time of publishing).
+ * @returns 0, NOT_FOUND (no ce_time: a request, or an event from another
+ *          kind of producer), INVALID_ARGUMENT (not an RFC 3339 time).
+ */
+int kbus_call_event_time(const kbus_call *call, int64_t *ms);
 
 /* ------------------------------------------------------------------ */
 /* State tables                                                        */
@@ -1067,6 +1078,156 @@ int kbus_aggregate_replay(kbus_runtime *rt, const kbus_aggregate_desc *ad,
                           const void *id, size_t len, kbus_history_fn fn,
                           void *arg, ProtobufCMessage **statep,
                           uint64_t *versionp, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* Windows                                                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Windows aggregate the records of each key over intervals of event time
+ * and emit one result per key and window when the window closes
+ * (docs/WINDOWS.md).  A window of size S starts at every multiple of its
+ * advance A (Unix epoch milliseconds) and holds the records whose event
+ * time t has start <= t < start + S: tumbling when A = S (each record in
+ * one window), hopping when A < S (each in S / A of them).
+ *
+ * Time moves with the records, per partition: the stream time of a
+ * partition is the highest event time its records have carried, and a
+ * window closes once the stream time less the grace period reaches its
+ * end.  Its result is then emitted, from within the handler of the record
+ * that moved the time, through the window's emit callback, which publishes
+ * it with kbus_call_publish(): part of that call's outcome, like its table
+ * changes.  A record whose window has already closed is late: it is
+ * counted (stat KBUS_STAT_WINDOW_LATE, window_late on /metrics) and then
+ * refused or applied as the window's kbus_window_late policy says.
+ *
+ * The windows are kept in a state table of the group ("<name>", its
+ * changelog "<group>.<name>.changelog"): one entry per key, holding that
+ * key's windows, and one per partition for its clock.  So they are
+ * restored, after a crash or a rebalance, like any table, and each result
+ * is emitted once (at least once on the topic, with the same ce_id).
+ *
+ * A group that keeps windows handles one record at a time per partition
+ * (KBUS_ORDER_PARTITION), since a record may close and emit the windows of
+ * other keys of its partition.
+ */
+typedef struct kbus_window kbus_window;
+
+/** @brief What a window does with a late record: one whose event time
+ *         falls into a window that has closed. */
+typedef enum kbus_window_late {
+        /** kbus_window_add() applies it nowhere and returns OUT_OF_RANGE;
+         *  the handler fails the call with it, and the record is
+         *  dead-lettered.  The default. */
+        KBUS_WINDOW_LATE_DEAD_LETTER = 0,
+        /** The record is applied to its closed windows too, as long as they
+         *  are kept (retain_ms past their end, in stream time less grace),
+         *  and each such window's result is emitted again at once, with
+         *  the next revision.  A record later than that is refused as with
+         *  KBUS_WINDOW_LATE_DEAD_LETTER. */
+        KBUS_WINDOW_LATE_UPDATE = 1,
+} kbus_window_late;
+
+/**
+ * @brief Adds \p input to a window's aggregate \p value, in place: a new
+ *        window's value is the message's defaults.  Returns 0, or a kbus
+ *        status that kbus_window_add() returns (nothing is changed then).
+ * @remark Runs inside kbus_window_add().  \p value is the window's only
+ *         while this runs: it is packed on return, so a string or a
+ *         repeated field may point to memory that lives at least that long
+ *         (the input's, a static buffer), and is never freed by kbus.
+ */
+typedef int (*kbus_window_add_fn)(ProtobufCMessage *value,
+                                  const ProtobufCMessage *input, void *arg);
+
+/**
+ * @brief Emits the result of window [\p start_ms, \p end_ms) of key
+ *        \p key (\p len bytes), \p value its aggregate: typically
+ *        publishes an event with kbus_call_publish() (or a generated
+ *        <event>_publish_from()) on \p call.  \p revision is 0 when the
+ *        window closes, 1, 2, ... for the updates that late records make
+ *        (KBUS_WINDOW_LATE_UPDATE).  Returns 0, or a kbus status that
+ *        kbus_window_add() returns, so that the call fails and is retried.
+ * @remark Runs inside kbus_window_add(), in the handler of the record that
+ *         closed the window, not necessarily one of \p key.  \p value is
+ *         valid until it returns.
+ */
+typedef int (*kbus_window_emit_fn)(kbus_call *call, const void *key, size_t len,
+                                   int64_t start_ms, int64_t end_ms,
+                                   const ProtobufCMessage *value,
+                                   uint32_t revision, void *arg);
+
+/**
+ * @brief What a window is.  Written by the user (an initialiser by field
+ *        name) and copied by kbus_window_attach(), so it need not outlive
+ *        the call.  New fields are appended, zero meaning what it meant
+ *        before, so such initialisers keep working.
+ */
+typedef struct kbus_window_desc {
+        /** The window's table: 1 to 237 characters of [a-zA-Z0-9._-],
+         *  distinct from the group's other tables. */
+        const char *name;
+        /** The aggregate's message type. */
+        const ProtobufCMessageDescriptor *value;
+        int64_t size_ms;    /**< length of a window, > 0 */
+        int64_t advance_ms; /**< between window starts; 0: size_ms */
+        int64_t grace_ms;   /**< how long past its end a window waits */
+        /** The input's field holding its event time: an integer field of
+         *  Unix epoch milliseconds, or a google.protobuf.Timestamp.  NULL:
+         *  the record's CloudEvents time (kbus_call_event_time()). */
+        const char *time_field;
+        kbus_window_late late;
+        /** KBUS_WINDOW_LATE_UPDATE: how long closed windows are kept for
+         *  late records, in stream time past their close. */
+        int64_t retain_ms;
+        kbus_window_add_fn add;   /**< required */
+        kbus_window_emit_fn emit; /**< required */
+} kbus_window_desc;
+
+/**
+ * @brief Keeps window \p desc for consumer group \p group (NULL: the
+ *        runtime's group), whose handlers then feed it with
+ *        kbus_window_add().  Attaches its table (kbus_table_attach()) and
+ *        makes the group handle one record at a time per partition.
+ *
+ * Call before kbus_runtime_start().
+ * @param wp  set to the window, which the runtime owns: valid until
+ *            kbus_runtime_free().
+ * @returns 0; INVALID_ARGUMENT (a field missing or out of range: size_ms
+ *          <= 0, advance_ms < 0 or > size_ms, more than 1000 windows per
+ *          record, grace_ms or retain_ms < 0, no add or emit), or what
+ *          kbus_table_attach() returns.
+ */
+int kbus_window_attach(kbus_runtime *rt, const kbus_window_desc *desc,
+                       const char *group, kbus_window **wp);
+
+/**
+ * @brief Adds the record of \p call, decoded as \p input, to the windows
+ *        of its key (the record's key) that its event time falls into;
+ *        then, if its time closes windows of its partition, emits them
+ *        (\p desc's emit) and drops them from the table.
+ *
+ * Everything it does is part of the call's outcome: nothing is written or
+ * sent unless the handler completes the call successfully (then its
+ * changes are applied once, its results sent at least once with the same
+ * ids).  The usual handler:
+ * @code
+ * int rc = kbus_window_add(call, w, &ev->base, NULL);
+ * if (rc) {
+ *         kbus_call_fail(call, rc, "windowing a page view");
+ *         return;     // OUT_OF_RANGE (late): dead-lettered
+ * }
+ * kbus_call_ack(call);
+ * @endcode
+ * @returns 0; OUT_OF_RANGE (a late record refused by the policy);
+ *          INVALID_ARGUMENT (no record key, no event time or a bad one,
+ *          not a handler of the window's group); what the callbacks or the
+ *          table returned.  The reason is logged.
+ * @remark Loop thread, inside a handler of the window's group (before it
+ *         completes the call); \p arg goes to add and emit.
+ */
+int kbus_window_add(kbus_call *call, kbus_window *w,
+                    const ProtobufCMessage *input, void *arg);
 
 /* ------------------------------------------------------------------ */
 /* Embedded broker                                                     */
