@@ -259,7 +259,8 @@ static int entry_copy(struct entry *e, const void *key, size_t len,
                 if (m->has_value) {
                         if (!(x->value = kbus__malloc(m->value.len + 1)))
                                 return KBUS_RESOURCE_EXHAUSTED;
-                        memcpy(x->value, m->value.data, m->value.len);
+                        if (m->value.len)
+                                memcpy(x->value, m->value.data, m->value.len);
                         x->len = m->value.len;
                 }
         }
@@ -537,7 +538,8 @@ static int sweep(kbus_call *call, kbus_window *w, struct entry *own,
                         }
                         due[n_due++] = (struct due){e, i};
                 }
-        qsort(due, n_due, sizeof(*due), due_cmp);
+        if (n_due > 1) /* (qsort wants an array, even of none) */
+                qsort(due, n_due, sizeof(*due), due_cmp);
         for (size_t i = 0; i < n_due; i++)
                 if ((rc = emit(call, w, due[i].e, &due[i].e->wins[due[i].i],
                                arg)))

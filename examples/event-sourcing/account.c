@@ -44,7 +44,8 @@ static int account_apply(kbus_fold *fold, const ProtobufCMessage *state,
                 next.balance -= ev->sent->amount;
                 if (!(out = malloc((a->n_outgoing + 1) * sizeof(*out))))
                         return KBUS_RESOURCE_EXHAUSTED;
-                memcpy(out, a->outgoing, a->n_outgoing * sizeof(*out));
+                if (a->n_outgoing) /* (memcpy wants a source, even of none) */
+                        memcpy(out, a->outgoing, a->n_outgoing * sizeof(*out));
                 sent.transfer_id = ev->sent->transfer_id;
                 sent.to = ev->sent->to;
                 sent.amount = ev->sent->amount;
