@@ -42,12 +42,10 @@ static inline void harness_down(void) {
         kbus_broker_free(test_broker);
 }
 
-/* A runtime on the test broker and the shared loop, with one more config
- * key \p key set to \p value unless \p key is NULL. */
-static inline kbus_runtime *test_runtime_with(const char *name,
-                                              const char *group,
-                                              const char *key,
-                                              const char *value) {
+/* A runtime on the test broker and the shared loop, with more config keys:
+ * \p kv is NULL or NULL-ended name/value pairs, set after the defaults. */
+static inline kbus_runtime *test_runtime_kv(const char *name, const char *group,
+                                            const char *const *kv) {
         kbus_config *conf;
         kbus_runtime *rt;
         char err[512];
@@ -66,14 +64,26 @@ static inline kbus_runtime *test_runtime_with(const char *name,
         assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", "2000", err,
                                          sizeof(err)),
                          0);
-        if (key)
-                assert_int_equal(
-                    kbus_config_set(conf, key, value, err, sizeof(err)), 0);
+        for (; kv && kv[0]; kv += 2)
+                if (kbus_config_set(conf, kv[0], kv[1], err, sizeof(err))) {
+                        fprintf(stderr, "config: %s\n", err);
+                        fail();
+                }
         if (kbus_runtime_new(&rt, &conf, test_base, err, sizeof(err))) {
                 fprintf(stderr, "runtime: %s\n", err);
                 fail();
         }
         return rt;
+}
+
+/* The same with one more config key \p key set to \p value unless \p key
+ * is NULL. */
+static inline kbus_runtime *test_runtime_with(const char *name,
+                                              const char *group,
+                                              const char *key,
+                                              const char *value) {
+        const char *kv[] = {key, value, NULL};
+        return test_runtime_kv(name, group, kv);
 }
 
 static inline kbus_runtime *test_runtime(const char *name, const char *group) {

@@ -23,38 +23,18 @@ static double slow(void) {
         return wrap && *wrap ? 5 : 1;
 }
 
-/* A runtime on the test broker with extra config keys: NULL-ended
- * name/value pairs. */
+/* A runtime on the test broker with extra config keys (NULL-ended
+ * name/value pairs) and a longer grace than the harness's. */
 static kbus_runtime *room_runtime(const char *name, const char *group,
                                   const char *const *kv) {
-        kbus_config *conf;
-        kbus_runtime *rt;
-        char err[512];
-        assert_int_equal(kbus_config_new(&conf), 0);
-        assert_int_equal(kbus_config_set(conf, "bootstrap",
-                                         kbus_broker_bootstrap(test_broker),
-                                         err, sizeof(err)),
-                         0);
-        assert_int_equal(
-            kbus_config_set(conf, "low_latency", "true", err, sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "name", name, err, sizeof(err)),
-                         0);
-        if (group)
-                assert_int_equal(
-                    kbus_config_set(conf, "group", group, err, sizeof(err)), 0);
-        assert_int_equal(kbus_config_set(conf, "shutdown_grace_ms", "5000", err,
-                                         sizeof(err)),
-                         0);
-        for (; kv && kv[0]; kv += 2)
-                if (kbus_config_set(conf, kv[0], kv[1], err, sizeof(err))) {
-                        fprintf(stderr, "config: %s\n", err);
-                        fail();
-                }
-        if (kbus_runtime_new(&rt, &conf, test_base, err, sizeof(err))) {
-                fprintf(stderr, "runtime: %s\n", err);
-                fail();
+        const char *all[32] = {"shutdown_grace_ms", "5000"};
+        size_t n = 2;
+        for (; kv && kv[0]; kv += 2) {
+                assert_true(n + 3 <= sizeof(all) / sizeof(all[0]));
+                all[n++] = kv[0];
+                all[n++] = kv[1];
         }
-        return rt;
+        return test_runtime_kv(name, group, all);
 }
 
 /* Each test publishes to a topic of its own. */
