@@ -410,14 +410,14 @@ static void test_retriable_failure_at_shutdown(void **state) {
         run_for(0.3); /* "after" is fetched and waits behind key A */
         assert_int_equal(l1.n, 1);
 
-        kbus_runtime_shutdown(sub); /* grace: 2 s */
+        kbus_runtime_shutdown(sub); /* grace: 10 s */
         t0 = now_s();
         assert_int_equal(
             kbus_call_fail(shut_held, KBUS_UNAVAILABLE, "dependency down"), 0);
         event_base_loopexit(test_base, &cap);
         event_base_dispatch(test_base); /* until the runtime has closed */
         took = now_s() - t0;
-        assert_true(took < 1.5);
+        assert_true(took < 5); /* not the grace period */
         assert_int_equal(l1.n, 1);
         assert_int_equal(kbus_runtime_stat(sub, KBUS_STAT_DEAD_LETTERED), 0);
         kbus_runtime_free(sub);
@@ -426,7 +426,7 @@ static void test_retriable_failure_at_shutdown(void **state) {
         assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_shut, &l2),
                          0);
         assert_int_equal(kbus_runtime_start(sub), 0);
-        for (int i = 0; i < 300 && l2.n < 2; i++)
+        for (int i = 0; i < 1200 && l2.n < 2; i++)
                 run_for(0.05);
         assert_int_equal(l2.n, 2);
         assert_string_equal(l2.seen[0], "A/flaky");

@@ -23,20 +23,6 @@ static double slow(void) {
         return wrap && *wrap ? 5 : 1;
 }
 
-/* A runtime on the test broker with extra config keys (NULL-ended
- * name/value pairs) and a longer grace than the harness's. */
-static kbus_runtime *room_runtime(const char *name, const char *group,
-                                  const char *const *kv) {
-        const char *all[32] = {"shutdown_grace_ms", "5000"};
-        size_t n = 2;
-        for (; kv && kv[0]; kv += 2) {
-                assert_true(n + 3 <= sizeof(all) / sizeof(all[0]));
-                all[n++] = kv[0];
-                all[n++] = kv[1];
-        }
-        return test_runtime_kv(name, group, all);
-}
-
 /* Each test publishes to a topic of its own. */
 static kbus_event_desc *event_on(const char *topic) {
         static kbus_event_desc descs[8];
@@ -80,7 +66,7 @@ static void on_greeted(kbus_call *call, const Hello__V1__Greeted *ev,
 
 static kbus_runtime *subscriber(const char *name, const kbus_event_desc *d,
                                 struct seen *s) {
-        kbus_runtime *sub = room_runtime(name, name, NULL);
+        kbus_runtime *sub = test_runtime_kv(name, name, NULL);
         assert_int_equal(kbus_subscribe(sub, d, NULL, (kbus_fn)on_greeted, s),
                          0);
         assert_int_equal(kbus_runtime_start(sub), 0);
@@ -191,7 +177,7 @@ static void test_generator_waits_for_room(void **state) {
         kbus_event_desc *d = event_on("room.count");
         kbus_runtime *sub = subscriber("room-count-sub", d, &s);
 
-        g.rt = room_runtime("room-count-pub", NULL, kv);
+        g.rt = test_runtime_kv("room-count-pub", NULL, kv);
         g.d = d;
         g.min_per_wake = 50;
         run_generator(&g, MAX_EVENTS, &s);
@@ -210,7 +196,7 @@ static void test_queue_full_by_bytes(void **state) {
         kbus_event_desc *d = event_on("room.bytes");
         kbus_runtime *sub = subscriber("room-bytes-sub", d, &s);
 
-        g.rt = room_runtime("room-bytes-pub", NULL, kv);
+        g.rt = test_runtime_kv("room-bytes-pub", NULL, kv);
         g.d = d;
         g.pad = 300;
         g.min_per_wake = 1;
@@ -277,7 +263,7 @@ static void test_calls_wait_for_room(void **state) {
         static const hello_v1_greeter_handlers handlers = {.say_hello =
                                                                say_hello};
         static struct caller c;
-        kbus_runtime *srv = room_runtime("room-srv", "room-srv", NULL);
+        kbus_runtime *srv = test_runtime_kv("room-srv", "room-srv", NULL);
 
         svc = hello_v1_greeter__service;
         svc.topic = "room.calls";
@@ -288,7 +274,7 @@ static void test_calls_wait_for_room(void **state) {
         assert_int_equal(kbus_runtime_start(srv), 0);
         assert_true(run_until_ready(srv, 30));
 
-        c.rt = room_runtime("room-caller", NULL, kv);
+        c.rt = test_runtime_kv("room-caller", NULL, kv);
         assert_int_equal(kbus_call_opts_new(&c.opts), 0);
         assert_int_equal(kbus_call_opts_set_topic(c.opts, svc.topic), 0);
         kbus_call_opts_set_timeout(c.opts, 30000);
@@ -323,7 +309,7 @@ static void test_cancelled_on_shutdown_and_free(void **state) {
             "producer.queue.buffering.max.messages", "10", NULL};
         static struct gen g;
         kbus_event_desc *d = event_on("room.cancel");
-        kbus_runtime *rt = room_runtime("room-cancel", NULL, kv);
+        kbus_runtime *rt = test_runtime_kv("room-cancel", NULL, kv);
         int a[3] = {0}, b[3] = {0}, c[3] = {0}, rc;
 
         assert_int_equal(kbus_runtime_when_room(rt, NULL, NULL),
@@ -350,7 +336,7 @@ static void test_cancelled_on_shutdown_and_free(void **state) {
         assert_int_equal(a[1] + b[1], 2); /* once only */
 
         /* Freed before the loop ran again: told by kbus_runtime_free(). */
-        rt = room_runtime("room-cancel-2", NULL, kv);
+        rt = test_runtime_kv("room-cancel-2", NULL, kv);
         g.rt = rt;
         while (publish_one(&g) == 0)
                 ;
