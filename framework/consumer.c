@@ -133,10 +133,36 @@ static void group_error(rd_kafka_t *rk, int err, const char *reason,
 /* librdkafka's statistics carry each partition's committed offset: the
  * consumer lag of a partition that has had no record since this process
  * started is counted from there (ops.c), not from the partition's start. */
+static const char *stat_str(json_t *obj, const char *name) {
+        const char *v = json_string_value(json_object_get(obj, name));
+        return v && *v ? v : "none";
+}
+
+/* A group that has not joined after a while says where librdkafka's side of
+ * the join is, every 10 s: a service that never becomes ready otherwise
+ * says nothing at all. */
+static void join_overdue(kbus_group *g, json_t *root) {
+        json_t *cg = json_object_get(root, "cgrp");
+        int64_t now = kbus__now_ms();
+        if (g->joined || now < g->join_warn_ms)
+                return;
+        if (g->join_warn_ms)
+                KBUS_LOG(KBUS_LOG_WARN, "consumer",
+                         "group %s: not joined yet (group state %s, join "
+                         "state %s, %d rebalances, last: %s)",
+                         g->id, stat_str(cg, "state"),
+                         stat_str(cg, "join_state"),
+                         (int)json_integer_value(
+                             json_object_get(cg, "rebalance_cnt")),
+                         stat_str(cg, "rebalance_reason"));
+        g->join_warn_ms = now + 10000;
+}
+
 static int group_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         kbus_group *g = opaque;
         json_t *root = json_loadb(json, len, 0, NULL);
         json_t *topics = json_object_get(root, "topics");
+        join_overdue(g, root);
         for (kbus_partition *p = g->parts; p && topics; p = p->next) {
                 char key[16];
                 json_t *parts = json_object_get(

@@ -88,6 +88,7 @@ typedef struct kbus_group {
         kbus_partition *parts;
         bool subscribed; /* the route list is what librdkafka has */
         bool joined;     /* had a first assignment, even an empty one */
+        int64_t join_warn_ms; /* when to say again that it has not joined */
         const kbus_state_ops *state_ops; /* tables, if any */
         void *state;
         /* Windows (window.c): one record at a time per partition, whatever

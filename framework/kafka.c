@@ -136,7 +136,13 @@ int kbus__kafka_conf(const kbus_kafka_site *site, bool consumer,
             {"fetch.error.backoff.ms", "10"},
             {"session.timeout.ms", "6000"},
             {"heartbeat.interval.ms", "500"},
-            {"topic.metadata.refresh.interval.ms", "1000"},
+            /* Not a divisor of the embedded broker's join delays (3 s for
+             * a new group, the session timeout less 1 s after): librdkafka
+             * 2.0.2 makes a group leader that meets any metadata answer
+             * while it waits for its own (to assign) join again, and with a
+             * 1 s refresh the periodic answer came in that very
+             * millisecond join after join, for tens of seconds. */
+            {"topic.metadata.refresh.interval.ms", "1300"},
             /* Reconnect within the 6 s session after a short outage. */
             {"reconnect.backoff.max.ms", "1000"},
         };
