@@ -86,8 +86,8 @@ typedef struct kbus_group {
         kbus_bridge bridge;
         kbus_route *routes;
         kbus_partition *parts;
-        bool subscribed; /* the route list is what librdkafka has */
-        bool joined;     /* had a first assignment, even an empty one */
+        bool subscribed;      /* the route list is what librdkafka has */
+        bool joined;          /* had a first assignment, even an empty one */
         int64_t join_warn_ms; /* when to say again that it has not joined */
         const kbus_state_ops *state_ops; /* tables, if any */
         void *state;
