@@ -141,6 +141,7 @@ struct shipper {
         struct event *tick, *pump, *grace, *sig_int, *sig_term;
         const char *positions, *host;
         struct logfile *files;
+        size_t turn; /* the file whose turn it is to be read */
         size_t n_files;
         position *others; /* saved positions of files not followed now */
         size_t n_others;
@@ -431,9 +432,19 @@ static void pump(evutil_socket_t fd, short what, void *arg) {
         bool progress = true;
 
         while (!sh->stopping && progress && sh->in_flight < sh->max_in_flight) {
+                size_t first = sh->turn;
                 progress = false;
-                for (size_t i = 0; i < sh->n_files; i++) {
-                        struct logfile *lf = &sh->files[i];
+                /* Taking turns where the last pump stopped: room frees a
+                 * few lines at a time, and starting at the first file
+                 * every time would let it run ahead of the others.  (Files
+                 * far apart in time make lines late in the collector's
+                 * windows, which their partitions share.) */
+                for (size_t i = 0;
+                     i < sh->n_files && sh->in_flight < sh->max_in_flight;
+                     i++) {
+                        size_t j = (first + i) % sh->n_files;
+                        struct logfile *lf = &sh->files[j];
+                        sh->turn = (j + 1) % sh->n_files;
                         for (int k = 0;
                              k < 64 && sh->in_flight < sh->max_in_flight; k++) {
                                 int r = ship_one(sh, lf, now);
