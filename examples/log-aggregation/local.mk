@@ -19,7 +19,9 @@ examples_log_aggregation_log_shipper_SOURCES = \
 	examples/log-aggregation/log-shipper.c \
 	examples/log-aggregation/follow.c examples/log-aggregation/follow.h \
 	examples/log-aggregation/positions.c \
-	examples/log-aggregation/positions.h
+	examples/log-aggregation/positions.h \
+	examples/log-aggregation/timestamp.c \
+	examples/log-aggregation/timestamp.h
 nodist_examples_log_aggregation_log_shipper_SOURCES = $(LOGS_GEN)
 examples_log_aggregation_log_shipper_CPPFLAGS = $(logs_cppflags) \
 	$(LIBEVENT_CFLAGS)
@@ -42,3 +44,13 @@ examples_log_aggregation_follow_test_SOURCES = \
 	examples/log-aggregation/follow.h
 examples_log_aggregation_follow_test_CPPFLAGS = $(AM_CPPFLAGS) $(CMOCKA_CFLAGS)
 examples_log_aggregation_follow_test_LDADD = $(CMOCKA_LIBS)
+
+# timestamp.c's unit test: the times log lines start with.
+check_PROGRAMS += examples/log-aggregation/timestamp_test
+TESTS += examples/log-aggregation/timestamp_test
+examples_log_aggregation_timestamp_test_SOURCES = \
+	examples/log-aggregation/timestamp_test.c \
+	examples/log-aggregation/timestamp.c examples/log-aggregation/timestamp.h
+examples_log_aggregation_timestamp_test_CPPFLAGS = $(AM_CPPFLAGS) \
+	$(CMOCKA_CFLAGS)
+examples_log_aggregation_timestamp_test_LDADD = $(CMOCKA_LIBS)

@@ -1,6 +1,7 @@
 /*
  * log-shipper: follows log files the way `tail -F` does and publishes each
- * line as a logs.v1.LogLine event (host, file, sequence number, level),
+ * line as a logs.v1.LogLine event (host, file, sequence number, level,
+ * the time the line says it was logged),
  * keeping in a position file where each file was read to, so that a
  * restart, even after SIGKILL, neither loses nor repeats a line.
  *
@@ -38,6 +39,7 @@
 #include "follow.h"
 #include "logs.kbus.h"
 #include "positions.h"
+#include "timestamp.h"
 
 #define PROG "log-shipper"
 
@@ -87,11 +89,15 @@ static void usage(FILE *out) {
             "case, as a word among the first 128\nbytes of the line "
             "(\"2024-05-01 12:00:00 ERROR ...\", \"[warn]\", "
             "\"level=info\").\nA line longer than %d bytes is shipped in "
-            "pieces (`continued`); bytes that\nare not UTF-8 go as '?'.  "
-            "Lines are never given up: the producer's\nmessage.timeout.ms is "
-            "0 (no limit) unless -c or -X sets it; a line that\nfinally "
-            "fails stops the shipper (exit 1) with its position before that "
-            "line.\n\n"
+            "pieces (`continued`),\neach with the line's level and time; "
+            "bytes that are not UTF-8 go as '?'.\nLines are never given up: "
+            "the producer's message.timeout.ms is 0 (no limit)\nunless -c or "
+            "-X sets it; a line that finally fails stops the shipper (exit "
+            "1)\nwith its position before that line.\n\n"
+            "Times: a line that starts with one (\"2024-05-01T12:00:00.123Z\","
+            "\n\"2024-05-01 12:00:00,123\", \"[2024-05-01 12:00:00+02:00]\"; "
+            "UTC when no zone is\nnamed) is shipped with it as logged_ms; "
+            "one without takes the time of the\nfile's line before it.\n\n"
             "Environment: KBUS_BOOTSTRAP, KBUS_LOW_LATENCY=1 (with `kbus "
             "broker`),\nKBUS_LOG_LEVEL.\n",
             FOLLOW_MAX_LINE);
@@ -118,6 +124,12 @@ struct logfile {
         uint64_t sent;      /* the reservation in the position file */
         uint64_t resend_hi; /* lines up to this one go out marked resent */
         uint64_t published_hi;
+        /* The line being shipped in pieces: its level and time go with
+         * every piece.  logged_ms is the last time a line named, which a
+         * line naming none takes. */
+        bool in_line;
+        Logs__V1__Level level;
+        int64_t logged_ms;
         struct sent *ring; /* lines on their way, oldest first */
         size_t head, n;
         unsigned long long read, shipped;
@@ -129,6 +141,7 @@ struct shipper {
         struct event *tick, *pump, *grace, *sig_int, *sig_term;
         const char *positions, *host;
         struct logfile *files;
+        size_t turn; /* the file whose turn it is to be read */
         size_t n_files;
         position *others; /* saved positions of files not followed now */
         size_t n_others;
@@ -379,7 +392,12 @@ static int ship_one(struct shipper *sh, struct logfile *lf, int64_t now) {
         ll.file = lf->name;
         ll.seq = lf->seq;
         ll.time_ms = wall_ms();
-        ll.level = parse_level(line, len);
+        ll.level = lf->level;
+        ll.logged_ms = lf->logged_ms;
+        if (!lf->in_line) {
+                ll.level = parse_level(line, len);
+                timestamp_parse(line, len, &ll.logged_ms);
+        }
         ll.text = (char *)clean_text(sh, line, len);
         ll.resent = lf->seq <= lf->resend_hi;
         ll.continued = continued;
@@ -396,6 +414,9 @@ static int ship_one(struct shipper *sh, struct logfile *lf, int64_t now) {
                 return -1;
         }
         follow_consume(lf->fw);
+        lf->in_line = continued;
+        lf->level = ll.level;
+        lf->logged_ms = ll.logged_ms;
         lf->n++;
         lf->read++;
         lf->published_hi = lf->seq++;
@@ -411,9 +432,19 @@ static void pump(evutil_socket_t fd, short what, void *arg) {
         bool progress = true;
 
         while (!sh->stopping && progress && sh->in_flight < sh->max_in_flight) {
+                size_t first = sh->turn;
                 progress = false;
-                for (size_t i = 0; i < sh->n_files; i++) {
-                        struct logfile *lf = &sh->files[i];
+                /* Taking turns where the last pump stopped: room frees a
+                 * few lines at a time, and starting at the first file
+                 * every time would let it run ahead of the others.  (Files
+                 * far apart in time make lines late in the collector's
+                 * windows, which their partitions share.) */
+                for (size_t i = 0;
+                     i < sh->n_files && sh->in_flight < sh->max_in_flight;
+                     i++) {
+                        size_t j = (first + i) % sh->n_files;
+                        struct logfile *lf = &sh->files[j];
+                        sh->turn = (j + 1) % sh->n_files;
                         for (int k = 0;
                              k < 64 && sh->in_flight < sh->max_in_flight; k++) {
                                 int r = ship_one(sh, lf, now);

@@ -10,4 +10,5 @@ examples_tests = \
 	tests/examples/log_shipping_test.sh
 TESTS += $(examples_tests)
 EXTRA_DIST += $(examples_tests) tests/examples/ledger_check.py \
-	tests/examples/activity_check.py tests/examples/stream_check.py
+	tests/examples/activity_check.py tests/examples/stream_check.py \
+	tests/examples/log_counts_check.py
