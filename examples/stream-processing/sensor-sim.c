@@ -3,14 +3,18 @@
  * for readings given on standard input, then exits.
  *
  *   sensor-sim [-c FILE] [-d DEVICES] [-n ROUNDS] [-i INTERVAL_MS]
- *              [-s START_MS] [-p PERIOD_MS]
+ *              [-s START_MS] [-p PERIOD_MS] [-r DEVICE:ROUND] [-x DEVICE]
  *   sensor-sim [-c FILE] --stdin       (lines "DEVICE TEMPERATURE [TIME_MS]")
  *
  * Simulated devices are dev-1 ... dev-DEVICES; each round gives every
  * device one reading.  Their temperatures follow a slow saw-tooth from 20
  * to 55.6 degrees, 90 readings long, shifted per device, so each device
  * spends 39 readings of every 90 above 40.  Readings are keyed by device
- * and numbered per device from 1.
+ * and numbered per device from 1.  Two kinds of devices real fleets have
+ * can be played: one that restarts (-r: dev-DEVICE reboots before round
+ * ROUND and numbers its readings from 1 again, its clock going on), and
+ * one that sends every reading twice (-x: as a device does that misses
+ * its acknowledgements).  Neither changes what was measured.
  *
  * Each reading carries its measurement time: round k (and a device's k-th
  * reading from standard input, unless the line gives a time) was measured
@@ -54,6 +58,10 @@ static void usage(FILE *out) {
                 "                 (default: now)\n"
                 "  -p PERIOD_MS   measurement time between rounds (default "
                 "1000)\n"
+                "  -r DEVICE:ROUND  dev-DEVICE restarts before round ROUND "
+                "(from 1): its\n"
+                "                 readings are numbered from 1 again\n"
+                "  -x DEVICE      dev-DEVICE sends each reading twice\n"
                 "  --stdin        publish the readings read from standard "
                 "input instead,\n"
                 "                 one \"DEVICE TEMPERATURE [TIME_MS]\" per "
@@ -81,8 +89,11 @@ struct sim {
         struct device *devs; /* standard input's devices */
         size_t n_devs;
         long next; /* simulated readings published: round * devices + d */
-        int64_t start_ms;  /* measurement time of round 0 */
-        int64_t period_ms; /* between rounds */
+        int64_t start_ms;                 /* measurement time of round 0 */
+        int64_t period_ms;                /* between rounds */
+        long reboot_device, reboot_round; /* -r; 0: none */
+        long twice_device;                /* -x; 0: none */
+        int copy;                         /* of the next reading: 0, 1 */
         /* The next reading, not published yet. */
         char id[128];
         uint64_t seq;
@@ -161,6 +172,8 @@ static int next_reading(struct sim *sim) {
         d = sim->next % sim->devices + 1;
         snprintf(sim->id, sizeof(sim->id), "dev-%ld", d);
         sim->seq = (uint64_t)k + 1;
+        if (d == sim->reboot_device && k + 1 >= sim->reboot_round)
+                sim->seq = (uint64_t)(k + 1 - sim->reboot_round) + 1;
         sim->temperature = 20.0 + (double)((k + 13 * d) % 90) * 0.4;
         sim->time_ms = sim->start_ms + (int64_t)k * sim->period_ms;
         return sim->have_next = 1;
@@ -194,6 +207,13 @@ static void produce(kbus_status status, void *arg) {
                         sim->failed = 1;
                         break;
                 }
+                if (!sim->from_stdin && !sim->copy &&
+                    sim->next % sim->devices + 1 == sim->twice_device) {
+                        sim->copy = 1; /* the same reading once more */
+                        ++sim->published;
+                        continue;
+                }
+                sim->copy = 0;
                 sim->have_next = 0;
                 sim->next++;
                 if (++sim->published % PROGRESS_EVERY == 0)
@@ -252,6 +272,23 @@ int main(int argc, char **argv) {
                 } else if (!strcmp(argv[i], "-p") && i + 1 < argc) {
                         sim.period_ms = (int64_t)stream_parse_number(
                             PROG, "-p", argv[++i], 1);
+                } else if (!strcmp(argv[i], "-r") && i + 1 < argc) {
+                        char *colon = strchr(argv[++i], ':');
+                        if (!colon) {
+                                fprintf(stderr,
+                                        PROG ": -r needs DEVICE:ROUND, got "
+                                             "'%s'\n",
+                                        argv[i]);
+                                return 2;
+                        }
+                        *colon = '\0';
+                        sim.reboot_device =
+                            (long)stream_parse_number(PROG, "-r", argv[i], 1);
+                        sim.reboot_round =
+                            (long)stream_parse_number(PROG, "-r", colon + 1, 1);
+                } else if (!strcmp(argv[i], "-x") && i + 1 < argc) {
+                        sim.twice_device =
+                            (long)stream_parse_number(PROG, "-x", argv[++i], 1);
                 } else if (!strcmp(argv[i], "--stdin")) {
                         sim.from_stdin = 1;
                 } else {
