@@ -182,8 +182,9 @@ int main(int argc, char **argv) {
                 d.failed = 1;
         undelivered = kbus_runtime_stat(d.rt, KBUS_STAT_EVENTS_UNDELIVERED);
         kbus_runtime_free(d.rt);
-        fprintf(stderr, PROG ": %zu registrations published, %llu delivered\n",
-                d.next, (unsigned long long)d.next - undelivered);
+        fprintf(stderr, PROG ": %zu registration%s published, %llu delivered\n",
+                d.next, d.next == 1 ? "" : "s",
+                (unsigned long long)d.next - undelivered);
         free(d.regs);
         return d.next == d.n && !d.failed && !undelivered ? 0 : 1;
 }

@@ -4,7 +4,7 @@
  *
  *   sensor-sim [-c FILE] [-d DEVICES] [-n ROUNDS] [-i INTERVAL_MS]
  *              [-s START_MS] [-p PERIOD_MS] [-r DEVICE:ROUND] [-x DEVICE]
- *   sensor-sim [-c FILE] --stdin       (lines "DEVICE TEMPERATURE [TIME_MS]")
+ *   sensor-sim [-c FILE] --stdin   (lines "DEVICE TEMPERATURE [TIME_MS [SEQ]]")
  *
  * Simulated devices are dev-1 ... dev-DEVICES; each round gives every
  * device one reading.  Their temperatures follow a slow saw-tooth from 20
@@ -17,7 +17,8 @@
  * its acknowledgements).  Neither changes what was measured.
  *
  * Each reading carries its measurement time: round k (and a device's k-th
- * reading from standard input, unless the line gives a time) was measured
+ * reading from standard input, unless the line gives a time and maybe a
+ * number) was measured
  * at START_MS (default: now) + k * PERIOD_MS (default 1000), whenever it is
  * published: a simulated clock, so that minutes of readings go out in
  * seconds.
@@ -44,7 +45,10 @@
 static void usage(FILE *out) {
         fprintf(out,
                 "usage: " PROG " [-c FILE] [-d DEVICES] [-n ROUNDS] "
-                "[-i INTERVAL_MS] [-s START_MS] [-p PERIOD_MS] [--stdin]\n"
+                "[-i INTERVAL_MS]\n"
+                "                  [-s START_MS] [-p PERIOD_MS] "
+                "[-r DEVICE:ROUND] [-x DEVICE]\n"
+                "                  [--stdin]\n"
                 "Publishes iot.v1.Reading events, waits until they are "
                 "delivered, then\nexits: 0 when every one was.\n\n"
                 "  -c FILE        kbus configuration file (libconfig format)\n"
@@ -64,8 +68,10 @@ static void usage(FILE *out) {
                 "  -x DEVICE      dev-DEVICE sends each reading twice\n"
                 "  --stdin        publish the readings read from standard "
                 "input instead,\n"
-                "                 one \"DEVICE TEMPERATURE [TIME_MS]\" per "
-                "line, in order\n"
+                "                 one \"DEVICE TEMPERATURE [TIME_MS [SEQ]]\" "
+                "per line, in order;\n"
+                "                 without SEQ, numbered after the device's "
+                "last line\n"
                 "  -h, --help     this help\n\n"
                 "Environment: KBUS_BOOTSTRAP (broker list), "
                 "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
@@ -118,14 +124,16 @@ static int next_stdin(struct sim *sim) {
         char line[256];
         double t;
         long long when = 0;
+        unsigned long long seq = 0;
         size_t i;
         int n;
 
         while (fgets(line, sizeof(line), stdin)) {
                 if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
                         continue;
-                n = sscanf(line, "%127s %lf %lld", sim->id, &t, &when);
-                if (n < 2 || (n == 3 && when <= 0)) {
+                n = sscanf(line, "%127s %lf %lld %llu", sim->id, &t, &when,
+                           &seq);
+                if (n < 2 || (n >= 3 && when <= 0)) {
                         fprintf(stderr, PROG ": bad line: %s", line);
                         sim->failed = 1;
                         return 0;
@@ -147,9 +155,11 @@ static int next_stdin(struct sim *sim) {
                         sim->devs = more;
                         sim->devs[sim->n_devs++].seq = 0;
                 }
-                sim->seq = ++sim->devs[i].seq;
+                /* Numbered as the line says, or after the device's last. */
+                sim->seq =
+                    n == 4 ? (sim->devs[i].seq = seq) : ++sim->devs[i].seq;
                 sim->temperature = t;
-                sim->time_ms = n == 3
+                sim->time_ms = n >= 3
                                    ? when
                                    : sim->start_ms + (int64_t)(sim->seq - 1) *
                                                          sim->period_ms;
