@@ -5,12 +5,13 @@
 # not depend on a crash.
 #
 # The same registrations and 6,300 readings (20 devices, 300 s of
-# measurement time each, published over 9 s; dev-7 restarts half-way and
-# numbers its readings from 1 again; dev-6 sends every reading twice) go
-# through the pipeline twice, each time on a fresh broker: once
-# undisturbed, once with averager, the middle stage, and one of two enrich
-# instances killed with SIGKILL mid-stream; averager is started again,
-# the other enrich takes over.  Both runs must produce the same averages
+# measurement time each; dev-7 restarts half-way and numbers its readings
+# from 1 again; dev-6 sends every reading twice) go through the pipeline
+# twice, each time on a fresh broker: once undisturbed, the readings
+# published at once (a backlog, which enrich must hand on in order), once
+# published over 9 s with averager, the middle stage, and one of two
+# enrich instances killed with SIGKILL mid-stream; averager is started
+# again, the other enrich takes over.  Both runs must produce the same averages
 # per device and 10-second window (averager keeps its sums in a kbus
 # window and the last reading of each device in a table, restored after
 # the crash; a repeated reading is not counted), the same alerts (rules
