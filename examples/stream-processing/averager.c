@@ -15,7 +15,21 @@
  * in a run without the crash, some perhaps twice (identical).  A reading
  * later than the grace period is dead-lettered, to
  * iot.v1.EnrichedReading.DLT, and counted in window_late on /metrics.
+ *
+ * Before a reading reaches the window, its number (seq) and time are
+ * checked against the last reading of its device counted, kept in the
+ * table "LastReading":
+ * - numbered and measured no later than that one: a repeat (the device
+ *   sent it again, or enrich did after a crash, with the same ce_id),
+ *   not counted again;
+ * - numbered no later but measured later: the device restarted and
+ *   numbers its readings from 1 again.  That is said once, on stdout and
+ *   as an iot.v1.DeviceRestarted event, and the reading is counted;
+ * - otherwise a new reading, counted.
+ * The check and the window's sums are changes of the same call, so they
+ * are applied together, once, whatever crashes.
  */
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +47,10 @@ static void usage(FILE *out) {
                      "Averages each device's iot.v1.EnrichedReading over "
                      "windows of measurement\ntime; publishes an "
                      "iot.v1.AverageReading per device and window once the "
-                     "window\nhas closed, until SIGINT or SIGTERM.  Prints "
-                     "\"ready\" once its partitions are\nrestored.\n\n"
+                     "window\nhas closed, until SIGINT or SIGTERM.  Counts a "
+                     "repeated reading once; says\nwhen a device restarts "
+                     "(iot.v1.DeviceRestarted, and a RESTART line).\nPrints "
+                     "\"ready\" once its partitions are restored.\n\n"
                      "  -c FILE       kbus configuration file (libconfig "
                      "format)\n"
                      "  -w WINDOW_MS  window length (default 10000)\n"
@@ -78,9 +94,55 @@ static int emit_average(kbus_call *call, const void *key, size_t len,
 
 static kbus_window *averages;
 
+/* Says that \p r's device restarted, as part of handling \p r. */
+static int publish_restart(kbus_call *call, const Iot__V1__EnrichedReading *r,
+                           const Iot__V1__LastReading *last,
+                           uint32_t restarts) {
+        Iot__V1__DeviceRestarted ev = IOT__V1__DEVICE_RESTARTED__INIT;
+        ev.device_id = r->device_id;
+        ev.site = r->site;
+        ev.last_seq = last->seq;
+        ev.seq = r->seq;
+        ev.time_ms = r->time_ms;
+        ev.restarts = restarts;
+        return iot_v1_device_restarted_publish_from(call, &ev);
+}
+
 static void on_reading(kbus_call *call, const Iot__V1__EnrichedReading *r,
                        void *arg) {
-        int rc = kbus_window_add(call, averages, &r->base, NULL);
+        Iot__V1__LastReading next = IOT__V1__LAST_READING__INIT;
+        const Iot__V1__LastReading *last = NULL;
+        bool restarted = false;
+        int rc;
+
+        (void)arg;
+        /* Readings without a number cannot be told apart: each counts. */
+        if (r->seq != 0) {
+                rc = iot_v1_last_reading_get(call, NULL, 0, &last);
+                if (rc && rc != KBUS_NOT_FOUND) {
+                        kbus_call_fail(call, rc, "reading the last reading");
+                        return;
+                }
+                if (last)
+                        next = *last;
+                if (last && r->seq <= last->seq &&
+                    r->time_ms <= last->time_ms) {
+                        next.repeats++;
+                        kbus_log(KBUS_LOG_DEBUG,
+                                 "%s: reading %" PRIu64 " again, not counted "
+                                 "(%" PRIu64 " repeats)",
+                                 r->device_id, r->seq, next.repeats);
+                        rc = iot_v1_last_reading_put(call, NULL, 0, &next);
+                        if (rc)
+                                kbus_call_fail(call, rc,
+                                               "writing the last reading");
+                        else
+                                kbus_call_ack(call);
+                        return;
+                }
+                restarted = last && r->seq <= last->seq;
+        }
+        rc = kbus_window_add(call, averages, &r->base, NULL);
         if (rc) {
                 /* OUT_OF_RANGE, a reading too late for its window, is not
                  * retried: it is dead-lettered. */
@@ -89,6 +151,25 @@ static void on_reading(kbus_call *call, const Iot__V1__EnrichedReading *r,
                                    ? "late: the reading's window has closed"
                                    : "averaging a reading");
                 return;
+        }
+        if (r->seq != 0) {
+                if (restarted)
+                        next.restarts++;
+                next.seq = r->seq;
+                if (r->time_ms > next.time_ms)
+                        next.time_ms = r->time_ms;
+                if ((rc = iot_v1_last_reading_put(call, NULL, 0, &next)) ||
+                    (restarted &&
+                     (rc = publish_restart(call, r, last, next.restarts)))) {
+                        kbus_call_fail(call, rc, "noting the reading");
+                        return;
+                }
+        }
+        if (restarted) {
+                printf("RESTART %s reading %" PRIu64 " after reading %" PRIu64
+                       " (restart %" PRIu32 ")\n",
+                       r->device_id, r->seq, last->seq, next.restarts);
+                fflush(stdout);
         }
         kbus_call_ack(call);
 }
@@ -145,6 +226,8 @@ int main(int argc, char **argv) {
                 return 1;
         }
         rc = kbus_window_attach(rt, &window, NULL, &averages);
+        if (!rc)
+                rc = iot_v1_last_reading_attach(rt, NULL);
         if (!rc)
                 rc = iot_v1_enriched_reading_subscribe(rt, NULL, on_reading,
                                                        NULL);

@@ -1,6 +1,6 @@
 # examples/stream-processing: a multi-stage IoT pipeline, sensor-sim ->
-# enrich -> averager -> rules, each stage a separate process joined by
-# keyed events.
+# enrich -> averager -> rules -> actions, each stage a separate process
+# joined by keyed events; devices publishes the registrations enrich reads.
 # See its README.md.
 
 IOT_GEN = \
@@ -19,7 +19,8 @@ iot_common = examples/stream-processing/stream.c \
 
 noinst_PROGRAMS += examples/stream-processing/sensor-sim \
 	examples/stream-processing/enrich examples/stream-processing/averager \
-	examples/stream-processing/rules
+	examples/stream-processing/rules examples/stream-processing/actions \
+	examples/stream-processing/devices
 examples_stream_processing_sensor_sim_SOURCES = \
 	examples/stream-processing/sensor-sim.c $(iot_common)
 nodist_examples_stream_processing_sensor_sim_SOURCES = $(IOT_GEN)
@@ -30,10 +31,8 @@ examples_stream_processing_sensor_sim_LDADD = $(iot_ldadd) $(LIBEVENT_LIBS)
 examples_stream_processing_enrich_SOURCES = \
 	examples/stream-processing/enrich.c
 nodist_examples_stream_processing_enrich_SOURCES = $(IOT_GEN)
-examples_stream_processing_enrich_CPPFLAGS = $(iot_cppflags) \
-	$(examples_common_cppflags)
-examples_stream_processing_enrich_LDADD = examples/common/libtable.la \
-	$(iot_ldadd)
+examples_stream_processing_enrich_CPPFLAGS = $(iot_cppflags)
+examples_stream_processing_enrich_LDADD = $(iot_ldadd)
 # averager says "ready" from a libevent timer on the runtime's base.
 examples_stream_processing_averager_SOURCES = \
 	examples/stream-processing/averager.c $(iot_common)
@@ -46,3 +45,13 @@ examples_stream_processing_rules_SOURCES = \
 nodist_examples_stream_processing_rules_SOURCES = $(IOT_GEN)
 examples_stream_processing_rules_CPPFLAGS = $(iot_cppflags)
 examples_stream_processing_rules_LDADD = $(iot_ldadd)
+examples_stream_processing_actions_SOURCES = \
+	examples/stream-processing/actions.c
+nodist_examples_stream_processing_actions_SOURCES = $(IOT_GEN)
+examples_stream_processing_actions_CPPFLAGS = $(iot_cppflags)
+examples_stream_processing_actions_LDADD = $(iot_ldadd)
+examples_stream_processing_devices_SOURCES = \
+	examples/stream-processing/devices.c
+nodist_examples_stream_processing_devices_SOURCES = $(IOT_GEN)
+examples_stream_processing_devices_CPPFLAGS = $(iot_cppflags)
+examples_stream_processing_devices_LDADD = $(iot_ldadd)

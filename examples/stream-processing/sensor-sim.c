@@ -3,17 +3,22 @@
  * for readings given on standard input, then exits.
  *
  *   sensor-sim [-c FILE] [-d DEVICES] [-n ROUNDS] [-i INTERVAL_MS]
- *              [-s START_MS] [-p PERIOD_MS]
- *   sensor-sim [-c FILE] --stdin       (lines "DEVICE TEMPERATURE [TIME_MS]")
+ *              [-s START_MS] [-p PERIOD_MS] [-r DEVICE:ROUND] [-x DEVICE]
+ *   sensor-sim [-c FILE] --stdin   (lines "DEVICE TEMPERATURE [TIME_MS [SEQ]]")
  *
  * Simulated devices are dev-1 ... dev-DEVICES; each round gives every
  * device one reading.  Their temperatures follow a slow saw-tooth from 20
  * to 55.6 degrees, 90 readings long, shifted per device, so each device
  * spends 39 readings of every 90 above 40.  Readings are keyed by device
- * and numbered per device from 1.
+ * and numbered per device from 1.  Two kinds of devices real fleets have
+ * can be played: one that restarts (-r: dev-DEVICE reboots before round
+ * ROUND and numbers its readings from 1 again, its clock going on), and
+ * one that sends every reading twice (-x: as a device does that misses
+ * its acknowledgements).  Neither changes what was measured.
  *
  * Each reading carries its measurement time: round k (and a device's k-th
- * reading from standard input, unless the line gives a time) was measured
+ * reading from standard input, unless the line gives a time and maybe a
+ * number) was measured
  * at START_MS (default: now) + k * PERIOD_MS (default 1000), whenever it is
  * published: a simulated clock, so that minutes of readings go out in
  * seconds.
@@ -40,7 +45,10 @@
 static void usage(FILE *out) {
         fprintf(out,
                 "usage: " PROG " [-c FILE] [-d DEVICES] [-n ROUNDS] "
-                "[-i INTERVAL_MS] [-s START_MS] [-p PERIOD_MS] [--stdin]\n"
+                "[-i INTERVAL_MS]\n"
+                "                  [-s START_MS] [-p PERIOD_MS] "
+                "[-r DEVICE:ROUND] [-x DEVICE]\n"
+                "                  [--stdin]\n"
                 "Publishes iot.v1.Reading events, waits until they are "
                 "delivered, then\nexits: 0 when every one was.\n\n"
                 "  -c FILE        kbus configuration file (libconfig format)\n"
@@ -54,10 +62,16 @@ static void usage(FILE *out) {
                 "                 (default: now)\n"
                 "  -p PERIOD_MS   measurement time between rounds (default "
                 "1000)\n"
+                "  -r DEVICE:ROUND  dev-DEVICE restarts before round ROUND "
+                "(from 1): its\n"
+                "                 readings are numbered from 1 again\n"
+                "  -x DEVICE      dev-DEVICE sends each reading twice\n"
                 "  --stdin        publish the readings read from standard "
                 "input instead,\n"
-                "                 one \"DEVICE TEMPERATURE [TIME_MS]\" per "
-                "line, in order\n"
+                "                 one \"DEVICE TEMPERATURE [TIME_MS [SEQ]]\" "
+                "per line, in order;\n"
+                "                 without SEQ, numbered after the device's "
+                "last line\n"
                 "  -h, --help     this help\n\n"
                 "Environment: KBUS_BOOTSTRAP (broker list), "
                 "KBUS_LOW_LATENCY=1, KBUS_LOG_LEVEL.\n");
@@ -81,8 +95,11 @@ struct sim {
         struct device *devs; /* standard input's devices */
         size_t n_devs;
         long next; /* simulated readings published: round * devices + d */
-        int64_t start_ms;  /* measurement time of round 0 */
-        int64_t period_ms; /* between rounds */
+        int64_t start_ms;                 /* measurement time of round 0 */
+        int64_t period_ms;                /* between rounds */
+        long reboot_device, reboot_round; /* -r; 0: none */
+        long twice_device;                /* -x; 0: none */
+        int copy;                         /* of the next reading: 0, 1 */
         /* The next reading, not published yet. */
         char id[128];
         uint64_t seq;
@@ -107,14 +124,16 @@ static int next_stdin(struct sim *sim) {
         char line[256];
         double t;
         long long when = 0;
+        unsigned long long seq = 0;
         size_t i;
         int n;
 
         while (fgets(line, sizeof(line), stdin)) {
                 if (line[0] == '#' || line[strspn(line, " \t\r\n")] == '\0')
                         continue;
-                n = sscanf(line, "%127s %lf %lld", sim->id, &t, &when);
-                if (n < 2 || (n == 3 && when <= 0)) {
+                n = sscanf(line, "%127s %lf %lld %llu", sim->id, &t, &when,
+                           &seq);
+                if (n < 2 || (n >= 3 && when <= 0)) {
                         fprintf(stderr, PROG ": bad line: %s", line);
                         sim->failed = 1;
                         return 0;
@@ -136,9 +155,11 @@ static int next_stdin(struct sim *sim) {
                         sim->devs = more;
                         sim->devs[sim->n_devs++].seq = 0;
                 }
-                sim->seq = ++sim->devs[i].seq;
+                /* Numbered as the line says, or after the device's last. */
+                sim->seq =
+                    n == 4 ? (sim->devs[i].seq = seq) : ++sim->devs[i].seq;
                 sim->temperature = t;
-                sim->time_ms = n == 3
+                sim->time_ms = n >= 3
                                    ? when
                                    : sim->start_ms + (int64_t)(sim->seq - 1) *
                                                          sim->period_ms;
@@ -161,6 +182,8 @@ static int next_reading(struct sim *sim) {
         d = sim->next % sim->devices + 1;
         snprintf(sim->id, sizeof(sim->id), "dev-%ld", d);
         sim->seq = (uint64_t)k + 1;
+        if (d == sim->reboot_device && k + 1 >= sim->reboot_round)
+                sim->seq = (uint64_t)(k + 1 - sim->reboot_round) + 1;
         sim->temperature = 20.0 + (double)((k + 13 * d) % 90) * 0.4;
         sim->time_ms = sim->start_ms + (int64_t)k * sim->period_ms;
         return sim->have_next = 1;
@@ -194,6 +217,13 @@ static void produce(kbus_status status, void *arg) {
                         sim->failed = 1;
                         break;
                 }
+                if (!sim->from_stdin && !sim->copy &&
+                    sim->next % sim->devices + 1 == sim->twice_device) {
+                        sim->copy = 1; /* the same reading once more */
+                        ++sim->published;
+                        continue;
+                }
+                sim->copy = 0;
                 sim->have_next = 0;
                 sim->next++;
                 if (++sim->published % PROGRESS_EVERY == 0)
@@ -252,6 +282,23 @@ int main(int argc, char **argv) {
                 } else if (!strcmp(argv[i], "-p") && i + 1 < argc) {
                         sim.period_ms = (int64_t)stream_parse_number(
                             PROG, "-p", argv[++i], 1);
+                } else if (!strcmp(argv[i], "-r") && i + 1 < argc) {
+                        char *colon = strchr(argv[++i], ':');
+                        if (!colon) {
+                                fprintf(stderr,
+                                        PROG ": -r needs DEVICE:ROUND, got "
+                                             "'%s'\n",
+                                        argv[i]);
+                                return 2;
+                        }
+                        *colon = '\0';
+                        sim.reboot_device =
+                            (long)stream_parse_number(PROG, "-r", argv[i], 1);
+                        sim.reboot_round =
+                            (long)stream_parse_number(PROG, "-r", colon + 1, 1);
+                } else if (!strcmp(argv[i], "-x") && i + 1 < argc) {
+                        sim.twice_device =
+                            (long)stream_parse_number(PROG, "-x", argv[++i], 1);
                 } else if (!strcmp(argv[i], "--stdin")) {
                         sim.from_stdin = 1;
                 } else {

@@ -1,5 +1,5 @@
 /*
- * Option parsing shared by sensor-sim, enrich, averager and rules.
+ * Option parsing shared by sensor-sim, averager and rules.
  */
 #include <stdio.h>
 #include <stdlib.h>

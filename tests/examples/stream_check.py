@@ -1,22 +1,39 @@
 #!/usr/bin/python3
 """Prints what the stream-processing example produced, one line each.
 
-  stream_check.py BOOTSTRAP
+  stream_check.py BOOTSTRAP [KIND...]
+  stream_check.py BOOTSTRAP --replay-alerts
 
-Reads iot.v1.AverageReading and iot.v1.Alert from the beginning and prints,
-sorted, one line per device and window:
-  AVERAGE DEVICE WINDOW_START_MS WINDOW_END_MS SITE AVERAGE READINGS
+Reads the output topics from the beginning and prints, sorted, one line
+per device and window (per device and reading for restarts):
+  ACK DEVICE WINDOW_START_MS SITE AVERAGE TICKET
   ALERT DEVICE WINDOW_START_MS SITE AVERAGE CONSECUTIVE RULE
-A record that comes more than once (at-least-once delivery after a crash)
-must be identical, ce_id included: a repeat that differs is reported on
-stderr and makes the exit status 1.  The last line on stderr counts them.
+  AVERAGE DEVICE WINDOW_START_MS WINDOW_END_MS SITE AVERAGE READINGS
+  RESTART DEVICE LAST_SEQ SEQ TIME_MS RESTARTS SITE
+KINDs (default: all four) limit what is read.  A record that comes more
+than once (at-least-once delivery after a crash) must be identical, ce_id
+included: a repeat that differs (an alert acknowledged twice, say) is
+reported on stderr and makes the exit status 1.  The last line on stderr
+counts the records.
+
+--replay-alerts publishes every record of iot.v1.Alert again, as a
+redelivery would (same partition, key, value and headers), and the first
+one once more with another ce_id, as a replay of the topic by hand
+would; it prints how many it published.
 """
 import collections
 import struct
 import sys
 import time
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+TOPICS = {
+    "ACK": "iot.v1.AlertAcknowledged",
+    "ALERT": "iot.v1.Alert",
+    "AVERAGE": "iot.v1.AverageReading",
+    "RESTART": "iot.v1.DeviceRestarted",
+}
 
 
 def varint(b, i):
@@ -68,25 +85,58 @@ def read(c, topic):
     return out
 
 
+def describe(kind, f):
+    """The record's identity and its line."""
+    if kind == "AVERAGE":
+        return (f.get(1, ""), f.get(3, 0)), "AVERAGE %s %d %d %s %.6f %d" % (
+            f.get(1, ""), f.get(3, 0), f.get(4, 0), f.get(2, ""),
+            f.get(5, 0.0), f.get(6, 0))
+    if kind == "ALERT":
+        return (f.get(1, ""), f.get(3, 0)), "ALERT %s %d %s %.6f %d %s" % (
+            f.get(1, ""), f.get(3, 0), f.get(2, ""), f.get(4, 0.0),
+            f.get(5, 0), f.get(6, "").replace(" ", "_"))
+    if kind == "ACK":
+        return (f.get(1, ""), f.get(2, 0)), "ACK %s %d %s %.6f %s" % (
+            f.get(1, ""), f.get(2, 0), f.get(3, ""), f.get(4, 0.0),
+            f.get(5, ""))
+    return (f.get(1, ""), f.get(4, 0), f.get(5, 0)), "RESTART %s %d %d %d %d %s" % (
+        f.get(1, ""), f.get(3, 0), f.get(4, 0), f.get(5, 0), f.get(6, 0),
+        f.get(2, ""))
+
+
+def replay_alerts(bootstrap):
+    c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                      enable_auto_commit=False, fetch_max_wait_ms=10)
+    alerts = read(c, TOPICS["ALERT"])
+    c.close()
+    if not alerts:
+        sys.exit("no alert to replay")
+    p = KafkaProducer(bootstrap_servers=bootstrap)
+    for m in alerts:
+        p.send(m.topic, value=m.value, key=m.key, headers=list(m.headers),
+               partition=m.partition)
+    m = alerts[0]
+    headers = [(k, b"replayed-by-hand" if k == "ce_id" else v) for k, v in m.headers]
+    p.send(m.topic, value=m.value, key=m.key, headers=headers, partition=m.partition)
+    p.flush()
+    p.close()
+    print(len(alerts) + 1)
+
+
 def main():
+    if sys.argv[2:] == ["--replay-alerts"]:
+        replay_alerts(sys.argv[1])
+        return
+    kinds = sys.argv[2:] or sorted(TOPICS)
     c = KafkaConsumer(bootstrap_servers=sys.argv[1], group_id=None,
                       enable_auto_commit=False, auto_offset_reset="earliest",
                       fetch_max_wait_ms=10)
     lines, seen, counts = {}, {}, collections.Counter()
     status = 0
-    for topic, kind in (("iot.v1.AverageReading", "AVERAGE"), ("iot.v1.Alert", "ALERT")):
-        for m in read(c, topic):
-            f = fields(m.value)
-            if kind == "AVERAGE":
-                key = (kind, f.get(1, ""), f.get(3, 0))
-                line = "AVERAGE %s %d %d %s %.6f %d" % (
-                    f.get(1, ""), f.get(3, 0), f.get(4, 0), f.get(2, ""),
-                    f.get(5, 0.0), f.get(6, 0))
-            else:
-                key = (kind, f.get(1, ""), f.get(3, 0))
-                line = "ALERT %s %d %s %.6f %d %s" % (
-                    f.get(1, ""), f.get(3, 0), f.get(2, ""), f.get(4, 0.0),
-                    f.get(5, 0), f.get(6, "").replace(" ", "_"))
+    for kind in kinds:
+        for m in read(c, TOPICS[kind]):
+            ident, line = describe(kind, fields(m.value))
+            key = (kind,) + ident
             ce_id = dict(m.headers).get("ce_id")
             counts[kind] += 1
             if key in lines:
