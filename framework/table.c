@@ -211,6 +211,8 @@ struct tpart {
         int64_t next;  /* changelog offset after the last one read */
         int64_t w_max; /* highest kbus-committed seen */
         int64_t restore_ms, restore_from, records_read, restore_end;
+        int64_t restore_took_ms; /* for the log line, said after settle() */
+        size_t restore_dropped;
         bool from_snapshot;
         bool from_oldest;  /* offset 0 is gone: read from the oldest kept */
         kbus_hash applied; /* applied, by input record */
@@ -920,6 +922,23 @@ static void settle(state *st, int32_t partition) {
         }
 }
 
+/* The log line of a partition's restore, said once every table of the
+ * partition is restored and settle() has applied the calls that wrote
+ * several tables: their entries are counted. */
+static void restore_said(tpart *tp) {
+        KBUS_LOG(
+            KBUS_LOG_INFO, "table",
+            "table %s partition %" PRId32 " restored: %zu entries, %" PRId64
+            " changelog records read from offset %" PRId64 "%s in %" PRId64
+            " ms%s",
+            tp->t->desc->name, tp->partition, tp->entries.n, tp->records_read,
+            tp->restore_from,
+            tp->from_snapshot ? " (after the local snapshot)" : "",
+            tp->restore_took_ms,
+            tp->restore_dropped ? ", unfinished batches left for redelivery"
+                                : "");
+}
+
 static void restore_done(tpart *tp) {
         state *st = tp->t->st;
         size_t dropped = 0;
@@ -943,24 +962,22 @@ static void restore_done(tpart *tp) {
         }
         tp->restoring = false;
         st->restoring--;
-        KBUS_LOG(KBUS_LOG_INFO, "table",
-                 "table %s partition %" PRId32
-                 " restored: %zu entries, %" PRId64
-                 " changelog records read from offset %" PRId64 "%s in %" PRId64
-                 " ms%s",
-                 tp->t->desc->name, tp->partition, tp->entries.n,
-                 tp->records_read, tp->restore_from,
-                 tp->from_snapshot ? " (after the local snapshot)" : "",
-                 kbus__now_ms() - tp->restore_ms,
-                 dropped ? ", unfinished batches left for redelivery" : "");
+        tp->restore_took_ms = kbus__now_ms() - tp->restore_ms;
+        tp->restore_dropped = dropped;
         restorer_change(tp, false);
         for (table *t = st->tables; t; t = t->next) {
                 tpart *other = tpart_of(t, tp->partition);
                 if (other && other->restoring)
                         last = false;
         }
-        if (last)
+        if (last) {
                 settle(st, tp->partition);
+                for (table *t = st->tables; t; t = t->next) {
+                        tpart *other = tpart_of(t, tp->partition);
+                        if (other)
+                                restore_said(other);
+                }
+        }
         release_holds(st, tp->partition);
 }
 
