@@ -227,6 +227,7 @@ static int want(struct wanted *w, const char *name, const char *suffix,
 }
 
 #define WHY_CHANGELOG "changelog of a state table, compacted"
+#define WHY_COMPACTED "events, compacted"
 
 /* Every topic the services and events of \p pool use, and with \p group
  * the changelogs of its tables. */
@@ -252,7 +253,9 @@ static int wanted_topics(const kbus_json_pool *pool, const char *dlt,
         }
         for (size_t i = 0; i < kbus_json_pool_event_count(pool); i++) {
                 const kbus_event_desc *ev = kbus_json_pool_event(pool, i);
-                if (want(w, ev->topic, NULL, "events") ||
+                if (want(w, ev->topic, NULL,
+                         ev->flags & KBUS_EVENT_COMPACTED ? WHY_COMPACTED
+                                                          : "events") ||
                     (!(ev->flags & KBUS_NO_DEAD_LETTER) &&
                      want(w, ev->topic, dlt, "dead-lettered events")))
                         return -1;
@@ -323,7 +326,8 @@ static int create_embedded(struct cli_kafka *k, struct wanted *w,
                 }
                 printf("created  %-50s %d partitions (%s; auto-created%s)\n",
                        w->names[i], n, w->why[i],
-                       strcmp(w->why[i], WHY_CHANGELOG)
+                       strcmp(w->why[i], WHY_CHANGELOG) &&
+                               strcmp(w->why[i], WHY_COMPACTED)
                            ? ""
                            : ": the embedded broker does not compact");
         }
@@ -364,6 +368,9 @@ static int create_admin(rd_kafka_t *rk, struct wanted *w, long partitions,
                                                      "compact");
                         rd_kafka_NewTopic_set_config(
                             nt[i], "min.compaction.lag.ms", "3600000");
+                } else if (!strcmp(w->why[i], WHY_COMPACTED)) {
+                        rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy",
+                                                     "compact");
                 }
         }
         rd_kafka_CreateTopics(rk, nt, w->n, ao, q);

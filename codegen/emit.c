@@ -192,6 +192,7 @@ static void put_flags(buf *b, unsigned flags) {
             {MODEL_ONE_WAY, "KBUS_METHOD_ONE_WAY"},
             {MODEL_IDEMPOTENT, "KBUS_METHOD_IDEMPOTENT"},
             {MODEL_NO_DEAD_LETTER, "KBUS_NO_DEAD_LETTER"},
+            {MODEL_COMPACTED, "KBUS_EVENT_COMPACTED"},
         };
         const char *sep = "";
 

@@ -443,6 +443,8 @@ static void build_event(builder *b, const mtype *t,
         }
         if (!eo->dead_letter)
                 ev->flags |= MODEL_NO_DEAD_LETTER;
+        if (eo->compacted)
+                ev->flags |= MODEL_COMPACTED;
         read_retry(b, what, eo->retry, &ev->retry);
 
         cname_add(b, ev->desc_var, what);

@@ -22,6 +22,7 @@ typedef Google__Protobuf__DescriptorProto message_proto;
 #define MODEL_ONE_WAY 0x1
 #define MODEL_IDEMPOTENT 0x2
 #define MODEL_NO_DEAD_LETTER 0x4
+#define MODEL_COMPACTED 0x8
 
 /** A message type of any file in the request, with its protobuf-c names. */
 typedef struct mtype {

@@ -776,6 +776,8 @@ static int build_events(struct build *b) {
                             arena_strdup(&pool->arena, eo->key_field);
                 if (eo->has_dead_letter && !eo->dead_letter)
                         ev->flags |= KBUS_NO_DEAD_LETTER;
+                if (eo->has_compacted && eo->compacted)
+                        ev->flags |= KBUS_EVENT_COMPACTED;
                 retry_from(&ev->retry, eo->retry);
                 err = !ev->topic ||
                       (eo->key_field && *eo->key_field && !ev->key_field);

@@ -5,9 +5,10 @@
 
 hello_desc=$builddir/tests/cli/hello.desc
 pipeline_desc=$builddir/tests/cli/pipeline.desc
+iot_desc=$builddir/tests/cli/iot.desc
 records_py=$tests_srcdir/cli/records.py
 
-[[ -s $hello_desc && -s $pipeline_desc ]] ||
+[[ -s $hello_desc && -s $pipeline_desc && -s $iot_desc ]] ||
         fail "the descriptor sets were not built (run make in the build directory)"
 
 # kbus ARGS...: the tool, under the wrapper, bounded in time.

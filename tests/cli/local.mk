@@ -4,7 +4,8 @@
 # reads are written by protoc at build time, as users write theirs.
 
 tests/cli/descriptors.stamp: examples/hello/hello.proto \
-		$(OP_PROTOS) framework/kbus/options.proto
+		$(OP_PROTOS) examples/stream-processing/iot.proto \
+		framework/kbus/options.proto
 	$(AM_V_GEN)$(MKDIR_P) tests/cli && \
 	$(PROTOC) -I$(srcdir)/examples/hello -I$(top_srcdir)/framework \
 		-I$(PROTO_INCLUDE) --include_imports \
@@ -14,10 +15,14 @@ tests/cli/descriptors.stamp: examples/hello/hello.proto \
 		-I$(PROTO_INCLUDE) --include_imports \
 		--descriptor_set_out=tests/cli/pipeline.desc \
 		$(OP_PROTOS:%=$(srcdir)/%) && \
+	$(PROTOC) -I$(srcdir)/examples/stream-processing \
+		-I$(top_srcdir)/framework -I$(PROTO_INCLUDE) --include_imports \
+		--descriptor_set_out=tests/cli/iot.desc \
+		$(srcdir)/examples/stream-processing/iot.proto && \
 	touch $@
 BUILT_SOURCES += tests/cli/descriptors.stamp
 CLEANFILES += tests/cli/descriptors.stamp tests/cli/hello.desc \
-	tests/cli/pipeline.desc
+	tests/cli/pipeline.desc tests/cli/iot.desc
 
 cli_tests = \
 	tests/cli/call_test.sh \

@@ -54,6 +54,15 @@ grep -Eq '^created +orders\.stock\.changelog ' "$work/tables" ||
         fail "the stock table's changelog: $(cat "$work/tables")"
 ! grep -Eq '^created +shop\.' "$work/tables" || fail "created again: $(cat "$work/tables")"
 
+# An event declared compacted ((kbus.event).compacted) is made so; the
+# others of the same file are plain event topics.
+kbus topics create -d "$iot_desc" >"$work/iot" 2>"$work/err" ||
+        fail "create from iot.proto: $(cat "$work/err")"
+grep -Eq '^created +iot\.v1\.DeviceRegistration +4 partitions \(events, compacted; auto-created: the embedded broker does not compact\)' "$work/iot" ||
+        fail "the registrations topic: $(cat "$work/iot")"
+grep -Eq '^created +iot\.v1\.Reading +4 partitions \(events; auto-created\)' "$work/iot" ||
+        fail "the readings topic: $(cat "$work/iot")"
+
 expect_status 1 kbus topics no.such.topic
 grep -q 'no topic no.such.topic' "$work/err" || fail "$(cat "$work/err")"
 expect_status 2 kbus topics create

@@ -426,6 +426,9 @@ typedef struct kbus_retry_policy {
  *  recent replies instead of running the handler again. */
 #define KBUS_METHOD_IDEMPOTENT 0x2
 #define KBUS_NO_DEAD_LETTER 0x4 /**< log and skip instead of dead-letter */
+/** An event whose topic keeps the last event of each key
+ *  ((kbus.event).compacted): `kbus topics create` sets cleanup.policy. */
+#define KBUS_EVENT_COMPACTED 0x8
 
 /**
  * @brief One RPC method.  Generated; the runtime never changes it.
@@ -466,7 +469,7 @@ typedef struct kbus_event_desc {
         const char *topic;     /**< topic events of this type go to */
         const char *key_field; /**< field used as record key, or NULL */
         const ProtobufCMessageDescriptor *message;
-        uint32_t flags; /**< KBUS_NO_DEAD_LETTER */
+        uint32_t flags; /**< KBUS_NO_DEAD_LETTER, KBUS_EVENT_COMPACTED */
         kbus_retry_policy retry;
         /** Calls a subscriber of this event's typed signature. */
         void (*deliver)(kbus_fn fn, kbus_call *call, const ProtobufCMessage *ev,
