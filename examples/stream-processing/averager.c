@@ -19,10 +19,11 @@
  * Before a reading reaches the window, its number (seq) and time are
  * checked against the last reading of its device counted, kept in the
  * table "LastReading":
- * - numbered and measured no later than that one: a repeat (the device
- *   sent it again, or enrich did after a crash, with the same ce_id),
- *   not counted again;
- * - numbered no later but measured later: the device restarted and
+ * - measured no later than that one: a repeat (the device sent it again,
+ *   or enrich did after a crash, with the same ce_id), not counted again.
+ *   By time, not number: after a restart, enrich may send again a reading
+ *   from before it, numbered higher than the readings since;
+ * - measured later but numbered no later: the device restarted and
  *   numbers its readings from 1 again.  That is said once, on stdout and
  *   as an iot.v1.DeviceRestarted event, and the reading is counted;
  * - otherwise a new reading, counted.
@@ -125,8 +126,7 @@ static void on_reading(kbus_call *call, const Iot__V1__EnrichedReading *r,
                 }
                 if (last)
                         next = *last;
-                if (last && r->seq <= last->seq &&
-                    r->time_ms <= last->time_ms) {
+                if (last && r->time_ms <= last->time_ms) {
                         next.repeats++;
                         kbus_log(KBUS_LOG_DEBUG,
                                  "%s: reading %" PRIu64 " again, not counted "
@@ -156,8 +156,7 @@ static void on_reading(kbus_call *call, const Iot__V1__EnrichedReading *r,
                 if (restarted)
                         next.restarts++;
                 next.seq = r->seq;
-                if (r->time_ms > next.time_ms)
-                        next.time_ms = r->time_ms;
+                next.time_ms = r->time_ms;
                 if ((rc = iot_v1_last_reading_put(call, NULL, 0, &next)) ||
                     (restarted &&
                      (rc = publish_restart(call, r, last, next.restarts)))) {
