@@ -1930,7 +1930,16 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
                                  x->t->desc->name);
         ws->applied_now = true;
         call->pub.pending++; /* the events, sent once the changes are written */
-        return true;
+        /* The next record of the key (of the partition, for windows) runs
+         * now only where one changelog holds everything: it is written in
+         * order, so a crash keeps a prefix of it, and no call can have
+         * been kept whose input was an applied change that was lost.  With
+         * several tables, a call may read table A's change of a call not
+         * yet written and write only table B: B's record could survive a
+         * crash that lost A's, and the first call, run again, would meet
+         * its own effect (averager counted a reading as its own repeat).
+         * There the key waits until the call is written. */
+        return !st->tables->next;
 }
 
 static void state_written(void *arg, kbus_call *call) {
