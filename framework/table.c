@@ -300,6 +300,13 @@ static entry *entry_find(tpart *tp, const void *key, size_t len) {
         return n ? kbus__entry_of(n, entry, node) : NULL;
 }
 
+/* The same with the key's hash computed, for an insert that may follow. */
+static entry *entry_find_hv(tpart *tp, uint64_t hv, const void *key,
+                            size_t len) {
+        kbus_hnode *n = kbus__hash_find_hv(&tp->entries, hv, key, len);
+        return n ? kbus__entry_of(n, entry, node) : NULL;
+}
+
 static void entry_free(entry *e) {
         kbus__free(e->value);
         kbus__free(e);
@@ -310,7 +317,8 @@ static void entry_free(entry *e) {
  * memory. */
 static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
                       size_t len, int64_t offset) {
-        entry *e = entry_find(tp, key, key_len);
+        uint64_t hv = kbus__hash_key(key, key_len);
+        entry *e = entry_find_hv(tp, hv, key, key_len);
         if (e && e->offset > offset) {
                 kbus__free(value);
                 return true;
@@ -332,7 +340,7 @@ static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
                 e->key_len = key_len;
                 e->node.key = e->key;
                 e->node.len = key_len;
-                if (!kbus__hash_insert(&tp->entries, &e->node)) {
+                if (!kbus__hash_insert_hv(&tp->entries, &e->node, hv)) {
                         kbus__free(e);
                         kbus__free(value);
                         return false;
@@ -351,7 +359,8 @@ static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
  * second exchange takes the change out again.  False when out of memory
  * (nothing changed). */
 static bool edit_swap(tpart *tp, edit *x) {
-        entry *e = entry_find(tp, x->key, x->key_len);
+        uint64_t hv = kbus__hash_key(x->key, x->key_len);
+        entry *e = entry_find_hv(tp, hv, x->key, x->key_len);
         void *v = x->value;
         size_t len = x->len;
         if (!e && !v)
@@ -364,7 +373,7 @@ static bool edit_swap(tpart *tp, edit *x) {
                 e->node.key = e->key;
                 e->node.len = x->key_len;
                 e->offset = -1;
-                if (!kbus__hash_insert(&tp->entries, &e->node)) {
+                if (!kbus__hash_insert_hv(&tp->entries, &e->node, hv)) {
                         kbus__free(e);
                         return false;
                 }
