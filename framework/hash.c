@@ -80,8 +80,8 @@ kbus_hnode *kbus__hash_find(const kbus_hash *h, const void *key, size_t len) {
                     : NULL;
 }
 
-kbus_hnode *kbus__hash_find_hv(const kbus_hash *h, uint64_t hv,
-                               const void *key, size_t len) {
+kbus_hnode *kbus__hash_find_hv(const kbus_hash *h, uint64_t hv, const void *key,
+                               size_t len) {
         if (!h->n)
                 return NULL;
         for (kbus_hnode *n = h->buckets[hv & h->mask]; n; n = n->next)

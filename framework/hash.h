@@ -49,8 +49,8 @@ kbus_hnode *kbus__hash_find(const kbus_hash *h, const void *key, size_t len);
 
 /** The same with the key's kbus__hash_key() \p hv already computed, for a
  *  lookup followed by an insert of the same key (kbus__hash_insert_hv). */
-kbus_hnode *kbus__hash_find_hv(const kbus_hash *h, uint64_t hv,
-                               const void *key, size_t len);
+kbus_hnode *kbus__hash_find_hv(const kbus_hash *h, uint64_t hv, const void *key,
+                               size_t len);
 
 /** Inserts \p node (its key and len set; the key must not be present).
  *  Returns false only when the table has no buckets yet and cannot get
