@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "applied.h"
 #include "core.h"
 
 #include <librdkafka/rdkafka_mock.h>
@@ -168,17 +169,6 @@ typedef struct entry {
         unsigned char key[];
 } entry;
 
-/* A complete batch whose input record may be delivered again (not yet
- * committed): found by the input record's offset and topic. */
-typedef struct applied {
-        kbus_hnode node; /* key: offset (8 bytes BE), then the topic */
-        int64_t offset;
-        void *outbox;
-        size_t outbox_len;
-        size_t key_len;
-        unsigned char key[]; /* offset, topic, '\0' */
-} applied;
-
 /* Restore: one change read from the changelog. */
 typedef struct change {
         int64_t offset;
@@ -212,8 +202,8 @@ struct tpart {
         int64_t w_max; /* highest kbus-committed seen */
         int64_t restore_ms, restore_from, records_read, restore_end;
         bool from_snapshot;
-        bool from_oldest;  /* offset 0 is gone: read from the oldest kept */
-        kbus_hash applied; /* applied, by input record */
+        bool from_oldest;      /* offset 0 is gone: read from the oldest kept */
+        kbus_applied *applied; /* batches that may come again */
         pending *pending;
         writes *inflight; /* in the first table's partition only: the
                            * calls whose changes are applied in this
@@ -412,73 +402,43 @@ static tpart *home(const state *st, int32_t partition) {
         return tpart_of(st->tables, partition);
 }
 
-static void applied_free(kbus_hnode *n, void *arg) {
-        applied *a = kbus__entry_of(n, applied, node);
-        kbus__free(a->outbox);
-        kbus__free(a);
-}
+/* ---- applied batches, by input record (applied.c) ---- */
 
-static void applied_clear(tpart *tp) {
-        kbus__hash_each(&tp->applied, applied_free, NULL);
-        kbus__hash_fini(&tp->applied);
-}
-
-/* The lookup key of an input record: its offset, then its topic. */
-static size_t applied_key(unsigned char *out, size_t cap, const char *topic,
-                          size_t topic_len, int64_t offset) {
-        if (topic_len + 8 > cap)
-                topic_len = cap - 8;
-        kbus__be64(out, (uint64_t)offset);
-        memcpy(out + 8, topic, topic_len);
-        return 8 + topic_len;
-}
-
-static applied *applied_find(tpart *tp, const char *topic, size_t topic_len,
-                             int64_t offset) {
-        unsigned char k[300];
-        size_t n = applied_key(k, sizeof(k), topic, topic_len, offset);
-        kbus_hnode *node = kbus__hash_find(&tp->applied, k, n);
-        return node ? kbus__entry_of(node, applied, node) : NULL;
+static bool applied_find(tpart *tp, const char *topic, size_t topic_len,
+                         int64_t offset, const void **outbox,
+                         size_t *outbox_len) {
+        const kbus_applied *a =
+            kbus__applied_topic(&tp->applied, topic, topic_len, false);
+        return a && kbus__applied_find(a, offset, outbox, outbox_len);
 }
 
 /* Remembers a complete batch whose input record may come again. */
 static void remember(tpart *tp, const char *topic, size_t topic_len,
                      int64_t offset, const void *outbox, size_t outbox_len) {
-        unsigned char k[300];
-        size_t n = applied_key(k, sizeof(k), topic, topic_len, offset);
-        applied *a;
-        if (applied_find(tp, topic, topic_len, offset) ||
-            !(a = kbus__calloc(1, sizeof(*a) + n + 1)))
-                return;
-        memcpy(a->key, k, n);
-        a->key_len = n;
-        a->node.key = a->key;
-        a->node.len = n;
-        a->offset = offset;
-        if (outbox_len && (a->outbox = kbus__malloc(outbox_len))) {
-                memcpy(a->outbox, outbox, outbox_len);
-                a->outbox_len = outbox_len;
-        }
-        if (!kbus__hash_insert(&tp->applied, &a->node)) {
-                kbus__free(a->outbox);
-                kbus__free(a);
-        }
+        kbus_applied *a =
+            kbus__applied_topic(&tp->applied, topic, topic_len, true);
+        if (!a || !kbus__applied_remember(a, offset, outbox, outbox_len))
+                KBUS_LOG(KBUS_LOG_ERROR, "table",
+                         "out of memory: table %s partition %" PRId32
+                         " will not know %.*s offset %" PRId64
+                         " as handled if it comes again",
+                         tp->t->desc->name, tp->partition, (int)topic_len,
+                         topic, offset);
 }
 
-/* Forgets the batches whose input records are committed: they cannot come
- * again.  \p below(topic, offset) says which. */
-struct forget {
-        tpart *tp;
-        int64_t (*committed)(tpart *tp, const char *topic);
-};
+static void applied_clear(tpart *tp) {
+        kbus__applied_free(&tp->applied);
+}
 
-static void forget_one(kbus_hnode *n, void *arg) {
-        struct forget *f = arg;
-        applied *a = kbus__entry_of(n, applied, node);
-        int64_t c = f->committed(f->tp, (const char *)a->key + 8);
-        if (c >= 0 && a->offset < c) {
-                kbus__hash_remove(&f->tp->applied, n);
-                applied_free(n, NULL);
+/* Forgets the batches whose input records are committed, as \p committed
+ * says (-1: not known). */
+static void forget_committed(tpart *tp,
+                             int64_t (*committed)(tpart *tp,
+                                                  const char *topic)) {
+        for (kbus_applied *a = tp->applied; a; a = a->next) {
+                int64_t c = committed(tp, a->topic);
+                if (c >= 0)
+                        kbus__applied_forget(a, c);
         }
 }
 
@@ -530,7 +490,9 @@ static tpart *tpart_new(table *t, int32_t partition) {
 
 /* ---- snapshots ---- */
 
-#define SNAP_MAGIC "KBUSSNP1"
+/* The last character is the format's version: 2 since the applied batches
+ * are kept as spans of offsets (1 listed them one by one). */
+#define SNAP_MAGIC "KBUSSNP2"
 
 /* <state_dir>/<group>/<table>/<partition>.snap */
 static void snap_path(const tpart *tp, char *out, size_t n, const char *ext) {
@@ -551,12 +513,66 @@ static int mkdirs(char *path) {
         return 0;
 }
 
-static void snap_applied(kbus_hnode *n, void *arg) {
-        applied *a = kbus__entry_of(n, applied, node);
-        bytes *b = arg;
-        put_blob(b, a->key + 8, a->key_len - 8);
-        put_i64(b, a->offset);
-        put_blob(b, a->outbox, a->outbox_len);
+/* The applied batches of each input topic: its name, its spans, its
+ * outboxes. */
+static void snap_applied(const tpart *tp, bytes *b) {
+        uint32_t n = 0;
+        for (const kbus_applied *a = tp->applied; a; a = a->next)
+                n++;
+        put_u32(b, n);
+        for (const kbus_applied *a = tp->applied; a; a = a->next) {
+                put_blob(b, a->topic, a->topic_len);
+                put_u32(b, (uint32_t)a->n_spans);
+                for (size_t i = 0; i < a->n_spans; i++) {
+                        put_i64(b, a->spans[i].lo);
+                        put_i64(b, a->spans[i].hi);
+                }
+                put_u32(b, (uint32_t)a->n_kept);
+                for (size_t i = 0; i < a->n_kept; i++) {
+                        put_i64(b, a->kept[i].offset);
+                        put_blob(b, a->kept[i].outbox, a->kept[i].len);
+                }
+        }
+}
+
+/* Reads what snap_applied wrote: false when it does not add up (r->bad
+ * set) or memory runs out. */
+static bool snap_read_applied(tpart *tp, reader *r) {
+        for (uint32_t i = 0, k = get_u32(r); i < k && !r->bad; i++) {
+                const void *topic, *ob;
+                size_t tl, ol;
+                kbus_applied *a;
+                uint32_t n;
+                if (!get_blob(r, &topic, &tl) || !topic) {
+                        r->bad = true;
+                        return false;
+                }
+                if (!(a = kbus__applied_topic(&tp->applied, topic, tl, true)))
+                        return false;
+                n = get_u32(r);
+                for (uint32_t j = 0; j < n && !r->bad; j++) {
+                        int64_t lo = get_i64(r), hi = get_i64(r);
+                        /* In order, apart: as snap_applied writes them. */
+                        if (lo >= hi ||
+                            (a->n_spans && a->spans[a->n_spans - 1].hi >= lo))
+                                r->bad = true;
+                        else if (!r->bad && !kbus__applied_add(a, lo, hi))
+                                return false;
+                }
+                n = get_u32(r);
+                for (uint32_t j = 0; j < n && !r->bad; j++) {
+                        int64_t off = get_i64(r);
+                        const void *had;
+                        size_t had_len;
+                        if (!get_blob(r, &ob, &ol) || !ob || !ol ||
+                            !kbus__applied_find(a, off, &had, &had_len) ||
+                            (a->n_kept && a->kept[a->n_kept - 1].offset >= off))
+                                r->bad = true;
+                        else if (!kbus__applied_keep(a, off, ob, ol))
+                                return false;
+                }
+        }
+        return !r->bad;
 }
 
 static void snap_entry(kbus_hnode *n, void *arg) {
@@ -634,8 +650,7 @@ static void snap_write(tpart *tp) {
         put_i64(&b, covers);
         put_i64(&b, tp->next);
         put_i64(&b, tp->w_max);
-        put_u32(&b, (uint32_t)tp->applied.n);
-        kbus__hash_each(&tp->applied, snap_applied, &b);
+        snap_applied(tp, &b);
         put_i64(&b, (int64_t)tp->entries.n);
         kbus__hash_each(&tp->entries, snap_entry, &b);
         inflight_swap(tp, false);
@@ -714,7 +729,9 @@ static bool snap_read(tpart *tp, int64_t *covers) {
                 }
         }
         if (memcmp(buf, SNAP_MAGIC, 8)) {
-                why = "not a kbus snapshot, or another version";
+                why = memcmp(buf, SNAP_MAGIC, 7)
+                          ? "not a kbus snapshot"
+                          : "written by another version of kbus";
                 goto bad;
         }
         r.p += 8;
@@ -728,15 +745,10 @@ static bool snap_read(tpart *tp, int64_t *covers) {
         *covers = get_i64(&r);
         tp->next = get_i64(&r);
         tp->w_max = get_i64(&r);
-        for (uint32_t i = 0, k = get_u32(&r); i < k && !r.bad; i++) {
-                const void *topic, *ob;
-                size_t tl, ol;
-                int64_t off;
-                get_blob(&r, &topic, &tl);
-                off = get_i64(&r);
-                get_blob(&r, &ob, &ol);
-                if (!r.bad)
-                        remember(tp, topic, tl, off, ob, ol);
+        if (!snap_read_applied(tp, &r)) {
+                why = r.bad ? "its contents do not add up"
+                            : "out of memory loading it";
+                goto bad;
         }
         n_entries = get_i64(&r);
         for (int64_t i = 0; i < n_entries && !r.bad; i++) {
@@ -792,9 +804,7 @@ static void on_checkpoint(evutil_socket_t fd, short what, void *arg) {
         for (table *t = st->tables; t; t = t->next)
                 for (int32_t i = 0; i < t->n_parts; i++)
                         if (t->parts[i]) {
-                                struct forget f = {t->parts[i], committed_of};
-                                kbus__hash_each(&t->parts[i]->applied,
-                                                forget_one, &f);
+                                forget_committed(t->parts[i], committed_of);
                                 if (snapshot)
                                         snap_write(t->parts[i]);
                         }
@@ -892,9 +902,11 @@ static bool whole_everywhere(state *st, int32_t partition, const pending *pb) {
                        (q->offset != pb->offset || q->attempt != pb->attempt ||
                         strcmp(q->topic, pb->topic)))
                         q = q->next;
+                const void *ob;
+                size_t ob_len;
                 if (q ? q->whole
                       : tp && applied_find(tp, pb->topic, strlen(pb->topic),
-                                           pb->offset))
+                                           pb->offset, &ob, &ob_len))
                         whole++;
         }
         return whole >= pb->tables;
@@ -2055,25 +2067,6 @@ static uint32_t outbox_send(kbus_runtime *rt, const void *outbox,
         return queued;
 }
 
-/* The first record of an input partition after its assignment is where the
- * group's committed offset is: batches of records before it cannot come
- * again. */
-struct first {
-        tpart *tp;
-        const char *topic;
-        int64_t offset;
-};
-
-static void forget_before_first(kbus_hnode *n, void *arg) {
-        struct first *f = arg;
-        applied *a = kbus__entry_of(n, applied, node);
-        if (a->offset < f->offset &&
-            !strcmp((const char *)a->key + 8, f->topic)) {
-                kbus__hash_remove(&f->tp->applied, n);
-                applied_free(n, NULL);
-        }
-}
-
 /* Everything a record handled before a restart sent is sent again: it is
  * done. */
 static void redelivered_sent(writes *ws) {
@@ -2083,22 +2076,29 @@ static void redelivered_sent(writes *ws) {
 static bool state_redelivered(void *arg, kbus_call *call) {
         state *st = arg;
         const char *topic = kbus_call_topic(call);
+        size_t topic_len = strlen(topic);
+        /* The first record of an input partition after its assignment is
+         * where the group's committed offset is: batches of records before
+         * it cannot come again. */
         if (!call->part->first_seen) {
                 call->part->first_seen = true;
                 for (table *t = st->tables; t; t = t->next) {
                         tpart *tp = tpart_of(t, call->part->partition);
-                        struct first f = {tp, topic, kbus_call_offset(call)};
-                        if (tp)
-                                kbus__hash_each(&tp->applied,
-                                                forget_before_first, &f);
+                        kbus_applied *a =
+                            tp ? kbus__applied_topic(&tp->applied, topic,
+                                                     topic_len, false)
+                               : NULL;
+                        if (a)
+                                kbus__applied_forget(a, kbus_call_offset(call));
                 }
         }
         for (table *t = st->tables; t; t = t->next) {
                 tpart *tp = tpart_of(t, call->part->partition);
-                const applied *a;
+                const void *ob;
+                size_t ob_len;
                 writes *ws;
-                if (!tp || !(a = applied_find(tp, topic, strlen(topic),
-                                              kbus_call_offset(call))))
+                if (!tp || !applied_find(tp, topic, topic_len,
+                                         kbus_call_offset(call), &ob, &ob_len))
                         continue;
                 KBUS_LOGT(KBUS_LOG_INFO, "table", call->in.traceparent,
                           "%s [%" PRId32 "] offset %" PRId64
@@ -2109,8 +2109,8 @@ static bool state_redelivered(void *arg, kbus_call *call) {
                         kbus__record_abandon(call);
                         return true;
                 }
-                ws->send_p = a->outbox;
-                ws->send_len = a->outbox_len;
+                ws->send_p = ob;
+                ws->send_len = ob_len;
                 ws->send_count = UINT32_MAX;
                 ws->sent = redelivered_sent;
                 send_outbox(ws);
