@@ -107,6 +107,17 @@ bool kbus__hash_insert_hv(kbus_hash *h, kbus_hnode *node, uint64_t hv) {
         return true;
 }
 
+void kbus__hash_replace(kbus_hash *h, kbus_hnode *old, kbus_hnode *node) {
+        for (kbus_hnode **pp = &h->buckets[old->hash & h->mask]; *pp;
+             pp = &(*pp)->next)
+                if (*pp == old) {
+                        node->hash = old->hash;
+                        node->next = old->next;
+                        *pp = node;
+                        return;
+                }
+}
+
 void kbus__hash_remove(kbus_hash *h, kbus_hnode *node) {
         for (kbus_hnode **pp = &h->buckets[node->hash & h->mask]; *pp;
              pp = &(*pp)->next)

@@ -60,6 +60,10 @@ bool kbus__hash_insert(kbus_hash *h, kbus_hnode *node);
 /** The same with the node key's kbus__hash_key() \p hv already computed. */
 bool kbus__hash_insert_hv(kbus_hash *h, kbus_hnode *node, uint64_t hv);
 
+/** Puts \p node in the place of \p old, which is in the table; \p node
+ *  has the same key (its hash is taken from \p old). */
+void kbus__hash_replace(kbus_hash *h, kbus_hnode *old, kbus_hnode *node);
+
 /** Takes \p node, which is in the table, out of it. */
 void kbus__hash_remove(kbus_hash *h, kbus_hnode *node);
 

@@ -1,8 +1,9 @@
 /*
  * The hash table (framework/hash.c): entries are found by their bytes,
- * survive growth, leave cleanly, and a table that cannot grow still takes
- * entries once it has buckets; its hash sees every bit of a key, and the
- * FNV-1a whose values are kept elsewhere does not change.
+ * survive growth, leave cleanly, take each other's place, and a table
+ * that cannot grow still takes entries once it has buckets; its hash sees
+ * every bit of a key, and the FNV-1a whose values are kept elsewhere does
+ * not change.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -157,6 +158,29 @@ static void test_hv(void **state) {
         kbus__hash_fini(&h);
 }
 
+/* A node put in the place of another with the same key is found instead,
+ * and the others stay. */
+static void test_replace(void **state) {
+        static entry e[300], again;
+        kbus_hash h = {0};
+        fill(e, 300);
+        for (int i = 0; i < 300; i++)
+                kbus__hash_insert(&h, &e[i].node);
+        strcpy(again.key, e[123].key);
+        again.node.key = again.key;
+        again.node.len = strlen(again.key);
+        kbus__hash_replace(&h, &e[123].node, &again.node);
+        assert_int_equal(h.n, 300);
+        for (int i = 0; i < 300; i++)
+                assert_ptr_equal(
+                    kbus__hash_find(&h, e[i].key, strlen(e[i].key)),
+                    i == 123 ? &again.node : &e[i].node);
+        kbus__hash_remove(&h, &again.node);
+        assert_null(kbus__hash_find(&h, e[123].key, strlen(e[123].key)));
+        assert_int_equal(h.n, 299);
+        kbus__hash_fini(&h);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_find_after_growth),
@@ -166,6 +190,7 @@ int main(void) {
             cmocka_unit_test(test_bytes_unchanged),
             cmocka_unit_test(test_key_hash),
             cmocka_unit_test(test_hv),
+            cmocka_unit_test(test_replace),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,13 +159,16 @@ typedef struct table table;
 typedef struct tpart tpart;
 typedef struct writes writes;
 
-/* An entry of a table partition. */
+/* An entry of a table partition: one allocation with its key and, as a
+ * restore makes it, its value (two allocations an entry and a copy of the
+ * value were a fifth of a restore's time, kbus-bench case h). */
 typedef struct entry {
-        kbus_hnode node;
-        int64_t offset; /* the changelog record it comes from */
-        void *value;    /* packed */
-        size_t len;
-        size_t key_len;
+        kbus_hnode node; /* its key is key[], node.len bytes */
+        int64_t offset;  /* the changelog record it comes from */
+        void *value;     /* packed: in key[] after the key (room bytes
+                          * there), or an allocation of its own */
+        uint32_t len;    /* of the value */
+        uint32_t room;
         unsigned char key[];
 } entry;
 
@@ -299,22 +302,46 @@ static entry *entry_find_hv(tpart *tp, uint64_t hv, const void *key,
         return n ? kbus__entry_of(n, entry, node) : NULL;
 }
 
+/* Whether the value is in the entry's own allocation. */
+static bool value_inline(const entry *e) {
+        return e->room && e->value == e->key + e->node.len;
+}
+
 static void entry_free(entry *e) {
-        kbus__free(e->value);
+        if (!value_inline(e))
+                kbus__free(e->value);
         kbus__free(e);
 }
 
-/* Applies a put (\p value taken) or a delete at changelog \p offset; an
- * entry written by a later changelog record stays.  False when out of
- * memory. */
-static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
-                      size_t len, int64_t offset) {
+/* A new entry of \p key, with room for a value of \p room bytes after it
+ * (its value NULL).  Rounded up as glibc's malloc rounds anyway: a value
+ * that grows by a few bytes still fits. */
+static entry *entry_new(const void *key, size_t key_len, size_t room) {
+        size_t size = sizeof(entry) + key_len + room;
+        entry *e;
+        if (room)
+                size = ((size + 8 + 15) & ~(size_t)15) - 8;
+        if (room > UINT32_MAX / 2 || !(e = kbus__malloc(size)))
+                return NULL;
+        memcpy(e->key, key, key_len);
+        e->node.key = e->key;
+        e->node.len = key_len;
+        e->offset = -1;
+        e->value = NULL;
+        e->len = 0;
+        e->room = (uint32_t)(size - sizeof(entry) - key_len);
+        return e;
+}
+
+/* Applies a put (a copy of the \p len bytes at \p value) or a delete
+ * (\p value NULL) at changelog \p offset; an entry written by a later
+ * changelog record stays.  False when out of memory. */
+static bool entry_set(tpart *tp, const void *key, size_t key_len,
+                      const void *value, size_t len, int64_t offset) {
         uint64_t hv = kbus__hash_key(key, key_len);
-        entry *e = entry_find_hv(tp, hv, key, key_len);
-        if (e && e->offset > offset) {
-                kbus__free(value);
+        entry *e = entry_find_hv(tp, hv, key, key_len), *ne;
+        if (e && e->offset > offset)
                 return true;
-        }
         if (!value) {
                 if (e) {
                         kbus__hash_remove(&tp->entries, &e->node);
@@ -323,26 +350,28 @@ static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
                 }
                 return true;
         }
-        if (!e) {
-                if (!(e = kbus__calloc(1, sizeof(*e) + key_len))) {
-                        kbus__free(value);
-                        return false;
-                }
-                memcpy(e->key, key, key_len);
-                e->key_len = key_len;
-                e->node.key = e->key;
-                e->node.len = key_len;
-                if (!kbus__hash_insert_hv(&tp->entries, &e->node, hv)) {
-                        kbus__free(e);
-                        kbus__free(value);
-                        return false;
-                }
+        if (e && value_inline(e) && len <= e->room) {
+                memcpy(e->value, value, len);
+                e->len = (uint32_t)len;
+                e->offset = offset;
+                return true;
+        }
+        /* A new entry, or one made again with more room. */
+        if (!(ne = entry_new(key, key_len, len ? len : 1)))
+                return false;
+        ne->value = ne->key + key_len;
+        memcpy(ne->value, value, len);
+        ne->len = (uint32_t)len;
+        ne->offset = offset;
+        if (e) {
+                kbus__hash_replace(&tp->entries, &e->node, &ne->node);
+                entry_free(e);
+        } else if (!kbus__hash_insert_hv(&tp->entries, &ne->node, hv)) {
+                kbus__free(ne);
+                return false;
+        } else {
                 tp->overhead += sizeof(*e);
         }
-        kbus__free(e->value);
-        e->value = value;
-        e->len = len;
-        e->offset = offset;
         return true;
 }
 
@@ -353,33 +382,38 @@ static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
 static bool edit_swap(tpart *tp, edit *x) {
         uint64_t hv = kbus__hash_key(x->key, x->key_len);
         entry *e = entry_find_hv(tp, hv, x->key, x->key_len);
-        void *v = x->value;
+        void *v = x->value, *old;
         size_t len = x->len;
         if (!e && !v)
                 return true;
         if (!e) {
-                if (!(e = kbus__calloc(1, sizeof(*e) + x->key_len)))
+                /* Its value is the edit's, which keeps its own
+                 * allocation: no room for one after the key. */
+                if (!(e = entry_new(x->key, x->key_len, 0)))
                         return false;
-                memcpy(e->key, x->key, x->key_len);
-                e->key_len = x->key_len;
-                e->node.key = e->key;
-                e->node.len = x->key_len;
-                e->offset = -1;
                 if (!kbus__hash_insert_hv(&tp->entries, &e->node, hv)) {
                         kbus__free(e);
                         return false;
                 }
                 tp->overhead += sizeof(*e);
         }
-        x->value = e->value;
+        /* The value it replaces goes to the edit: copied out of the
+         * entry's own allocation when it is there (as a restore left it). */
+        old = e->value;
+        if (old && value_inline(e)) {
+                if (!(old = kbus__malloc(e->len ? e->len : 1)))
+                        return false;
+                memcpy(old, e->value, e->len);
+        }
+        x->value = old;
         x->len = e->len;
         if (v) {
                 e->value = v;
-                e->len = len;
+                e->len = (uint32_t)len;
         } else {
                 kbus__hash_remove(&tp->entries, &e->node);
                 tp->overhead -= sizeof(*e);
-                kbus__free(e);
+                kbus__free(e); /* its value went to the edit */
         }
         tp->dirty = true;
         return true;
@@ -578,7 +612,7 @@ static bool snap_read_applied(tpart *tp, reader *r) {
 static void snap_entry(kbus_hnode *n, void *arg) {
         entry *e = kbus__entry_of(n, entry, node);
         bytes *b = arg;
-        put_blob(b, e->key, e->key_len);
+        put_blob(b, e->key, e->node.len);
         put_blob(b, e->value, e->len);
         put_i64(b, e->offset);
 }
@@ -755,14 +789,12 @@ static bool snap_read(tpart *tp, int64_t *covers) {
                 const void *key, *val;
                 size_t kl, vl;
                 int64_t off;
-                void *copy;
                 get_blob(&r, &key, &kl);
                 get_blob(&r, &val, &vl);
                 off = get_i64(&r);
                 if (r.bad || !val)
                         break;
-                if (!(copy = kbus__malloc(vl ? vl : 1)) ||
-                    !entry_set(tp, key, kl, memcpy(copy, val, vl), vl, off)) {
+                if (!entry_set(tp, key, kl, val, vl, off)) {
                         why = "out of memory loading it";
                         goto bad;
                 }
@@ -873,7 +905,6 @@ static void apply_pending(tpart *tp, pending *pb) {
                         KBUS_LOG(KBUS_LOG_ERROR, "table",
                                  "out of memory restoring table %s",
                                  tp->t->desc->name);
-                c->value = NULL; /* taken */
         }
 }
 
@@ -1088,10 +1119,11 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
         if (!kh.source || !parse_source(kh.source, kh.source_len, &offset,
                                         &attempt, &i, &n, &topic, &topic_len)) {
                 /* Written by something else than kbus: taken as it is. */
-                void *v = m->payload ? kbus__malloc(m->len ? m->len : 1) : NULL;
-                if (v)
-                        memcpy(v, m->payload, m->len);
-                entry_set(tp, m->key, m->key_len, v, m->len, m->offset);
+                if (!entry_set(tp, m->key, m->key_len, m->payload, m->len,
+                               m->offset))
+                        KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                 "out of memory restoring table %s",
+                                 tp->t->desc->name);
                 return;
         }
         ob = kh.outbox;
@@ -1104,11 +1136,8 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
         if (n == 1 && tables == 1) {
                 /* A batch of one change (a call that wrote one entry):
                  * whole as it is read, so applied without a pending. */
-                void *v = m->payload ? kbus__malloc(m->len ? m->len : 1) : NULL;
-                if (v)
-                        memcpy(v, m->payload, m->len);
-                if ((m->payload && !v) ||
-                    !entry_set(tp, m->key, m->key_len, v, m->len, m->offset))
+                if (!entry_set(tp, m->key, m->key_len, m->payload, m->len,
+                               m->offset))
                         KBUS_LOG(KBUS_LOG_ERROR, "table",
                                  "out of memory restoring table %s",
                                  tp->t->desc->name);
@@ -1357,7 +1386,7 @@ static bool state_restoring(void *arg) {
 
 static void count_bytes(kbus_hnode *n, void *arg) {
         entry *e = kbus__entry_of(n, entry, node);
-        *(size_t *)arg += e->key_len;
+        *(size_t *)arg += e->node.len;
 }
 
 static void state_metrics(void *arg, struct evbuffer *b, const char *app) {
@@ -2336,7 +2365,7 @@ static void scan_one(kbus_hnode *n, void *arg) {
                 s->rc = KBUS_DATA_LOSS;
                 return;
         }
-        s->rc = s->fn(e->key, e->key_len, msg, s->arg);
+        s->rc = s->fn(e->key, e->node.len, msg, s->arg);
         protobuf_c_message_free_unpacked(msg, &kbus__pb_allocator);
 }
 
