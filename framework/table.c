@@ -1961,7 +1961,6 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
         tables_len = put_dec(tables, n_tables) - tables;
         for (edit *x = ws->head; x; x = x->next) {
                 rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-                void *value = NULL;
                 uint32_t i = 1, n = 0;
                 int rc;
                 /* Numbered within this table's changelog: each table's
@@ -1994,18 +1993,15 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
                 if (i == n && ws->n_out)
                         rd_kafka_header_add(h, KBUS_H_OUTBOX, -1, ws->outbox.p,
                                             (ssize_t)ws->outbox.len);
-                if (x->value && !(value = kbus__malloc(x->len ? x->len : 1))) {
-                        rd_kafka_headers_destroy(h);
-                        rc = KBUS_RESOURCE_EXHAUSTED;
-                } else {
-                        if (value)
-                                memcpy(value, x->value, x->len);
-                        x->dr.delivered = write_delivered;
-                        x->delivered = -1;
-                        rc = kbus__kafka_produce(
-                            st->rt->producer, x->t->changelog, p->partition,
-                            x->key, x->key_len, value, x->len, h, &x->dr);
-                }
+                /* The edit keeps its value (it goes into the table);
+                 * librdkafka copies it into the message.  Through the
+                 * producer's handle on the changelog, which holds its
+                 * settings, without a lookup by name. */
+                x->dr.delivered = write_delivered;
+                x->delivered = -1;
+                rc = kbus__kafka_produce_copy(
+                    st->rt->producer, x->t->rkt, x->t->changelog, p->partition,
+                    x->key, x->key_len, x->value, x->len, h, &x->dr);
                 if (rc) {
                         /* Not applied: the call fails, and its retry writes
                          * the batch again. */
