@@ -152,14 +152,20 @@ bool kbus__applied_remember(kbus_applied *a, int64_t offset, const void *outbox,
 
 void kbus__applied_forget(kbus_applied *a, int64_t below) {
         size_t i = span_after(a, below), k = kept_at(a, below);
-        memmove(a->spans, &a->spans[i], (a->n_spans - i) * sizeof(*a->spans));
-        a->n_spans -= i;
+        if (i > 0) { /* (no memmove of a NULL array of nothing) */
+                memmove(a->spans, &a->spans[i],
+                        (a->n_spans - i) * sizeof(*a->spans));
+                a->n_spans -= i;
+        }
         if (a->n_spans && a->spans[0].lo < below)
                 a->spans[0].lo = below;
-        for (size_t j = 0; j < k; j++)
-                kbus__free(a->kept[j].outbox);
-        memmove(a->kept, &a->kept[k], (a->n_kept - k) * sizeof(*a->kept));
-        a->n_kept -= k;
+        if (k > 0) {
+                for (size_t j = 0; j < k; j++)
+                        kbus__free(a->kept[j].outbox);
+                memmove(a->kept, &a->kept[k],
+                        (a->n_kept - k) * sizeof(*a->kept));
+                a->n_kept -= k;
+        }
         /* Emptied, they give their memory back (a restore may have left
          * many spans). */
         if (!a->n_spans) {
