@@ -207,7 +207,7 @@ struct tpart {
         bool from_snapshot;
         bool from_oldest;      /* offset 0 is gone: read from the oldest kept */
         uint64_t reread;       /* the restore consumer's batch in which it was
-                            * assigned again (from another offset) */
+                                * assigned again (from another offset) */
         kbus_applied *applied; /* batches that may come again */
         pending *pending;
         writes *inflight; /* in the first table's partition only: the
