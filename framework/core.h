@@ -10,7 +10,8 @@
  *   retry.c     backoff; dlq.c dead letters; wire.c headers, both ways
  *   server.c    requests (a route); events.c publish and subscribe (a route)
  *   client.c    calls and replies; replies.c the idempotent reply cache
- *   table.c     state tables kept in changelog topics (kbus_state_ops)
+ *   table.c     state tables kept in changelog topics (kbus_state_ops);
+ *               applied.c the batches they applied that may come again
  *   aggregate.c event-sourced aggregates, on tables and the record's API
  *   window.c    windows by event time, on the public table API
  *   ops.c       /healthz, /readyz, /metrics

@@ -203,27 +203,58 @@ void *kbus__pack(const ProtobufCMessage *msg, size_t *len) {
         return buf;
 }
 
-int kbus__kafka_produce(rd_kafka_t *producer, const char *topic,
-                        int32_t partition, const void *key, size_t key_len,
-                        void *value, size_t len, rd_kafka_headers_t *hdrs,
-                        kbus_dr *dr) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(value, len),
-            RD_KAFKA_V_MSGFLAGS(value ? RD_KAFKA_MSG_F_FREE : 0),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(dr), RD_KAFKA_V_END);
+/* rd_kafka_producev() to \p rkt, or by the name \p topic when it is NULL;
+ * headers destroyed on failure, and a failure logged. */
+static int produce(rd_kafka_t *producer, rd_kafka_topic_t *rkt,
+                   const char *topic, int32_t partition, const void *key,
+                   size_t key_len, void *value, size_t len, int flags,
+                   rd_kafka_headers_t *hdrs, kbus_dr *dr) {
+        rd_kafka_resp_err_t err =
+            rkt ? rd_kafka_producev(producer, RD_KAFKA_V_RKT(rkt),
+                                    RD_KAFKA_V_PARTITION(partition),
+                                    RD_KAFKA_V_KEY(key, key_len),
+                                    RD_KAFKA_V_VALUE(value, len),
+                                    RD_KAFKA_V_MSGFLAGS(flags),
+                                    RD_KAFKA_V_HEADERS(hdrs),
+                                    RD_KAFKA_V_OPAQUE(dr), RD_KAFKA_V_END)
+                : rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic),
+                                    RD_KAFKA_V_PARTITION(partition),
+                                    RD_KAFKA_V_KEY(key, key_len),
+                                    RD_KAFKA_V_VALUE(value, len),
+                                    RD_KAFKA_V_MSGFLAGS(flags),
+                                    RD_KAFKA_V_HEADERS(hdrs),
+                                    RD_KAFKA_V_OPAQUE(dr), RD_KAFKA_V_END);
         if (!err)
                 return 0;
         rd_kafka_headers_destroy(hdrs);
-        kbus__free(value);
         /* A full queue is flow control, not a fault: the caller hears
          * RESOURCE_EXHAUSTED and waits for room (kbus_runtime_when_room), a
          * handler's call is retried.  A generator meets it at every refill. */
         KBUS_LOG(err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? KBUS_LOG_DEBUG
                                                       : KBUS_LOG_WARN,
-                 "producer", "cannot produce to %s: %s", topic,
-                 rd_kafka_err2str(err));
+                 "producer", "cannot produce to %s: %s",
+                 rkt ? rd_kafka_topic_name(rkt) : topic, rd_kafka_err2str(err));
         return kbus__kafka_status(err);
+}
+
+int kbus__kafka_produce(rd_kafka_t *producer, const char *topic,
+                        int32_t partition, const void *key, size_t key_len,
+                        void *value, size_t len, rd_kafka_headers_t *hdrs,
+                        kbus_dr *dr) {
+        int rc = produce(producer, NULL, topic, partition, key, key_len, value,
+                         len, value ? RD_KAFKA_MSG_F_FREE : 0, hdrs, dr);
+        if (rc)
+                kbus__free(value);
+        return rc;
+}
+
+int kbus__kafka_produce_copy(rd_kafka_t *producer, rd_kafka_topic_t *rkt,
+                             const char *topic, int32_t partition,
+                             const void *key, size_t key_len, const void *value,
+                             size_t len, rd_kafka_headers_t *hdrs,
+                             kbus_dr *dr) {
+        return produce(producer, rkt, topic, partition, key, key_len,
+                       (void *)value, len, RD_KAFKA_MSG_F_COPY, hdrs, dr);
 }
 
 int kbus__kafka_status(rd_kafka_resp_err_t err) {

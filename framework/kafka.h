@@ -77,6 +77,17 @@ int kbus__kafka_produce(rd_kafka_t *producer, const char *topic,
                         void *value, size_t len, rd_kafka_headers_t *hdrs,
                         kbus_dr *dr);
 
+/**
+ * The same with a copy of \p value, which the caller keeps (librdkafka
+ * puts the copy in the message's own allocation: no allocation or copy
+ * here), to \p rkt, a handle the caller holds on \p topic (NULL: the topic
+ * is found by its name, as kbus__kafka_produce finds it).
+ */
+int kbus__kafka_produce_copy(rd_kafka_t *producer, rd_kafka_topic_t *rkt,
+                             const char *topic, int32_t partition,
+                             const void *key, size_t key_len, const void *value,
+                             size_t len, rd_kafka_headers_t *hdrs, kbus_dr *dr);
+
 /** The kbus status a failed delivery report means. */
 int kbus__kafka_status(rd_kafka_resp_err_t err);
 

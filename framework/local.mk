@@ -28,6 +28,7 @@ libkbus_core_la_SOURCES = \
 	framework/dlq.c framework/dlq.h \
 	framework/route.h \
 	framework/record.c framework/record.h \
+	framework/applied.c framework/applied.h \
 	framework/table.c \
 	framework/window.c \
 	framework/server.c \
@@ -68,7 +69,7 @@ pkgconfig_DATA = framework/kbus.pc
 framework_tests = framework/hash_test framework/ring_test \
 	framework/offsets_test framework/keys_test framework/retry_test \
 	framework/wire_test framework/kafka_test framework/dlq_test \
-	framework/record_test framework/table_test \
+	framework/record_test framework/applied_test framework/table_test \
 	framework/aggregate_test framework/window_test
 check_PROGRAMS += $(framework_tests)
 TESTS += $(framework_tests)
@@ -104,6 +105,9 @@ nodist_framework_record_test_SOURCES = $(HELLO_GEN)
 framework_record_test_CPPFLAGS = $(framework_test_cppflags) $(KBUS_GEN_CPPFLAGS) \
 	-I$(top_builddir)/examples/hello -I$(top_srcdir)/tests/integration
 framework_record_test_LDADD = $(framework_test_ldadd)
+framework_applied_test_SOURCES = framework/applied_test.c
+framework_applied_test_CPPFLAGS = $(framework_test_cppflags)
+framework_applied_test_LDADD = $(framework_test_ldadd)
 framework_table_test_SOURCES = framework/table_test.c
 nodist_framework_table_test_SOURCES = $(HELLO_GEN)
 framework_table_test_CPPFLAGS = $(framework_test_cppflags) $(KBUS_GEN_CPPFLAGS) \

@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "applied.h"
 #include "core.h"
 
 #include <librdkafka/rdkafka_mock.h>
@@ -158,26 +159,18 @@ typedef struct table table;
 typedef struct tpart tpart;
 typedef struct writes writes;
 
-/* An entry of a table partition. */
+/* An entry of a table partition: one allocation with its key and, as a
+ * restore makes it, its value (two allocations an entry and a copy of the
+ * value were a fifth of a restore's time, kbus-bench case h). */
 typedef struct entry {
-        kbus_hnode node;
-        int64_t offset; /* the changelog record it comes from */
-        void *value;    /* packed */
-        size_t len;
-        size_t key_len;
+        kbus_hnode node; /* its key is key[], node.len bytes */
+        int64_t offset;  /* the changelog record it comes from */
+        void *value;     /* packed: in key[] after the key (room bytes
+                          * there), or an allocation of its own */
+        uint32_t len;    /* of the value */
+        uint32_t room;
         unsigned char key[];
 } entry;
-
-/* A complete batch whose input record may be delivered again (not yet
- * committed): found by the input record's offset and topic. */
-typedef struct applied {
-        kbus_hnode node; /* key: offset (8 bytes BE), then the topic */
-        int64_t offset;
-        void *outbox;
-        size_t outbox_len;
-        size_t key_len;
-        unsigned char key[]; /* offset, topic, '\0' */
-} applied;
 
 /* Restore: one change read from the changelog. */
 typedef struct change {
@@ -214,8 +207,10 @@ struct tpart {
         int64_t restore_took_ms; /* for the log line, said after settle() */
         size_t restore_dropped;
         bool from_snapshot;
-        bool from_oldest;  /* offset 0 is gone: read from the oldest kept */
-        kbus_hash applied; /* applied, by input record */
+        bool from_oldest;      /* offset 0 is gone: read from the oldest kept */
+        uint64_t reread;       /* the restore consumer's batch in which it was
+                                * assigned again (from another offset) */
+        kbus_applied *applied; /* batches that may come again */
         pending *pending;
         writes *inflight; /* in the first table's partition only: the
                            * calls whose changes are applied in this
@@ -231,6 +226,8 @@ struct table {
         const kbus_table_desc *desc;
         char *changelog;
         rd_kafka_topic_t *rkt; /* the producer's handle on the changelog */
+        rd_kafka_topic_t *restore_rkt; /* the restore consumer's: its
+                                        * records carry this one */
         tpart **parts;
         int32_t n_parts;
 };
@@ -241,6 +238,7 @@ struct state {
         table *tables;
         rd_kafka_t *restorer; /* reads changelogs: assigned, no group */
         kbus_bridge bridge;
+        uint64_t batches;         /* the restore consumer's, so far */
         int restoring;            /* table partitions being restored */
         int32_t partitions;       /* of the input topics, once known */
         struct event *checkpoint; /* forgetting, and snapshots */
@@ -302,21 +300,53 @@ static entry *entry_find(tpart *tp, const void *key, size_t len) {
         return n ? kbus__entry_of(n, entry, node) : NULL;
 }
 
+/* The same with the key's hash computed, for an insert that may follow. */
+static entry *entry_find_hv(tpart *tp, uint64_t hv, const void *key,
+                            size_t len) {
+        kbus_hnode *n = kbus__hash_find_hv(&tp->entries, hv, key, len);
+        return n ? kbus__entry_of(n, entry, node) : NULL;
+}
+
+/* Whether the value is in the entry's own allocation. */
+static bool value_inline(const entry *e) {
+        return e->room && e->value == e->key + e->node.len;
+}
+
 static void entry_free(entry *e) {
-        kbus__free(e->value);
+        if (!value_inline(e))
+                kbus__free(e->value);
         kbus__free(e);
 }
 
-/* Applies a put (\p value taken) or a delete at changelog \p offset; an
- * entry written by a later changelog record stays.  False when out of
- * memory. */
-static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
-                      size_t len, int64_t offset) {
-        entry *e = entry_find(tp, key, key_len);
-        if (e && e->offset > offset) {
-                kbus__free(value);
+/* A new entry of \p key, with room for a value of \p room bytes after it
+ * (its value NULL).  Rounded up as glibc's malloc rounds anyway: a value
+ * that grows by a few bytes still fits. */
+static entry *entry_new(const void *key, size_t key_len, size_t room) {
+        size_t size = sizeof(entry) + key_len + room;
+        entry *e;
+        if (room)
+                size = ((size + 8 + 15) & ~(size_t)15) - 8;
+        if (room > UINT32_MAX / 2 || !(e = kbus__malloc(size)))
+                return NULL;
+        memcpy(e->key, key, key_len);
+        e->node.key = e->key;
+        e->node.len = key_len;
+        e->offset = -1;
+        e->value = NULL;
+        e->len = 0;
+        e->room = (uint32_t)(size - sizeof(entry) - key_len);
+        return e;
+}
+
+/* Applies a put (a copy of the \p len bytes at \p value) or a delete
+ * (\p value NULL) at changelog \p offset; an entry written by a later
+ * changelog record stays.  False when out of memory. */
+static bool entry_set(tpart *tp, const void *key, size_t key_len,
+                      const void *value, size_t len, int64_t offset) {
+        uint64_t hv = kbus__hash_key(key, key_len);
+        entry *e = entry_find_hv(tp, hv, key, key_len), *ne;
+        if (e && e->offset > offset)
                 return true;
-        }
         if (!value) {
                 if (e) {
                         kbus__hash_remove(&tp->entries, &e->node);
@@ -325,26 +355,28 @@ static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
                 }
                 return true;
         }
-        if (!e) {
-                if (!(e = kbus__calloc(1, sizeof(*e) + key_len))) {
-                        kbus__free(value);
-                        return false;
-                }
-                memcpy(e->key, key, key_len);
-                e->key_len = key_len;
-                e->node.key = e->key;
-                e->node.len = key_len;
-                if (!kbus__hash_insert(&tp->entries, &e->node)) {
-                        kbus__free(e);
-                        kbus__free(value);
-                        return false;
-                }
+        if (e && value_inline(e) && len <= e->room) {
+                memcpy(e->value, value, len);
+                e->len = (uint32_t)len;
+                e->offset = offset;
+                return true;
+        }
+        /* A new entry, or one made again with more room. */
+        if (!(ne = entry_new(key, key_len, len ? len : 1)))
+                return false;
+        ne->value = ne->key + key_len;
+        memcpy(ne->value, value, len);
+        ne->len = (uint32_t)len;
+        ne->offset = offset;
+        if (e) {
+                kbus__hash_replace(&tp->entries, &e->node, &ne->node);
+                entry_free(e);
+        } else if (!kbus__hash_insert_hv(&tp->entries, &ne->node, hv)) {
+                kbus__free(ne);
+                return false;
+        } else {
                 tp->overhead += sizeof(*e);
         }
-        kbus__free(e->value);
-        e->value = value;
-        e->len = len;
-        e->offset = offset;
         return true;
 }
 
@@ -353,34 +385,40 @@ static bool entry_set(tpart *tp, const void *key, size_t key_len, void *value,
  * second exchange takes the change out again.  False when out of memory
  * (nothing changed). */
 static bool edit_swap(tpart *tp, edit *x) {
-        entry *e = entry_find(tp, x->key, x->key_len);
-        void *v = x->value;
+        uint64_t hv = kbus__hash_key(x->key, x->key_len);
+        entry *e = entry_find_hv(tp, hv, x->key, x->key_len);
+        void *v = x->value, *old;
         size_t len = x->len;
         if (!e && !v)
                 return true;
         if (!e) {
-                if (!(e = kbus__calloc(1, sizeof(*e) + x->key_len)))
+                /* Its value is the edit's, which keeps its own
+                 * allocation: no room for one after the key. */
+                if (!(e = entry_new(x->key, x->key_len, 0)))
                         return false;
-                memcpy(e->key, x->key, x->key_len);
-                e->key_len = x->key_len;
-                e->node.key = e->key;
-                e->node.len = x->key_len;
-                e->offset = -1;
-                if (!kbus__hash_insert(&tp->entries, &e->node)) {
+                if (!kbus__hash_insert_hv(&tp->entries, &e->node, hv)) {
                         kbus__free(e);
                         return false;
                 }
                 tp->overhead += sizeof(*e);
         }
-        x->value = e->value;
+        /* The value it replaces goes to the edit: copied out of the
+         * entry's own allocation when it is there (as a restore left it). */
+        old = e->value;
+        if (old && value_inline(e)) {
+                if (!(old = kbus__malloc(e->len ? e->len : 1)))
+                        return false;
+                memcpy(old, e->value, e->len);
+        }
+        x->value = old;
         x->len = e->len;
         if (v) {
                 e->value = v;
-                e->len = len;
+                e->len = (uint32_t)len;
         } else {
                 kbus__hash_remove(&tp->entries, &e->node);
                 tp->overhead -= sizeof(*e);
-                kbus__free(e);
+                kbus__free(e); /* its value went to the edit */
         }
         tp->dirty = true;
         return true;
@@ -403,73 +441,43 @@ static tpart *home(const state *st, int32_t partition) {
         return tpart_of(st->tables, partition);
 }
 
-static void applied_free(kbus_hnode *n, void *arg) {
-        applied *a = kbus__entry_of(n, applied, node);
-        kbus__free(a->outbox);
-        kbus__free(a);
-}
+/* ---- applied batches, by input record (applied.c) ---- */
 
-static void applied_clear(tpart *tp) {
-        kbus__hash_each(&tp->applied, applied_free, NULL);
-        kbus__hash_fini(&tp->applied);
-}
-
-/* The lookup key of an input record: its offset, then its topic. */
-static size_t applied_key(unsigned char *out, size_t cap, const char *topic,
-                          size_t topic_len, int64_t offset) {
-        if (topic_len + 8 > cap)
-                topic_len = cap - 8;
-        kbus__be64(out, (uint64_t)offset);
-        memcpy(out + 8, topic, topic_len);
-        return 8 + topic_len;
-}
-
-static applied *applied_find(tpart *tp, const char *topic, size_t topic_len,
-                             int64_t offset) {
-        unsigned char k[300];
-        size_t n = applied_key(k, sizeof(k), topic, topic_len, offset);
-        kbus_hnode *node = kbus__hash_find(&tp->applied, k, n);
-        return node ? kbus__entry_of(node, applied, node) : NULL;
+static bool applied_find(tpart *tp, const char *topic, size_t topic_len,
+                         int64_t offset, const void **outbox,
+                         size_t *outbox_len) {
+        const kbus_applied *a =
+            kbus__applied_topic(&tp->applied, topic, topic_len, false);
+        return a && kbus__applied_find(a, offset, outbox, outbox_len);
 }
 
 /* Remembers a complete batch whose input record may come again. */
 static void remember(tpart *tp, const char *topic, size_t topic_len,
                      int64_t offset, const void *outbox, size_t outbox_len) {
-        unsigned char k[300];
-        size_t n = applied_key(k, sizeof(k), topic, topic_len, offset);
-        applied *a;
-        if (applied_find(tp, topic, topic_len, offset) ||
-            !(a = kbus__calloc(1, sizeof(*a) + n + 1)))
-                return;
-        memcpy(a->key, k, n);
-        a->key_len = n;
-        a->node.key = a->key;
-        a->node.len = n;
-        a->offset = offset;
-        if (outbox_len && (a->outbox = kbus__malloc(outbox_len))) {
-                memcpy(a->outbox, outbox, outbox_len);
-                a->outbox_len = outbox_len;
-        }
-        if (!kbus__hash_insert(&tp->applied, &a->node)) {
-                kbus__free(a->outbox);
-                kbus__free(a);
-        }
+        kbus_applied *a =
+            kbus__applied_topic(&tp->applied, topic, topic_len, true);
+        if (!a || !kbus__applied_remember(a, offset, outbox, outbox_len))
+                KBUS_LOG(KBUS_LOG_ERROR, "table",
+                         "out of memory: table %s partition %" PRId32
+                         " will not know %.*s offset %" PRId64
+                         " as handled if it comes again",
+                         tp->t->desc->name, tp->partition, (int)topic_len,
+                         topic, offset);
 }
 
-/* Forgets the batches whose input records are committed: they cannot come
- * again.  \p below(topic, offset) says which. */
-struct forget {
-        tpart *tp;
-        int64_t (*committed)(tpart *tp, const char *topic);
-};
+static void applied_clear(tpart *tp) {
+        kbus__applied_free(&tp->applied);
+}
 
-static void forget_one(kbus_hnode *n, void *arg) {
-        struct forget *f = arg;
-        applied *a = kbus__entry_of(n, applied, node);
-        int64_t c = f->committed(f->tp, (const char *)a->key + 8);
-        if (c >= 0 && a->offset < c) {
-                kbus__hash_remove(&f->tp->applied, n);
-                applied_free(n, NULL);
+/* Forgets the batches whose input records are committed, as \p committed
+ * says (-1: not known). */
+static void forget_committed(tpart *tp,
+                             int64_t (*committed)(tpart *tp,
+                                                  const char *topic)) {
+        for (kbus_applied *a = tp->applied; a; a = a->next) {
+                int64_t c = committed(tp, a->topic);
+                if (c >= 0)
+                        kbus__applied_forget(a, c);
         }
 }
 
@@ -521,7 +529,9 @@ static tpart *tpart_new(table *t, int32_t partition) {
 
 /* ---- snapshots ---- */
 
-#define SNAP_MAGIC "KBUSSNP1"
+/* The last character is the format's version: 2 since the applied batches
+ * are kept as spans of offsets (1 listed them one by one). */
+#define SNAP_MAGIC "KBUSSNP2"
 
 /* <state_dir>/<group>/<table>/<partition>.snap */
 static void snap_path(const tpart *tp, char *out, size_t n, const char *ext) {
@@ -542,18 +552,72 @@ static int mkdirs(char *path) {
         return 0;
 }
 
-static void snap_applied(kbus_hnode *n, void *arg) {
-        applied *a = kbus__entry_of(n, applied, node);
-        bytes *b = arg;
-        put_blob(b, a->key + 8, a->key_len - 8);
-        put_i64(b, a->offset);
-        put_blob(b, a->outbox, a->outbox_len);
+/* The applied batches of each input topic: its name, its spans, its
+ * outboxes. */
+static void snap_applied(const tpart *tp, bytes *b) {
+        uint32_t n = 0;
+        for (const kbus_applied *a = tp->applied; a; a = a->next)
+                n++;
+        put_u32(b, n);
+        for (const kbus_applied *a = tp->applied; a; a = a->next) {
+                put_blob(b, a->topic, a->topic_len);
+                put_u32(b, (uint32_t)a->n_spans);
+                for (size_t i = 0; i < a->n_spans; i++) {
+                        put_i64(b, a->spans[i].lo);
+                        put_i64(b, a->spans[i].hi);
+                }
+                put_u32(b, (uint32_t)a->n_kept);
+                for (size_t i = 0; i < a->n_kept; i++) {
+                        put_i64(b, a->kept[i].offset);
+                        put_blob(b, a->kept[i].outbox, a->kept[i].len);
+                }
+        }
+}
+
+/* Reads what snap_applied wrote: false when it does not add up (r->bad
+ * set) or memory runs out. */
+static bool snap_read_applied(tpart *tp, reader *r) {
+        for (uint32_t i = 0, k = get_u32(r); i < k && !r->bad; i++) {
+                const void *topic, *ob;
+                size_t tl, ol;
+                kbus_applied *a;
+                uint32_t n;
+                if (!get_blob(r, &topic, &tl) || !topic) {
+                        r->bad = true;
+                        return false;
+                }
+                if (!(a = kbus__applied_topic(&tp->applied, topic, tl, true)))
+                        return false;
+                n = get_u32(r);
+                for (uint32_t j = 0; j < n && !r->bad; j++) {
+                        int64_t lo = get_i64(r), hi = get_i64(r);
+                        /* In order, apart: as snap_applied writes them. */
+                        if (lo >= hi ||
+                            (a->n_spans && a->spans[a->n_spans - 1].hi >= lo))
+                                r->bad = true;
+                        else if (!r->bad && !kbus__applied_add(a, lo, hi))
+                                return false;
+                }
+                n = get_u32(r);
+                for (uint32_t j = 0; j < n && !r->bad; j++) {
+                        int64_t off = get_i64(r);
+                        const void *had;
+                        size_t had_len;
+                        if (!get_blob(r, &ob, &ol) || !ob || !ol ||
+                            !kbus__applied_find(a, off, &had, &had_len) ||
+                            (a->n_kept && a->kept[a->n_kept - 1].offset >= off))
+                                r->bad = true;
+                        else if (!kbus__applied_keep(a, off, ob, ol))
+                                return false;
+                }
+        }
+        return !r->bad;
 }
 
 static void snap_entry(kbus_hnode *n, void *arg) {
         entry *e = kbus__entry_of(n, entry, node);
         bytes *b = arg;
-        put_blob(b, e->key, e->key_len);
+        put_blob(b, e->key, e->node.len);
         put_blob(b, e->value, e->len);
         put_i64(b, e->offset);
 }
@@ -625,8 +689,7 @@ static void snap_write(tpart *tp) {
         put_i64(&b, covers);
         put_i64(&b, tp->next);
         put_i64(&b, tp->w_max);
-        put_u32(&b, (uint32_t)tp->applied.n);
-        kbus__hash_each(&tp->applied, snap_applied, &b);
+        snap_applied(tp, &b);
         put_i64(&b, (int64_t)tp->entries.n);
         kbus__hash_each(&tp->entries, snap_entry, &b);
         inflight_swap(tp, false);
@@ -705,7 +768,9 @@ static bool snap_read(tpart *tp, int64_t *covers) {
                 }
         }
         if (memcmp(buf, SNAP_MAGIC, 8)) {
-                why = "not a kbus snapshot, or another version";
+                why = memcmp(buf, SNAP_MAGIC, 7)
+                          ? "not a kbus snapshot"
+                          : "written by another version of kbus";
                 goto bad;
         }
         r.p += 8;
@@ -719,29 +784,22 @@ static bool snap_read(tpart *tp, int64_t *covers) {
         *covers = get_i64(&r);
         tp->next = get_i64(&r);
         tp->w_max = get_i64(&r);
-        for (uint32_t i = 0, k = get_u32(&r); i < k && !r.bad; i++) {
-                const void *topic, *ob;
-                size_t tl, ol;
-                int64_t off;
-                get_blob(&r, &topic, &tl);
-                off = get_i64(&r);
-                get_blob(&r, &ob, &ol);
-                if (!r.bad)
-                        remember(tp, topic, tl, off, ob, ol);
+        if (!snap_read_applied(tp, &r)) {
+                why = r.bad ? "its contents do not add up"
+                            : "out of memory loading it";
+                goto bad;
         }
         n_entries = get_i64(&r);
         for (int64_t i = 0; i < n_entries && !r.bad; i++) {
                 const void *key, *val;
                 size_t kl, vl;
                 int64_t off;
-                void *copy;
                 get_blob(&r, &key, &kl);
                 get_blob(&r, &val, &vl);
                 off = get_i64(&r);
                 if (r.bad || !val)
                         break;
-                if (!(copy = kbus__malloc(vl ? vl : 1)) ||
-                    !entry_set(tp, key, kl, memcpy(copy, val, vl), vl, off)) {
+                if (!entry_set(tp, key, kl, val, vl, off)) {
                         why = "out of memory loading it";
                         goto bad;
                 }
@@ -783,9 +841,7 @@ static void on_checkpoint(evutil_socket_t fd, short what, void *arg) {
         for (table *t = st->tables; t; t = t->next)
                 for (int32_t i = 0; i < t->n_parts; i++)
                         if (t->parts[i]) {
-                                struct forget f = {t->parts[i], committed_of};
-                                kbus__hash_each(&t->parts[i]->applied,
-                                                forget_one, &f);
+                                forget_committed(t->parts[i], committed_of);
                                 if (snapshot)
                                         snap_write(t->parts[i]);
                         }
@@ -854,7 +910,6 @@ static void apply_pending(tpart *tp, pending *pb) {
                         KBUS_LOG(KBUS_LOG_ERROR, "table",
                                  "out of memory restoring table %s",
                                  tp->t->desc->name);
-                c->value = NULL; /* taken */
         }
 }
 
@@ -883,9 +938,11 @@ static bool whole_everywhere(state *st, int32_t partition, const pending *pb) {
                        (q->offset != pb->offset || q->attempt != pb->attempt ||
                         strcmp(q->topic, pb->topic)))
                         q = q->next;
+                const void *ob;
+                size_t ob_len;
                 if (q ? q->whole
                       : tp && applied_find(tp, pb->topic, strlen(pb->topic),
-                                           pb->offset))
+                                           pb->offset, &ob, &ob_len))
                         whole++;
         }
         return whole >= pb->tables;
@@ -1020,25 +1077,50 @@ static bool parse_source(const char *v, size_t len, int64_t *offset,
         return *topic_len > 0;
 }
 
-static const void *header(const rd_kafka_message_t *m, const char *name,
-                          size_t *len) {
+/* The kbus headers of a changelog record (NULL: absent). */
+typedef struct kbus_headers {
+        const void *source, *committed, *outbox, *tables;
+        size_t source_len, committed_len, outbox_len, tables_len;
+} kbus_headers;
+
+/* Reads them in one pass over the record's headers, the last of a name
+ * counting: four lookups by name took twice as long (kbus-bench, case h). */
+static void read_headers(const rd_kafka_message_t *m, kbus_headers *kh) {
         rd_kafka_headers_t *h;
+        const char *name;
         const void *v;
-        if (rd_kafka_message_headers(m, &h) ||
-            rd_kafka_header_get_last(h, name, &v, len))
-                return NULL;
-        return v;
+        size_t len;
+        memset(kh, 0, sizeof(*kh));
+        if (rd_kafka_message_headers(m, &h))
+                return;
+        for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &v, &len);
+             i++) {
+                if (!strcmp(name, KBUS_H_SOURCE)) {
+                        kh->source = v;
+                        kh->source_len = len;
+                } else if (!strcmp(name, KBUS_H_COMMITTED)) {
+                        kh->committed = v;
+                        kh->committed_len = len;
+                } else if (!strcmp(name, KBUS_H_OUTBOX)) {
+                        kh->outbox = v;
+                        kh->outbox_len = len;
+                } else if (!strcmp(name, KBUS_H_TABLES)) {
+                        kh->tables = v;
+                        kh->tables_len = len;
+                }
+        }
 }
 
 /* One changelog record read during a restore. */
 static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
-        const void *src, *w, *ob;
-        size_t src_len, w_len, ob_len = 0;
+        const void *ob;
+        size_t ob_len;
         int64_t offset;
         uint32_t attempt, i, n;
         uint64_t tables = 1;
         const char *topic;
         size_t topic_len;
+        kbus_headers kh;
         pending *pb;
         change *c;
 
@@ -1046,37 +1128,36 @@ static void restore_record(tpart *tp, const rd_kafka_message_t *m) {
                 tp->restore_from = m->offset; /* for the log line */
         tp->next = m->offset + 1;
         tp->dirty = true;
-        if ((w = header(m, KBUS_H_COMMITTED, &w_len))) {
-                const char *c = w;
+        read_headers(m, &kh);
+        if (kh.committed) {
+                const char *c = kh.committed;
                 uint64_t v;
-                if (get_dec(&c, c + w_len, &v) && v <= INT64_MAX &&
+                if (get_dec(&c, c + kh.committed_len, &v) && v <= INT64_MAX &&
                     (int64_t)v > tp->w_max)
                         tp->w_max = (int64_t)v;
         }
-        if (!(src = header(m, KBUS_H_SOURCE, &src_len)) ||
-            !parse_source(src, src_len, &offset, &attempt, &i, &n, &topic,
-                          &topic_len)) {
+        if (!kh.source || !parse_source(kh.source, kh.source_len, &offset,
+                                        &attempt, &i, &n, &topic, &topic_len)) {
                 /* Written by something else than kbus: taken as it is. */
-                void *v = m->payload ? kbus__malloc(m->len ? m->len : 1) : NULL;
-                if (v)
-                        memcpy(v, m->payload, m->len);
-                entry_set(tp, m->key, m->key_len, v, m->len, m->offset);
+                if (!entry_set(tp, m->key, m->key_len, m->payload, m->len,
+                               m->offset))
+                        KBUS_LOG(KBUS_LOG_ERROR, "table",
+                                 "out of memory restoring table %s",
+                                 tp->t->desc->name);
                 return;
         }
-        ob = header(m, KBUS_H_OUTBOX, &ob_len);
-        if ((w = header(m, KBUS_H_TABLES, &w_len))) {
-                const char *c = w;
-                if (!get_dec(&c, c + w_len, &tables) || tables > 1000)
+        ob = kh.outbox;
+        ob_len = kh.outbox ? kh.outbox_len : 0;
+        if (kh.tables) {
+                const char *c = kh.tables;
+                if (!get_dec(&c, c + kh.tables_len, &tables) || tables > 1000)
                         tables = 1;
         }
         if (n == 1 && tables == 1) {
                 /* A batch of one change (a call that wrote one entry):
                  * whole as it is read, so applied without a pending. */
-                void *v = m->payload ? kbus__malloc(m->len ? m->len : 1) : NULL;
-                if (v)
-                        memcpy(v, m->payload, m->len);
-                if ((m->payload && !v) ||
-                    !entry_set(tp, m->key, m->key_len, v, m->len, m->offset))
+                if (!entry_set(tp, m->key, m->key_len, m->payload, m->len,
+                               m->offset))
                         KBUS_LOG(KBUS_LOG_ERROR, "table",
                                  "out of memory restoring table %s",
                                  tp->t->desc->name);
@@ -1167,37 +1248,64 @@ static void snapshot_gone(tpart *tp) {
         restorer_change(tp, true);
 }
 
+/* The table partition a changelog record read belongs to, or NULL.  A
+ * record's topic handle is the one the restore consumer has for the topic
+ * (librdkafka keeps one per name), so comparing handles is enough where
+ * the table holds one; that spared a string comparison a table a record. */
+static tpart *restore_target(state *st, const rd_kafka_message_t *m) {
+        for (table *t = st->tables; t; t = t->next)
+                if (t->restore_rkt
+                        ? m->rkt == t->restore_rkt
+                        : m->rkt && !strcmp(t->changelog,
+                                            rd_kafka_topic_name(m->rkt)))
+                        return tpart_of(t, m->partition);
+        return NULL;
+}
+
+/* One message of the restore consumer. */
+static void restorer_message(state *st, const rd_kafka_message_t *m) {
+        tpart *tp = restore_target(st, m);
+        if (!tp || !tp->restoring || tp->reread == st->batches) {
+                /* Revoked while its records were on the way, or read
+                 * again from another offset since this batch was taken. */
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                tp->restore_end = m->offset;
+                restore_done(tp);
+        } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET &&
+                   tp->from_snapshot) {
+                snapshot_gone(tp);
+                tp->reread = st->batches;
+        } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET &&
+                   !tp->from_oldest && tp->next == 0) {
+                /* Offset 0 is gone: from the oldest record kept. */
+                tp->from_oldest = true;
+                restorer_change(tp, false);
+                restorer_change(tp, true);
+                tp->reread = st->batches;
+        } else if (m->err) {
+                KBUS_LOG(KBUS_LOG_WARN, "table",
+                         "restoring %s [%" PRId32 "]: %s", tp->t->changelog,
+                         m->partition, rd_kafka_message_errstr(m));
+        } else {
+                restore_record(tp, m);
+        }
+}
+
+/* Takes the restore consumer's messages a batch at a time: a poll per
+ * message cost twice as much (kbus-bench, case h).  librdkafka drops the
+ * messages of a partition's earlier assignment still in its queue when it
+ * is assigned again; those already in the batch are dropped here. */
 static void restorer_drain(void *owner) {
         state *st = owner;
-        rd_kafka_message_t *m;
-        while ((m = rd_kafka_consumer_poll(st->restorer, 0))) {
-                const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
-                tpart *tp = NULL;
-                for (table *t = st->tables; t; t = t->next)
-                        if (!strcmp(t->changelog, topic))
-                                tp = tpart_of(t, m->partition);
-                if (!tp || !tp->restoring) {
-                        /* Revoked while its records were on the way. */
-                } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        tp->restore_end = m->offset;
-                        restore_done(tp);
-                } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET &&
-                           tp->from_snapshot) {
-                        snapshot_gone(tp);
-                } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET &&
-                           !tp->from_oldest && tp->next == 0) {
-                        /* Offset 0 is gone: from the oldest record kept. */
-                        tp->from_oldest = true;
-                        restorer_change(tp, false);
-                        restorer_change(tp, true);
-                } else if (m->err) {
-                        KBUS_LOG(KBUS_LOG_WARN, "table",
-                                 "restoring %s [%" PRId32 "]: %s", topic,
-                                 m->partition, rd_kafka_message_errstr(m));
-                } else {
-                        restore_record(tp, m);
+        rd_kafka_message_t *ms[256];
+        ssize_t n;
+        while ((n = rd_kafka_consume_batch_queue(
+                    st->bridge.queue, 0, ms, sizeof(ms) / sizeof(*ms))) > 0) {
+                st->batches++;
+                for (ssize_t i = 0; i < n; i++) {
+                        restorer_message(st, ms[i]);
+                        rd_kafka_message_destroy(ms[i]);
                 }
-                rd_kafka_message_destroy(m);
         }
 }
 
@@ -1231,6 +1339,10 @@ static int restorer_open(state *st) {
                 return KBUS_INTERNAL;
         }
         rd_kafka_poll_set_consumer(st->restorer);
+        /* NULL if it cannot be had: the topic's name is compared then. */
+        for (table *t = st->tables; t; t = t->next)
+                t->restore_rkt =
+                    rd_kafka_topic_new(st->restorer, t->changelog, NULL);
         return kbus__bridge_init(&st->bridge, st->rt->base,
                                  rd_kafka_queue_get_consumer(st->restorer),
                                  restorer_drain, st);
@@ -1310,7 +1422,7 @@ static bool state_restoring(void *arg) {
 
 static void count_bytes(kbus_hnode *n, void *arg) {
         entry *e = kbus__entry_of(n, entry, node);
-        *(size_t *)arg += e->key_len;
+        *(size_t *)arg += e->node.len;
 }
 
 static void state_metrics(void *arg, struct evbuffer *b, const char *app) {
@@ -1535,6 +1647,11 @@ static void state_free(void *arg) {
                 bool closed = kbus__consumer_close(
                     st->restorer, st->rt->hurry ? 0 : 2000, "restore consumer");
                 kbus__bridge_fini(&st->bridge);
+                for (table *t = st->tables; t; t = t->next)
+                        if (t->restore_rkt) {
+                                rd_kafka_topic_destroy(t->restore_rkt);
+                                t->restore_rkt = NULL;
+                        }
                 kbus__consumer_destroy(st->restorer, closed);
         }
         while (st->tables) {
@@ -1861,7 +1978,6 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
         tables_len = put_dec(tables, n_tables) - tables;
         for (edit *x = ws->head; x; x = x->next) {
                 rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-                void *value = NULL;
                 uint32_t i = 1, n = 0;
                 int rc;
                 /* Numbered within this table's changelog: each table's
@@ -1894,18 +2010,15 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
                 if (i == n && ws->n_out)
                         rd_kafka_header_add(h, KBUS_H_OUTBOX, -1, ws->outbox.p,
                                             (ssize_t)ws->outbox.len);
-                if (x->value && !(value = kbus__malloc(x->len ? x->len : 1))) {
-                        rd_kafka_headers_destroy(h);
-                        rc = KBUS_RESOURCE_EXHAUSTED;
-                } else {
-                        if (value)
-                                memcpy(value, x->value, x->len);
-                        x->dr.delivered = write_delivered;
-                        x->delivered = -1;
-                        rc = kbus__kafka_produce(
-                            st->rt->producer, x->t->changelog, p->partition,
-                            x->key, x->key_len, value, x->len, h, &x->dr);
-                }
+                /* The edit keeps its value (it goes into the table);
+                 * librdkafka copies it into the message.  Through the
+                 * producer's handle on the changelog, which holds its
+                 * settings, without a lookup by name. */
+                x->dr.delivered = write_delivered;
+                x->delivered = -1;
+                rc = kbus__kafka_produce_copy(
+                    st->rt->producer, x->t->rkt, x->t->changelog, p->partition,
+                    x->key, x->key_len, x->value, x->len, h, &x->dr);
                 if (rc) {
                         /* Not applied: the call fails, and its retry writes
                          * the batch again. */
@@ -2024,25 +2137,6 @@ static uint32_t outbox_send(kbus_runtime *rt, const void *outbox,
         return queued;
 }
 
-/* The first record of an input partition after its assignment is where the
- * group's committed offset is: batches of records before it cannot come
- * again. */
-struct first {
-        tpart *tp;
-        const char *topic;
-        int64_t offset;
-};
-
-static void forget_before_first(kbus_hnode *n, void *arg) {
-        struct first *f = arg;
-        applied *a = kbus__entry_of(n, applied, node);
-        if (a->offset < f->offset &&
-            !strcmp((const char *)a->key + 8, f->topic)) {
-                kbus__hash_remove(&f->tp->applied, n);
-                applied_free(n, NULL);
-        }
-}
-
 /* Everything a record handled before a restart sent is sent again: it is
  * done. */
 static void redelivered_sent(writes *ws) {
@@ -2052,22 +2146,29 @@ static void redelivered_sent(writes *ws) {
 static bool state_redelivered(void *arg, kbus_call *call) {
         state *st = arg;
         const char *topic = kbus_call_topic(call);
+        size_t topic_len = strlen(topic);
+        /* The first record of an input partition after its assignment is
+         * where the group's committed offset is: batches of records before
+         * it cannot come again. */
         if (!call->part->first_seen) {
                 call->part->first_seen = true;
                 for (table *t = st->tables; t; t = t->next) {
                         tpart *tp = tpart_of(t, call->part->partition);
-                        struct first f = {tp, topic, kbus_call_offset(call)};
-                        if (tp)
-                                kbus__hash_each(&tp->applied,
-                                                forget_before_first, &f);
+                        kbus_applied *a =
+                            tp ? kbus__applied_topic(&tp->applied, topic,
+                                                     topic_len, false)
+                               : NULL;
+                        if (a)
+                                kbus__applied_forget(a, kbus_call_offset(call));
                 }
         }
         for (table *t = st->tables; t; t = t->next) {
                 tpart *tp = tpart_of(t, call->part->partition);
-                const applied *a;
+                const void *ob;
+                size_t ob_len;
                 writes *ws;
-                if (!tp || !(a = applied_find(tp, topic, strlen(topic),
-                                              kbus_call_offset(call))))
+                if (!tp || !applied_find(tp, topic, topic_len,
+                                         kbus_call_offset(call), &ob, &ob_len))
                         continue;
                 KBUS_LOGT(KBUS_LOG_INFO, "table", call->in.traceparent,
                           "%s [%" PRId32 "] offset %" PRId64
@@ -2078,8 +2179,8 @@ static bool state_redelivered(void *arg, kbus_call *call) {
                         kbus__record_abandon(call);
                         return true;
                 }
-                ws->send_p = a->outbox;
-                ws->send_len = a->outbox_len;
+                ws->send_p = ob;
+                ws->send_len = ob_len;
                 ws->send_count = UINT32_MAX;
                 ws->sent = redelivered_sent;
                 send_outbox(ws);
@@ -2305,7 +2406,7 @@ static void scan_one(kbus_hnode *n, void *arg) {
                 s->rc = KBUS_DATA_LOSS;
                 return;
         }
-        s->rc = s->fn(e->key, e->key_len, msg, s->arg);
+        s->rc = s->fn(e->key, e->node.len, msg, s->arg);
         protobuf_c_message_free_unpacked(msg, &kbus__pb_allocator);
 }
 

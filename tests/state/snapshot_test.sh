@@ -8,10 +8,13 @@
 # warning naming each file and why, rebuilds those partitions from the
 # start of the changelog, restores partition 3 from its snapshot, and
 # counts the next events exactly; the next clean stop writes good
-# snapshots again.  Last, the counter restarts with the same state
-# directory on a new broker: its snapshots cover offsets the new changelog
-# does not have, so they are discarded too, and the new events are counted
-# from zero, none taken for one handled before.
+# snapshots again.  Then partition 0's is rewritten in the format of an
+# older kbus: discarded with a warning that says so, that partition
+# rebuilt, the others restored from theirs, the counts exact.  Last, the
+# counter restarts with the same state directory on a new broker: its
+# snapshots cover offsets the new changelog does not have, so they are
+# discarded too, and the new events are counted from zero, none taken for
+# one handled before.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$tests_srcdir/state/state.sh"
@@ -76,6 +79,36 @@ stop_clean a
 snapshots >"$work/snap.after"
 awk '$2 != $3 { exit 1 }' "$work/snap.after" ||
         fail "the snapshots written at the stop do not cover the changelog: $(tr '\n' ';' <"$work/snap.after")"
+
+# A snapshot an older kbus wrote (format 1, its applied batches listed one
+# by one), whole and with a good checksum: discarded with a warning that
+# says so, and its partition rebuilt from the changelog; the others are
+# restored from theirs.
+"$python" "$tests_srcdir/state/snap.py" --to-v1 "$snapdir/0.snap" >>"$work/pub.log" ||
+        fail "cannot rewrite the snapshot of partition 0 in format 1"
+from=$(log_lines a)
+start a "$counter" -c "$work/counter.conf" "$topic"
+wait_for_line a '^ready$' 60
+warned 0 "written by another version of kbus"
+discarded=$(tail -n +$((from + 1)) "$work/a.log" | grep -c 'discarded' || true)
+((discarded == 1)) || fail "$discarded snapshots discarded, not 1"
+restores a "$from" >"$work/restores"
+note "after an old snapshot: $(tr '\n' ';' <"$work/restores")"
+while read -r p _ end; do
+        read -r _ _ nread offset snap < <(awk -v p="$p" '$1 == p' "$work/restores")
+        if ((p == 0)); then
+                ((snap == 0 && offset == 0 && nread == end)) ||
+                        fail "partition 0 was not rebuilt from the whole changelog ($end records)"
+        else
+                ((snap == 1 && nread == 0)) ||
+                        fail "partition $p was not restored from its snapshot alone"
+        fi
+done <"$work/snap.after"
+run 60 "$counter" pub 1000 "$keys" 4000 "$topic" >/dev/null 2>>"$work/pub.log" ||
+        fail "the publisher failed"
+exact_counts 7000 "$keys"
+stop_clean a
+snapshots >"$work/snap.after"
 
 # Snapshots of another changelog: a new embedded broker, the same state
 # directory.  Every snapshot covers an offset the new, empty changelog does
