@@ -11,4 +11,4 @@ examples_tests = \
 TESTS += $(examples_tests)
 EXTRA_DIST += $(examples_tests) tests/examples/ledger_check.py \
 	tests/examples/activity_check.py tests/examples/stream_check.py \
-	tests/examples/log_counts_check.py
+	tests/examples/log_counts_check.py tests/examples/pbtopics.py

@@ -24,9 +24,10 @@ would; it prints how many it published.
 import collections
 import struct
 import sys
-import time
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
+
+from pbtopics import read, varint
 
 TOPICS = {
     "ACK": "iot.v1.AlertAcknowledged",
@@ -34,17 +35,6 @@ TOPICS = {
     "AVERAGE": "iot.v1.AverageReading",
     "RESTART": "iot.v1.DeviceRestarted",
 }
-
-
-def varint(b, i):
-    v, shift = 0, 0
-    while True:
-        c = b[i]
-        i += 1
-        v |= (c & 0x7F) << shift
-        shift += 7
-        if not c & 0x80:
-            return v, i
 
 
 def fields(b):
@@ -67,21 +57,6 @@ def fields(b):
         else:
             raise ValueError("wire type %d" % wire)
         out[num] = v
-    return out
-
-
-def read(c, topic):
-    parts = [TopicPartition(topic, p) for p in (c.partitions_for_topic(topic) or [])]
-    if not parts:
-        return []
-    c.assign(parts)
-    c.seek_to_beginning(*parts)
-    ends = c.end_offsets(parts)
-    out = []
-    deadline = time.time() + 30
-    while any(c.position(p) < ends[p] for p in parts) and time.time() < deadline:
-        for recs in c.poll(timeout_ms=200).values():
-            out.extend(recs)
     return out
 
 
