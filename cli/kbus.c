@@ -31,7 +31,6 @@
 
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include "kbus/kbus.h"
 
@@ -156,10 +155,7 @@ static int wait_for_stop(const sigset_t *set, kbus_broker *br) {
                         return sig;
                 /* -1: every broker.  Leaders stay where they are, so
                  * clients wait for the brokers to come back. */
-                if (sig == SIGUSR1)
-                        rd_kafka_mock_broker_set_down(kbus_broker_mock(br), -1);
-                else
-                        rd_kafka_mock_broker_set_up(kbus_broker_mock(br), -1);
+                kbus_broker_set_up(br, -1, sig == SIGUSR2);
                 fprintf(stderr, sig == SIGUSR1
                                     ? "kbus broker: SIGUSR1: brokers down "
                                       "(connections closed and refused; data "

@@ -3,14 +3,21 @@
  * client gets (kbus's defaults, overridden by the user's properties, a bad
  * property named in the error), and produce on the embedded broker with
  * each delivery report reaching the kbus_dr it was produced with, through
- * the loop bridge.
+ * the loop bridge.  And the embedded broker's connections send without
+ * Nagle's delay.
  */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -177,11 +184,70 @@ static void test_reports_reach_their_producer(void **state) {
         kbus_config_free(c);
 }
 
+/* The broker's end of the connection \p c made to it (accepted by the
+ * mock cluster's thread, so it may take a moment), or -1. */
+static int accepted_end(int c) {
+        struct sockaddr_in mine, peer;
+        socklen_t len = sizeof(mine);
+        assert_int_equal(getsockname(c, (struct sockaddr *)&mine, &len), 0);
+        for (int tries = 0; tries < 500; tries++) {
+                DIR *d = opendir("/proc/self/fd");
+                struct dirent *de;
+                assert_non_null(d);
+                while ((de = readdir(d))) {
+                        int fd = atoi(de->d_name);
+                        len = sizeof(peer);
+                        if (fd != c &&
+                            !getpeername(fd, (struct sockaddr *)&peer, &len) &&
+                            peer.sin_family == AF_INET &&
+                            peer.sin_port == mine.sin_port &&
+                            peer.sin_addr.s_addr == mine.sin_addr.s_addr) {
+                                closedir(d);
+                                return fd;
+                        }
+                }
+                closedir(d);
+                usleep(10000);
+        }
+        return -1;
+}
+
+/* Connects to the embedded broker and says whether its end of the
+ * connection has TCP_NODELAY. */
+static int broker_end_no_delay(void) {
+        const char *bs = kbus_broker_bootstrap(broker);
+        struct sockaddr_in sin = {.sin_family = AF_INET};
+        int c = socket(AF_INET, SOCK_STREAM, 0), fd, on = 0;
+        socklen_t len = sizeof(on);
+        assert_true(c >= 0);
+        sin.sin_port = htons((uint16_t)atoi(strchr(bs, ':') + 1));
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0);
+        fd = accepted_end(c);
+        assert_true(fd >= 0);
+        assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len),
+                         0);
+        close(c);
+        return on;
+}
+
+/* Without it, a response written before the client acknowledged the one
+ * before waits out the client's delayed acknowledgement (40 ms). */
+static void test_embedded_broker_sends_without_delay(void **state) {
+        assert_true(broker_end_no_delay());
+        /* And after the brokers were taken down and brought up again
+         * (kbus broker's SIGUSR1 and SIGUSR2, the fault tests). */
+        assert_int_equal(kbus_broker_set_up(broker, -1, false), 0);
+        assert_int_equal(kbus_broker_set_up(broker, -1, true), 0);
+        assert_true(broker_end_no_delay());
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_defaults_then_user_properties),
             cmocka_unit_test(test_bad_property_is_named),
             cmocka_unit_test(test_reports_reach_their_producer),
+            cmocka_unit_test(test_embedded_broker_sends_without_delay),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,7 +1,7 @@
 /*
  * A broker goes down and comes back while calls and events flow.
  *
- * rd_kafka_mock_broker_set_down closes the broker's connections and
+ * kbus_broker_set_up(..., false) closes the broker's connections and
  * refuses new ones, but does not move its partitions' leadership: the
  * partitions it leads (and the group it coordinates, if any) are
  * unreachable until it is up again.  The promises checked:
@@ -158,9 +158,9 @@ static void test_broker_down_during_rpc(void **state) {
         rpc_pump_cb(-1, 0, NULL);
         run_for(1.5);
         note("broker 2 down after %d calls", rpc.started);
-        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 2), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 2, false), 0);
         run_for(3);
-        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 2), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 2, true), 0);
         rpc.broker_up_at = now_s();
         note("broker 2 up after %d calls", rpc.started);
         /* librdkafka reconnects with backoff (up to
@@ -212,9 +212,9 @@ static void test_broker_down_during_events(void **state) {
         stream_pump_start(&s, pub, 2);
         run_for(1);
         note("broker 1 down: published %d, handled %d", s.published, s.handled);
-        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 1), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 1, false), 0);
         run_for(3);
-        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 1), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 1, true), 0);
         note("broker 1 up: published %d, handled %d", s.published, s.handled);
         stream_check(&s, 30, true);
         stream_fini(&s);
@@ -310,7 +310,7 @@ static void test_dead_letter_topic_down(void **state) {
                          0);
         assert_int_equal(kbus_runtime_start(sub), 0);
         assert_true(run_until(runtime_ready, sub, 30));
-        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 3), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 3, false), 0);
         /* k0 and k3 are on different partitions (murmur2: 1 and 0); the
          * poison is the first record of partition 1, offset 0. */
         for (int i = 0; i < 11; i++) {
@@ -341,7 +341,7 @@ static void test_dead_letter_topic_down(void **state) {
         assert_int_equal(dd_poison_runs, 1); /* failed for good, not retried */
         assert_int_equal(dd_good_k0, 0);     /* behind the poison */
         assert_int_equal(dd_good_k3, 12);    /* another key flows */
-        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 3), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 3, true), 0);
         assert_true(run_until(dd_done, sub, 25));
         /* Once written, the poison's offset moves on and is committed. */
         assert_true(run_until(dd_committed_all, NULL, 20));
@@ -451,7 +451,7 @@ static void test_published_events_topic_down(void **state) {
         assert_true(run_until(runtime_ready, relay, 30));
         assert_true(run_until(runtime_ready, sink, 30));
 
-        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 3), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 3, false), 0);
         s.pub = pub;
         for (int i = 0; i < total; i++) {
                 s.desc.topic = "pf.in"; /* the stream's events, sent in */
@@ -472,7 +472,7 @@ static void test_published_events_topic_down(void **state) {
         assert_int_equal(s.handled, 0);
         assert_int_equal(committed_offsets("pf-relay", "pf.in", 4, NULL), 0);
 
-        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 3), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 3, true), 0);
         stream_check(&s, 40, true);
         assert_true(run_until(pf_committed_all, &total, 15));
         assert_int_equal(kbus_runtime_stat(relay, KBUS_STAT_DEAD_LETTERED), 0);

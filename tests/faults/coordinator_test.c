@@ -75,9 +75,9 @@ static void coordinator_outage(const char *topic, const char *group,
         assigned_at_down = partitions_line(group, "partitions assigned");
         revoked_at_down = partitions_line(group, "partitions revoked");
         lost_at_down = partitions_line(group, "partitions lost");
-        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 3), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 3, false), 0);
         run_for(outage_s);
-        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 3), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 3, true), 0);
         note("coordinator up: published %d, handled %d", s.published,
              s.handled);
         /* The outage reached the subscriber: its consumer could not

@@ -83,7 +83,7 @@ static void test_producer_queue_full(void **state) {
         assert_true(run_until(runtime_ready, sub, 30));
 
         /* Every partition's leader is down: nothing leaves the queue. */
-        assert_int_equal(rd_kafka_mock_broker_set_down(cluster(), 2), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 2, false), 0);
         run_for(0.5);
         for (int i = 0; i < 200 && refused_at < 0; i++) {
                 int before = s.published;
@@ -102,7 +102,7 @@ static void test_producer_queue_full(void **state) {
         kbus_call_opts_free(opts);
         assert_int_equal(rc, KBUS_RESOURCE_EXHAUSTED);
 
-        assert_int_equal(rd_kafka_mock_broker_set_up(cluster(), 2), 0);
+        assert_int_equal(kbus_broker_set_up(test_broker, 2, true), 0);
         /* Everything accepted is delivered and handled, then the rest. */
         stream_pump_start(&s, pub, 4);
         stream_check(&s, 40, false);

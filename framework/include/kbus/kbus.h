@@ -1250,7 +1250,16 @@ const char *kbus_broker_bootstrap(const kbus_broker *br);
 /** @brief Creates \p topic with \p partitions partitions (before first use). */
 int kbus_broker_create_topic(kbus_broker *br, const char *topic,
                              int partitions);
-/** @brief The mock cluster, for fault injection with rdkafka_mock.h. */
+/**
+ * @brief Takes broker \p broker_id (1..n; -1: every broker) down
+ *        (\p up 0), or brings it up again (\p up 1).  A broker down closes its connections and
+ *        refuses new ones; its partitions stay where they are, so clients
+ *        wait for it.  Nothing it stored is lost.
+ * @returns 0; INVALID_ARGUMENT for an unknown broker.
+ */
+int kbus_broker_set_up(kbus_broker *br, int32_t broker_id, int up);
+/** @brief The mock cluster, for fault injection with rdkafka_mock.h.  Take
+ *         brokers down and up with kbus_broker_set_up(). */
 struct rd_kafka_mock_cluster_s *kbus_broker_mock(kbus_broker *br);
 /** @brief Stops the brokers; NULL is fine. */
 void kbus_broker_free(kbus_broker *br);
