@@ -33,8 +33,11 @@
 #define KBUS_H_CE_TIME "ce_time"
 
 /* Changelog records of state tables (docs/STATE.md). */
-#define KBUS_H_SOURCE "kbus-source" /* "<offset> <attempt> <i>/<n> <topic>" */
-#define KBUS_H_COMMITTED "kbus-committed" /* decimal: all below are done */
+/* "<offset> <attempt> <i>/<n> <committed> <topic>": <committed>, all below
+ * it were done; records of older kbus have "<offset> <attempt> <i>/<n>
+ * <topic>" and the mark in a header of its own, kbus-committed. */
+#define KBUS_H_SOURCE "kbus-source"
+#define KBUS_H_COMMITTED "kbus-committed"
 #define KBUS_H_OUTBOX "kbus-outbox"       /* binary: what the record sent */
 #define KBUS_H_TABLES "kbus-tables" /* decimal: tables the call wrote, if > 1 */
 

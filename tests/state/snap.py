@@ -13,7 +13,7 @@ END - COVERS records, when nothing writes to the changelog meanwhile.
 The snapshot format is framework/table.c's: "KBUSSNP2", the group and the
 table (each a 4-byte big-endian length and the bytes), the partition
 (4 bytes), the offset it covers (8 bytes), the next offset and the highest
-kbus-committed (8 bytes each), the applied batches (a 4-byte count of input
+committed mark (8 bytes each), the applied batches (a 4-byte count of input
 topics, each its name, a 4-byte count of spans of offsets [lo, hi) of
 8 bytes each, a 4-byte count of outboxes, each its offset and its bytes),
 the entries (an 8-byte count, each its key, its value and its changelog
