@@ -287,6 +287,7 @@ static void call_free(kbus_call *call) {
         if (call->input)
                 protobuf_c_message_free_unpacked(call->input,
                                                  &kbus__pb_allocator);
+        kbus__free(call->in_heap);
         rd_kafka_message_destroy(call->msg);
         if (!p->revoked && p->n_spare < SPARE_CALLS) {
                 struct kbus_spare *s = (struct kbus_spare *)call;
@@ -413,6 +414,18 @@ static void dispatch(kbus_call *call) {
                 call->rt->stats[KBUS_STAT_DECODE_ERRORS]++;
                 kbus__record_dead_letter(call, "kbus.DecodeError", why);
                 return;
+        }
+        /* The values the call needs are copied into it, and librdkafka's
+         * parse of the headers (a block for each, about a kilobyte a
+         * record) goes now, not when the record ends: a record stays until
+         * what it wrote is delivered, and thousands of them at a time held
+         * that much memory.  A later rd_kafka_message_headers() (a dead
+         * letter, the event time) parses them again. */
+        if (!kbus__wire_keep(&call->in, call->in_buf, sizeof(call->in_buf),
+                             &call->in_heap)) {
+                rd_kafka_headers_t *h;
+                if (!rd_kafka_message_detach_headers(call->msg, &h))
+                        rd_kafka_headers_destroy(h);
         }
         if (!call->route) {
                 kbus__record_dead_letter(call, "kbus.NoRoute",

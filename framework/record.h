@@ -67,6 +67,8 @@ struct kbus_call {
         rd_kafka_message_t *msg;
         const kbus_route *route;
         kbus_wire_in in; /* its headers */
+        char in_buf[128]; /* the values in points to, when they fit */
+        char *in_heap;    /* or, when they do not */
         uint32_t attempt;
         /* Set by the route's dispatch: */
         const kbus_method_desc *method; /* requests */

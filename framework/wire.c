@@ -79,6 +79,33 @@ int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in, char *why,
         return kbus__wire_read_headers(hdrs, in, why, whylen);
 }
 
+int kbus__wire_keep(kbus_wire_in *in, char *buf, size_t buflen, char **heap) {
+        struct {
+                const void **p;
+                size_t len;
+        } f[] = {
+            {(const void **)&in->method, in->method_len},
+            {(const void **)&in->corr, in->corr_len},
+            {(const void **)&in->reply_topic, in->reply_topic_len},
+            {(const void **)&in->status_message, in->status_message_len},
+            {(const void **)&in->ce_type, in->ce_type_len},
+        };
+        size_t total = 0;
+        char *at;
+        for (size_t i = 0; i < sizeof(f) / sizeof(*f); i++)
+                total += *f[i].p ? f[i].len : 0;
+        at = buf;
+        if (total > buflen && !(at = *heap = kbus__malloc(total)))
+                return KBUS_RESOURCE_EXHAUSTED;
+        for (size_t i = 0; i < sizeof(f) / sizeof(*f); i++)
+                if (*f[i].p) {
+                        memcpy(at, *f[i].p, f[i].len);
+                        *f[i].p = at;
+                        at += f[i].len;
+                }
+        return 0;
+}
+
 int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
                             char *why, size_t whylen) {
         const char *name = NULL;

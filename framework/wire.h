@@ -82,6 +82,15 @@ typedef struct kbus_wire_in {
 int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in, char *why,
                     size_t whylen);
 
+/**
+ * Copies the header values \p in points to (method, correlation id, reply
+ * topic, status message, ce_type) into \p buf, or, when they do not fit,
+ * into one allocation stored in *\p heap (the caller frees it), and points
+ * \p in there: the record's parsed headers may then be let go.  Returns 0,
+ * or KBUS_RESOURCE_EXHAUSTED (nothing changed).
+ */
+int kbus__wire_keep(kbus_wire_in *in, char *buf, size_t buflen, char **heap);
+
 /** The same, from a header list (NULL: none), for tests and fuzzing. */
 int kbus__wire_read_headers(const rd_kafka_headers_t *hdrs, kbus_wire_in *in,
                             char *why, size_t whylen);

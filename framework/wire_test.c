@@ -1,11 +1,13 @@
 /*
  * kbus/1 header reading (framework/wire.c): what is accepted, and that
- * each malformed header is refused with a reason naming it.
+ * each malformed header is refused with a reason naming it; the values a
+ * call keeps outlive the header list they were read from.
  */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -53,6 +55,42 @@ static void test_full_request(void **state) {
         assert_string_equal(in.traceparent, tp);
         assert_int_equal(in.attempts, 2);
         assert_int_equal(in.status, -1);
+}
+
+/* The values are copied, to the buffer when they fit and to one
+ * allocation when not, and stay what they were once the list is gone. */
+static void test_kept_values_outlive_the_headers(void **state) {
+        char big[200], buf[64], why[256], *heap = NULL;
+        kbus_wire_in in;
+        memset(big, 'r', sizeof(big));
+        add("kbus-method", "/a.B/C", 6);
+        add("kafka_correlationId", "0123456789abcdef", 16);
+        add("kafka_replyTopic", "reply", 5);
+        add("ce_type", "a.v1.B", 6);
+        assert_int_equal(read_in(&in, why), 0);
+        assert_int_equal(kbus__wire_keep(&in, buf, sizeof(buf), &heap), 0);
+        assert_null(heap);
+        rd_kafka_headers_destroy(hdrs);
+        hdrs = rd_kafka_headers_new(8); /* for teardown */
+        assert_true(in.method >= buf && in.ce_type < buf + sizeof(buf));
+        assert_memory_equal(in.method, "/a.B/C", in.method_len);
+        assert_memory_equal(in.corr, "0123456789abcdef", in.corr_len);
+        assert_memory_equal(in.reply_topic, "reply", in.reply_topic_len);
+        assert_memory_equal(in.ce_type, "a.v1.B", in.ce_type_len);
+        assert_null(in.status_message);
+
+        add("kafka_replyTopic", big, sizeof(big) - 1);
+        add("ce_type", "a.v1.B", 6);
+        assert_int_equal(read_in(&in, why), 0);
+        assert_int_equal(kbus__wire_keep(&in, buf, sizeof(buf), &heap), 0);
+        assert_non_null(heap);
+        rd_kafka_headers_destroy(hdrs);
+        hdrs = rd_kafka_headers_new(8);
+        assert_ptr_equal(in.reply_topic, heap);
+        assert_int_equal(in.reply_topic_len, sizeof(big) - 1);
+        assert_memory_equal(in.reply_topic, big, in.reply_topic_len);
+        assert_memory_equal(in.ce_type, "a.v1.B", in.ce_type_len);
+        free(heap);
 }
 
 static void test_no_headers(void **state) {
@@ -223,6 +261,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_full_request, setup, teardown),
             cmocka_unit_test_setup_teardown(test_no_headers, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                test_kept_values_outlive_the_headers, setup, teardown),
             cmocka_unit_test_setup_teardown(test_non_numeric_deadline, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_three_byte_partition, setup,
