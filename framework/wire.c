@@ -79,30 +79,31 @@ int kbus__wire_read(const rd_kafka_message_t *msg, kbus_wire_in *in, char *why,
         return kbus__wire_read_headers(hdrs, in, why, whylen);
 }
 
+/* Copies \p len bytes at \p v (NULL: none) to *at, moves *at past them,
+ * and returns where they are now. */
+static const void *moved(const void *v, size_t len, char **at) {
+        if (!v)
+                return NULL;
+        memcpy(*at, v, len);
+        *at += len;
+        return *at - len;
+}
+
 int kbus__wire_keep(kbus_wire_in *in, char *buf, size_t buflen, char **heap) {
-        struct {
-                const void **p;
-                size_t len;
-        } f[] = {
-            {(const void **)&in->method, in->method_len},
-            {(const void **)&in->corr, in->corr_len},
-            {(const void **)&in->reply_topic, in->reply_topic_len},
-            {(const void **)&in->status_message, in->status_message_len},
-            {(const void **)&in->ce_type, in->ce_type_len},
-        };
-        size_t total = 0;
-        char *at;
-        for (size_t i = 0; i < sizeof(f) / sizeof(*f); i++)
-                total += *f[i].p ? f[i].len : 0;
-        at = buf;
+        size_t total = (in->method ? in->method_len : 0) +
+                       (in->corr ? in->corr_len : 0) +
+                       (in->reply_topic ? in->reply_topic_len : 0) +
+                       (in->status_message ? in->status_message_len : 0) +
+                       (in->ce_type ? in->ce_type_len : 0);
+        char *at = buf;
         if (total > buflen && !(at = *heap = kbus__malloc(total)))
                 return KBUS_RESOURCE_EXHAUSTED;
-        for (size_t i = 0; i < sizeof(f) / sizeof(*f); i++)
-                if (*f[i].p) {
-                        memcpy(at, *f[i].p, f[i].len);
-                        *f[i].p = at;
-                        at += f[i].len;
-                }
+        in->method = moved(in->method, in->method_len, &at);
+        in->corr = moved(in->corr, in->corr_len, &at);
+        in->reply_topic = moved(in->reply_topic, in->reply_topic_len, &at);
+        in->status_message =
+            moved(in->status_message, in->status_message_len, &at);
+        in->ce_type = moved(in->ce_type, in->ce_type_len, &at);
         return 0;
 }
 
