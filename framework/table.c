@@ -1331,7 +1331,9 @@ static void restore_reached_end(tpart *tp) {
  * messages of a partition's earlier assignment still in its queue when it
  * is assigned again; those already in the batch are dropped here.  After
  * each batch, the partitions it brought records of may have reached their
- * end. */
+ * end.  Only those: their high watermark is then known from a fetch of
+ * this assignment, where one kept from an earlier assignment of the
+ * partition to this consumer could be lower than the changelog's end. */
 static void restorer_drain(void *owner) {
         state *st = owner;
         rd_kafka_message_t *ms[256];
