@@ -4,7 +4,8 @@
 # SIGKILL mid stream, then restarted.
 
 faults_cppflags = $(AM_CPPFLAGS) $(KBUS_GEN_CPPFLAGS) $(CMOCKA_CFLAGS) \
-	$(LIBEVENT_CFLAGS) $(RDKAFKA_CFLAGS) -I$(top_builddir)/examples/hello
+	$(LIBEVENT_CFLAGS) $(RDKAFKA_CFLAGS) -I$(top_builddir)/examples/hello \
+	-I$(top_srcdir)/tests/integration
 faults_ldadd = libkbus.la $(CMOCKA_LIBS) $(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) \
 	$(RDKAFKA_LIBS)
 

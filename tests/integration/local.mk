@@ -9,7 +9,7 @@ integration_tests = tests/integration/rpc_test tests/integration/events_test \
 	tests/integration/reliability_test tests/integration/room_test
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
-EXTRA_DIST += tests/integration/harness.h
+EXTRA_DIST += tests/integration/harness.h tests/integration/log_tap.h
 
 tests_integration_rpc_test_SOURCES = tests/integration/rpc_test.c
 nodist_tests_integration_rpc_test_SOURCES = $(HELLO_GEN)
