@@ -22,6 +22,7 @@
 typedef struct kbus_dead_letter {
         kbus_dr dr; /* the dead letter's delivery report */
         /* Set by the owner before sending: */
+        void *owner; /* for done() and keep_trying() */
         rd_kafka_t *producer;
         struct event_base *base;
         const rd_kafka_message_t *msg; /* the record (the owner keeps it) */

@@ -276,8 +276,10 @@ static void call_free(kbus_call *call) {
                 call->lnext->lprev = call->lprev;
         if (call->timer)
                 event_free(call->timer);
-        if (call->dlt.producer) /* dead-lettered */
-                kbus__dead_letter_fini(&call->dlt);
+        if (call->dlt) { /* dead-lettered */
+                kbus__dead_letter_fini(call->dlt);
+                kbus__free(call->dlt);
+        }
         if (call->pub.error)
                 kbus__free(call->pub.error);
         if (call->held.message)
@@ -351,6 +353,13 @@ void kbus__record_finish(kbus_call *call) {
         end(call, false);
 }
 
+void kbus__record_input_done(kbus_call *call) {
+        if (call->input)
+                protobuf_c_message_free_unpacked(call->input,
+                                                 &kbus__pb_allocator);
+        call->input = NULL;
+}
+
 /* Lets a record go without storing its offset: it is redelivered. */
 static void abandon(kbus_call *call) {
         end(call, true);
@@ -385,8 +394,8 @@ void kbus__records_revoke(kbus_partition *p) {
                 next = c->lnext;
                 if (c->part == p &&
                     (c->state == KBUS_REC_BACKOFF ||
-                     (c->state == KBUS_REC_DEAD_LETTERING && c->dlt.timer &&
-                      evtimer_pending(c->dlt.timer, NULL))))
+                     (c->state == KBUS_REC_DEAD_LETTERING && c->dlt->timer &&
+                      evtimer_pending(c->dlt->timer, NULL))))
                         abandon(c);
         }
         if (--p->live == 0)
@@ -441,6 +450,13 @@ static void dispatch(kbus_call *call) {
 
 void kbus__record_run(kbus_call *call) {
         kbus_runtime *rt = call->rt;
+        if (!call->input) {
+                /* Its input went with its applied changes, after which it
+                 * never runs again; were it to, it is left to be
+                 * redelivered rather than run without its input. */
+                abandon(call);
+                return;
+        }
         call->state = KBUS_REC_HANDLING;
         call->pub.n = 0;
         if (call->writes) /* an earlier attempt's */
@@ -640,7 +656,7 @@ static int reply_packed(kbus_call *call, void *value, size_t len) {
 /* ---- dead letters ---- */
 
 static void dead_letter_done(kbus_dead_letter *dl, bool written) {
-        kbus_call *call = kbus__entry_of(dl, kbus_call, dlt);
+        kbus_call *call = dl->owner;
         if (!written) {
                 /* Shutting down, or the partition is someone else's now:
                  * left unstored, it is redelivered and dead-lettered then. */
@@ -652,7 +668,7 @@ static void dead_letter_done(kbus_dead_letter *dl, bool written) {
 }
 
 static bool dead_letter_keep_trying(kbus_dead_letter *dl) {
-        kbus_call *call = kbus__entry_of(dl, kbus_call, dlt);
+        kbus_call *call = dl->owner;
         return !call->rt->closed && !call->part->revoked;
 }
 
@@ -661,7 +677,7 @@ void kbus__record_dead_letter(kbus_call *call, const char *error_class,
         kbus_runtime *rt = call->rt;
         const rd_kafka_message_t *m = call->msg;
         const char *topic = rd_kafka_topic_name(m->rkt);
-        kbus_dead_letter *dl = &call->dlt;
+        kbus_dead_letter *dl;
 
         if (call->part->revoked) {
                 /* Its next owner decides, from the start. */
@@ -681,7 +697,14 @@ void kbus__record_dead_letter(kbus_call *call, const char *error_class,
                   " to %s%s: %s: %s",
                   topic, m->partition, m->offset, topic, rt->conf->dlt_suffix,
                   error_class, reason);
+        if (!call->dlt && !(call->dlt = kbus__calloc(1, sizeof(*call->dlt)))) {
+                /* Left unstored, it is dead-lettered when it comes again. */
+                abandon(call);
+                return;
+        }
+        dl = call->dlt;
         call->state = KBUS_REC_DEAD_LETTERING;
+        dl->owner = call;
         dl->producer = rt->producer;
         dl->base = rt->base;
         dl->msg = m;

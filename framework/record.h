@@ -84,7 +84,7 @@ struct kbus_call {
         struct kbus_call *lprev, *lnext; /* rt->live: every call alive */
         struct kbus_call *qnext;         /* rt->ready */
         kbus_dr reply_dr;                /* the reply's delivery report */
-        kbus_dead_letter dlt;            /* once dead-lettering */
+        kbus_dead_letter *dlt; /* once dead-lettering (rare: not inline) */
         struct kbus_published {
                 kbus_dr dr;       /* their delivery reports */
                 uint32_t n;       /* this attempt's, numbering ce_id */
@@ -143,6 +143,11 @@ void kbus__record_finish(kbus_call *call);
 
 /** Lets the record go without storing its offset: it is redelivered. */
 void kbus__record_abandon(kbus_call *call);
+
+/** The call's outcome is fixed and its handler cannot run again (its
+ *  table changes are applied): its decoded input is freed now rather than
+ *  when the record ends, which may be long after. */
+void kbus__record_input_done(kbus_call *call);
 
 /** The handler of \p call produced a message on its behalf (an event):
  *  the group's state module, if any, keeps a copy for the call's outbox. */

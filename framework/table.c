@@ -159,16 +159,14 @@ typedef struct table table;
 typedef struct tpart tpart;
 typedef struct writes writes;
 
-/* An entry of a table partition: one allocation with its key and, as a
- * restore makes it, its value (two allocations an entry and a copy of the
- * value were a fifth of a restore's time, kbus-bench case h). */
+/* An entry of a table partition: one allocation with its key and its
+ * value (two allocations an entry and a copy of the value were a fifth of
+ * a restore's time, kbus-bench case h). */
 typedef struct entry {
         kbus_hnode node; /* its key is key[], node.len bytes */
         int64_t offset;  /* the changelog record it comes from */
-        void *value;     /* packed: in key[] after the key (room bytes
-                          * there), or an allocation of its own */
-        uint32_t len;    /* of the value */
-        uint32_t room;
+        uint32_t len;    /* of the value, packed in key[] after the key */
+        uint32_t room;   /* for it there */
         unsigned char key[];
 } entry;
 
@@ -253,8 +251,10 @@ typedef struct edit {
         writes *ws;
         table *t;
         int64_t delivered; /* its changelog offset, once delivered */
-        /* Before its call commits, the value it writes; after, the value
-         * it replaced in the table.  NULL: a delete; none. */
+        /* Before its call commits, the value it writes (in key[], after
+         * the key); after, the value it replaced in the table, when a
+         * snapshot may want it (an allocation of its own).  NULL: a
+         * delete; none. */
         void *value;
         size_t len;
         size_t key_len;
@@ -307,70 +307,48 @@ static entry *entry_find_hv(tpart *tp, uint64_t hv, const void *key,
         return n ? kbus__entry_of(n, entry, node) : NULL;
 }
 
-/* Whether the value is in the entry's own allocation. */
-static bool value_inline(const entry *e) {
-        return e->room && e->value == e->key + e->node.len;
+static unsigned char *entry_value(entry *e) {
+        return e->key + e->node.len;
 }
 
-static void entry_free(entry *e) {
-        if (!value_inline(e))
-                kbus__free(e->value);
-        kbus__free(e);
-}
-
-/* A new entry of \p key, with room for a value of \p room bytes after it
- * (its value NULL).  Rounded up as glibc's malloc rounds anyway: a value
- * that grows by a few bytes still fits. */
-static entry *entry_new(const void *key, size_t key_len, size_t room) {
-        size_t size = sizeof(entry) + key_len + room;
-        entry *e;
-        if (room)
-                size = ((size + 8 + 15) & ~(size_t)15) - 8;
-        if (room > UINT32_MAX / 2 || !(e = kbus__malloc(size)))
-                return NULL;
-        memcpy(e->key, key, key_len);
-        e->node.key = e->key;
-        e->node.len = key_len;
-        e->offset = -1;
-        e->value = NULL;
-        e->len = 0;
-        e->room = (uint32_t)(size - sizeof(entry) - key_len);
-        return e;
-}
-
-/* Applies a put (a copy of the \p len bytes at \p value) or a delete
- * (\p value NULL) at changelog \p offset; an entry written by a later
- * changelog record stays.  False when out of memory. */
-static bool entry_set(tpart *tp, const void *key, size_t key_len,
-                      const void *value, size_t len, int64_t offset) {
-        uint64_t hv = kbus__hash_key(key, key_len);
-        entry *e = entry_find_hv(tp, hv, key, key_len), *ne;
-        if (e && e->offset > offset)
-                return true;
+/* Stores a copy of the \p len bytes at \p value (NULL: deletes) as the
+ * value of \p key, whose entry is \p e (NULL: none) and hash \p hv, from
+ * changelog \p offset.  In place when it fits; else the entry is made
+ * again, with room rounded up as glibc's malloc rounds anyway, so that a
+ * value that grows by a few bytes still fits.  False when out of memory
+ * (nothing changed). */
+static bool entry_store(tpart *tp, uint64_t hv, entry *e, const void *key,
+                        size_t key_len, const void *value, size_t len,
+                        int64_t offset) {
+        entry *ne;
+        size_t size = sizeof(entry) + key_len + (len ? len : 1);
         if (!value) {
                 if (e) {
                         kbus__hash_remove(&tp->entries, &e->node);
                         tp->overhead -= sizeof(*e);
-                        entry_free(e);
+                        kbus__free(e);
                 }
                 return true;
         }
-        if (e && value_inline(e) && len <= e->room) {
-                memcpy(e->value, value, len);
+        if (e && len <= e->room) {
+                memcpy(entry_value(e), value, len);
                 e->len = (uint32_t)len;
                 e->offset = offset;
                 return true;
         }
-        /* A new entry, or one made again with more room. */
-        if (!(ne = entry_new(key, key_len, len ? len : 1)))
+        size = ((size + 8 + 15) & ~(size_t)15) - 8;
+        if (len > UINT32_MAX / 2 || !(ne = kbus__malloc(size)))
                 return false;
-        ne->value = ne->key + key_len;
-        memcpy(ne->value, value, len);
+        memcpy(ne->key, key, key_len);
+        ne->node.key = ne->key;
+        ne->node.len = key_len;
+        ne->room = (uint32_t)(size - sizeof(entry) - key_len);
+        memcpy(entry_value(ne), value, len);
         ne->len = (uint32_t)len;
         ne->offset = offset;
         if (e) {
                 kbus__hash_replace(&tp->entries, &e->node, &ne->node);
-                entry_free(e);
+                kbus__free(e);
         } else if (!kbus__hash_insert_hv(&tp->entries, &ne->node, hv)) {
                 kbus__free(ne);
                 return false;
@@ -380,52 +358,53 @@ static bool entry_set(tpart *tp, const void *key, size_t key_len,
         return true;
 }
 
-/* Exchanges the table's value of \p x's key with the one \p x holds (NULL:
- * no entry): applying a change keeps in it the value it replaced, and a
- * second exchange takes the change out again.  False when out of memory
- * (nothing changed). */
-static bool edit_swap(tpart *tp, edit *x) {
+/* Applies a put (a copy of the \p len bytes at \p value) or a delete
+ * (\p value NULL) at changelog \p offset; an entry written by a later
+ * changelog record stays.  False when out of memory. */
+static bool entry_set(tpart *tp, const void *key, size_t key_len,
+                      const void *value, size_t len, int64_t offset) {
+        uint64_t hv = kbus__hash_key(key, key_len);
+        entry *e = entry_find_hv(tp, hv, key, key_len);
+        if (e && e->offset > offset)
+                return true;
+        return entry_store(tp, hv, e, key, key_len, value, len, offset);
+}
+
+static void edit_free(edit *x) {
+        if (x->value != x->key + x->key_len)
+                kbus__free(x->value);
+        kbus__free(x);
+}
+
+/* Applies \p x to the table: its key gets the value \p x holds (NULL:
+ * none).  With \p keep, \p x then holds the value it replaced, so that a
+ * second exchange takes the change out again (a snapshot leaves out the
+ * calls in flight); else nothing.  False when out of memory (nothing
+ * changed). */
+static bool edit_swap(tpart *tp, edit *x, bool keep) {
         uint64_t hv = kbus__hash_key(x->key, x->key_len);
         entry *e = entry_find_hv(tp, hv, x->key, x->key_len);
-        void *v = x->value, *old;
-        size_t len = x->len;
-        if (!e && !v)
-                return true;
-        if (!e) {
-                /* Its value is the edit's, which keeps its own
-                 * allocation: no room for one after the key. */
-                if (!(e = entry_new(x->key, x->key_len, 0)))
-                        return false;
-                if (!kbus__hash_insert_hv(&tp->entries, &e->node, hv)) {
-                        kbus__free(e);
-                        return false;
-                }
-                tp->overhead += sizeof(*e);
+        void *old = NULL;
+        size_t old_len = e ? e->len : 0;
+        if (keep && e && !(old = kbus__malloc(old_len ? old_len : 1)))
+                return false;
+        if (old)
+                memcpy(old, entry_value(e), old_len);
+        if (!entry_store(tp, hv, e, x->key, x->key_len, x->value, x->len,
+                         e ? e->offset : -1)) {
+                kbus__free(old);
+                return false;
         }
-        /* The value it replaces goes to the edit: copied out of the
-         * entry's own allocation when it is there (as a restore left it). */
-        old = e->value;
-        if (old && value_inline(e)) {
-                if (!(old = kbus__malloc(e->len ? e->len : 1)))
-                        return false;
-                memcpy(old, e->value, e->len);
-        }
+        if (x->value != x->key + x->key_len)
+                kbus__free(x->value);
         x->value = old;
-        x->len = e->len;
-        if (v) {
-                e->value = v;
-                e->len = (uint32_t)len;
-        } else {
-                kbus__hash_remove(&tp->entries, &e->node);
-                tp->overhead -= sizeof(*e);
-                kbus__free(e); /* its value went to the edit */
-        }
+        x->len = old ? old_len : 0;
         tp->dirty = true;
         return true;
 }
 
 static void free_entry_node(kbus_hnode *n, void *arg) {
-        entry_free(kbus__entry_of(n, entry, node));
+        kbus__free(kbus__entry_of(n, entry, node));
 }
 
 /* ---- table partitions ---- */
@@ -618,7 +597,7 @@ static void snap_entry(kbus_hnode *n, void *arg) {
         entry *e = kbus__entry_of(n, entry, node);
         bytes *b = arg;
         put_blob(b, e->key, e->node.len);
-        put_blob(b, e->value, e->len);
+        put_blob(b, entry_value(e), e->len);
         put_i64(b, e->offset);
 }
 
@@ -648,7 +627,7 @@ static bool inflight_swap(tpart *tp, bool out) {
                 i += m;
         }
         for (i = 0; i < n; i++)
-                edit_swap(tp, all[out ? i : n - 1 - i]);
+                edit_swap(tp, all[out ? i : n - 1 - i], true);
         kbus__free(all);
         return true;
 }
@@ -1741,6 +1720,20 @@ static void inflight_unlink(writes *ws) {
         ws->tp = NULL;
 }
 
+/* The values the call read. */
+static void let_go_reads(writes *ws) {
+        if (ws->got_one)
+                protobuf_c_message_free_unpacked(ws->got_one,
+                                                 &kbus__pb_allocator);
+        for (size_t i = 0; i < ws->n_got; i++)
+                protobuf_c_message_free_unpacked(ws->got[i],
+                                                 &kbus__pb_allocator);
+        kbus__free(ws->got);
+        ws->got_one = NULL;
+        ws->got = NULL;
+        ws->n_got = 0;
+}
+
 static void state_discard(void *arg, kbus_call *call) {
         writes *ws = call->writes;
         call->writes = NULL;
@@ -1754,16 +1747,9 @@ static void state_discard(void *arg, kbus_call *call) {
         while (ws->head) {
                 edit *x = ws->head;
                 ws->head = x->next;
-                kbus__free(x->value);
-                kbus__free(x);
+                edit_free(x);
         }
-        if (ws->got_one)
-                protobuf_c_message_free_unpacked(ws->got_one,
-                                                 &kbus__pb_allocator);
-        for (size_t i = 0; i < ws->n_got; i++)
-                protobuf_c_message_free_unpacked(ws->got[i],
-                                                 &kbus__pb_allocator);
-        kbus__free(ws->got);
+        let_go_reads(ws);
         kbus__free(ws->outbox.p);
         if (ws->send_timer)
                 event_free(ws->send_timer);
@@ -2024,7 +2010,10 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
         }
         tables_len = put_dec(tables, n_tables) - tables;
         for (edit *x = ws->head; x; x = x->next) {
-                rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+                /* Sized for what it carries: it stays with the record
+                 * until the record is delivered. */
+                rd_kafka_headers_t *h = rd_kafka_headers_new(
+                    1 + (n_tables > 1) + (ws->n_out > 0));
                 uint32_t i = 1, n = 0;
                 int rc;
                 /* Numbered within this table's changelog: each table's
@@ -2085,12 +2074,21 @@ static bool state_commit(void *arg, kbus_call *call, kbus_status status,
         if (ws->inext)
                 ws->inext->iprev = ws;
         ws->tp->inflight = ws;
+        /* The values they replace are kept only for snapshots. */
         for (edit *x = ws->head; x; x = x->next)
-                if (!edit_swap(tpart_of(x->t, p->partition), x))
+                if (!edit_swap(tpart_of(x->t, p->partition), x,
+                               st->rt->conf->state_dir != NULL))
                         KBUS_LOG(KBUS_LOG_ERROR, "table",
                                  "out of memory applying to table %s",
                                  x->t->desc->name);
         ws->applied_now = true;
+        /* The call is complete, and it cannot run again: what it read goes
+         * now rather than when its changelog records are delivered, since
+         * every record in flight holds it meanwhile (all of them at once
+         * when the producer lags behind the handlers: kbus-bench, case g,
+         * where the memory they touched decided the figure). */
+        let_go_reads(ws);
+        kbus__record_input_done(call);
         call->pub.pending++; /* the events, sent once the changes are written */
         /* The next record of the key (of the partition, for windows) runs
          * now only where one changelog holds everything: it is written in
@@ -2366,7 +2364,7 @@ int kbus_table_get(kbus_call *call, const kbus_table_desc *td, const void *key,
                 value = x->value;
                 vlen = x->len;
         } else if ((e = entry_find(tp, key, len))) {
-                value = e->value;
+                value = entry_value(e);
                 vlen = e->len;
         } else {
                 value = NULL;
@@ -2397,18 +2395,21 @@ static int add_write(kbus_call *call, const kbus_table_desc *td,
                      const void *key, size_t len, const ProtobufCMessage *v) {
         table *t = NULL;
         tpart *tp = call_part(call, td, &t);
+        size_t vlen;
         writes *ws;
         edit *x;
 
         if (!tp || call->state != KBUS_REC_HANDLING ||
             (v && v->descriptor != td->value) || !key_ok(call, &key, &len))
                 return KBUS_INVALID_ARGUMENT;
+        /* The packed value goes after the key, in the same allocation. */
+        vlen = v ? protobuf_c_message_get_packed_size(v) : 0;
         if (!(ws = writes_of(call, tp->t->st)) ||
-            !(x = kbus__calloc(1, sizeof(*x) + len)))
+            !(x = kbus__calloc(1, sizeof(*x) + len + vlen)))
                 return KBUS_RESOURCE_EXHAUSTED;
-        if (v && !(x->value = kbus__pack(v, &x->len))) {
-                kbus__free(x);
-                return KBUS_RESOURCE_EXHAUSTED;
+        if (v) {
+                x->value = x->key + len;
+                x->len = protobuf_c_message_pack(v, x->value);
         }
         x->ws = ws;
         x->t = t;
@@ -2450,7 +2451,7 @@ static void scan_one(kbus_hnode *n, void *arg) {
         if (s->rc)
                 return;
         msg = protobuf_c_message_unpack(s->td->value, &kbus__pb_allocator,
-                                        e->len, e->value);
+                                        e->len, entry_value(e));
         if (!msg) {
                 s->rc = KBUS_DATA_LOSS;
                 return;

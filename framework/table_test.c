@@ -21,7 +21,9 @@
  *     mark and dropped above it, with the mark as kbus writes it and as
  *     older kbus wrote it;
  *   - a restore ends at the high watermark, without waiting for the
- *     end-of-partition event.
+ *     end-of-partition event;
+ *   - a call that completed and waits for its changelog record no longer
+ *     holds its decoded input (every record in flight would).
  * Every record carries the same key, so the steps run one after the
  * other, each once the one before has ended (and its writes are applied);
  * the steps name the entry they work on.  A handler notes what it saw and
@@ -182,6 +184,16 @@ static void on_op(kbus_call *call, const Hello__V1__Greeted *ev, void *arg) {
                              n == 1);
                 CHECK(s, kbus_table_scan(call, &things, NULL, NULL) ==
                              KBUS_INVALID_ARGUMENT);
+        } else if (!strcmp(op, "held")) {
+                /* Writes back what it read, and completes: its changelog
+                 * record is not delivered before the loop runs again. */
+                CHECK(s, get(call, k, got, sizeof(got)) == 0);
+                CHECK(s, put(call, k, got) == 0);
+                s->done = true;
+                kbus_call_ack(call);
+                CHECK(s, call->state == KBUS_REC_HOLDING);
+                CHECK(s, call->input == NULL);
+                return;
         } else if (!strcmp(op, "other")) {
                 /* A key of the other partition, and a value of another
                  * type: refused, and nothing is written. */
@@ -289,7 +301,8 @@ static void test_table_semantics(void **state) {
         send_step(pub, 12, "del", k_b, NULL);
         /* Begins once step 12 has ended, its writes applied. */
         send_step(pub, 13, "get", k_c, NULL);
-        run_steps(0, 14);
+        send_step(pub, 14, "held", k_d, NULL);
+        run_steps(0, 15);
 
         /* The next call sees what the last one wrote. */
         assert_int_equal(steps[1].rc, 0);

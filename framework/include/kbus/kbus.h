@@ -651,8 +651,11 @@ int kbus_subscribe(kbus_runtime *rt, const kbus_event_desc *ev,
  * Each handler receives a kbus_call and must complete it exactly once, now
  * or later (from any callback on the loop thread): kbus_call_reply() for
  * methods with a reply, kbus_call_ack() for events and one-way methods, or
- * kbus_call_fail() for any of them.  The call is freed on completion.  Its
- * record's offset is stored only after completion, in order per partition.
+ * kbus_call_fail() for any of them.  After completion the call must not be
+ * used, nor the message the handler received or the table values it read:
+ * they are freed then, even where the record waits for the delivery of its
+ * table changes or events.  Its record's offset is stored only after
+ * completion, in order per partition.
  */
 
 /**
