@@ -1657,6 +1657,10 @@ static int state_start(void *arg) {
         }
         for (table *t = st->tables; t && !rc; t = t->next)
                 changelog_warm(st, t);
+        /* The restore consumer connects while the group joins, not when
+         * the first restore has begun. */
+        if (!rc)
+                rc = restorer_open(st);
         if (!rc && !st->checkpoint) {
                 st->checkpoint = evtimer_new(rt->base, on_checkpoint, st);
                 st->last_snapshot_ms = kbus__now_ms();
