@@ -370,9 +370,14 @@ static bool entry_set(tpart *tp, const void *key, size_t key_len,
         return entry_store(tp, hv, e, key, key_len, value, len, offset);
 }
 
-static void edit_free(edit *x) {
+/* Frees the value \p x holds, unless it is the one packed after its key. */
+static void edit_value_free(edit *x) {
         if (x->value != x->key + x->key_len)
                 kbus__free(x->value);
+}
+
+static void edit_free(edit *x) {
+        edit_value_free(x);
         kbus__free(x);
 }
 
@@ -395,8 +400,7 @@ static bool edit_swap(tpart *tp, edit *x, bool keep) {
                 kbus__free(old);
                 return false;
         }
-        if (x->value != x->key + x->key_len)
-                kbus__free(x->value);
+        edit_value_free(x);
         x->value = old;
         x->len = old ? old_len : 0;
         tp->dirty = true;
